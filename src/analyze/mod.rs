@@ -1,0 +1,6 @@
+//! Pure analysis: functions from collected data to enriched data. Nothing in here reads the
+//! system or prints; each part has table-driven unit tests beside it.
+
+pub mod exposure;
+pub mod rules;
+pub mod services;

@@ -1,0 +1,1 @@
+//! Audit rules as data (stub, being written).

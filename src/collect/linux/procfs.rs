@@ -1,0 +1,1 @@
+//! `/proc` reader (stub, being written).

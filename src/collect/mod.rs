@@ -1,0 +1,87 @@
+//! Collection: the only code that reads the operating system. Each function returns plain data
+//! (see [`crate::model`]); per-item failures are counted in the result, never fatal.
+//!
+//! Linux reads the socket table through netlink sock_diag and owners through one pass over
+//! `/proc/*/fd`; other systems go through the `netstat2` crate behind the same functions.
+
+use thiserror::Error;
+
+pub mod interfaces;
+#[cfg(target_os = "linux")]
+pub mod linux;
+#[cfg(target_os = "linux")]
+use linux as target_os;
+#[cfg(not(target_os = "linux"))]
+pub mod other;
+#[cfg(not(target_os = "linux"))]
+use other as target_os;
+
+pub use interfaces::interfaces;
+pub use target_os::sockets;
+
+/// Errors at the collection boundary. Per-process failures are not errors: they are counted in
+/// [`crate::model::OwnerScan`].
+#[derive(Debug, Error)]
+pub enum CollectError {
+    /// The kernel's socket table could not be read.
+    #[error("cannot read the socket table ({what}): {source}")]
+    SocketTable {
+        /// Which request failed, e.g. "netlink sock_diag tcp/ipv6 dump".
+        what: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A reply from the kernel could not be decoded.
+    #[error("cannot decode the socket table ({what}): {detail}")]
+    Decode {
+        /// Which request.
+        what: String,
+        /// Decoder message.
+        detail: String,
+    },
+    /// Listing interface addresses failed.
+    #[error("cannot list interface addresses: {0}")]
+    Interfaces(#[source] std::io::Error),
+}
+
+/// Which sockets to ask the kernel for. State masks are bit sets of kernel `TCP_*` state numbers
+/// (`1 << 10` is LISTEN); a zero mask skips that protocol entirely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketQuery {
+    /// TCP states to dump.
+    pub tcp_states: u32,
+    /// UDP states to dump (`1 << 7` is unconnected, `1 << 1` connected).
+    pub udp_states: u32,
+    /// Include IPv4 sockets.
+    pub ipv4: bool,
+    /// Include IPv6 sockets.
+    pub ipv6: bool,
+}
+
+impl SocketQuery {
+    /// Kernel TCP state number of LISTEN.
+    pub const TCP_LISTEN: u8 = 10;
+    /// Kernel state number of CLOSE (unconnected UDP).
+    pub const TCP_CLOSE: u8 = 7;
+    /// All kernel states 1..=12.
+    pub const ALL_STATES: u32 = 0x1ffe;
+
+    /// The listening view: TCP LISTEN only (CLOSE is deliberately not OR-ed in, so the kernel
+    /// skips the established hash) and unconnected UDP.
+    #[must_use]
+    pub fn listening() -> Self {
+        SocketQuery {
+            tcp_states: 1 << Self::TCP_LISTEN,
+            udp_states: 1 << Self::TCP_CLOSE,
+            ipv4: true,
+            ipv6: true,
+        }
+    }
+
+    /// Every state of both protocols.
+    #[must_use]
+    pub fn all() -> Self {
+        SocketQuery { tcp_states: Self::ALL_STATES, udp_states: Self::ALL_STATES, ipv4: true, ipv6: true }
+    }
+}

@@ -1,0 +1,1 @@
+//! Subcommands (stub, being written).

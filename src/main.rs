@@ -1,0 +1,2 @@
+//! The `portscope` binary (stub, being written).
+fn main() {}

@@ -1,0 +1,379 @@
+//! The plain data every layer shares: sockets as the kernel reports them, the processes that own
+//! them, interface addresses, and the enriched rows that reach the renderers.
+//!
+//! Nothing here touches the operating system or formats for a terminal. Numbers stay numbers and
+//! an unknown value is `None` (JSON `null`), never a placeholder string.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// Transport protocol of a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl Proto {
+    /// Lower-case name as used in the CLI, JSON and `/etc/services`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+impl std::fmt::Display for Proto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Address family of a socket (not of the address shown: an IPv6 socket bound to `::ffff:a.b.c.d`
+/// is `Ipv6` while its address is shown as IPv4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// AF_INET.
+    Ipv4,
+    /// AF_INET6.
+    Ipv6,
+}
+
+impl Family {
+    /// `"ipv4"` or `"ipv6"`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "ipv4",
+            Family::Ipv6 => "ipv6",
+        }
+    }
+}
+
+/// Socket state. TCP states carry the kernel's names; a bound, unconnected UDP socket is
+/// `Unconnected` and a connected UDP socket is `Established`, as `ss` shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SocketState {
+    /// TCP_LISTEN.
+    Listen,
+    /// UDP socket with no remote end (kernel state TCP_CLOSE on a UDP socket).
+    Unconnected,
+    /// TCP_ESTABLISHED, or a connected UDP socket.
+    Established,
+    /// TCP_SYN_SENT.
+    SynSent,
+    /// TCP_SYN_RECV.
+    SynRecv,
+    /// TCP_FIN_WAIT1.
+    FinWait1,
+    /// TCP_FIN_WAIT2.
+    FinWait2,
+    /// TCP_TIME_WAIT.
+    TimeWait,
+    /// TCP_CLOSE (a TCP socket that is bound but neither listening nor connected).
+    Close,
+    /// TCP_CLOSE_WAIT.
+    CloseWait,
+    /// TCP_LAST_ACK.
+    LastAck,
+    /// TCP_CLOSING.
+    Closing,
+    /// TCP_NEW_SYN_RECV (a request socket of a listener).
+    NewSynRecv,
+}
+
+impl SocketState {
+    /// Every state, in the order used for parsing and help texts.
+    pub const ALL: [SocketState; 13] = [
+        SocketState::Listen,
+        SocketState::Unconnected,
+        SocketState::Established,
+        SocketState::SynSent,
+        SocketState::SynRecv,
+        SocketState::FinWait1,
+        SocketState::FinWait2,
+        SocketState::TimeWait,
+        SocketState::Close,
+        SocketState::CloseWait,
+        SocketState::LastAck,
+        SocketState::Closing,
+        SocketState::NewSynRecv,
+    ];
+
+    /// Map a kernel `TCP_*` state number (include/net/tcp_states.h) for the given protocol.
+    #[must_use]
+    pub fn from_kernel(proto: Proto, state: u8) -> Option<SocketState> {
+        Some(match (proto, state) {
+            (Proto::Udp, 7) => SocketState::Unconnected,
+            (_, 1) => SocketState::Established,
+            (_, 2) => SocketState::SynSent,
+            (_, 3) => SocketState::SynRecv,
+            (_, 4) => SocketState::FinWait1,
+            (_, 5) => SocketState::FinWait2,
+            (_, 6) => SocketState::TimeWait,
+            (_, 7) => SocketState::Close,
+            (_, 8) => SocketState::CloseWait,
+            (_, 9) => SocketState::LastAck,
+            (_, 10) => SocketState::Listen,
+            (_, 11) => SocketState::Closing,
+            (_, 12) => SocketState::NewSynRecv,
+            _ => return None,
+        })
+    }
+
+    /// The snake_case name used in JSON and accepted by `--state`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SocketState::Listen => "listen",
+            SocketState::Unconnected => "unconnected",
+            SocketState::Established => "established",
+            SocketState::SynSent => "syn_sent",
+            SocketState::SynRecv => "syn_recv",
+            SocketState::FinWait1 => "fin_wait1",
+            SocketState::FinWait2 => "fin_wait2",
+            SocketState::TimeWait => "time_wait",
+            SocketState::Close => "close",
+            SocketState::CloseWait => "close_wait",
+            SocketState::LastAck => "last_ack",
+            SocketState::Closing => "closing",
+            SocketState::NewSynRecv => "new_syn_recv",
+        }
+    }
+
+    /// True for the states of the default (listening) view.
+    #[must_use]
+    pub fn is_listening(self) -> bool {
+        matches!(self, SocketState::Listen | SocketState::Unconnected)
+    }
+}
+
+impl std::fmt::Display for SocketState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One socket as the kernel's socket table reports it, before any owner lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawSocket {
+    /// Transport protocol.
+    pub proto: Proto,
+    /// Address family of the socket.
+    pub family: Family,
+    /// State (see [`SocketState`]).
+    pub state: SocketState,
+    /// Local address, IPv4-mapped IPv6 addresses already canonicalised to IPv4.
+    pub local_addr: IpAddr,
+    /// Local port.
+    pub local_port: u16,
+    /// Remote address, `None` when there is no remote end (listeners, unconnected UDP).
+    pub remote_addr: Option<IpAddr>,
+    /// Remote port, `None` when there is no remote end.
+    pub remote_port: Option<u16>,
+    /// Owning uid of the socket (visible without privileges).
+    pub uid: u32,
+    /// Socket inode; 0 for sockets no file refers to (TIME_WAIT, kernel sockets).
+    pub inode: u64,
+    /// Interface index of a device-bound socket (`SO_BINDTODEVICE`, or a scoped link-local bind).
+    pub bound_ifindex: Option<u32>,
+    /// IPV6_V6ONLY of an IPv6 socket; `None` for IPv4 sockets or when the kernel did not say.
+    pub v6only: Option<bool>,
+}
+
+/// One (process, file descriptor) that holds a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FdRef {
+    /// Process id.
+    pub pid: u32,
+    /// File descriptor number in that process.
+    pub fd: u32,
+}
+
+/// The result of the one pass over `/proc/*/fd`: every holder of every socket inode, and what
+/// could not be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnerScan {
+    /// Socket inode → every (pid, fd) holding it, sorted.
+    pub by_inode: BTreeMap<u64, Vec<FdRef>>,
+    /// Processes whose fd table was read.
+    pub processes_scanned: usize,
+    /// Processes whose fd table (or some of its links) could not be read: permission denied.
+    pub denied: Vec<u32>,
+    /// Processes that exited during the scan.
+    pub vanished: usize,
+    /// False when the scan was skipped on request (`--no-owners`).
+    pub performed: bool,
+}
+
+/// What is known about one process that owns a socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessInfo {
+    /// Process id.
+    pub pid: u32,
+    /// File descriptors of this socket in the process.
+    pub fds: Vec<u32>,
+    /// Process name: the executable's file name when the kernel's 15-byte `comm` was truncated.
+    pub name: Option<String>,
+    /// Command line, one string per argument; empty when unreadable.
+    pub cmdline: Vec<String>,
+    /// Executable path, `None` when unreadable (other users' processes without privileges).
+    pub exe: Option<String>,
+    /// Real uid of the process.
+    pub uid: Option<u32>,
+    /// User name of that uid, resolved through the system's user database (NSS).
+    pub user: Option<String>,
+    /// Parent process id.
+    pub ppid: Option<u32>,
+    /// Start time, seconds since the Unix epoch.
+    pub start_time: Option<u64>,
+}
+
+/// Why a socket's owning process is not shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnerUnknown {
+    /// Not privileged: other users' `/proc/PID/fd` cannot be read.
+    Permission,
+    /// Privileged, yet some processes' descriptors could not be read (another PID namespace, a
+    /// security module, a sandbox manager). The socket is probably held by one of them.
+    Hidden,
+    /// No file refers to the socket: TIME_WAIT and other kernel-held sockets (inode 0).
+    Kernel,
+    /// Every process was read and none holds the socket: a kernel-owned socket (NFS, WireGuard),
+    /// a process in another PID namespace, or one that exited meanwhile.
+    NotFound,
+    /// The owner scan was skipped on request (`--no-owners`).
+    Skipped,
+}
+
+impl OwnerUnknown {
+    /// Short snake_case name as used in JSON.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OwnerUnknown::Permission => "permission",
+            OwnerUnknown::Hidden => "hidden",
+            OwnerUnknown::Kernel => "kernel",
+            OwnerUnknown::NotFound => "not_found",
+            OwnerUnknown::Skipped => "skipped",
+        }
+    }
+}
+
+/// One address configured on a local interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterfaceAddr {
+    /// Interface name, e.g. `eth0`.
+    pub name: String,
+    /// Interface index.
+    pub index: Option<u32>,
+    /// The address.
+    pub addr: IpAddr,
+}
+
+/// The class of an IP address, from the IANA special-purpose address registries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AddrClass {
+    /// 127.0.0.0/8, ::1.
+    Loopback,
+    /// 169.254.0.0/16, fe80::/10.
+    LinkLocal,
+    /// RFC 1918, ULA fc00::/7, CGNAT 100.64.0.0/10 and other non-global unicast ranges.
+    Private,
+    /// Documentation ranges (TEST-NET-1/2/3, 2001:db8::/32): should never be configured.
+    Documentation,
+    /// Multicast groups (224.0.0.0/4, ff00::/8).
+    Multicast,
+    /// Reserved or otherwise invalid as a local address (240.0.0.0/4, broadcast, 0.0.0.0/8 but
+    /// 0.0.0.0 itself).
+    Reserved,
+    /// Globally routable unicast.
+    Public,
+}
+
+impl AddrClass {
+    /// snake_case name as used in JSON and `--exposure`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddrClass::Loopback => "loopback",
+            AddrClass::LinkLocal => "link_local",
+            AddrClass::Private => "private",
+            AddrClass::Documentation => "documentation",
+            AddrClass::Multicast => "multicast",
+            AddrClass::Reserved => "reserved",
+            AddrClass::Public => "public",
+        }
+    }
+}
+
+/// How far a socket is reachable, and through which local address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exposure {
+    /// The most exposed class among the addresses the socket accepts traffic on; `None` when a
+    /// wildcard bind currently covers no address at all (e.g. `[::]` v6-only on an IPv4-only host).
+    pub class: Option<AddrClass>,
+    /// The local address that makes it so (for a specific bind, the bound address itself).
+    pub via_address: Option<IpAddr>,
+    /// The interface carrying `via_address`, when known.
+    pub via_interface: Option<String>,
+    /// True for a wildcard bind (`0.0.0.0`, `::`): it also covers addresses added later.
+    pub wildcard: bool,
+}
+
+/// A fully enriched socket row as the renderers and `--json` see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SocketEntry {
+    /// Transport protocol.
+    pub proto: Proto,
+    /// Socket family.
+    pub family: Family,
+    /// Local address (IPv4-mapped shown as IPv4).
+    pub local_address: IpAddr,
+    /// Local port.
+    pub local_port: u16,
+    /// Remote address or `None`.
+    pub remote_address: Option<IpAddr>,
+    /// Remote port or `None`.
+    pub remote_port: Option<u16>,
+    /// State.
+    pub state: SocketState,
+    /// For an IPv6 wildcard socket: true when it accepts IPv4 too (not v6-only). `None` where it
+    /// does not apply (IPv4 sockets, specific addresses).
+    pub dual_stack: Option<bool>,
+    /// Bound device name, or `None`.
+    pub interface: Option<String>,
+    /// Socket owner uid.
+    pub uid: u32,
+    /// Name of that uid, `None` when it has none.
+    pub user: Option<String>,
+    /// Socket inode (0 for TIME_WAIT and kernel sockets).
+    pub inode: u64,
+    /// Every process holding the socket, sorted by pid.
+    pub processes: Vec<ProcessInfo>,
+    /// Why `processes` is empty, or `None` when it is not.
+    pub owner_unknown_reason: Option<OwnerUnknown>,
+    /// Service name for (port, proto), or `None`.
+    pub service: Option<String>,
+    /// IANA range of the port: `system` (0–1023), `registered` (1024–49151), `dynamic`.
+    pub port_range: String,
+    /// Exposure class (see [`Exposure::class`]).
+    pub exposure: Option<AddrClass>,
+    /// The address that makes the socket as exposed as `exposure` says.
+    pub exposure_address: Option<IpAddr>,
+    /// The interface carrying `exposure_address`.
+    pub exposure_interface: Option<String>,
+    /// True for a wildcard bind.
+    pub wildcard: bool,
+}

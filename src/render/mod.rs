@@ -1,0 +1,1 @@
+//! Rendering (stub, being written).
