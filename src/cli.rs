@@ -1,1 +1,141 @@
-//! Command-line arguments (stub, being written).
+//! Command-line arguments (clap derive). Values are parsed and validated here, so a bad input
+//! fails before anything is collected, with one line naming it.
+//!
+//! This module only describes and parses arguments; it does not read the system.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::analyze::filter::{self, PortRange, UserSpec};
+use crate::model::{AddrClass, SocketState};
+
+/// What is listening here, who holds a port, and what is exposed.
+#[derive(Debug, Parser)]
+#[command(
+    name = "portscope",
+    version,
+    about = "What is listening on this machine, who holds a port, and what is exposed.",
+    long_about = "What is listening on this machine, who holds a port, and what is exposed.\n\n\
+                  Without a subcommand, portscope lists every listening TCP socket and every \
+                  bound UDP socket with the processes that own them (same as `portscope list`).",
+    after_help = "Exit codes: 0 when something matched, 1 when nothing did, 2 on error.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// Subcommand; the listening view when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Arguments of the default (list) view.
+    #[command(flatten)]
+    pub list: ListArgs,
+    /// Options every subcommand takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List listening sockets and their owners (the default).
+    List(ListArgs),
+}
+
+/// Options shared by every subcommand.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// When to use colour: auto (a terminal and NO_COLOR unset), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// Read processes from this proc filesystem instead of /proc (e.g. /host/proc in a container).
+    #[arg(long, value_name = "DIR", global = true, default_value = "/proc")]
+    pub proc_root: PathBuf,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when writing to a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// Arguments of the listing view.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ListArgs {
+    /// Every state (established, time_wait, …) with remote ends, not only listeners.
+    #[arg(short, long)]
+    pub all: bool,
+    /// TCP only.
+    #[arg(short, long)]
+    pub tcp: bool,
+    /// UDP only.
+    #[arg(short, long)]
+    pub udp: bool,
+    /// IPv4 sockets only.
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// IPv6 sockets only.
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
+    /// Local ports, e.g. 22,80,8000-8100.
+    #[arg(short, long, value_name = "PORTS", value_parser = filter::parse_port_list)]
+    pub port: Vec<Vec<PortRange>>,
+    /// Sockets held by this pid (repeat or separate with commas).
+    #[arg(long, value_name = "PID", value_delimiter = ',')]
+    pub pid: Vec<u32>,
+    /// Sockets held by a process of this name (exact or substring).
+    #[arg(long, value_name = "NAME")]
+    pub process: Vec<String>,
+    /// Sockets owned by this user, by name or uid (socket owner or process owner).
+    #[arg(long, value_name = "USER")]
+    pub user: Vec<UserSpec>,
+    /// Sockets in this state (implies --all for the states given), e.g. time_wait.
+    #[arg(long, value_name = "STATE", value_delimiter = ',', value_parser = filter::parse_state)]
+    pub state: Vec<SocketState>,
+    /// Sockets exposed this far: loopback, link_local, private, public, …
+    #[arg(long, value_name = "CLASS", value_delimiter = ',', value_parser = filter::parse_exposure)]
+    pub exposure: Vec<AddrClass>,
+    /// Skip the owner lookup (fastest; no process columns).
+    #[arg(long)]
+    pub no_owners: bool,
+    /// JSON for scripts (schema in docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ListArgs {
+    /// The port ranges of every `--port` given.
+    #[must_use]
+    pub fn ports(&self) -> Vec<PortRange> {
+        self.port.iter().flatten().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn default_view_flags_parse_at_top_level() {
+        let cli = Cli::try_parse_from(["portscope", "-t", "--port", "22,80", "--json"]).unwrap();
+        assert!(cli.command.is_none());
+        assert!(cli.list.tcp && cli.list.json);
+        assert_eq!(cli.list.ports().len(), 2);
+    }
+
+    #[test]
+    fn bad_port_is_rejected() {
+        let err = Cli::try_parse_from(["portscope", "--port", "99999"]).unwrap_err();
+        assert!(err.to_string().contains("99999"), "{err}");
+    }
+}

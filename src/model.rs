@@ -4,7 +4,7 @@
 //! Nothing here touches the operating system or formats for a terminal. Numbers stay numbers and
 //! an unknown value is `None` (JSON `null`), never a placeholder string.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -113,7 +113,10 @@ impl SocketState {
     #[must_use]
     pub fn from_kernel(proto: Proto, state: u8) -> Option<SocketState> {
         Some(match (proto, state) {
+            // UDP sockets only ever report these two states.
             (Proto::Udp, 7) => SocketState::Unconnected,
+            (Proto::Udp, 1) => SocketState::Established,
+            (Proto::Udp, _) => return None,
             (_, 1) => SocketState::Established,
             (_, 2) => SocketState::SynSent,
             (_, 3) => SocketState::SynRecv,
@@ -128,6 +131,13 @@ impl SocketState {
             (_, 12) => SocketState::NewSynRecv,
             _ => return None,
         })
+    }
+
+    /// The kernel state number of this state for `proto`, `None` when the protocol has no such
+    /// state (an unconnected TCP socket, a listening UDP socket).
+    #[must_use]
+    pub fn kernel_number(self, proto: Proto) -> Option<u8> {
+        (1..=12).find(|&n| SocketState::from_kernel(proto, n) == Some(self))
     }
 
     /// The snake_case name used in JSON and accepted by `--state`.
@@ -195,8 +205,8 @@ pub struct RawSocket {
 pub struct FdRef {
     /// Process id.
     pub pid: u32,
-    /// File descriptor number in that process.
-    pub fd: u32,
+    /// File descriptor number in that process; `None` where the OS does not say (not Linux).
+    pub fd: Option<u32>,
 }
 
 /// The result of the one pass over `/proc/*/fd`: every holder of every socket inode, and what
@@ -204,7 +214,7 @@ pub struct FdRef {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OwnerScan {
     /// Socket inode → every (pid, fd) holding it, sorted.
-    pub by_inode: BTreeMap<u64, Vec<FdRef>>,
+    pub by_inode: HashMap<u64, Vec<FdRef>>,
     /// Processes whose fd table was read.
     pub processes_scanned: usize,
     /// Processes whose fd table (or some of its links) could not be read: permission denied.

@@ -13,5 +13,10 @@ pub fn classify(_ip: IpAddr) -> AddrClass {
 /// Exposure of a socket given the host's interface addresses.
 #[must_use]
 pub fn exposure(_sock: &RawSocket, _interfaces: &[InterfaceAddr]) -> Exposure {
-    Exposure { class: None, via_address: None, via_interface: None, wildcard: false }
+    Exposure {
+        class: None,
+        via_address: None,
+        via_interface: None,
+        wildcard: false,
+    }
 }

@@ -2,5 +2,7 @@
 //! system or prints; each part has table-driven unit tests beside it.
 
 pub mod exposure;
+pub mod filter;
+pub mod inventory;
 pub mod rules;
 pub mod services;

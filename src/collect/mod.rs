@@ -4,7 +4,12 @@
 //! Linux reads the socket table through netlink sock_diag and owners through one pass over
 //! `/proc/*/fd`; other systems go through the `netstat2` crate behind the same functions.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
 use thiserror::Error;
+
+use crate::model::{InterfaceAddr, OwnerScan, ProcessInfo, RawSocket};
 
 pub mod interfaces;
 #[cfg(target_os = "linux")]
@@ -15,9 +20,10 @@ use linux as target_os;
 pub mod other;
 #[cfg(not(target_os = "linux"))]
 use other as target_os;
+pub mod users;
 
 pub use interfaces::interfaces;
-pub use target_os::sockets;
+pub use target_os::{privileged, processes, sockets};
 
 /// Errors at the collection boundary. Per-process failures are not errors: they are counted in
 /// [`crate::model::OwnerScan`].
@@ -82,6 +88,94 @@ impl SocketQuery {
     /// Every state of both protocols.
     #[must_use]
     pub fn all() -> Self {
-        SocketQuery { tcp_states: Self::ALL_STATES, udp_states: Self::ALL_STATES, ipv4: true, ipv6: true }
+        SocketQuery {
+            tcp_states: Self::ALL_STATES,
+            udp_states: Self::ALL_STATES,
+            ipv4: true,
+            ipv6: true,
+        }
     }
+}
+
+/// What a command asks the collectors for.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Sockets to dump.
+    pub query: SocketQuery,
+    /// Look up owning processes (the `/proc` pass and process details).
+    pub owners: bool,
+    /// Root of the proc filesystem (`--proc-root`).
+    pub proc_root: PathBuf,
+}
+
+/// Everything one run collected: plain data for the pure analysis.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Sockets kept by the caller's pre-filter.
+    pub sockets: Vec<RawSocket>,
+    /// Holders of those sockets.
+    pub owners: OwnerScan,
+    /// Details of every holder, by pid.
+    pub processes: BTreeMap<u32, ProcessInfo>,
+    /// Names of every uid that appears (socket owners and process owners).
+    pub users: HashMap<u32, Option<String>>,
+    /// Local interface addresses.
+    pub interfaces: Vec<InterfaceAddr>,
+    /// Whether this process can see other users' sockets' owners.
+    pub privileged: bool,
+    /// Problems that made the snapshot partial, for the user (stderr and JSON `warnings`).
+    pub warnings: Vec<String>,
+}
+
+/// Collect a snapshot. `keep` filters sockets before the owner lookup, so the `/proc` pass only
+/// records what will be shown.
+///
+/// # Errors
+/// When the socket table cannot be read. A failing interface listing is a warning.
+pub fn snapshot(
+    request: &Request,
+    keep: &dyn Fn(&RawSocket) -> bool,
+) -> Result<Snapshot, CollectError> {
+    let (sockets, owners) =
+        target_os::socket_table(&request.query, keep, request.owners, &request.proc_root)?;
+    let pids: Vec<u32> = owners
+        .by_inode
+        .values()
+        .flatten()
+        .map(|f| f.pid)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let processes = if request.owners {
+        processes(&request.proc_root, &pids)
+    } else {
+        BTreeMap::new()
+    };
+    let mut db = users::UserDb::new();
+    let uids: BTreeSet<u32> = sockets
+        .iter()
+        .map(|s| s.uid)
+        .chain(processes.values().filter_map(|p| p.uid))
+        .collect();
+    let users = uids.into_iter().map(|uid| (uid, db.name(uid))).collect();
+    let mut warnings = Vec::new();
+    let interfaces = interfaces().unwrap_or_else(|err| {
+        warnings.push(format!("{err}; exposure of wildcard binds is unknown"));
+        Vec::new()
+    });
+    Ok(Snapshot {
+        sockets,
+        owners,
+        processes,
+        users,
+        interfaces,
+        privileged: privileged(&request.proc_root),
+        warnings,
+    })
+}
+
+/// Default proc root of this platform.
+#[must_use]
+pub fn default_proc_root() -> &'static Path {
+    Path::new("/proc")
 }

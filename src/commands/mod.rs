@@ -1,1 +1,65 @@
-//! Subcommands (stub, being written).
+//! Subcommands: each composes collect → analyze → render for one task and returns what the
+//! exit code should say. They hold no logic of their own beyond that composition.
+
+use std::io::{IsTerminal, Write};
+
+use crate::cli::{ColorChoice, GlobalArgs};
+use crate::render::Style;
+
+pub mod list;
+
+/// What a command found, mapped to the exit code by `main`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Something matched (exit 0).
+    Found,
+    /// Nothing matched (exit 1).
+    NotFound,
+}
+
+/// Everything a command needs from the environment, decided once (ripgrep's "high-level args").
+#[derive(Debug)]
+pub struct Env<'a> {
+    /// Options every subcommand takes.
+    pub global: &'a GlobalArgs,
+    /// Rendering style for stdout.
+    pub style: Style,
+    /// stdout is a terminal (prompts, colour).
+    pub stdout_is_terminal: bool,
+}
+
+impl<'a> Env<'a> {
+    /// Decide colour and width from the flags, NO_COLOR and whether stdout is a terminal.
+    #[must_use]
+    pub fn detect(global: &'a GlobalArgs) -> Self {
+        let stdout_is_terminal = std::io::stdout().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match global.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => stdout_is_terminal && !no_color,
+        };
+        colored::control::set_override(color);
+        let width = if stdout_is_terminal {
+            terminal_size::terminal_size().map(|(w, _)| usize::from(w.0))
+        } else {
+            None
+        };
+        Env {
+            global,
+            style: Style { color, width },
+            stdout_is_terminal,
+        }
+    }
+}
+
+/// Print warnings on stderr, one line each.
+///
+/// # Errors
+/// When stderr cannot be written.
+pub fn print_warnings(err: &mut dyn Write, warnings: &[String]) -> std::io::Result<()> {
+    for w in warnings {
+        writeln!(err, "portscope: warning: {w}")?;
+    }
+    Ok(())
+}

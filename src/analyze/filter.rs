@@ -1,0 +1,270 @@
+//! Filters of the listing views and the parsers of their values (`--port 22,80,8000-8100`,
+//! `--state`, `--exposure`, `--user`).
+//!
+//! Pure. Filters that only need the socket table run before the owner lookup
+//! ([`Filter::keep_raw`]), the others afterwards ([`Filter::keep_entry`]).
+
+use std::str::FromStr;
+
+use crate::model::{AddrClass, Proto, RawSocket, SocketEntry, SocketState};
+
+/// An inclusive port range; a single port is `a == b`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    /// First port.
+    pub start: u16,
+    /// Last port (inclusive).
+    pub end: u16,
+}
+
+impl PortRange {
+    /// True when `port` lies within the range.
+    #[must_use]
+    pub fn contains(self, port: u16) -> bool {
+        (self.start..=self.end).contains(&port)
+    }
+}
+
+/// Parse one port: a number from 1 to 65535.
+///
+/// # Errors
+/// A message naming the value when it is not such a number.
+pub fn parse_port(text: &str) -> Result<u16, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err("a port is missing: give a number from 1 to 65535".to_string());
+    }
+    match t.parse::<u64>() {
+        Ok(0) => Err(format!("'{t}' is not a usable port: ports are 1 to 65535")),
+        Ok(n) => {
+            u16::try_from(n).map_err(|_| format!("'{t}' is out of range: ports are 1 to 65535"))
+        }
+        Err(_) => Err(format!(
+            "'{t}' is not a port number: give a number from 1 to 65535"
+        )),
+    }
+}
+
+/// Parse a port list such as `22,80,8000-8100`.
+///
+/// # Errors
+/// A message naming the offending item.
+pub fn parse_port_list(text: &str) -> Result<Vec<PortRange>, String> {
+    let mut out = Vec::new();
+    for item in text.split(',') {
+        let item = item.trim();
+        if let Some((a, b)) = item.split_once('-') {
+            let (start, end) = (parse_port(a)?, parse_port(b)?);
+            if start > end {
+                return Err(format!(
+                    "range '{item}' is backwards: write the lower port first"
+                ));
+            }
+            out.push(PortRange { start, end });
+        } else {
+            let port = parse_port(item)?;
+            out.push(PortRange {
+                start: port,
+                end: port,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Parse a state name as JSON spells it (`time_wait`); `-` may stand for `_` and case is ignored.
+///
+/// # Errors
+/// A message listing the accepted names.
+pub fn parse_state(text: &str) -> Result<SocketState, String> {
+    let norm = text.trim().to_ascii_lowercase().replace('-', "_");
+    let norm = match norm.as_str() {
+        "estab" => "established".to_string(),
+        "unconn" => "unconnected".to_string(),
+        _ => norm,
+    };
+    SocketState::ALL
+        .into_iter()
+        .find(|s| s.as_str() == norm)
+        .ok_or_else(|| {
+            let names: Vec<&str> = SocketState::ALL.iter().map(|s| s.as_str()).collect();
+            format!(
+                "unknown state '{text}': expected one of {}",
+                names.join(", ")
+            )
+        })
+}
+
+/// Parse an exposure class (`public`, `private`, `link_local` or `link-local`, `loopback`, …).
+///
+/// # Errors
+/// A message listing the accepted names.
+pub fn parse_exposure(text: &str) -> Result<AddrClass, String> {
+    const ALL: [AddrClass; 7] = [
+        AddrClass::Loopback,
+        AddrClass::LinkLocal,
+        AddrClass::Private,
+        AddrClass::Documentation,
+        AddrClass::Multicast,
+        AddrClass::Reserved,
+        AddrClass::Public,
+    ];
+    let norm = text.trim().to_ascii_lowercase().replace('-', "_");
+    ALL.into_iter().find(|c| c.as_str() == norm).ok_or_else(|| {
+        let names: Vec<&str> = ALL.iter().map(|c| c.as_str()).collect();
+        format!(
+            "unknown exposure '{text}': expected one of {}",
+            names.join(", ")
+        )
+    })
+}
+
+/// A user given by name or uid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserSpec {
+    /// Numeric uid.
+    Uid(u32),
+    /// Account name.
+    Name(String),
+}
+
+impl FromStr for UserSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("a user name or uid is missing".to_string());
+        }
+        Ok(match s.parse::<u32>() {
+            Ok(uid) => UserSpec::Uid(uid),
+            Err(_) => UserSpec::Name(s.to_string()),
+        })
+    }
+}
+
+/// Every filter of the listing views; an empty list means "no restriction".
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Local port ranges.
+    pub ports: Vec<PortRange>,
+    /// Owning pids.
+    pub pids: Vec<u32>,
+    /// Process names (exact, or a substring of the name when no exact match exists).
+    pub processes: Vec<String>,
+    /// Socket owner or process owner.
+    pub users: Vec<UserSpec>,
+    /// States.
+    pub states: Vec<SocketState>,
+    /// Exposure classes.
+    pub exposure: Vec<AddrClass>,
+    /// Protocols (empty: both).
+    pub protos: Vec<Proto>,
+}
+
+impl Filter {
+    /// True when the filter needs owners to decide (pid, process or user given by process).
+    #[must_use]
+    pub fn needs_owners(&self) -> bool {
+        !self.pids.is_empty() || !self.processes.is_empty() || !self.users.is_empty()
+    }
+
+    /// Pre-filter on the raw socket: port, protocol and state.
+    #[must_use]
+    pub fn keep_raw(&self, sock: &RawSocket) -> bool {
+        (self.ports.is_empty() || self.ports.iter().any(|r| r.contains(sock.local_port)))
+            && (self.protos.is_empty() || self.protos.contains(&sock.proto))
+            && (self.states.is_empty() || self.states.contains(&sock.state))
+    }
+
+    /// Post-filter on the enriched row: owners, users and exposure.
+    #[must_use]
+    pub fn keep_entry(&self, entry: &SocketEntry) -> bool {
+        let pid_ok =
+            self.pids.is_empty() || entry.processes.iter().any(|p| self.pids.contains(&p.pid));
+        let proc_ok = self.processes.is_empty()
+            || entry.processes.iter().any(|p| {
+                p.name.as_deref().is_some_and(|name| {
+                    self.processes
+                        .iter()
+                        .any(|want| name == want || name.contains(want.as_str()))
+                })
+            });
+        let user_ok = self.users.is_empty()
+            || self.users.iter().any(|u| match u {
+                UserSpec::Uid(uid) => {
+                    entry.uid == *uid || entry.processes.iter().any(|p| p.uid == Some(*uid))
+                }
+                UserSpec::Name(name) => {
+                    entry.user.as_deref() == Some(name.as_str())
+                        || entry
+                            .processes
+                            .iter()
+                            .any(|p| p.user.as_deref() == Some(name.as_str()))
+                }
+            });
+        let exposure_ok = self.exposure.is_empty()
+            || entry
+                .exposure
+                .is_some_and(|class| self.exposure.contains(&class));
+        pid_ok && proc_ok && user_ok && exposure_ok && self.keep_raw_entry(entry)
+    }
+
+    fn keep_raw_entry(&self, entry: &SocketEntry) -> bool {
+        (self.ports.is_empty() || self.ports.iter().any(|r| r.contains(entry.local_port)))
+            && (self.protos.is_empty() || self.protos.contains(&entry.proto))
+            && (self.states.is_empty() || self.states.contains(&entry.state))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_lists() {
+        type Case<'a> = (&'a str, Result<Vec<(u16, u16)>, &'a str>);
+        let cases: &[Case] = &[
+            ("22", Ok(vec![(22, 22)])),
+            ("22,80", Ok(vec![(22, 22), (80, 80)])),
+            ("8000-8100", Ok(vec![(8000, 8100)])),
+            (" 22 , 8000-8001 ", Ok(vec![(22, 22), (8000, 8001)])),
+            ("65535", Ok(vec![(65535, 65535)])),
+            ("99999", Err("'99999' is out of range")),
+            ("0", Err("'0' is not a usable port")),
+            ("abc", Err("'abc' is not a port number")),
+            ("", Err("a port is missing")),
+            ("80,", Err("a port is missing")),
+            ("9-3", Err("range '9-3' is backwards")),
+            ("-5", Err("a port is missing")),
+            ("1-2-3", Err("'2-3' is not a port number")),
+        ];
+        for (input, want) in cases {
+            let got = parse_port_list(input)
+                .map(|v| v.iter().map(|r| (r.start, r.end)).collect::<Vec<_>>());
+            match (want, got) {
+                (Ok(w), Ok(g)) => assert_eq!(&g, w, "{input}"),
+                (Err(w), Err(g)) => assert!(g.starts_with(w), "{input}: {g}"),
+                (w, g) => panic!("{input}: want {w:?}, got {g:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn states_and_exposures() {
+        assert_eq!(parse_state("TIME-WAIT"), Ok(SocketState::TimeWait));
+        assert_eq!(parse_state("estab"), Ok(SocketState::Established));
+        assert!(parse_state("bogus").unwrap_err().contains("time_wait"));
+        assert_eq!(parse_exposure("link-local"), Ok(AddrClass::LinkLocal));
+        assert!(parse_exposure("internet").unwrap_err().contains("public"));
+    }
+
+    #[test]
+    fn users() {
+        assert_eq!("0".parse::<UserSpec>(), Ok(UserSpec::Uid(0)));
+        assert_eq!(
+            "www-data".parse::<UserSpec>(),
+            Ok(UserSpec::Name("www-data".into()))
+        );
+        assert!("".parse::<UserSpec>().is_err());
+    }
+}

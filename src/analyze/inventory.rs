@@ -1,0 +1,261 @@
+//! Joins a collected [`Snapshot`] into the rows users see: each socket with all its owning
+//! processes, the user names, service name, exposure and, where no owner is shown, the reason.
+//!
+//! Pure: it reads nothing from the system and prints nothing.
+
+use std::cmp::Ordering;
+
+use crate::analyze::exposure;
+use crate::analyze::services::{ServiceDb, port_range};
+use crate::collect::Snapshot;
+use crate::model::{Family, OwnerScan, OwnerUnknown, ProcessInfo, RawSocket, SocketEntry};
+
+/// Build one [`SocketEntry`] per socket of the snapshot, sorted (see [`sort_entries`]).
+#[must_use]
+pub fn build(snapshot: &Snapshot, services: &ServiceDb) -> Vec<SocketEntry> {
+    let mut entries: Vec<SocketEntry> = snapshot
+        .sockets
+        .iter()
+        .map(|s| entry(snapshot, services, s))
+        .collect();
+    sort_entries(&mut entries);
+    entries
+}
+
+fn entry(snapshot: &Snapshot, services: &ServiceDb, sock: &RawSocket) -> SocketEntry {
+    let holders = if sock.inode == 0 {
+        None
+    } else {
+        snapshot.owners.by_inode.get(&sock.inode)
+    };
+    let mut processes: Vec<ProcessInfo> = Vec::new();
+    for holder in holders.into_iter().flatten() {
+        if let Some(existing) = processes.iter_mut().find(|p| p.pid == holder.pid) {
+            existing.fds.extend(holder.fd);
+            continue;
+        }
+        let mut info = snapshot
+            .processes
+            .get(&holder.pid)
+            .cloned()
+            .unwrap_or_else(|| ProcessInfo {
+                // The process exited between the fd scan and the details lookup.
+                pid: holder.pid,
+                fds: Vec::new(),
+                name: None,
+                cmdline: Vec::new(),
+                exe: None,
+                uid: None,
+                user: None,
+                ppid: None,
+                start_time: None,
+            });
+        info.fds = holder.fd.into_iter().collect();
+        info.user = info
+            .uid
+            .and_then(|uid| snapshot.users.get(&uid).cloned().flatten());
+        processes.push(info);
+    }
+    processes.sort_by_key(|p| p.pid);
+    let owner_unknown_reason = if processes.is_empty() {
+        Some(owner_unknown(sock, &snapshot.owners, snapshot.privileged))
+    } else {
+        None
+    };
+    let exposure = exposure::exposure(sock, &snapshot.interfaces);
+    let dual_stack =
+        (sock.family == Family::Ipv6 && exposure.wildcard && !sock.local_addr.is_ipv4())
+            .then(|| sock.v6only.is_none_or(|v6only| !v6only));
+    let interface = sock.bound_ifindex.map(|index| {
+        snapshot
+            .interfaces
+            .iter()
+            .find(|i| i.index == Some(index))
+            .map_or_else(|| format!("if{index}"), |i| i.name.clone())
+    });
+    SocketEntry {
+        proto: sock.proto,
+        family: sock.family,
+        local_address: sock.local_addr,
+        local_port: sock.local_port,
+        remote_address: sock.remote_addr,
+        remote_port: sock.remote_port,
+        state: sock.state,
+        dual_stack,
+        interface,
+        uid: sock.uid,
+        user: snapshot.users.get(&sock.uid).cloned().flatten(),
+        inode: sock.inode,
+        processes,
+        owner_unknown_reason,
+        service: services
+            .lookup(sock.local_port, sock.proto)
+            .map(str::to_string),
+        port_range: port_range(sock.local_port).to_string(),
+        exposure: exposure.class,
+        exposure_address: exposure.via_address,
+        exposure_interface: exposure.via_interface,
+        wildcard: exposure.wildcard,
+    }
+}
+
+/// Why no owner is shown for a socket that has none in the scan.
+#[must_use]
+pub fn owner_unknown(sock: &RawSocket, scan: &OwnerScan, privileged: bool) -> OwnerUnknown {
+    if !scan.performed {
+        OwnerUnknown::Skipped
+    } else if sock.inode == 0 {
+        OwnerUnknown::Kernel
+    } else if !scan.denied.is_empty() || scan.processes_scanned == 0 {
+        if privileged {
+            OwnerUnknown::Hidden
+        } else {
+            OwnerUnknown::Permission
+        }
+    } else {
+        OwnerUnknown::NotFound
+    }
+}
+
+/// The stable order of every view: local port, protocol, local address (IPv4 before IPv6),
+/// state, remote end, inode.
+pub fn sort_entries(entries: &mut [SocketEntry]) {
+    entries.sort_by(compare);
+}
+
+fn compare(a: &SocketEntry, b: &SocketEntry) -> Ordering {
+    a.local_port
+        .cmp(&b.local_port)
+        .then(a.proto.cmp(&b.proto))
+        .then(a.local_address.cmp(&b.local_address))
+        .then(a.family.cmp(&b.family))
+        .then(a.state.cmp(&b.state))
+        .then(a.remote_address.cmp(&b.remote_address))
+        .then(a.remote_port.cmp(&b.remote_port))
+        .then(a.inode.cmp(&b.inode))
+}
+
+/// One line per kind of partial result, with the remedy, for stderr and JSON `warnings`.
+#[must_use]
+pub fn warnings(entries: &[SocketEntry], snapshot: &Snapshot) -> Vec<String> {
+    let mut out = snapshot.warnings.clone();
+    let count = |reason: OwnerUnknown| {
+        entries
+            .iter()
+            .filter(|e| e.owner_unknown_reason == Some(reason))
+            .count()
+    };
+    let permission = count(OwnerUnknown::Permission);
+    if permission > 0 {
+        out.push(format!(
+            "owners of {permission} socket(s) are not visible without privileges: run with sudo, \
+             or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH"
+        ));
+    }
+    let hidden = count(OwnerUnknown::Hidden);
+    if hidden > 0 {
+        let pids: Vec<String> = snapshot
+            .owners
+            .denied
+            .iter()
+            .take(5)
+            .map(u32::to_string)
+            .collect();
+        let more = if snapshot.owners.denied.len() > 5 {
+            ", …"
+        } else {
+            ""
+        };
+        out.push(format!(
+            "owners of {hidden} socket(s) are hidden: the file descriptors of {} process(es) \
+             (pid {}{more}) could not be read even with privileges",
+            snapshot.owners.denied.len(),
+            pids.join(", ")
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{FdRef, Proto, SocketState};
+    use std::collections::HashMap;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn sock(inode: u64) -> RawSocket {
+        RawSocket {
+            proto: Proto::Tcp,
+            family: Family::Ipv4,
+            state: SocketState::Listen,
+            local_addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            local_port: 8080,
+            remote_addr: None,
+            remote_port: None,
+            uid: 1000,
+            inode,
+            bound_ifindex: None,
+            v6only: None,
+        }
+    }
+
+    #[test]
+    fn owner_reasons() {
+        let mut scan = OwnerScan {
+            performed: true,
+            processes_scanned: 10,
+            ..OwnerScan::default()
+        };
+        assert_eq!(owner_unknown(&sock(5), &scan, true), OwnerUnknown::NotFound);
+        assert_eq!(owner_unknown(&sock(0), &scan, true), OwnerUnknown::Kernel);
+        scan.denied = vec![1];
+        assert_eq!(
+            owner_unknown(&sock(5), &scan, false),
+            OwnerUnknown::Permission
+        );
+        assert_eq!(owner_unknown(&sock(5), &scan, true), OwnerUnknown::Hidden);
+        assert_eq!(
+            owner_unknown(&sock(5), &OwnerScan::default(), true),
+            OwnerUnknown::Skipped
+        );
+    }
+
+    #[test]
+    fn all_holders_listed_once_per_pid() {
+        let mut owners = OwnerScan {
+            performed: true,
+            processes_scanned: 2,
+            ..OwnerScan::default()
+        };
+        owners.by_inode.insert(
+            7,
+            vec![
+                FdRef {
+                    pid: 20,
+                    fd: Some(3),
+                },
+                FdRef {
+                    pid: 10,
+                    fd: Some(4),
+                },
+                FdRef {
+                    pid: 10,
+                    fd: Some(9),
+                },
+            ],
+        );
+        let snapshot = Snapshot {
+            sockets: vec![sock(7)],
+            owners,
+            users: HashMap::from([(1000, Some("alice".to_string()))]),
+            privileged: true,
+            ..Snapshot::default()
+        };
+        let entries = build(&snapshot, &ServiceDb::builtin());
+        let pids: Vec<u32> = entries[0].processes.iter().map(|p| p.pid).collect();
+        assert_eq!(pids, vec![10, 20]);
+        assert_eq!(entries[0].processes[0].fds, vec![4, 9]);
+        assert_eq!(entries[0].user.as_deref(), Some("alice"));
+        assert_eq!(entries[0].owner_unknown_reason, None);
+    }
+}

@@ -1,0 +1,309 @@
+//! Details of the few processes that own sockets: name, command line, executable, uid, parent,
+//! start time, and the raw cgroup text.
+//!
+//! With the default `/proc` root the details come from sysinfo with a targeted refresh of just
+//! these pids (never a full refresh). sysinfo cannot be pointed at another root, so for
+//! `--proc-root DIR` the same fields are read directly from `DIR/PID/{stat,status,cmdline,exe}`.
+//! A process that exited meanwhile is simply absent from the result.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
+
+use crate::model::ProcessInfo;
+
+/// The kernel's `comm` holds at most this many bytes (TASK_COMM_LEN - 1).
+const COMM_MAX: usize = 15;
+
+/// Look up details of `pids`. `user` is left `None`: names are resolved by the caller's cache.
+#[must_use]
+pub fn details(proc_root: &Path, pids: &[u32]) -> BTreeMap<u32, ProcessInfo> {
+    if pids.is_empty() {
+        return BTreeMap::new();
+    }
+    if proc_root == Path::new("/proc") {
+        if let Some(found) = via_sysinfo(pids) {
+            return found;
+        }
+    }
+    pids.iter()
+        .filter_map(|&pid| read_process(proc_root, pid).map(|info| (pid, info)))
+        .collect()
+}
+
+fn via_sysinfo(pids: &[u32]) -> Option<BTreeMap<u32, ProcessInfo>> {
+    let mut sys = System::new().ok()?;
+    let wanted: Vec<Pid> = pids.iter().map(|&p| Pid::from_u32(p)).collect();
+    sys.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&wanted),
+        false,
+        ProcessRefreshKind::nothing()
+            // nothing() still reads tasks unless told otherwise.
+            .without_tasks()
+            .with_exe(UpdateKind::OnlyIfNotSet)
+            .with_cmd(UpdateKind::OnlyIfNotSet)
+            .with_user(UpdateKind::OnlyIfNotSet),
+    );
+    let mut out = BTreeMap::new();
+    for &pid in pids {
+        let Some(p) = sys.process(Pid::from_u32(pid)) else {
+            continue;
+        };
+        let cmdline: Vec<String> = p
+            .cmd()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let exe = p
+            .exe()
+            .map(|e| e.to_string_lossy().into_owned())
+            .filter(|e| !e.is_empty());
+        let comm = p.name().to_string_lossy().into_owned();
+        let uid = p.user_id().map(|u| **u);
+        out.insert(
+            pid,
+            ProcessInfo {
+                pid,
+                fds: Vec::new(),
+                name: Some(full_name(&comm, exe.as_deref(), &cmdline)),
+                cmdline,
+                exe,
+                uid,
+                user: None,
+                ppid: p.parent().map(Pid::as_u32),
+                start_time: Some(p.start_time()).filter(|&t| t > 0),
+            },
+        );
+    }
+    Some(out)
+}
+
+/// Read one process's details straight from `proc_root/PID`. `None` when it no longer exists.
+#[must_use]
+pub fn read_process(proc_root: &Path, pid: u32) -> Option<ProcessInfo> {
+    let dir = proc_root.join(pid.to_string());
+    let stat = fs::read_to_string(dir.join("stat")).ok()?;
+    let parsed = parse_stat(&stat)?;
+    let cmdline = fs::read(dir.join("cmdline"))
+        .map(|b| split_cmdline(&b))
+        .unwrap_or_default();
+    let exe = fs::read_link(dir.join("exe"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|e| !e.is_empty());
+    let uid = fs::read_to_string(dir.join("status"))
+        .ok()
+        .and_then(|s| parse_status_uid(&s));
+    let start_time = boot_time(proc_root)
+        .zip(clock_ticks())
+        .map(|(btime, hz)| btime + parsed.start_ticks / hz);
+    Some(ProcessInfo {
+        pid,
+        fds: Vec::new(),
+        name: Some(full_name(&parsed.comm, exe.as_deref(), &cmdline)),
+        cmdline,
+        exe,
+        uid,
+        user: None,
+        ppid: Some(parsed.ppid).filter(|&p| p > 0),
+        start_time,
+    })
+}
+
+/// The raw text of `proc_root/PID/cgroup`, `None` when unreadable.
+#[must_use]
+pub fn cgroup(proc_root: &Path, pid: u32) -> Option<String> {
+    fs::read_to_string(proc_root.join(pid.to_string()).join("cgroup")).ok()
+}
+
+/// Parent pid of `pid` from `proc_root/PID/stat`.
+#[must_use]
+pub fn parent_of(proc_root: &Path, pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(proc_root.join(pid.to_string()).join("stat")).ok()?;
+    parse_stat(&stat).map(|s| s.ppid).filter(|&p| p > 0)
+}
+
+/// True for a kernel thread (no command line, child of kthreadd or pid 2 itself).
+#[must_use]
+pub fn is_kernel_thread(proc_root: &Path, pid: u32) -> bool {
+    if pid == 2 {
+        return true;
+    }
+    let dir = proc_root.join(pid.to_string());
+    let empty_cmdline = fs::read(dir.join("cmdline")).is_ok_and(|b| b.is_empty());
+    empty_cmdline && parent_of(proc_root, pid) == Some(2)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Stat {
+    comm: String,
+    ppid: u32,
+    start_ticks: u64,
+}
+
+/// Parse `/proc/PID/stat`. The name sits in parentheses and may itself contain spaces and
+/// parentheses, so the fields are read after the last `)`.
+fn parse_stat(text: &str) -> Option<Stat> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text.get(open + 1..close)?.to_string();
+    let rest: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
+    // rest[0] is field 3 (state); ppid is field 4, starttime field 22.
+    let ppid = rest.get(1)?.parse().ok()?;
+    let start_ticks = rest.get(19)?.parse().ok()?;
+    Some(Stat {
+        comm,
+        ppid,
+        start_ticks,
+    })
+}
+
+fn parse_status_uid(text: &str) -> Option<u32> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|uid| uid.parse().ok())
+}
+
+fn split_cmdline(bytes: &[u8]) -> Vec<String> {
+    let trimmed = bytes.strip_suffix(b"\0").unwrap_or(bytes);
+    if trimmed.is_empty() {
+        return Vec::new();
+    }
+    trimmed
+        .split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+fn boot_time(proc_root: &Path) -> Option<u64> {
+    let stat = fs::read_to_string(proc_root.join("stat")).ok()?;
+    stat.lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn clock_ticks() -> Option<u64> {
+    // SAFETY: sysconf has no preconditions; it only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(hz).ok().filter(|&hz| hz > 0)
+}
+
+/// The kernel truncates `comm` to 15 bytes; recover the full name from the executable or the
+/// first argument when they extend it.
+fn full_name(comm: &str, exe: Option<&str>, cmdline: &[String]) -> String {
+    if comm.len() < COMM_MAX {
+        return comm.to_string();
+    }
+    let base = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
+    let candidates = exe
+        .map(base)
+        .into_iter()
+        .chain(cmdline.first().map(|a| base(a)));
+    for candidate in candidates {
+        if candidate.len() > comm.len() && candidate.starts_with(comm) {
+            return candidate;
+        }
+    }
+    comm.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_with_spaces_and_parens_in_name() {
+        let text = "1234 (my (odd) name) S 77 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 4242 1000 10 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0";
+        let stat = parse_stat(text).unwrap();
+        assert_eq!(
+            stat,
+            Stat {
+                comm: "my (odd) name".into(),
+                ppid: 77,
+                start_ticks: 4242
+            }
+        );
+    }
+
+    #[test]
+    fn status_uid_is_real_uid() {
+        let text = "Name:\tx\nUid:\t1000\t0\t0\t0\nGid:\t1\t1\t1\t1\n";
+        assert_eq!(parse_status_uid(text), Some(1000));
+        assert_eq!(parse_status_uid("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn cmdline_split() {
+        assert_eq!(
+            split_cmdline(b"nginx: master\0-g\0daemon off;\0"),
+            vec!["nginx: master", "-g", "daemon off;"]
+        );
+        assert!(split_cmdline(b"").is_empty());
+    }
+
+    #[test]
+    fn untruncates_long_names() {
+        let cmd = vec!["/usr/bin/containerd-shim-runc-v2".to_string()];
+        assert_eq!(
+            full_name("containerd-shim", None, &cmd),
+            "containerd-shim-runc-v2"
+        );
+        assert_eq!(
+            full_name(
+                "containerd-shim",
+                Some("/usr/bin/containerd-shim-runc-v2"),
+                &[]
+            ),
+            "containerd-shim-runc-v2"
+        );
+        assert_eq!(full_name("nginx", Some("/usr/sbin/nginx"), &[]), "nginx");
+        // A 15-byte name that the exe does not extend stays as it is.
+        assert_eq!(
+            full_name("abcdefghijklmno", Some("/bin/other"), &[]),
+            "abcdefghijklmno"
+        );
+    }
+
+    #[test]
+    fn own_reader_and_sysinfo_agree_on_self() {
+        let me = std::process::id();
+        let direct = read_process(Path::new("/proc"), me).unwrap();
+        let via = via_sysinfo(&[me]).unwrap().remove(&me).unwrap();
+        assert_eq!(direct.name, via.name);
+        assert_eq!(direct.cmdline, via.cmdline);
+        assert_eq!(direct.exe, via.exe);
+        assert_eq!(direct.uid, via.uid);
+        assert_eq!(direct.ppid, via.ppid);
+        let (a, b) = (direct.start_time.unwrap(), via.start_time.unwrap());
+        assert!(a.abs_diff(b) <= 1, "start times {a} vs {b}");
+    }
+
+    #[test]
+    fn fixture_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("55");
+        fs::create_dir_all(&p).unwrap();
+        fs::write(
+            p.join("stat"),
+            "55 (redis-server) S 1 55 55 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0",
+        )
+        .unwrap();
+        fs::write(p.join("cmdline"), b"/usr/bin/redis-server 127.0.0.1:6379\0").unwrap();
+        fs::write(p.join("status"), "Uid:\t101\t101\t101\t101\n").unwrap();
+        fs::write(dir.path().join("stat"), "cpu 0 0\nbtime 1700000000\n").unwrap();
+        let info = read_process(dir.path(), 55).unwrap();
+        assert_eq!(info.name.as_deref(), Some("redis-server"));
+        assert_eq!(info.uid, Some(101));
+        assert_eq!(info.ppid, Some(1));
+        assert_eq!(info.exe, None);
+        assert_eq!(
+            info.start_time,
+            Some(1_700_000_000 + 500 / clock_ticks().unwrap())
+        );
+        assert!(read_process(dir.path(), 56).is_none());
+        assert!(details(dir.path(), &[55, 56]).contains_key(&55));
+    }
+}

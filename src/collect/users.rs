@@ -1,0 +1,77 @@
+//! uid → user name through the system's user database (NSS: `getpwuid_r`), cached per uid.
+//!
+//! Not sysinfo's `Users`: it parses `/etc/passwd` itself and drops accounts with uid ≥ 65536 or
+//! a `/bin/false` shell, which are exactly the daemon and LDAP accounts that own ports.
+
+use std::collections::HashMap;
+
+/// A per-uid cache of user names. `None` is cached too: a uid without an account.
+#[derive(Debug, Default)]
+pub struct UserDb {
+    cache: HashMap<u32, Option<String>>,
+}
+
+impl UserDb {
+    /// An empty cache.
+    #[must_use]
+    pub fn new() -> Self {
+        UserDb::default()
+    }
+
+    /// The name of `uid`, or `None` when the user database has no entry for it.
+    pub fn name(&mut self, uid: u32) -> Option<String> {
+        self.cache.entry(uid).or_insert_with(|| lookup(uid)).clone()
+    }
+}
+
+#[cfg(unix)]
+fn lookup(uid: u32) -> Option<String> {
+    let mut buf = vec![0u8; 1024];
+    loop {
+        // SAFETY: zeroed is a valid bit pattern for `passwd` (pointers null, integers 0); it is
+        // only read after getpwuid_r reports success.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer refers to live, writable memory of the stated size for the
+        // duration of the call; getpwuid_r writes strings only inside `buf`.
+        let rc = unsafe {
+            libc::getpwuid_r(
+                uid,
+                &raw mut pwd,
+                buf.as_mut_ptr().cast::<libc::c_char>(),
+                buf.len(),
+                &raw mut result,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 4, 0);
+            continue;
+        }
+        if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+            return None;
+        }
+        // SAFETY: on success `pw_name` points to a NUL-terminated string inside `buf`, which is
+        // still alive here.
+        let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+        return Some(name.to_string_lossy().into_owned());
+    }
+}
+
+#[cfg(not(unix))]
+fn lookup(_uid: u32) -> Option<String> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_is_root_and_unknown_is_none() {
+        let mut db = UserDb::new();
+        assert_eq!(db.name(0).as_deref(), Some("root"));
+        assert_eq!(db.name(3_999_999_999), None);
+        // Cached answers are the same.
+        assert_eq!(db.name(0).as_deref(), Some("root"));
+    }
+}

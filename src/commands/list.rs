@@ -1,0 +1,156 @@
+//! `portscope` / `portscope list`: the listening inventory (and every state with `--all`).
+
+use std::io::Write;
+
+use anyhow::Result;
+
+use crate::analyze::filter::Filter;
+use crate::analyze::inventory;
+use crate::analyze::services::ServiceDb;
+use crate::cli::ListArgs;
+use crate::collect::{self, Request, SocketQuery};
+use crate::commands::{Env, Outcome, print_warnings};
+use crate::model::{Proto, SocketState};
+use crate::render::json::{self, ListDocument, SCHEMA_VERSION};
+use crate::render::table::{self, Columns};
+
+/// Run the listing view.
+///
+/// # Errors
+/// When the socket table cannot be read or output cannot be written.
+pub fn run(
+    args: &ListArgs,
+    env: &Env<'_>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Outcome> {
+    let filter = filter(args);
+    let request = Request {
+        query: query(args),
+        owners: !args.no_owners,
+        proc_root: env.global.proc_root.clone(),
+    };
+    let snapshot = collect::snapshot(&request, &|s| filter.keep_raw(s))?;
+    let services = load_services();
+    let mut entries = inventory::build(&snapshot, &services);
+    entries.retain(|e| filter.keep_entry(e));
+    let warnings = inventory::warnings(&entries, &snapshot);
+    print_warnings(err, &warnings)?;
+    if args.json {
+        json::write(
+            out,
+            &ListDocument {
+                schema_version: SCHEMA_VERSION,
+                sockets: &entries,
+                warnings: &warnings,
+            },
+        )?;
+    } else {
+        let cols = Columns {
+            states: args.all || !args.state.is_empty(),
+            owners: !args.no_owners,
+        };
+        table::sockets(out, &entries, cols, env.style)?;
+    }
+    out.flush()?;
+    Ok(if entries.is_empty() {
+        Outcome::NotFound
+    } else {
+        Outcome::Found
+    })
+}
+
+/// The service table: built-in tables plus the system's `/etc/services` when readable.
+#[must_use]
+pub fn load_services() -> ServiceDb {
+    match std::fs::read_to_string("/etc/services") {
+        Ok(text) => ServiceDb::with_etc_services(&text),
+        Err(_) => ServiceDb::builtin(),
+    }
+}
+
+fn filter(args: &ListArgs) -> Filter {
+    Filter {
+        ports: args.ports(),
+        pids: args.pid.clone(),
+        processes: args.process.clone(),
+        users: args.user.clone(),
+        states: args.state.clone(),
+        exposure: args.exposure.clone(),
+        protos: protos(args),
+    }
+}
+
+fn protos(args: &ListArgs) -> Vec<Proto> {
+    match (args.tcp, args.udp) {
+        (true, false) => vec![Proto::Tcp],
+        (false, true) => vec![Proto::Udp],
+        _ => Vec::new(),
+    }
+}
+
+/// The kernel request: only the states the view needs, only the protocols and families asked.
+#[must_use]
+pub fn query(args: &ListArgs) -> SocketQuery {
+    let mut q = if args.all {
+        SocketQuery::all()
+    } else {
+        SocketQuery::listening()
+    };
+    if !args.state.is_empty() {
+        q.tcp_states = state_mask(&args.state, Proto::Tcp);
+        q.udp_states = state_mask(&args.state, Proto::Udp);
+    }
+    match (args.tcp, args.udp) {
+        (true, false) => q.udp_states = 0,
+        (false, true) => q.tcp_states = 0,
+        _ => {}
+    }
+    if args.ipv4 {
+        q.ipv6 = false;
+    }
+    if args.ipv6 {
+        q.ipv4 = false;
+    }
+    q
+}
+
+fn state_mask(states: &[SocketState], proto: Proto) -> u32 {
+    states
+        .iter()
+        .filter_map(|s| s.kernel_number(proto))
+        .fold(0, |mask, n| mask | (1 << n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listening_query_asks_only_listen_and_unconnected() {
+        let q = query(&ListArgs::default());
+        assert_eq!(q.tcp_states, 1 << 10);
+        assert_eq!(q.udp_states, 1 << 7);
+        let q = query(&ListArgs {
+            tcp: true,
+            ipv4: true,
+            ..ListArgs::default()
+        });
+        assert_eq!((q.udp_states, q.ipv6), (0, false));
+    }
+
+    #[test]
+    fn state_filters_reach_the_kernel() {
+        let q = query(&ListArgs {
+            state: vec![SocketState::TimeWait],
+            ..ListArgs::default()
+        });
+        assert_eq!(q.tcp_states, 1 << 6);
+        assert_eq!(q.udp_states, 0);
+        let q = query(&ListArgs {
+            state: vec![SocketState::Unconnected],
+            ..ListArgs::default()
+        });
+        assert_eq!((q.tcp_states, q.udp_states), (0, 1 << 7));
+    }
+}
