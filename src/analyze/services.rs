@@ -1,37 +1,614 @@
-//! Service names for (port, protocol) (stub, being written).
+//! Service names for a (port, protocol) pair, and the IANA range a port falls in.
+//!
+//! Three tables answer, in this order: a curated table of services people actually run today
+//! (the registry predates most of them: 9200 is registered as `wap-wsp`, not Elasticsearch),
+//! the system's `/etc/services` as text handed in by the caller, and a table generated from
+//! the IANA registry (`services_iana.rs`, see `docs/services.md`).
+//!
+//! This module must not do I/O: the caller reads `/etc/services` and passes its text. Lookups
+//! are binary searches over sorted slices, cheap enough to run once per socket.
 
 use crate::model::Proto;
+use crate::model::Proto::{Tcp, Udp};
 
-/// Service name database.
-#[derive(Debug, Default)]
-pub struct ServiceDb;
+#[path = "services_iana.rs"]
+mod iana;
+
+/// Curated (port, protocol, name), sorted by (port, protocol) with no duplicates (a test checks
+/// both). Names are short lower-case identifiers in the style of `/etc/services`. A port gets an
+/// entry only for the protocol its service really uses (5353 is mDNS on udp only).
+static CURATED: &[(u16, Proto, &str)] = &[
+    (21, Tcp, "ftp"),
+    (22, Tcp, "ssh"),
+    (23, Tcp, "telnet"),
+    (25, Tcp, "smtp"),
+    (53, Tcp, "dns"),
+    (53, Udp, "dns"),
+    (67, Udp, "dhcp-server"),
+    (68, Udp, "dhcp-client"),
+    (69, Udp, "tftp"),
+    (80, Tcp, "http"),
+    (88, Tcp, "kerberos"),
+    (88, Udp, "kerberos"),
+    (110, Tcp, "pop3"),
+    (111, Tcp, "rpcbind"),
+    (111, Udp, "rpcbind"),
+    (123, Udp, "ntp"),
+    (137, Udp, "netbios-ns"),
+    (138, Udp, "netbios-dgm"),
+    (139, Tcp, "netbios-ssn"),
+    (143, Tcp, "imap"),
+    (161, Udp, "snmp"),
+    (162, Udp, "snmp-trap"),
+    (389, Tcp, "ldap"),
+    (443, Tcp, "https"),
+    // HTTP/3 over QUIC.
+    (443, Udp, "https"),
+    (445, Tcp, "smb"),
+    // The registry's first name for 465/tcp is the withdrawn `urd`.
+    (465, Tcp, "submissions"),
+    (500, Udp, "ike"),
+    // 514 means two unrelated things: rsh on tcp, syslog on udp.
+    (514, Tcp, "rsh"),
+    (514, Udp, "syslog"),
+    (546, Udp, "dhcpv6-client"),
+    (547, Udp, "dhcpv6-server"),
+    (587, Tcp, "submission"),
+    (631, Tcp, "ipp"),
+    // cups-browsed.
+    (631, Udp, "ipp"),
+    (636, Tcp, "ldaps"),
+    (873, Tcp, "rsync"),
+    (993, Tcp, "imaps"),
+    (995, Tcp, "pop3s"),
+    (1080, Tcp, "socks"),
+    (1194, Tcp, "openvpn"),
+    (1194, Udp, "openvpn"),
+    (1433, Tcp, "mssql"),
+    (1521, Tcp, "oracle"),
+    (1883, Tcp, "mqtt"),
+    (1900, Udp, "ssdp"),
+    (2049, Tcp, "nfs"),
+    (2049, Udp, "nfs"),
+    (2181, Tcp, "zookeeper"),
+    (2375, Tcp, "docker"),
+    (2376, Tcp, "docker-tls"),
+    (2377, Tcp, "docker-swarm"),
+    (2379, Tcp, "etcd-client"),
+    (2380, Tcp, "etcd-peer"),
+    // Node (Express, Next.js), Rails, Grafana: most often a development server.
+    (3000, Tcp, "dev-server"),
+    (3128, Tcp, "http-proxy"),
+    (3306, Tcp, "mysql"),
+    (3389, Tcp, "rdp"),
+    (3389, Udp, "rdp"),
+    (3478, Tcp, "stun"),
+    (3478, Udp, "stun"),
+    (3702, Udp, "ws-discovery"),
+    (4000, Tcp, "dev-server"),
+    (4222, Tcp, "nats"),
+    (4317, Tcp, "otlp-grpc"),
+    (4318, Tcp, "otlp-http"),
+    (4369, Tcp, "epmd"),
+    (4500, Udp, "ipsec-nat-t"),
+    (4789, Udp, "vxlan"),
+    // Flask and friends; on macOS the AirPlay receiver (ControlCenter) also listens here.
+    (5000, Tcp, "dev-server"),
+    // The adb host server on a developer's machine; 5555 is adbd on the device.
+    (5037, Tcp, "adb-server"),
+    (5060, Tcp, "sip"),
+    (5060, Udp, "sip"),
+    (5061, Tcp, "sips"),
+    (5173, Tcp, "vite"),
+    (5353, Udp, "mdns"),
+    (5355, Tcp, "llmnr"),
+    (5355, Udp, "llmnr"),
+    (5432, Tcp, "postgresql"),
+    (5555, Tcp, "adb"),
+    (5601, Tcp, "kibana"),
+    // AMQP; named after the broker that nearly always serves it.
+    (5671, Tcp, "rabbitmq-tls"),
+    (5672, Tcp, "rabbitmq"),
+    (5900, Tcp, "vnc"),
+    (5901, Tcp, "vnc-1"),
+    (5902, Tcp, "vnc-2"),
+    (5903, Tcp, "vnc-3"),
+    (5938, Tcp, "teamviewer"),
+    (5938, Udp, "teamviewer"),
+    (5984, Tcp, "couchdb"),
+    (6379, Tcp, "redis"),
+    (6432, Tcp, "pgbouncer"),
+    (6443, Tcp, "kube-apiserver"),
+    (7474, Tcp, "neo4j-http"),
+    (7687, Tcp, "neo4j"),
+    // Django, `python3 -m http.server`.
+    (8000, Tcp, "dev-server"),
+    (8080, Tcp, "http-alt"),
+    (8086, Tcp, "influxdb"),
+    (8200, Tcp, "vault"),
+    (8443, Tcp, "https-alt"),
+    // The Linux kernel's pre-IANA VXLAN port, used by flannel and Cilium.
+    (8472, Udp, "vxlan"),
+    (8500, Tcp, "consul"),
+    (8883, Tcp, "mqtt-tls"),
+    (8888, Tcp, "jupyter"),
+    // Also php-fpm, MinIO, Portainer, ClickHouse: no single owner, so the generic name.
+    (9000, Tcp, "dev-server"),
+    (9042, Tcp, "cassandra"),
+    (9050, Tcp, "tor-socks"),
+    (9090, Tcp, "prometheus"),
+    (9092, Tcp, "kafka"),
+    (9093, Tcp, "alertmanager"),
+    (9100, Tcp, "node-exporter"),
+    (9200, Tcp, "elasticsearch"),
+    (9300, Tcp, "es-transport"),
+    (10250, Tcp, "kubelet"),
+    (10255, Tcp, "kubelet-ro"),
+    (10256, Tcp, "kube-proxy"),
+    (10257, Tcp, "kube-controller"),
+    (10259, Tcp, "kube-scheduler"),
+    (11211, Tcp, "memcached"),
+    (11211, Udp, "memcached"),
+    (11434, Tcp, "ollama"),
+    (15672, Tcp, "rabbitmq-mgmt"),
+    (25565, Tcp, "minecraft"),
+    (26257, Tcp, "cockroachdb"),
+    (26379, Tcp, "redis-sentinel"),
+    // Source dedicated servers (Steam games): game traffic on udp, RCON on tcp.
+    (27015, Tcp, "srcds"),
+    (27015, Udp, "srcds"),
+    (27017, Tcp, "mongodb"),
+    (32400, Tcp, "plex"),
+    (33060, Tcp, "mysqlx"),
+    (51820, Udp, "wireguard"),
+    (61616, Tcp, "activemq"),
+];
+
+/// Service names for (port, protocol) pairs: the curated and IANA tables built into the binary,
+/// plus the entries of an `/etc/services` file when one was given.
+///
+/// `ServiceDb::default()` is the same as [`ServiceDb::builtin`].
+#[derive(Debug, Clone, Default)]
+pub struct ServiceDb {
+    /// Parsed `/etc/services` entries, sorted by (port, protocol), one per pair: the first in
+    /// the file, as the C library's `getservbyport` returns it.
+    etc: Vec<(u16, Proto, Box<str>)>,
+}
 
 impl ServiceDb {
-    /// Built-in tables only.
+    /// The built-in tables only: the curated table, then the IANA registry.
     #[must_use]
     pub fn builtin() -> Self {
-        ServiceDb
+        ServiceDb::default()
     }
 
-    /// Built-in tables plus the parsed text of an `/etc/services` file.
+    /// The curated table, then the entries of `text` (the contents of an `/etc/services` file,
+    /// read by the caller), then the IANA registry.
+    ///
+    /// Each line is `name port/protocol [aliases…] [# comment]`; aliases are ignored and so are
+    /// protocols other than `tcp` and `udp`. Lines that do not parse (no protocol, a port over
+    /// 65535, a name with control or non-ASCII characters) are skipped, never fatal. When the
+    /// file names one (port, protocol) twice the first line wins, as with `getservbyport`.
     #[must_use]
-    pub fn with_etc_services(_text: &str) -> Self {
-        ServiceDb
+    pub fn with_etc_services(text: &str) -> Self {
+        let mut etc: Vec<(u16, Proto, Box<str>)> = text.lines().filter_map(parse_line).collect();
+        // A stable sort keeps file order within a key, so dedup keeps the first line.
+        etc.sort_by_key(|&(port, proto, _)| (port, proto));
+        etc.dedup_by(|later, earlier| (later.0, later.1) == (earlier.0, earlier.1));
+        etc.shrink_to_fit();
+        ServiceDb { etc }
     }
 
-    /// Look up a service name.
+    /// The service name for `port` on `proto`, or `None` when no table knows it.
     #[must_use]
-    pub fn lookup(&self, _port: u16, _proto: Proto) -> Option<&str> {
-        None
+    pub fn lookup(&self, port: u16, proto: Proto) -> Option<&str> {
+        let key = (port, proto);
+        if let Ok(i) = CURATED.binary_search_by(|&(p, pr, _)| (p, pr).cmp(&key)) {
+            return Some(CURATED[i].2);
+        }
+        if let Ok(i) = self.etc.binary_search_by(|(p, pr, _)| (*p, *pr).cmp(&key)) {
+            return Some(&self.etc[i].2);
+        }
+        let key = (port, iana_proto(proto));
+        iana::IANA
+            .binary_search_by(|&(p, pr, _)| (p, pr).cmp(&key))
+            .ok()
+            .map(|i| iana::IANA[i].2)
     }
 }
 
-/// IANA port range label: "system", "registered" or "dynamic".
+/// The protocol code the generated IANA table uses.
+fn iana_proto(proto: Proto) -> u8 {
+    match proto {
+        Tcp => 0,
+        Udp => 1,
+    }
+}
+
+/// One `/etc/services` line → (port, protocol, name), or `None` for comments, blank lines,
+/// other protocols and anything malformed.
+fn parse_line(line: &str) -> Option<(u16, Proto, Box<str>)> {
+    let line = line.split_once('#').map_or(line, |(before, _)| before);
+    let mut fields = line.split_ascii_whitespace();
+    let name = fields.next()?;
+    let (port, proto) = fields.next()?.split_once('/')?;
+    // `u16::from_str` would accept "+80"; the file format has plain digits only.
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let port: u16 = port.parse().ok()?;
+    // Exact match, as the C library compares protocol names.
+    let proto = match proto {
+        "tcp" => Tcp,
+        "udp" => Udp,
+        _ => return None,
+    };
+    // Names end up in tables and JSON: keep to printable ASCII, which every real entry is.
+    if !name.bytes().all(|b| b.is_ascii_graphic()) {
+        return None;
+    }
+    Some((port, proto, name.into()))
+}
+
+/// IANA port range label: "system" (0–1023), "registered" (1024–49151) or "dynamic"
+/// (49152–65535).
 #[must_use]
 pub fn port_range(port: u16) -> &'static str {
     match port {
         0..=1023 => "system",
         1024..=49151 => "registered",
         _ => "dynamic",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn curated_lookups() {
+        let db = ServiceDb::builtin();
+        let cases: &[(u16, Proto, &str)] = &[
+            (22, Tcp, "ssh"),
+            (23, Tcp, "telnet"),
+            (53, Tcp, "dns"),
+            (53, Udp, "dns"),
+            (67, Udp, "dhcp-server"),
+            (68, Udp, "dhcp-client"),
+            (80, Tcp, "http"),
+            (111, Udp, "rpcbind"),
+            (123, Udp, "ntp"),
+            (137, Udp, "netbios-ns"),
+            (138, Udp, "netbios-dgm"),
+            (139, Tcp, "netbios-ssn"),
+            (443, Tcp, "https"),
+            (445, Tcp, "smb"),
+            (465, Tcp, "submissions"),
+            (631, Tcp, "ipp"),
+            (1433, Tcp, "mssql"),
+            (1521, Tcp, "oracle"),
+            (1883, Tcp, "mqtt"),
+            (1900, Udp, "ssdp"),
+            (2049, Tcp, "nfs"),
+            (2181, Tcp, "zookeeper"),
+            (2375, Tcp, "docker"),
+            (2376, Tcp, "docker-tls"),
+            (2377, Tcp, "docker-swarm"),
+            (2379, Tcp, "etcd-client"),
+            (2380, Tcp, "etcd-peer"),
+            (3000, Tcp, "dev-server"),
+            (3306, Tcp, "mysql"),
+            (3389, Tcp, "rdp"),
+            (3389, Udp, "rdp"),
+            (4000, Tcp, "dev-server"),
+            (4222, Tcp, "nats"),
+            (4369, Tcp, "epmd"),
+            (4789, Udp, "vxlan"),
+            (5000, Tcp, "dev-server"),
+            (5173, Tcp, "vite"),
+            (5353, Udp, "mdns"),
+            (5432, Tcp, "postgresql"),
+            (5555, Tcp, "adb"),
+            (5672, Tcp, "rabbitmq"),
+            (5900, Tcp, "vnc"),
+            (5903, Tcp, "vnc-3"),
+            (5938, Tcp, "teamviewer"),
+            (5984, Tcp, "couchdb"),
+            (6379, Tcp, "redis"),
+            (6443, Tcp, "kube-apiserver"),
+            (7687, Tcp, "neo4j"),
+            (8000, Tcp, "dev-server"),
+            (8080, Tcp, "http-alt"),
+            (8086, Tcp, "influxdb"),
+            (8443, Tcp, "https-alt"),
+            (8472, Udp, "vxlan"),
+            (8883, Tcp, "mqtt-tls"),
+            (9000, Tcp, "dev-server"),
+            (9042, Tcp, "cassandra"),
+            (9090, Tcp, "prometheus"),
+            (9092, Tcp, "kafka"),
+            (9100, Tcp, "node-exporter"),
+            (9200, Tcp, "elasticsearch"),
+            (9300, Tcp, "es-transport"),
+            (10250, Tcp, "kubelet"),
+            (10255, Tcp, "kubelet-ro"),
+            (10256, Tcp, "kube-proxy"),
+            (11211, Tcp, "memcached"),
+            (15672, Tcp, "rabbitmq-mgmt"),
+            (25565, Tcp, "minecraft"),
+            (26257, Tcp, "cockroachdb"),
+            (27015, Tcp, "srcds"),
+            (27015, Udp, "srcds"),
+            (27017, Tcp, "mongodb"),
+            (32400, Tcp, "plex"),
+            (61616, Tcp, "activemq"),
+        ];
+        for &(port, proto, want) in cases {
+            assert_eq!(db.lookup(port, proto), Some(want), "{port}/{proto}");
+        }
+    }
+
+    #[test]
+    fn iana_answers_what_the_curated_table_does_not_know() {
+        let db = ServiceDb::builtin();
+        let cases: &[(u16, Proto, &str)] = &[
+            (1, Tcp, "tcpmux"),
+            (7000, Tcp, "afs3-fileserver"),
+            // Ranges of at most 64 ports are expanded: x11 is 6000-6063.
+            (6000, Tcp, "x11"),
+            (6063, Udp, "x11"),
+            // First name in registry order wins: http, not www or www-http.
+            (80, Udp, "http"),
+            // Curated has mDNS on udp only; the registry also lists tcp.
+            (5353, Tcp, "mdns"),
+        ];
+        for &(port, proto, want) in cases {
+            assert_eq!(db.lookup(port, proto), Some(want), "{port}/{proto}");
+        }
+    }
+
+    #[test]
+    fn protocols_are_kept_apart() {
+        let db = ServiceDb::builtin();
+        assert_eq!(db.lookup(514, Tcp), Some("rsh"));
+        assert_eq!(db.lookup(514, Udp), Some("syslog"));
+        // Curated on one protocol only: the other falls through to IANA, or to nothing.
+        assert_eq!(db.lookup(6443, Udp), Some("sun-sr-https"));
+        assert_eq!(db.lookup(10250, Udp), None);
+        assert_eq!(db.lookup(4789, Tcp), None);
+    }
+
+    #[test]
+    fn unknown_ports_have_no_name() {
+        let db = ServiceDb::with_etc_services("ssh 22/tcp\n");
+        for port in [0, 4, 65000, 65535] {
+            for proto in [Tcp, Udp] {
+                assert_eq!(db.lookup(port, proto), None, "{port}/{proto}");
+            }
+        }
+    }
+
+    #[test]
+    fn default_is_builtin() {
+        assert_eq!(ServiceDb::default().lookup(22, Tcp), Some("ssh"));
+        assert_eq!(
+            ServiceDb::default().lookup(7000, Tcp),
+            Some("afs3-fileserver")
+        );
+        assert_eq!(
+            ServiceDb::with_etc_services("").lookup(7000, Tcp),
+            Some("afs3-fileserver")
+        );
+    }
+
+    #[test]
+    fn etc_services_wins_over_iana() {
+        let db = ServiceDb::with_etc_services("afs-local 7000/tcp\nmy-game 65000/udp\n");
+        assert_eq!(db.lookup(7000, Tcp), Some("afs-local"));
+        // Only the protocol the line names.
+        assert_eq!(db.lookup(7000, Udp), Some("afs3-fileserver"));
+        assert_eq!(db.lookup(65000, Udp), Some("my-game"));
+        assert_eq!(db.lookup(65000, Tcp), None);
+    }
+
+    #[test]
+    fn curated_wins_over_etc_services() {
+        let text = "postgres 5432/tcp\nwap-wsp 9200/tcp\ndomain 53/udp\n";
+        let db = ServiceDb::with_etc_services(text);
+        assert_eq!(db.lookup(5432, Tcp), Some("postgresql"));
+        assert_eq!(db.lookup(9200, Tcp), Some("elasticsearch"));
+        assert_eq!(db.lookup(53, Udp), Some("dns"));
+    }
+
+    #[test]
+    fn etc_services_first_line_wins_and_aliases_are_ignored() {
+        let text = "first\t65000/tcp\talias-a alias-b\t# a comment\r\n\
+                    second 65000/tcp\n\
+                    glued 65001/udp# comment right after the field\n";
+        let db = ServiceDb::with_etc_services(text);
+        assert_eq!(db.lookup(65000, Tcp), Some("first"));
+        assert_eq!(db.lookup(65001, Udp), Some("glued"));
+    }
+
+    #[test]
+    fn malformed_etc_services_lines_are_skipped() {
+        let lines = [
+            "",
+            "   ",
+            "# commented 65000/tcp",
+            "lonely",
+            "65000/tcp",
+            "noproto 65000",
+            "noport /tcp",
+            "toobig 65536/tcp",
+            "negative -1/tcp",
+            "plus +65000/tcp",
+            "hex 0xfde8/tcp",
+            "spaced 65000 /tcp",
+            "sctp-only 65000/sctp",
+            "upper 65000/TCP",
+            "trailing 65000/tcp/x",
+            "esc\u{1b}[31m 65000/tcp",
+            "caf\u{e9} 65000/tcp",
+        ];
+        for line in lines {
+            let db = ServiceDb::with_etc_services(line);
+            assert!(
+                db.etc.is_empty(),
+                "{line:?} should be skipped, got {:?}",
+                db.etc
+            );
+            assert_eq!(db.lookup(65000, Tcp), None, "{line:?}");
+        }
+        // Bad lines do not spoil the good ones around them.
+        let db = ServiceDb::with_etc_services("junk\ngood 65000/tcp\ntoobig 99999/udp\n");
+        assert_eq!(db.lookup(65000, Tcp), Some("good"));
+        assert_eq!(db.etc.len(), 1);
+    }
+
+    #[test]
+    fn port_range_boundaries() {
+        let cases = [
+            (0, "system"),
+            (1023, "system"),
+            (1024, "registered"),
+            (49151, "registered"),
+            (49152, "dynamic"),
+            (65535, "dynamic"),
+        ];
+        for (port, want) in cases {
+            assert_eq!(port_range(port), want, "{port}");
+        }
+    }
+
+    #[test]
+    fn curated_table_is_sorted_without_duplicates() {
+        for pair in CURATED.windows(2) {
+            let (a, b) = ((pair[0].0, pair[0].1), (pair[1].0, pair[1].1));
+            assert!(
+                a < b,
+                "CURATED out of order or duplicated at {a:?} then {b:?}"
+            );
+        }
+        for &(port, proto, name) in CURATED {
+            let short = name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            assert!(
+                short && !name.is_empty(),
+                "{port}/{proto}: {name:?} is not a short identifier"
+            );
+        }
+    }
+
+    #[test]
+    fn iana_table_is_sorted_without_duplicates() {
+        assert!(
+            iana::IANA.len() > 10_000,
+            "IANA table looks truncated: {}",
+            iana::IANA.len()
+        );
+        for pair in iana::IANA.windows(2) {
+            let (a, b) = ((pair[0].0, pair[0].1), (pair[1].0, pair[1].1));
+            assert!(a < b, "IANA out of order or duplicated at {a:?} then {b:?}");
+        }
+        for &(port, proto, name) in iana::IANA {
+            assert!(proto <= 1, "{port}: protocol code {proto}");
+            assert!(
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic()),
+                "{port}: {name:?}"
+            );
+        }
+    }
+
+    /// Minimal RFC 4180 reader: quoted fields may hold commas, doubled quotes and newlines,
+    /// which the registry's descriptions and notes do.
+    fn parse_csv(text: &str) -> Vec<Vec<String>> {
+        let (mut rows, mut row, mut field) = (Vec::new(), Vec::new(), String::new());
+        let mut chars = text.chars().peekable();
+        let mut quoted = false;
+        while let Some(c) = chars.next() {
+            match (quoted, c) {
+                (true, '"') if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                (true, '"') => quoted = false,
+                (true, _) => field.push(c),
+                (false, '"') => quoted = true,
+                (false, ',') => row.push(std::mem::take(&mut field)),
+                (false, '\r') => {}
+                (false, '\n') => {
+                    row.push(std::mem::take(&mut field));
+                    rows.push(std::mem::take(&mut row));
+                }
+                (false, _) => field.push(c),
+            }
+        }
+        if !field.is_empty() || !row.is_empty() {
+            row.push(field);
+            rows.push(row);
+        }
+        rows
+    }
+
+    /// Re-derives the generated table from the CSV with the generator's rules (skip unnamed
+    /// rows, tcp/udp only, expand ranges of at most 64 ports, first name wins) and compares.
+    /// A failure after a registry update means: rerun scripts/gen_iana_services.py.
+    #[test]
+    fn iana_table_matches_the_registry_csv() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/data/iana-service-names-port-numbers.csv"
+        );
+        let Ok(text) = std::fs::read_to_string(path) else {
+            eprintln!("skipped: registry CSV not found at {path}");
+            return;
+        };
+        let rows = parse_csv(&text);
+        let header = &rows[0];
+        let col = |name: &str| header.iter().position(|h| h == name).expect(name);
+        let (c_name, c_port, c_proto) = (
+            col("Service Name"),
+            col("Port Number"),
+            col("Transport Protocol"),
+        );
+
+        let mut want: BTreeMap<(u16, u8), &str> = BTreeMap::new();
+        for row in &rows[1..] {
+            let name = row[c_name].trim();
+            let proto = match row[c_proto].trim() {
+                "tcp" => 0,
+                "udp" => 1,
+                _ => continue,
+            };
+            let ports = row[c_port].trim();
+            if name.is_empty() || ports.is_empty() {
+                continue;
+            }
+            let (lo, hi) = ports.split_once('-').unwrap_or((ports, ports));
+            let (lo, hi): (u16, u16) = (lo.parse().expect(ports), hi.parse().expect(ports));
+            if u32::from(hi) - u32::from(lo) + 1 > 64 {
+                continue;
+            }
+            for port in lo..=hi {
+                want.entry((port, proto)).or_insert(name);
+            }
+        }
+
+        assert_eq!(
+            want.len(),
+            iana::IANA.len(),
+            "entry count differs from the CSV: regenerate services_iana.rs"
+        );
+        for (&(port, proto, name), (&key, &expected)) in iana::IANA.iter().zip(&want) {
+            assert_eq!(
+                ((port, proto), name),
+                (key, expected),
+                "regenerate services_iana.rs"
+            );
+        }
     }
 }
