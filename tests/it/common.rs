@@ -1,0 +1,154 @@
+//! Helpers shared by the integration tests: running the binary, parsing its JSON into the
+//! crate's own types, opening sockets with the options real services use, and skipping.
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::process::{Command, Output, Stdio};
+
+use portscope::model::SocketEntry;
+use serde::Deserialize;
+
+/// The parsed `portscope --json` document.
+#[derive(Debug, Deserialize)]
+pub struct ListDoc {
+    pub schema_version: u32,
+    pub sockets: Vec<SocketEntry>,
+    pub warnings: Vec<String>,
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_portscope")
+}
+
+pub fn portscope(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).env_remove("NO_COLOR").output().expect("run portscope")
+}
+
+/// Run with `--json`, assert the exit code is 0 or 1, and parse.
+pub fn list_json(args: &[&str]) -> ListDoc {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = portscope(&all);
+    let code = out.status.code();
+    assert!(matches!(code, Some(0 | 1)), "exit {code:?}, stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let doc: ListDoc = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(doc.schema_version, 1);
+    doc
+}
+
+/// Sockets of the document on `port` (and `proto` when given).
+pub fn on_port(doc: &ListDoc, port: u16) -> Vec<&SocketEntry> {
+    doc.sockets.iter().filter(|s| s.local_port == port).collect()
+}
+
+pub fn is_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Skip (return true) with a printed reason, or fail under CI.
+pub fn skip(reason: &str) -> bool {
+    assert!(!is_ci(), "required under CI=true: {reason}");
+    eprintln!("SKIPPED: {reason}");
+    true
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+pub fn have(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+pub fn ipv6_loopback() -> bool {
+    TcpListener::bind("[::1]:0").is_ok()
+}
+
+/// A raw socket made with libc so options can be set before bind, as daemons do.
+pub fn raw_socket(domain: i32, ty: i32) -> OwnedFd {
+    // SAFETY: plain socket(2) call; the result is checked before being wrapped.
+    let fd = unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, 0) };
+    assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+    // SAFETY: fd is a fresh, owned descriptor.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+pub fn setsockopt_int(fd: RawFd, level: i32, name: i32, value: i32) {
+    // SAFETY: value is a live i32 of the size passed.
+    let rc = unsafe {
+        libc::setsockopt(fd, level, name, (&raw const value).cast(), size_of::<i32>() as libc::socklen_t)
+    };
+    assert_eq!(rc, 0, "setsockopt: {}", std::io::Error::last_os_error());
+}
+
+/// A TCP listener on `[::]:0` with IPV6_V6ONLY set as asked.
+pub fn v6_wildcard_listener(v6only: bool) -> TcpListener {
+    let fd = raw_socket(libc::AF_INET6, libc::SOCK_STREAM);
+    setsockopt_int(fd.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, i32::from(v6only));
+    // SAFETY: sockaddr_in6 is plain data; zero is "::" port 0.
+    let mut addr: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+    addr.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+    // SAFETY: addr is a valid sockaddr_in6 of the size given.
+    let rc = unsafe {
+        libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), size_of::<libc::sockaddr_in6>() as libc::socklen_t)
+    };
+    assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
+    // SAFETY: fd is a bound stream socket.
+    assert_eq!(unsafe { libc::listen(fd.as_raw_fd(), 16) }, 0);
+    TcpListener::from(fd)
+}
+
+pub fn port_of(addr: std::io::Result<SocketAddr>) -> u16 {
+    addr.expect("local addr").port()
+}
+
+pub fn udp_bound(ip: &str) -> UdpSocket {
+    UdpSocket::bind(format!("{ip}:0")).expect("bind udp")
+}
+
+pub fn ip(text: &str) -> IpAddr {
+    text.parse().expect("ip")
+}
+
+/// Clear FD_CLOEXEC so a spawned child inherits the descriptor.
+pub fn inheritable(fd: RawFd) {
+    // SAFETY: fcntl on a descriptor we own.
+    let rc = unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    assert_eq!(rc, 0);
+}
+
+/// A child process that ends when dropped (killed by its own pid).
+pub struct Child(pub std::process::Child);
+
+impl Child {
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `sleep 60` that inherits every inheritable descriptor.
+pub fn sleeper() -> Child {
+    Child(Command::new("sleep").arg("60").stdin(Stdio::null()).spawn().expect("spawn sleep"))
+}
+
+pub fn read_all(mut r: impl Read) -> String {
+    let mut s = String::new();
+    r.read_to_string(&mut s).expect("read");
+    s
+}

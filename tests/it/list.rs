@@ -1,0 +1,289 @@
+//! The listening inventory against sockets this test process opens itself.
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::process::{Command, Stdio};
+
+use portscope::model::{AddrClass, OwnerUnknown, Proto, SocketState};
+
+use crate::common::*;
+
+#[test]
+fn v4_listener_found_with_own_pid_and_fd() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let doc = list_json(&["--port", &port.to_string()]);
+    let rows = on_port(&doc, port);
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    let row = rows[0];
+    assert_eq!(row.proto, Proto::Tcp);
+    assert_eq!(row.state, SocketState::Listen);
+    assert_eq!(row.local_address, ip("127.0.0.1"));
+    assert_eq!(row.remote_address, None);
+    assert_eq!(row.exposure, Some(AddrClass::Loopback));
+    assert!(!row.wildcard);
+    assert_eq!(row.dual_stack, None);
+    let me = row.processes.iter().find(|p| p.pid == std::process::id()).expect("own pid");
+    assert_eq!(me.fds, vec![u32::try_from(listener.as_raw_fd()).unwrap()]);
+    assert!(me.cmdline.first().is_some_and(|a| a.contains("it-")), "{:?}", me.cmdline);
+    assert_eq!(row.owner_unknown_reason, None);
+}
+
+#[test]
+fn dual_stack_and_v6_only_listeners_are_told_apart() {
+    if !ipv6_loopback() && skip("no IPv6 on this machine") {
+        return;
+    }
+    let dual = v6_wildcard_listener(false);
+    let v6only = v6_wildcard_listener(true);
+    let (pd, p6) = (port_of(dual.local_addr()), port_of(v6only.local_addr()));
+    let doc = list_json(&["--port", &format!("{pd},{p6}")]);
+    let d = on_port(&doc, pd);
+    let s = on_port(&doc, p6);
+    assert_eq!((d.len(), s.len()), (1, 1));
+    assert_eq!(d[0].dual_stack, Some(true));
+    assert_eq!(s[0].dual_stack, Some(false));
+    assert!(d[0].wildcard && s[0].wildcard);
+    assert_eq!(d[0].local_address, ip("::"));
+    // A dual-stack wildcard reaches at least as far as the v6-only one.
+    assert!(d[0].exposure >= s[0].exposure || s[0].exposure.is_none());
+    let table = String::from_utf8(portscope(&["--color", "never", "--port", &pd.to_string()]).stdout).unwrap();
+    assert!(table.contains("[::] v4+v6"), "{table}");
+}
+
+#[test]
+fn unconnected_udp_listed_connected_udp_not() {
+    let bound = udp_bound("127.0.0.1");
+    let connected = UdpSocket::bind("127.0.0.1:0").unwrap();
+    connected.connect("127.0.0.1:9").unwrap();
+    let (pb, pc) = (port_of(bound.local_addr()), port_of(connected.local_addr()));
+    let doc = list_json(&["-u", "--port", &format!("{pb},{pc}")]);
+    let b = on_port(&doc, pb);
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].state, SocketState::Unconnected);
+    assert_eq!(b[0].proto, Proto::Udp);
+    assert!(on_port(&doc, pc).is_empty(), "connected UDP must not look like a listener");
+    // With --all it appears, connected, with its remote end.
+    let doc = list_json(&["--all", "-u", "--port", &pc.to_string()]);
+    let c = on_port(&doc, pc);
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].state, SocketState::Established);
+    assert_eq!((c[0].remote_address, c[0].remote_port), (Some(ip("127.0.0.1")), Some(9)));
+}
+
+#[test]
+fn listener_shared_with_child_lists_both_pids() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    inheritable(listener.as_raw_fd());
+    let child = sleeper();
+    let doc = list_json(&["--port", &port.to_string()]);
+    let rows = on_port(&doc, port);
+    assert_eq!(rows.len(), 1);
+    let pids: Vec<u32> = rows[0].processes.iter().map(|p| p.pid).collect();
+    let mut want = vec![std::process::id(), child.pid()];
+    want.sort_unstable();
+    assert_eq!(pids, want);
+    let sleeper = rows[0].processes.iter().find(|p| p.pid == child.pid()).unwrap();
+    assert_eq!(sleeper.name.as_deref(), Some("sleep"));
+    assert_eq!(sleeper.ppid, Some(std::process::id()));
+    // --pid selects by either owner.
+    let doc = list_json(&["--pid", &child.pid().to_string(), "--port", &port.to_string()]);
+    assert_eq!(on_port(&doc, port).len(), 1);
+}
+
+#[test]
+fn established_connection_only_with_all() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    let cport = port_of(client.local_addr());
+    let doc = list_json(&["--port", &format!("{port},{cport}")]);
+    assert!(doc.sockets.iter().all(|s| s.state == SocketState::Listen), "{:#?}", doc.sockets);
+    let doc = list_json(&["--all", "--port", &format!("{port},{cport}")]);
+    let est: Vec<_> = doc.sockets.iter().filter(|s| s.state == SocketState::Established).collect();
+    assert_eq!(est.len(), 2, "{est:#?}");
+    let c = est.iter().find(|s| s.local_port == cport).unwrap();
+    assert_eq!((c.remote_address, c.remote_port), (Some(ip("127.0.0.1")), Some(port)));
+    assert!(c.processes.iter().any(|p| p.pid == std::process::id()));
+    drop((server, client));
+}
+
+#[test]
+fn nothing_matched_exits_1_and_bad_input_exits_2() {
+    // Port 1 (tcpmux) is not listened on by anything that runs these tests.
+    let out = portscope(&["--port", "1", "-t"]);
+    assert_eq!(out.status.code(), Some(1));
+    for (args, needle) in [
+        (vec!["--port", "99999"], "99999"),
+        (vec!["--port", "abc"], "abc"),
+        (vec!["--port", "0"], "'0'"),
+        (vec!["--bogus-flag"], "--bogus-flag"),
+        (vec!["--state", "nope"], "nope"),
+        (vec!["--exposure", "internet"], "internet"),
+    ] {
+        let out = portscope(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn closed_pipe_is_not_an_error() {
+    let _keep: Vec<TcpListener> = (0..50).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    let mut child = Command::new(bin())
+        .args(["--all", "--color", "never"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let stderr = read_all(child.stderr.take().unwrap());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+}
+
+#[test]
+fn escape_sequences_in_process_names_are_shown_not_executed() {
+    let dir = tempfile::tempdir().unwrap();
+    let evil = dir.path().join("ev\x1b[31mil");
+    std::fs::copy("/bin/sleep", &evil).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    inheritable(listener.as_raw_fd());
+    let child = Child(Command::new(&evil).arg("60\x07").spawn().unwrap());
+    let out = portscope(&["--color", "never", "--port", &port.to_string()]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(!table.contains('\x1b') && !table.contains('\x07'), "{table:?}");
+    assert!(table.contains("ev\\x1b[31mil"), "{table}");
+    // JSON keeps the real bytes, escaped by the JSON encoder.
+    let doc = list_json(&["--port", &port.to_string()]);
+    let p = doc.sockets[0].processes.iter().find(|p| p.pid == child.pid()).unwrap();
+    assert_eq!(p.name.as_deref(), Some("ev\x1b[31mil"));
+    drop(child);
+}
+
+#[test]
+fn table_has_header_and_own_row() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let out = portscope(&["--color", "never", "--port", &port.to_string()]);
+    assert_eq!(out.status.code(), Some(0));
+    let table = String::from_utf8(out.stdout).unwrap();
+    let mut lines = table.lines();
+    let header = lines.next().unwrap();
+    for col in ["PROTO", "ADDRESS", "PORT", "SERVICE", "EXPOSURE", "PID", "PROCESS", "USER", "COMMAND"] {
+        assert!(header.contains(col), "{header}");
+    }
+    let row = lines.next().unwrap();
+    assert!(row.contains(&port.to_string()) && row.contains(&std::process::id().to_string()), "{row}");
+    assert!(!table.contains('\x1b'), "no colour when not a terminal");
+    let forced = portscope(&["--color", "always", "--port", &port.to_string()]);
+    assert!(String::from_utf8(forced.stdout).unwrap().contains('\x1b'));
+}
+
+#[test]
+fn no_owners_skips_the_scan_and_says_so() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let doc = list_json(&["--no-owners", "--port", &port.to_string()]);
+    let row = on_port(&doc, port)[0];
+    assert!(row.processes.is_empty());
+    assert_eq!(row.owner_unknown_reason, Some(OwnerUnknown::Skipped));
+}
+
+/// The same set of (proto, local port, owner pids) as `ss -tulpnH` on this machine. Sockets may
+/// come and go while the tests run, so what is stable across two ss runs must be in portscope,
+/// and what portscope shows must be in one of them.
+#[test]
+fn same_listening_set_as_ss() {
+    if !have("ss") && skip("ss (iproute2) is not installed") {
+        return;
+    }
+    let _l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let _u = udp_bound("127.0.0.1");
+    let before = ss_set();
+    let doc = list_json(&[]);
+    let after = ss_set();
+    let ours: std::collections::BTreeSet<(String, u16, Vec<u32>)> = doc
+        .sockets
+        .iter()
+        .map(|s| (s.proto.to_string(), s.local_port, s.processes.iter().map(|p| p.pid).collect()))
+        .collect();
+    let stable: Vec<_> = before.intersection(&after).collect();
+    for item in &stable {
+        assert!(ours.contains(*item), "ss shows {item:?}, portscope does not; ours: {ours:?}");
+    }
+    for item in &ours {
+        assert!(before.contains(item) || after.contains(item), "portscope shows {item:?}, ss does not");
+    }
+    assert!(!stable.is_empty());
+}
+
+fn ss_set() -> std::collections::BTreeSet<(String, u16, Vec<u32>)> {
+    let out = Command::new("ss").args(["-tulpnH"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.lines()
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let proto = cols.first()?.to_string();
+            let local = cols.get(4)?;
+            let port: u16 = local.rsplit(':').next()?.parse().ok()?;
+            let mut pids: Vec<u32> = line
+                .split("pid=")
+                .skip(1)
+                .filter_map(|p| p.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+                .collect();
+            pids.sort_unstable();
+            pids.dedup();
+            Some((proto, port, pids))
+        })
+        .collect()
+}
+
+/// Without privileges every socket is still listed; owners are unknown with a reason and one
+/// hint goes to stderr.
+#[test]
+fn unprivileged_run_lists_everything_and_hints_once() {
+    if !is_root() && skip("needs root to drop to another user") {
+        return;
+    }
+    if !have("setpriv") && skip("setpriv (util-linux) is not installed") {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", bin(), "--json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let doc: ListDoc = serde_json::from_slice(&out.stdout).unwrap();
+    let row = on_port(&doc, port);
+    assert_eq!(row.len(), 1, "root's socket is listed for nobody too");
+    assert!(row[0].processes.is_empty());
+    assert_eq!(row[0].owner_unknown_reason, Some(OwnerUnknown::Permission));
+    assert_eq!(row[0].uid, 0);
+    assert_eq!(row[0].user.as_deref(), Some("root"));
+    let hints: Vec<&str> = stderr.lines().filter(|l| l.contains("sudo")).collect();
+    assert_eq!(hints.len(), 1, "{stderr}");
+    assert!(hints[0].contains("CAP_SYS_PTRACE"), "{stderr}");
+    assert!(doc.warnings.iter().any(|w| w.contains("sudo")));
+    // The table says why too.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", bin(), "--color", "never", "--port"])
+        .arg(port.to_string())
+        .output()
+        .unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("(need root)"), "{table}");
+    let _ = std::io::stderr().flush();
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real `portscope` binary against real sockets the tests open
+//! themselves, real daemons from Debian, and network namespaces the tests create.
+//!
+//! Tests that need root, iproute2 or a daemon skip with a printed reason when those are
+//! missing, except under `CI=true`, where they fail.
+
+mod common;
+mod daemons;
+mod list;
+mod netns;
