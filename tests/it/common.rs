@@ -24,7 +24,11 @@ pub fn bin() -> &'static str {
 }
 
 pub fn portscope(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).env_remove("NO_COLOR").output().expect("run portscope")
+    Command::new(bin())
+        .args(args)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run portscope")
 }
 
 /// Run with `--json`, assert the exit code is 0 or 1, and parse.
@@ -33,7 +37,11 @@ pub fn list_json(args: &[&str]) -> ListDoc {
     all.extend_from_slice(args);
     let out = portscope(&all);
     let code = out.status.code();
-    assert!(matches!(code, Some(0 | 1)), "exit {code:?}, stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        matches!(code, Some(0 | 1)),
+        "exit {code:?}, stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc: ListDoc = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
     assert_eq!(doc.schema_version, 1);
@@ -42,7 +50,10 @@ pub fn list_json(args: &[&str]) -> ListDoc {
 
 /// Sockets of the document on `port` (and `proto` when given).
 pub fn on_port(doc: &ListDoc, port: u16) -> Vec<&SocketEntry> {
-    doc.sockets.iter().filter(|s| s.local_port == port).collect()
+    doc.sockets
+        .iter()
+        .filter(|s| s.local_port == port)
+        .collect()
 }
 
 pub fn is_ci() -> bool {
@@ -85,7 +96,13 @@ pub fn raw_socket(domain: i32, ty: i32) -> OwnedFd {
 pub fn setsockopt_int(fd: RawFd, level: i32, name: i32, value: i32) {
     // SAFETY: value is a live i32 of the size passed.
     let rc = unsafe {
-        libc::setsockopt(fd, level, name, (&raw const value).cast(), size_of::<i32>() as libc::socklen_t)
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&raw const value).cast(),
+            size_of::<i32>() as libc::socklen_t,
+        )
     };
     assert_eq!(rc, 0, "setsockopt: {}", std::io::Error::last_os_error());
 }
@@ -93,13 +110,22 @@ pub fn setsockopt_int(fd: RawFd, level: i32, name: i32, value: i32) {
 /// A TCP listener on `[::]:0` with IPV6_V6ONLY set as asked.
 pub fn v6_wildcard_listener(v6only: bool) -> TcpListener {
     let fd = raw_socket(libc::AF_INET6, libc::SOCK_STREAM);
-    setsockopt_int(fd.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, i32::from(v6only));
+    setsockopt_int(
+        fd.as_raw_fd(),
+        libc::IPPROTO_IPV6,
+        libc::IPV6_V6ONLY,
+        i32::from(v6only),
+    );
     // SAFETY: sockaddr_in6 is plain data; zero is "::" port 0.
     let mut addr: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
     addr.sin6_family = libc::AF_INET6 as libc::sa_family_t;
     // SAFETY: addr is a valid sockaddr_in6 of the size given.
     let rc = unsafe {
-        libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), size_of::<libc::sockaddr_in6>() as libc::socklen_t)
+        libc::bind(
+            fd.as_raw_fd(),
+            (&raw const addr).cast(),
+            size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+        )
     };
     assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
     // SAFETY: fd is a bound stream socket.
@@ -119,11 +145,23 @@ pub fn ip(text: &str) -> IpAddr {
     text.parse().expect("ip")
 }
 
-/// Clear FD_CLOEXEC so a spawned child inherits the descriptor.
-pub fn inheritable(fd: RawFd) {
-    // SAFETY: fcntl on a descriptor we own.
-    let rc = unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
-    assert_eq!(rc, 0);
+/// Spawn `cmd` so that it (and only it) inherits `fds`: FD_CLOEXEC is cleared in the child
+/// between fork and exec, never in this process, where parallel tests spawn other children.
+pub fn spawn_holding(mut cmd: Command, fds: &[RawFd]) -> Child {
+    use std::os::unix::process::CommandExt;
+    let fds = fds.to_vec();
+    // SAFETY: the closure only calls fcntl, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &fd in &fds {
+                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    Child(cmd.stdin(Stdio::null()).spawn().expect("spawn child"))
 }
 
 /// A child process that ends when dropped (killed by its own pid).
@@ -142,9 +180,11 @@ impl Drop for Child {
     }
 }
 
-/// `sleep 60` that inherits every inheritable descriptor.
-pub fn sleeper() -> Child {
-    Child(Command::new("sleep").arg("60").stdin(Stdio::null()).spawn().expect("spawn sleep"))
+/// `sleep 60` holding `fds`.
+pub fn sleeper(fds: &[RawFd]) -> Child {
+    let mut cmd = Command::new("sleep");
+    cmd.arg("60");
+    spawn_holding(cmd, fds)
 }
 
 pub fn read_all(mut r: impl Read) -> String {

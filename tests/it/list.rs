@@ -24,9 +24,17 @@ fn v4_listener_found_with_own_pid_and_fd() {
     assert_eq!(row.exposure, Some(AddrClass::Loopback));
     assert!(!row.wildcard);
     assert_eq!(row.dual_stack, None);
-    let me = row.processes.iter().find(|p| p.pid == std::process::id()).expect("own pid");
+    let me = row
+        .processes
+        .iter()
+        .find(|p| p.pid == std::process::id())
+        .expect("own pid");
     assert_eq!(me.fds, vec![u32::try_from(listener.as_raw_fd()).unwrap()]);
-    assert!(me.cmdline.first().is_some_and(|a| a.contains("it-")), "{:?}", me.cmdline);
+    assert!(
+        me.cmdline.first().is_some_and(|a| a.contains("it-")),
+        "{:?}",
+        me.cmdline
+    );
     assert_eq!(row.owner_unknown_reason, None);
 }
 
@@ -48,7 +56,9 @@ fn dual_stack_and_v6_only_listeners_are_told_apart() {
     assert_eq!(d[0].local_address, ip("::"));
     // A dual-stack wildcard reaches at least as far as the v6-only one.
     assert!(d[0].exposure >= s[0].exposure || s[0].exposure.is_none());
-    let table = String::from_utf8(portscope(&["--color", "never", "--port", &pd.to_string()]).stdout).unwrap();
+    let table =
+        String::from_utf8(portscope(&["--color", "never", "--port", &pd.to_string()]).stdout)
+            .unwrap();
     assert!(table.contains("[::] v4+v6"), "{table}");
 }
 
@@ -63,21 +73,26 @@ fn unconnected_udp_listed_connected_udp_not() {
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].state, SocketState::Unconnected);
     assert_eq!(b[0].proto, Proto::Udp);
-    assert!(on_port(&doc, pc).is_empty(), "connected UDP must not look like a listener");
+    assert!(
+        on_port(&doc, pc).is_empty(),
+        "connected UDP must not look like a listener"
+    );
     // With --all it appears, connected, with its remote end.
     let doc = list_json(&["--all", "-u", "--port", &pc.to_string()]);
     let c = on_port(&doc, pc);
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].state, SocketState::Established);
-    assert_eq!((c[0].remote_address, c[0].remote_port), (Some(ip("127.0.0.1")), Some(9)));
+    assert_eq!(
+        (c[0].remote_address, c[0].remote_port),
+        (Some(ip("127.0.0.1")), Some(9))
+    );
 }
 
 #[test]
 fn listener_shared_with_child_lists_both_pids() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = port_of(listener.local_addr());
-    inheritable(listener.as_raw_fd());
-    let child = sleeper();
+    let child = sleeper(&[listener.as_raw_fd()]);
     let doc = list_json(&["--port", &port.to_string()]);
     let rows = on_port(&doc, port);
     assert_eq!(rows.len(), 1);
@@ -85,11 +100,20 @@ fn listener_shared_with_child_lists_both_pids() {
     let mut want = vec![std::process::id(), child.pid()];
     want.sort_unstable();
     assert_eq!(pids, want);
-    let sleeper = rows[0].processes.iter().find(|p| p.pid == child.pid()).unwrap();
+    let sleeper = rows[0]
+        .processes
+        .iter()
+        .find(|p| p.pid == child.pid())
+        .unwrap();
     assert_eq!(sleeper.name.as_deref(), Some("sleep"));
     assert_eq!(sleeper.ppid, Some(std::process::id()));
     // --pid selects by either owner.
-    let doc = list_json(&["--pid", &child.pid().to_string(), "--port", &port.to_string()]);
+    let doc = list_json(&[
+        "--pid",
+        &child.pid().to_string(),
+        "--port",
+        &port.to_string(),
+    ]);
     assert_eq!(on_port(&doc, port).len(), 1);
 }
 
@@ -101,12 +125,23 @@ fn established_connection_only_with_all() {
     let (server, _) = listener.accept().unwrap();
     let cport = port_of(client.local_addr());
     let doc = list_json(&["--port", &format!("{port},{cport}")]);
-    assert!(doc.sockets.iter().all(|s| s.state == SocketState::Listen), "{:#?}", doc.sockets);
+    assert!(
+        doc.sockets.iter().all(|s| s.state == SocketState::Listen),
+        "{:#?}",
+        doc.sockets
+    );
     let doc = list_json(&["--all", "--port", &format!("{port},{cport}")]);
-    let est: Vec<_> = doc.sockets.iter().filter(|s| s.state == SocketState::Established).collect();
+    let est: Vec<_> = doc
+        .sockets
+        .iter()
+        .filter(|s| s.state == SocketState::Established)
+        .collect();
     assert_eq!(est.len(), 2, "{est:#?}");
     let c = est.iter().find(|s| s.local_port == cport).unwrap();
-    assert_eq!((c.remote_address, c.remote_port), (Some(ip("127.0.0.1")), Some(port)));
+    assert_eq!(
+        (c.remote_address, c.remote_port),
+        (Some(ip("127.0.0.1")), Some(port))
+    );
     assert!(c.processes.iter().any(|p| p.pid == std::process::id()));
     drop((server, client));
 }
@@ -136,7 +171,9 @@ fn nothing_matched_exits_1_and_bad_input_exits_2() {
 
 #[test]
 fn closed_pipe_is_not_an_error() {
-    let _keep: Vec<TcpListener> = (0..50).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    let _keep: Vec<TcpListener> = (0..50)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
     let mut child = Command::new(bin())
         .args(["--all", "--color", "never"])
         .stdout(Stdio::piped())
@@ -157,15 +194,24 @@ fn escape_sequences_in_process_names_are_shown_not_executed() {
     std::fs::copy("/bin/sleep", &evil).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = port_of(listener.local_addr());
-    inheritable(listener.as_raw_fd());
-    let child = Child(Command::new(&evil).arg("60\x07").spawn().unwrap());
+    let mut cmd = Command::new(&evil);
+    std::os::unix::process::CommandExt::arg0(&mut cmd, "ev\x1b[31mil\x07");
+    cmd.arg("60");
+    let child = spawn_holding(cmd, &[listener.as_raw_fd()]);
     let out = portscope(&["--color", "never", "--port", &port.to_string()]);
     let table = String::from_utf8(out.stdout).unwrap();
-    assert!(!table.contains('\x1b') && !table.contains('\x07'), "{table:?}");
+    assert!(
+        !table.contains('\x1b') && !table.contains('\x07'),
+        "{table:?}"
+    );
     assert!(table.contains("ev\\x1b[31mil"), "{table}");
     // JSON keeps the real bytes, escaped by the JSON encoder.
     let doc = list_json(&["--port", &port.to_string()]);
-    let p = doc.sockets[0].processes.iter().find(|p| p.pid == child.pid()).unwrap();
+    let p = doc.sockets[0]
+        .processes
+        .iter()
+        .find(|p| p.pid == child.pid())
+        .unwrap();
     assert_eq!(p.name.as_deref(), Some("ev\x1b[31mil"));
     drop(child);
 }
@@ -179,11 +225,16 @@ fn table_has_header_and_own_row() {
     let table = String::from_utf8(out.stdout).unwrap();
     let mut lines = table.lines();
     let header = lines.next().unwrap();
-    for col in ["PROTO", "ADDRESS", "PORT", "SERVICE", "EXPOSURE", "PID", "PROCESS", "USER", "COMMAND"] {
+    for col in [
+        "PROTO", "ADDRESS", "PORT", "SERVICE", "EXPOSURE", "PID", "PROCESS", "USER", "COMMAND",
+    ] {
         assert!(header.contains(col), "{header}");
     }
     let row = lines.next().unwrap();
-    assert!(row.contains(&port.to_string()) && row.contains(&std::process::id().to_string()), "{row}");
+    assert!(
+        row.contains(&port.to_string()) && row.contains(&std::process::id().to_string()),
+        "{row}"
+    );
     assert!(!table.contains('\x1b'), "no colour when not a terminal");
     let forced = portscope(&["--color", "always", "--port", &port.to_string()]);
     assert!(String::from_utf8(forced.stdout).unwrap().contains('\x1b'));
@@ -215,14 +266,26 @@ fn same_listening_set_as_ss() {
     let ours: std::collections::BTreeSet<(String, u16, Vec<u32>)> = doc
         .sockets
         .iter()
-        .map(|s| (s.proto.to_string(), s.local_port, s.processes.iter().map(|p| p.pid).collect()))
+        .map(|s| {
+            (
+                s.proto.to_string(),
+                s.local_port,
+                s.processes.iter().map(|p| p.pid).collect(),
+            )
+        })
         .collect();
     let stable: Vec<_> = before.intersection(&after).collect();
     for item in &stable {
-        assert!(ours.contains(*item), "ss shows {item:?}, portscope does not; ours: {ours:?}");
+        assert!(
+            ours.contains(*item),
+            "ss shows {item:?}, portscope does not; ours: {ours:?}"
+        );
     }
     for item in &ours {
-        assert!(before.contains(item) || after.contains(item), "portscope shows {item:?}, ss does not");
+        assert!(
+            before.contains(item) || after.contains(item),
+            "portscope shows {item:?}, ss does not"
+        );
     }
     assert!(!stable.is_empty());
 }
@@ -261,7 +324,13 @@ fn unprivileged_run_lists_everything_and_hints_once() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = port_of(listener.local_addr());
     let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", bin(), "--json"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            bin(),
+            "--json",
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -279,7 +348,15 @@ fn unprivileged_run_lists_everything_and_hints_once() {
     assert!(doc.warnings.iter().any(|w| w.contains("sudo")));
     // The table says why too.
     let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", bin(), "--color", "never", "--port"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            bin(),
+            "--color",
+            "never",
+            "--port",
+        ])
         .arg(port.to_string())
         .output()
         .unwrap();

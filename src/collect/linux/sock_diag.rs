@@ -34,8 +34,9 @@ use std::io;
 use std::mem::size_of;
 
 use netlink_packet_core::{
-    DoneBuffer, ErrorBuffer, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_ALIGNTO, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP,
-    NLMSG_OVERRUN, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NlasIterator, Parseable,
+    DoneBuffer, ErrorBuffer, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_ALIGNTO, NLMSG_DONE, NLMSG_ERROR,
+    NLMSG_NOOP, NLMSG_OVERRUN, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NlasIterator,
+    Parseable,
 };
 use netlink_packet_sock_diag::SockDiagMessage;
 use netlink_packet_sock_diag::constants::{
@@ -77,7 +78,12 @@ pub fn dump(proto: Proto, family: Family, states: u32) -> Result<Vec<RawSocket>,
         Proto::Tcp => IPPROTO_TCP,
         Proto::Udp => IPPROTO_UDP,
     };
-    dump_protocol(Request { proto, family, protocol, states })
+    dump_protocol(Request {
+        proto,
+        family,
+        protocol,
+        states,
+    })
 }
 
 /// One dump request. `protocol` is the `IPPROTO_*` number sent; it is `proto`'s except in tests
@@ -93,7 +99,11 @@ struct Request {
 impl Request {
     /// Names the request in error messages, e.g. "netlink sock_diag tcp/ipv6 dump".
     fn what(&self) -> String {
-        format!("netlink sock_diag {}/{} dump", self.proto, self.family.as_str())
+        format!(
+            "netlink sock_diag {}/{} dump",
+            self.proto,
+            self.family.as_str()
+        )
     }
 
     fn table_error(&self, source: io::Error) -> CollectError {
@@ -108,7 +118,10 @@ impl Request {
     }
 
     fn decode_error(&self, detail: impl std::fmt::Display) -> CollectError {
-        CollectError::Decode { what: self.what(), detail: detail.to_string() }
+        CollectError::Decode {
+            what: self.what(),
+            detail: detail.to_string(),
+        }
     }
 
     fn af(&self) -> u8 {
@@ -166,9 +179,9 @@ fn dump_protocol(req: Request) -> Result<Vec<RawSocket>, CollectError> {
             Err(e) => return Err(req.table_error(e)),
         };
         if len > buf.len() {
-            return Err(
-                req.decode_error(format!("a {len}-byte reply does not fit the {RECV_BUF_LEN}-byte buffer"))
-            );
+            return Err(req.decode_error(format!(
+                "a {len}-byte reply does not fit the {RECV_BUF_LEN}-byte buffer"
+            )));
         }
         if len == 0 {
             return Err(req.decode_error("the kernel ended the dump without NLMSG_DONE"));
@@ -198,7 +211,9 @@ fn parse_datagram(
         let payload = message.payload();
         match message.message_type() {
             SOCK_DIAG_BY_FAMILY => {
-                if let Some(socket) = decode_socket(payload, req).map_err(|e| req.decode_error(e))? {
+                if let Some(socket) =
+                    decode_socket(payload, req).map_err(|e| req.decode_error(e))?
+                {
                     out.push(socket);
                 }
             }
@@ -242,9 +257,12 @@ fn decode_socket(
 ) -> Result<Option<RawSocket>, netlink_packet_core::DecodeError> {
     let header = InetResponseHeader::parse(payload)?;
     if header.family != req.af() {
-        return Err(
-            format!("reply for address family {} to a request for {}", header.family, req.af()).into()
-        );
+        return Err(format!(
+            "reply for address family {} to a request for {}",
+            header.family,
+            req.af()
+        )
+        .into());
     }
     let Some(state) = SocketState::from_kernel(req.proto, header.state) else {
         return Ok(None);
@@ -257,7 +275,10 @@ fn decode_socket(
             for nla in NlasIterator::new(payload.get(INET_DIAG_MSG_LEN..).unwrap_or_default()) {
                 let nla = nla?;
                 if nla.kind() == INET_DIAG_SKV6ONLY {
-                    let value = nla.value().first().ok_or("empty INET_DIAG_SKV6ONLY attribute")?;
+                    let value = nla
+                        .value()
+                        .first()
+                        .ok_or("empty INET_DIAG_SKV6ONLY attribute")?;
                     v6only = Some(*value != 0);
                 }
             }
@@ -306,7 +327,9 @@ mod tests {
 
     /// Socket inode of a file descriptor, as `/proc/self/fd` sees it.
     fn inode(fd: &impl AsRawFd) -> u64 {
-        std::fs::metadata(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap().ino()
+        std::fs::metadata(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+            .unwrap()
+            .ino()
     }
 
     fn find(sockets: &[RawSocket], inode: u64) -> Option<&RawSocket> {
@@ -348,7 +371,12 @@ mod tests {
                 size_of::<libc::c_int>() as libc::socklen_t,
             )
         };
-        assert_eq!(rc, 0, "setsockopt IPV6_V6ONLY: {}", io::Error::last_os_error());
+        assert_eq!(
+            rc,
+            0,
+            "setsockopt IPV6_V6ONLY: {}",
+            io::Error::last_os_error()
+        );
         let addr = libc::sockaddr_in6 {
             sin6_family: libc::AF_INET6 as libc::sa_family_t,
             sin6_port: 0,
@@ -398,7 +426,11 @@ mod tests {
                 v6only: None,
             }
         );
-        assert!(sockets.iter().all(|s| s.state == SocketState::Listen && s.family == Family::Ipv4));
+        assert!(
+            sockets
+                .iter()
+                .all(|s| s.state == SocketState::Listen && s.family == Family::Ipv4)
+        );
     }
 
     #[test]
@@ -415,7 +447,10 @@ mod tests {
         assert_eq!(o.v6only, Some(true));
         assert_eq!(d.local_addr, IpAddr::V6(Ipv6Addr::UNSPECIFIED));
         assert_eq!(d.local_port, dual.local_addr().unwrap().port());
-        assert_eq!((d.family, d.state, d.remote_addr), (Family::Ipv6, SocketState::Listen, None));
+        assert_eq!(
+            (d.family, d.state, d.remote_addr),
+            (Family::Ipv6, SocketState::Listen, None)
+        );
         // Every IPv6 listener carries the attribute, not just ours.
         assert!(sockets.iter().all(|s| s.v6only.is_some()));
     }
@@ -434,8 +469,14 @@ mod tests {
         let s = find(&sockets, inode(&specific)).expect("[::1] UDP socket missing");
         // The kernel sets v6only when binding a specific IPv6 address.
         assert_eq!(s.v6only, Some(true));
-        assert_eq!((d.state, d.v6only, d.remote_addr), (SocketState::Unconnected, Some(false), None));
-        assert_eq!((o.state, o.v6only, o.remote_port), (SocketState::Unconnected, Some(true), None));
+        assert_eq!(
+            (d.state, d.v6only, d.remote_addr),
+            (SocketState::Unconnected, Some(false), None)
+        );
+        assert_eq!(
+            (o.state, o.v6only, o.remote_port),
+            (SocketState::Unconnected, Some(true), None)
+        );
     }
 
     #[test]
@@ -474,12 +515,24 @@ mod tests {
         let all = dump(Proto::Tcp, Family::Ipv4, SocketQuery::ALL_STATES).unwrap();
         let c = find(&all, inode(&client)).expect("client missing");
         assert_eq!(c.state, SocketState::Established);
-        assert_eq!((c.local_addr, c.local_port), (LOCALHOST, client_addr.port()));
-        assert_eq!((c.remote_addr, c.remote_port), (Some(LOCALHOST), Some(server_addr.port())));
+        assert_eq!(
+            (c.local_addr, c.local_port),
+            (LOCALHOST, client_addr.port())
+        );
+        assert_eq!(
+            (c.remote_addr, c.remote_port),
+            (Some(LOCALHOST), Some(server_addr.port()))
+        );
         let a = find(&all, inode(&accepted)).expect("accepted socket missing");
         assert_eq!(a.state, SocketState::Established);
-        assert_eq!((a.local_addr, a.local_port), (LOCALHOST, server_addr.port()));
-        assert_eq!((a.remote_addr, a.remote_port), (Some(LOCALHOST), Some(client_addr.port())));
+        assert_eq!(
+            (a.local_addr, a.local_port),
+            (LOCALHOST, server_addr.port())
+        );
+        assert_eq!(
+            (a.remote_addr, a.remote_port),
+            (Some(LOCALHOST), Some(client_addr.port()))
+        );
         assert_eq!(a.uid, euid());
     }
 
@@ -499,7 +552,10 @@ mod tests {
         assert_eq!(a.family, Family::Ipv6);
         assert_eq!(a.state, SocketState::Established);
         assert_eq!((a.local_addr, a.local_port), (LOCALHOST, port));
-        assert_eq!((a.remote_addr, a.remote_port), (Some(LOCALHOST), Some(client_port)));
+        assert_eq!(
+            (a.remote_addr, a.remote_port),
+            (Some(LOCALHOST), Some(client_port))
+        );
         // The kernel sends INET_DIAG_SKV6ONLY only for LISTEN and CLOSE.
         assert_eq!(a.v6only, None);
         // The v4 client itself is an AF_INET socket: not in the IPv6 dump.
@@ -509,11 +565,19 @@ mod tests {
     #[test]
     fn kernel_error_is_returned_not_an_empty_table() {
         // No diag handler exists for protocol 253 (reserved for experiments).
-        let req = Request { proto: Proto::Udp, family: Family::Ipv4, protocol: 253, states: CLOSE };
+        let req = Request {
+            proto: Proto::Udp,
+            family: Family::Ipv4,
+            protocol: 253,
+            states: CLOSE,
+        };
         match dump_protocol(req) {
             Err(CollectError::SocketTable { what, source }) => {
                 assert_eq!(source.raw_os_error(), Some(libc::ENOENT), "{source}");
-                assert!(what.starts_with("netlink sock_diag udp/ipv4 dump"), "{what}");
+                assert!(
+                    what.starts_with("netlink sock_diag udp/ipv4 dump"),
+                    "{what}"
+                );
             }
             other => panic!("expected a socket table error, got {other:?}"),
         }
@@ -550,8 +614,12 @@ mod tests {
         out
     }
 
-    const V6_REQ: Request =
-        Request { proto: Proto::Tcp, family: Family::Ipv6, protocol: IPPROTO_TCP, states: LISTEN };
+    const V6_REQ: Request = Request {
+        proto: Proto::Tcp,
+        family: Family::Ipv6,
+        protocol: IPPROTO_TCP,
+        states: LISTEN,
+    };
 
     #[test]
     fn decodes_mapped_addresses_ifindex_and_attributes() {
@@ -561,10 +629,16 @@ mod tests {
         id.interface_id = 3;
         // INET_DIAG_SHUTDOWN = 0, then INET_DIAG_SKV6ONLY = 1, each a 1-byte value padded to 8.
         let attrs = [5, 0, 8, 0, 0, 0, 0, 0, 5, 0, 11, 0, 1, 0, 0, 0];
-        let mut datagram = message(SOCK_DIAG_BY_FAMILY, &inet_diag_msg(AF_INET6, 10, id, &attrs));
+        let mut datagram = message(
+            SOCK_DIAG_BY_FAMILY,
+            &inet_diag_msg(AF_INET6, 10, id, &attrs),
+        );
         datagram.extend(message(NLMSG_DONE, &0_i32.to_ne_bytes()));
         let mut out = Vec::new();
-        assert_eq!(parse_datagram(&datagram, &V6_REQ, &mut out).unwrap(), Flow::Done);
+        assert_eq!(
+            parse_datagram(&datagram, &V6_REQ, &mut out).unwrap(),
+            Flow::Done
+        );
         assert_eq!(
             out,
             [RawSocket {
@@ -589,7 +663,10 @@ mod tests {
         id.destination_port = 53;
         let datagram = message(SOCK_DIAG_BY_FAMILY, &inet_diag_msg(AF_INET6, 1, id, &[]));
         let mut out = Vec::new();
-        assert_eq!(parse_datagram(&datagram, &V6_REQ, &mut out).unwrap(), Flow::More);
+        assert_eq!(
+            parse_datagram(&datagram, &V6_REQ, &mut out).unwrap(),
+            Flow::More
+        );
         assert_eq!(out[0].remote_addr, Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)));
         assert_eq!(out[0].remote_port, Some(53));
         assert_eq!(out[0].v6only, None);
@@ -597,9 +674,15 @@ mod tests {
 
     #[test]
     fn unknown_state_is_skipped() {
-        let datagram = message(SOCK_DIAG_BY_FAMILY, &inet_diag_msg(AF_INET6, 13, SocketId::new_v6(), &[]));
+        let datagram = message(
+            SOCK_DIAG_BY_FAMILY,
+            &inet_diag_msg(AF_INET6, 13, SocketId::new_v6(), &[]),
+        );
         let mut out = Vec::new();
-        assert_eq!(parse_datagram(&datagram, &V6_REQ, &mut out).unwrap(), Flow::More);
+        assert_eq!(
+            parse_datagram(&datagram, &V6_REQ, &mut out).unwrap(),
+            Flow::More
+        );
         assert!(out.is_empty());
     }
 
@@ -607,8 +690,10 @@ mod tests {
     fn error_replies_become_socket_table_errors() {
         let mut nlmsgerr = (-libc::EACCES).to_ne_bytes().to_vec();
         nlmsgerr.extend_from_slice(&[0; 16]);
-        for datagram in [message(NLMSG_ERROR, &nlmsgerr), message(NLMSG_DONE, &(-libc::EACCES).to_ne_bytes())]
-        {
+        for datagram in [
+            message(NLMSG_ERROR, &nlmsgerr),
+            message(NLMSG_DONE, &(-libc::EACCES).to_ne_bytes()),
+        ] {
             match parse_datagram(&datagram, &V6_REQ, &mut Vec::new()) {
                 Err(CollectError::SocketTable { source, .. }) => {
                     assert_eq!(source.raw_os_error(), Some(libc::EACCES));
@@ -617,15 +702,26 @@ mod tests {
             }
         }
         // An empty NLMSG_DONE (old kernels) ends the dump normally.
-        assert_eq!(parse_datagram(&message(NLMSG_DONE, &[]), &V6_REQ, &mut Vec::new()).unwrap(), Flow::Done);
+        assert_eq!(
+            parse_datagram(&message(NLMSG_DONE, &[]), &V6_REQ, &mut Vec::new()).unwrap(),
+            Flow::Done
+        );
     }
 
     #[test]
     fn malformed_replies_become_decode_errors() {
-        let full = message(SOCK_DIAG_BY_FAMILY, &inet_diag_msg(AF_INET6, 10, SocketId::new_v6(), &[]));
-        let bad_attr =
-            message(SOCK_DIAG_BY_FAMILY, &inet_diag_msg(AF_INET6, 10, SocketId::new_v6(), &[4, 0, 11, 0]));
-        let wrong_family = message(SOCK_DIAG_BY_FAMILY, &inet_diag_msg(AF_INET, 10, SocketId::new_v4(), &[]));
+        let full = message(
+            SOCK_DIAG_BY_FAMILY,
+            &inet_diag_msg(AF_INET6, 10, SocketId::new_v6(), &[]),
+        );
+        let bad_attr = message(
+            SOCK_DIAG_BY_FAMILY,
+            &inet_diag_msg(AF_INET6, 10, SocketId::new_v6(), &[4, 0, 11, 0]),
+        );
+        let wrong_family = message(
+            SOCK_DIAG_BY_FAMILY,
+            &inet_diag_msg(AF_INET, 10, SocketId::new_v4(), &[]),
+        );
         for datagram in [
             full[..full.len() - 8].to_vec(), // length field beyond the data
             message(SOCK_DIAG_BY_FAMILY, &[AF_INET6, 10, 0]), // inet_diag_msg cut short
