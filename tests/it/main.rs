@@ -4,6 +4,8 @@
 //! Tests that need root, iproute2 or a daemon skip with a printed reason when those are
 //! missing, except under `CI=true`, where they fail.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
 mod common;
 mod daemons;
 mod list;
