@@ -192,3 +192,99 @@ pub fn read_all(mut r: impl Read) -> String {
     r.read_to_string(&mut s).expect("read");
     s
 }
+
+/// A network namespace made by the test, with a veth pair whose both ends live inside it, so
+/// addresses of any class can be assigned without touching the host. Deleted on drop.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    /// Create `ps-<tag>-<pid>` with lo, va and vb up; `None` (after `skip`) when the machine
+    /// cannot (not root, no iproute2).
+    pub fn create(tag: &str) -> Option<Netns> {
+        if !is_root() {
+            skip("network namespace tests need root");
+            return None;
+        }
+        if !have("ip") {
+            skip("network namespace tests need iproute2 (ip)");
+            return None;
+        }
+        let name = format!("ps-{tag}-{}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        let ns = Netns { name };
+        ns.ip(&["netns", "add", &ns.name]);
+        ns.exec(&["ip", "link", "set", "lo", "up"]);
+        ns.exec(&["ip", "link", "add", "va", "type", "veth", "peer", "name", "vb"]);
+        ns.exec(&["ip", "link", "set", "va", "up"]);
+        ns.exec(&["ip", "link", "set", "vb", "up"]);
+        Some(ns)
+    }
+
+    fn ip(&self, args: &[&str]) {
+        let out = Command::new("ip").args(args).output().expect("run ip");
+        assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Run a command inside the namespace and assert it succeeds.
+    pub fn exec(&self, cmd: &[&str]) {
+        let mut args = vec!["netns", "exec", &self.name];
+        args.extend_from_slice(cmd);
+        self.ip(&args);
+    }
+
+    /// Add an address (IPv6 without duplicate address detection, so it is usable at once).
+    pub fn addr(&self, dev: &str, cidr: &str) {
+        let mut cmd = vec!["ip", "addr", "add", cidr, "dev", dev];
+        if cidr.contains(':') {
+            cmd.push("nodad");
+        }
+        self.exec(&cmd);
+    }
+
+    /// Run `f` on a thread that has entered the namespace: sockets it creates live there, and
+    /// this process owns them.
+    pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        let path = format!("/run/netns/{}", self.name);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let file = std::fs::File::open(&path).expect("open netns");
+                // SAFETY: setns on a valid namespace fd; it changes only this thread's netns.
+                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+                assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+                f()
+            })
+            .join()
+            .expect("netns thread")
+        })
+    }
+
+    /// Interface index of `dev` inside the namespace.
+    pub fn ifindex(&self, dev: &str) -> u32 {
+        let name = std::ffi::CString::new(dev).unwrap();
+        // SAFETY: if_nametoindex reads a NUL-terminated name.
+        self.run(|| unsafe { libc::if_nametoindex(name.as_ptr()) })
+    }
+
+    /// `portscope --json ARGS` run inside the namespace.
+    pub fn list_json(&self, args: &[&str]) -> ListDoc {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.name, bin(), "--json"])
+            .args(args)
+            .output()
+            .expect("run portscope in netns");
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+    }
+}
