@@ -216,7 +216,9 @@ impl Netns {
         let ns = Netns { name };
         ns.ip(&["netns", "add", &ns.name]);
         ns.exec(&["ip", "link", "set", "lo", "up"]);
-        ns.exec(&["ip", "link", "add", "va", "type", "veth", "peer", "name", "vb"]);
+        ns.exec(&[
+            "ip", "link", "add", "va", "type", "veth", "peer", "name", "vb",
+        ]);
         ns.exec(&["ip", "link", "set", "va", "up"]);
         ns.exec(&["ip", "link", "set", "vb", "up"]);
         Some(ns)
@@ -224,7 +226,11 @@ impl Netns {
 
     fn ip(&self, args: &[&str]) {
         let out = Command::new("ip").args(args).output().expect("run ip");
-        assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Run a command inside the namespace and assert it succeeds.
@@ -285,6 +291,8 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
     }
 }

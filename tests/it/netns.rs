@@ -16,7 +16,9 @@ fn row<'a>(doc: &'a ListDoc, port: u16, addr: &str) -> &'a SocketEntry {
 
 #[test]
 fn public_private_and_wildcard_v4() {
-    let Some(ns) = Netns::create("v4") else { return };
+    let Some(ns) = Netns::create("v4") else {
+        return;
+    };
     ns.addr("va", "11.22.33.44/24");
     ns.addr("vb", "10.9.8.7/24");
     ns.addr("vb", "169.254.5.5/16");
@@ -36,9 +38,18 @@ fn public_private_and_wildcard_v4() {
     assert_eq!(public.exposure, Some(AddrClass::Public));
     assert!(!public.wildcard);
     assert!(public.processes.iter().any(|p| p.pid == me));
-    assert_eq!(row(&doc, ports[1], "10.9.8.7").exposure, Some(AddrClass::Private));
-    assert_eq!(row(&doc, ports[2], "169.254.5.5").exposure, Some(AddrClass::LinkLocal));
-    assert_eq!(row(&doc, ports[3], "127.0.0.1").exposure, Some(AddrClass::Loopback));
+    assert_eq!(
+        row(&doc, ports[1], "10.9.8.7").exposure,
+        Some(AddrClass::Private)
+    );
+    assert_eq!(
+        row(&doc, ports[2], "169.254.5.5").exposure,
+        Some(AddrClass::LinkLocal)
+    );
+    assert_eq!(
+        row(&doc, ports[3], "127.0.0.1").exposure,
+        Some(AddrClass::Loopback)
+    );
     let any = row(&doc, ports[4], "0.0.0.0");
     assert!(any.wildcard);
     assert_eq!(any.exposure, Some(AddrClass::Public));
@@ -46,13 +57,19 @@ fn public_private_and_wildcard_v4() {
     assert_eq!(any.exposure_interface.as_deref(), Some("va"));
     // Filtering by exposure.
     let doc = ns.list_json(&["-t", "--exposure", "private"]);
-    assert!(doc.sockets.iter().all(|s| s.exposure == Some(AddrClass::Private)));
+    assert!(
+        doc.sockets
+            .iter()
+            .all(|s| s.exposure == Some(AddrClass::Private))
+    );
     assert_eq!(doc.sockets.len(), 1);
 }
 
 #[test]
 fn wildcard_v6_dual_stack_versus_v6_only() {
-    let Some(ns) = Netns::create("v6") else { return };
+    let Some(ns) = Netns::create("v6") else {
+        return;
+    };
     // Public IPv4, but only a unique-local IPv6 address: a dual-stack [::] reaches the public
     // IPv4 address, a v6-only one only the ULA.
     ns.addr("va", "11.22.33.44/24");
@@ -73,29 +90,45 @@ fn wildcard_v6_dual_stack_versus_v6_only() {
 
 #[test]
 fn ula_only_and_link_local_v6_binds() {
-    let Some(ns) = Netns::create("ll") else { return };
+    let Some(ns) = Netns::create("ll") else {
+        return;
+    };
     ns.addr("va", "fd00:1::5/64");
     ns.addr("vb", "fe80::1234/64");
     let index = ns.ifindex("vb");
     let (ula, ll, udp) = ns.run(|| {
         let ula = TcpListener::bind("[fd00:1::5]:0").unwrap();
-        let scoped = SocketAddr::V6(SocketAddrV6::new("fe80::1234".parse::<Ipv6Addr>().unwrap(), 0, 0, index));
+        let scoped = SocketAddr::V6(SocketAddrV6::new(
+            "fe80::1234".parse::<Ipv6Addr>().unwrap(),
+            0,
+            0,
+            index,
+        ));
         let ll = TcpListener::bind(scoped).unwrap();
         let udp = UdpSocket::bind(scoped).unwrap();
         (ula, ll, udp)
     });
     let doc = ns.list_json(&[]);
-    assert_eq!(row(&doc, port_of(ula.local_addr()), "fd00:1::5").exposure, Some(AddrClass::Private));
+    assert_eq!(
+        row(&doc, port_of(ula.local_addr()), "fd00:1::5").exposure,
+        Some(AddrClass::Private)
+    );
     let l = row(&doc, port_of(ll.local_addr()), "fe80::1234");
     assert_eq!(l.exposure, Some(AddrClass::LinkLocal));
-    assert_eq!(l.interface.as_deref(), Some("vb"), "a scoped bind is bound to its link");
+    assert_eq!(
+        l.interface.as_deref(),
+        Some("vb"),
+        "a scoped bind is bound to its link"
+    );
     let u = row(&doc, port_of(udp.local_addr()), "fe80::1234");
     assert_eq!(u.exposure, Some(AddrClass::LinkLocal));
 }
 
 #[test]
 fn device_bound_wildcard_counts_only_that_interface() {
-    let Some(ns) = Netns::create("dev") else { return };
+    let Some(ns) = Netns::create("dev") else {
+        return;
+    };
     ns.addr("va", "11.22.33.44/24");
     ns.addr("vb", "10.1.2.3/24");
     let listener = ns.run(|| {
@@ -111,7 +144,12 @@ fn device_bound_wildcard_counts_only_that_interface() {
                 dev.len() as libc::socklen_t,
             )
         };
-        assert_eq!(rc, 0, "SO_BINDTODEVICE: {}", std::io::Error::last_os_error());
+        assert_eq!(
+            rc,
+            0,
+            "SO_BINDTODEVICE: {}",
+            std::io::Error::last_os_error()
+        );
         let l = TcpListener::from(fd);
         // Bind through std after the option: re-wrap via libc bind on 0.0.0.0:0.
         // SAFETY: sockaddr_in zeroed is 0.0.0.0:0.
@@ -119,7 +157,13 @@ fn device_bound_wildcard_counts_only_that_interface() {
         sa.sin_family = libc::AF_INET as libc::sa_family_t;
         let raw = std::os::fd::AsRawFd::as_raw_fd(&l);
         // SAFETY: valid sockaddr_in of the given size.
-        let rc = unsafe { libc::bind(raw, (&raw const sa).cast(), size_of::<libc::sockaddr_in>() as libc::socklen_t) };
+        let rc = unsafe {
+            libc::bind(
+                raw,
+                (&raw const sa).cast(),
+                size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        };
         assert_eq!(rc, 0);
         // SAFETY: listen on a bound stream socket.
         assert_eq!(unsafe { libc::listen(raw, 4) }, 0);
@@ -129,9 +173,22 @@ fn device_bound_wildcard_counts_only_that_interface() {
     let doc = ns.list_json(&["--port", &port.to_string()]);
     let r = row(&doc, port, "0.0.0.0");
     assert_eq!(r.interface.as_deref(), Some("vb"));
-    assert_eq!(r.exposure, Some(AddrClass::Private), "va's public address does not count");
+    assert_eq!(
+        r.exposure,
+        Some(AddrClass::Private),
+        "va's public address does not count"
+    );
     let out = std::process::Command::new("ip")
-        .args(["netns", "exec", &ns.name, bin(), "--color", "never", "--port", &port.to_string()])
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            bin(),
+            "--color",
+            "never",
+            "--port",
+            &port.to_string(),
+        ])
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("0.0.0.0%vb"));
@@ -139,7 +196,9 @@ fn device_bound_wildcard_counts_only_that_interface() {
 
 #[test]
 fn loopback_only_namespace_wildcard_is_loopback() {
-    let Some(ns) = Netns::create("lo") else { return };
+    let Some(ns) = Netns::create("lo") else {
+        return;
+    };
     let l = ns.run(|| TcpListener::bind("0.0.0.0:0").unwrap());
     let port = port_of(l.local_addr());
     let doc = ns.list_json(&["--port", &port.to_string()]);
