@@ -82,7 +82,7 @@ pub struct ListArgs {
     #[arg(short = '6', long = "ipv6")]
     pub ipv6: bool,
     /// Local ports, e.g. 22,80,8000-8100.
-    #[arg(short, long, value_name = "PORTS", value_parser = filter::parse_port_list)]
+    #[arg(long, value_name = "PORTS", value_parser = filter::parse_port_list)]
     pub port: Vec<Vec<PortRange>>,
     /// Sockets held by this pid (repeat or separate with commas).
     #[arg(long, value_name = "PID", value_delimiter = ',')]
@@ -105,6 +105,16 @@ pub struct ListArgs {
     /// JSON for scripts (schema in docs/json.md).
     #[arg(long)]
     pub json: bool,
+    /// Accepted for ss/netstat muscle memory (`portscope -tulpn`): listening is the default,
+    /// output is always numeric with service names in their own column, processes are shown.
+    #[arg(short = 'l', hide = true)]
+    pub ss_listening: bool,
+    /// See `ss_listening`.
+    #[arg(short = 'n', hide = true)]
+    pub ss_numeric: bool,
+    /// See `ss_listening`.
+    #[arg(short = 'p', hide = true)]
+    pub ss_processes: bool,
 }
 
 impl ListArgs {
@@ -131,6 +141,12 @@ mod tests {
         assert!(cli.command.is_none());
         assert!(cli.list.tcp && cli.list.json);
         assert_eq!(cli.list.ports().len(), 2);
+    }
+
+    #[test]
+    fn ss_muscle_memory_parses() {
+        let cli = Cli::try_parse_from(["portscope", "-tulpn"]).unwrap();
+        assert!(cli.list.tcp && cli.list.udp && cli.list.ss_processes);
     }
 
     #[test]
