@@ -153,7 +153,11 @@ pub fn warnings(entries: &[SocketEntry], snapshot: &Snapshot) -> Vec<String> {
         ));
     }
     let hidden = count(OwnerUnknown::Hidden);
-    if hidden > 0 {
+    if hidden > 0 && snapshot.owners.denied.is_empty() {
+        out.push(format!(
+            "owners of {hidden} socket(s) are unknown: no process could be read under the proc root"
+        ));
+    } else if hidden > 0 {
         let pids: Vec<String> = snapshot
             .owners
             .denied

@@ -46,6 +46,15 @@ pub enum CollectError {
         /// Decoder message.
         detail: String,
     },
+    /// The proc filesystem given with `--proc-root` cannot be read.
+    #[error("cannot read the proc filesystem '{path}' (--proc-root): {source}")]
+    ProcRoot {
+        /// The path given.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Listing interface addresses failed.
     #[error("cannot list interface addresses: {0}")]
     Interfaces(#[source] std::io::Error),
@@ -136,6 +145,12 @@ pub fn snapshot(
     request: &Request,
     keep: &dyn Fn(&RawSocket) -> bool,
 ) -> Result<Snapshot, CollectError> {
+    if request.owners && cfg!(target_os = "linux") {
+        std::fs::read_dir(&request.proc_root).map_err(|source| CollectError::ProcRoot {
+            path: request.proc_root.display().to_string(),
+            source,
+        })?;
+    }
     let (sockets, owners) =
         target_os::socket_table(&request.query, keep, request.owners, &request.proc_root)?;
     let pids: Vec<u32> = owners

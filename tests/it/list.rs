@@ -364,3 +364,50 @@ fn unprivileged_run_lists_everything_and_hints_once() {
     assert!(table.contains("(need root)"), "{table}");
     let _ = std::io::stderr().flush();
 }
+
+#[test]
+fn unreadable_proc_root_is_a_clear_error() {
+    let out = portscope(&["--proc-root", "/nonexistent/proc"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("'/nonexistent/proc'") && err.contains("--proc-root"),
+        "{err}"
+    );
+}
+
+#[test]
+fn proc_root_fixture_is_used_for_owners() {
+    // A fixture proc tree where pid 4242 "holds" the inode of a real socket of ours.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let fd = listener.as_raw_fd();
+    let inode = std::os::unix::fs::MetadataExt::ino(
+        &std::fs::metadata(format!("/proc/self/fd/{fd}")).unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("4242");
+    std::fs::create_dir_all(p.join("fd")).unwrap();
+    std::os::unix::fs::symlink(format!("socket:[{inode}]"), p.join("fd/7")).unwrap();
+    std::fs::write(
+        p.join("stat"),
+        "4242 (fixture-daemon) S 1 4242 4242 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0",
+    )
+    .unwrap();
+    std::fs::write(p.join("cmdline"), b"fixture-daemon\0--flag\0").unwrap();
+    std::fs::write(p.join("status"), "Uid:\t0\t0\t0\t0\n").unwrap();
+    std::fs::write(dir.path().join("stat"), "btime 1700000000\n").unwrap();
+    let doc = list_json(&[
+        "--proc-root",
+        dir.path().to_str().unwrap(),
+        "--port",
+        &port.to_string(),
+    ]);
+    let row = on_port(&doc, port)[0];
+    assert_eq!(row.processes.len(), 1);
+    assert_eq!(row.processes[0].pid, 4242);
+    assert_eq!(row.processes[0].name.as_deref(), Some("fixture-daemon"));
+    assert_eq!(row.processes[0].cmdline, vec!["fixture-daemon", "--flag"]);
+    assert_eq!(row.processes[0].fds, vec![7]);
+}
