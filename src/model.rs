@@ -173,6 +173,33 @@ impl std::fmt::Display for SocketState {
     }
 }
 
+/// An inclusive range of ports; a single port has `start == end`. Shown as `80` or `6000-6063`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PortRange {
+    /// First port of the range.
+    pub start: u16,
+    /// Last port of the range (inclusive).
+    pub end: u16,
+}
+
+impl PortRange {
+    /// True when `port` lies in the range.
+    #[must_use]
+    pub fn contains(self, port: u16) -> bool {
+        self.start <= port && port <= self.end
+    }
+}
+
+impl std::fmt::Display for PortRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.start == self.end {
+            write!(f, "{}", self.start)
+        } else {
+            write!(f, "{}-{}", self.start, self.end)
+        }
+    }
+}
+
 /// One socket as the kernel's socket table reports it, before any owner lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawSocket {

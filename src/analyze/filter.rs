@@ -8,22 +8,7 @@ use std::str::FromStr;
 
 use crate::model::{AddrClass, Proto, RawSocket, SocketEntry, SocketState};
 
-/// An inclusive port range; a single port is `a == b`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PortRange {
-    /// First port.
-    pub start: u16,
-    /// Last port (inclusive).
-    pub end: u16,
-}
-
-impl PortRange {
-    /// True when `port` lies within the range.
-    #[must_use]
-    pub fn contains(self, port: u16) -> bool {
-        (self.start..=self.end).contains(&port)
-    }
-}
+pub use crate::model::PortRange;
 
 /// Parse one port: a number from 1 to 65535.
 ///

@@ -195,32 +195,7 @@ impl fmt::Display for Why {
     }
 }
 
-/// An inclusive range of ports; a single port has `start == end`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct PortRange {
-    /// First port of the range.
-    pub start: u16,
-    /// Last port of the range (inclusive).
-    pub end: u16,
-}
-
-impl PortRange {
-    /// True when `port` lies in the range.
-    #[must_use]
-    pub fn contains(self, port: u16) -> bool {
-        self.start <= port && port <= self.end
-    }
-}
-
-impl fmt::Display for PortRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.start == self.end {
-            write!(f, "{}", self.start)
-        } else {
-            write!(f, "{}-{}", self.start, self.end)
-        }
-    }
-}
+pub use crate::model::PortRange;
 
 /// One audit rule: a risky service on some ports of one protocol.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -20,6 +20,7 @@ use linux as target_os;
 pub mod other;
 #[cfg(not(target_os = "linux"))]
 use other as target_os;
+pub mod sysinfo_details;
 pub mod users;
 
 pub use interfaces::interfaces;

@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use netstat2::{AddressFamilyFlags, ProtocolFlags, ProtocolSocketInfo, TcpState};
-use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
 use crate::collect::{CollectError, SocketQuery};
 use crate::model::{Family, FdRef, OwnerScan, ProcessInfo, Proto, RawSocket, SocketState};
@@ -168,42 +167,7 @@ fn tcp_state(state: TcpState) -> (SocketState, u8) {
 /// Details of the given pids through sysinfo's targeted refresh.
 #[must_use]
 pub fn processes(_proc_root: &Path, pids: &[u32]) -> BTreeMap<u32, ProcessInfo> {
-    let Ok(mut sys) = System::new() else {
-        return BTreeMap::new();
-    };
-    let wanted: Vec<Pid> = pids.iter().map(|&p| Pid::from_u32(p)).collect();
-    sys.refresh_processes_specifics(
-        ProcessesToUpdate::Some(&wanted),
-        false,
-        ProcessRefreshKind::nothing()
-            .without_tasks()
-            .with_exe(UpdateKind::OnlyIfNotSet)
-            .with_cmd(UpdateKind::OnlyIfNotSet)
-            .with_user(UpdateKind::OnlyIfNotSet),
-    );
-    pids.iter()
-        .filter_map(|&pid| {
-            let p = sys.process(Pid::from_u32(pid))?;
-            Some((
-                pid,
-                ProcessInfo {
-                    pid,
-                    fds: Vec::new(),
-                    name: Some(p.name().to_string_lossy().into_owned()),
-                    cmdline: p
-                        .cmd()
-                        .iter()
-                        .map(|a| a.to_string_lossy().into_owned())
-                        .collect(),
-                    exe: p.exe().map(|e| e.to_string_lossy().into_owned()),
-                    uid: None,
-                    user: None,
-                    ppid: p.parent().map(Pid::as_u32),
-                    start_time: Some(p.start_time()),
-                },
-            ))
-        })
-        .collect()
+    crate::collect::sysinfo_details::details(pids).unwrap_or_default()
 }
 
 /// Whether owners of other users' sockets are visible. Windows always reports owners; on macOS

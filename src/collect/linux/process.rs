@@ -10,12 +10,8 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
-
+use crate::collect::sysinfo_details::{self, full_name};
 use crate::model::ProcessInfo;
-
-/// The kernel's `comm` holds at most this many bytes (TASK_COMM_LEN - 1).
-const COMM_MAX: usize = 15;
 
 /// Look up details of `pids`. `user` is left `None`: names are resolved by the caller's cache.
 #[must_use]
@@ -24,60 +20,13 @@ pub fn details(proc_root: &Path, pids: &[u32]) -> BTreeMap<u32, ProcessInfo> {
         return BTreeMap::new();
     }
     if proc_root == Path::new("/proc") {
-        if let Some(found) = via_sysinfo(pids) {
+        if let Some(found) = sysinfo_details::details(pids) {
             return found;
         }
     }
     pids.iter()
         .filter_map(|&pid| read_process(proc_root, pid).map(|info| (pid, info)))
         .collect()
-}
-
-fn via_sysinfo(pids: &[u32]) -> Option<BTreeMap<u32, ProcessInfo>> {
-    let mut sys = System::new().ok()?;
-    let wanted: Vec<Pid> = pids.iter().map(|&p| Pid::from_u32(p)).collect();
-    sys.refresh_processes_specifics(
-        ProcessesToUpdate::Some(&wanted),
-        false,
-        ProcessRefreshKind::nothing()
-            // nothing() still reads tasks unless told otherwise.
-            .without_tasks()
-            .with_exe(UpdateKind::OnlyIfNotSet)
-            .with_cmd(UpdateKind::OnlyIfNotSet)
-            .with_user(UpdateKind::OnlyIfNotSet),
-    );
-    let mut out = BTreeMap::new();
-    for &pid in pids {
-        let Some(p) = sys.process(Pid::from_u32(pid)) else {
-            continue;
-        };
-        let cmdline: Vec<String> = p
-            .cmd()
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        let exe = p
-            .exe()
-            .map(|e| e.to_string_lossy().into_owned())
-            .filter(|e| !e.is_empty());
-        let comm = p.name().to_string_lossy().into_owned();
-        let uid = p.user_id().map(|u| **u);
-        out.insert(
-            pid,
-            ProcessInfo {
-                pid,
-                fds: Vec::new(),
-                name: Some(full_name(&comm, exe.as_deref(), &cmdline)),
-                cmdline,
-                exe,
-                uid,
-                user: None,
-                ppid: p.parent().map(Pid::as_u32),
-                start_time: Some(p.start_time()).filter(|&t| t > 0),
-            },
-        );
-    }
-    Some(out)
 }
 
 /// Read one process's details straight from `proc_root/PID`. `None` when it no longer exists.
@@ -191,25 +140,6 @@ fn clock_ticks() -> Option<u64> {
     u64::try_from(hz).ok().filter(|&hz| hz > 0)
 }
 
-/// The kernel truncates `comm` to 15 bytes; recover the full name from the executable or the
-/// first argument when they extend it.
-fn full_name(comm: &str, exe: Option<&str>, cmdline: &[String]) -> String {
-    if comm.len() < COMM_MAX {
-        return comm.to_string();
-    }
-    let base = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
-    let candidates = exe
-        .map(base)
-        .into_iter()
-        .chain(cmdline.first().map(|a| base(a)));
-    for candidate in candidates {
-        if candidate.len() > comm.len() && candidate.starts_with(comm) {
-            return candidate;
-        }
-    }
-    comm.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,33 +175,13 @@ mod tests {
     }
 
     #[test]
-    fn untruncates_long_names() {
-        let cmd = vec!["/usr/bin/containerd-shim-runc-v2".to_string()];
-        assert_eq!(
-            full_name("containerd-shim", None, &cmd),
-            "containerd-shim-runc-v2"
-        );
-        assert_eq!(
-            full_name(
-                "containerd-shim",
-                Some("/usr/bin/containerd-shim-runc-v2"),
-                &[]
-            ),
-            "containerd-shim-runc-v2"
-        );
-        assert_eq!(full_name("nginx", Some("/usr/sbin/nginx"), &[]), "nginx");
-        // A 15-byte name that the exe does not extend stays as it is.
-        assert_eq!(
-            full_name("abcdefghijklmno", Some("/bin/other"), &[]),
-            "abcdefghijklmno"
-        );
-    }
-
-    #[test]
     fn own_reader_and_sysinfo_agree_on_self() {
         let me = std::process::id();
         let direct = read_process(Path::new("/proc"), me).unwrap();
-        let via = via_sysinfo(&[me]).unwrap().remove(&me).unwrap();
+        let via = sysinfo_details::details(&[me])
+            .unwrap()
+            .remove(&me)
+            .unwrap();
         assert_eq!(direct.name, via.name);
         assert_eq!(direct.cmdline, via.cmdline);
         assert_eq!(direct.exe, via.exe);
