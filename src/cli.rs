@@ -195,8 +195,15 @@ mod tests {
         let err = Cli::try_parse_from(["portscope", "audit", "--fail-on", "severe"]).unwrap_err();
         assert!(err.to_string().contains("severe"), "{err}");
         assert!(
-            Cli::try_parse_from(["portscope", "audit", "--baseline", "a", "--save-baseline", "b"])
-                .is_err()
+            Cli::try_parse_from([
+                "portscope",
+                "audit",
+                "--baseline",
+                "a",
+                "--save-baseline",
+                "b"
+            ])
+            .is_err()
         );
     }
 

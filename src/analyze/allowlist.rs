@@ -197,8 +197,9 @@ enum RawDate {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset)
-        .map_or(1, |before| before.bytes().filter(|&b| b == b'\n').count() + 1)
+    text.get(..offset).map_or(1, |before| {
+        before.bytes().filter(|&b| b == b'\n').count() + 1
+    })
 }
 
 impl Allowlist {
@@ -223,12 +224,12 @@ impl Allowlist {
             let port_span = raw.port.span();
             let ports = match raw.port.into_inner() {
                 RawPort::Number(n) => {
-                    let port = u16::try_from(n)
-                        .ok()
-                        .filter(|&p| p != 0)
-                        .ok_or_else(|| {
-                            err(port_span.clone(), format!("port {n} is not within 1..=65535"))
-                        })?;
+                    let port = u16::try_from(n).ok().filter(|&p| p != 0).ok_or_else(|| {
+                        err(
+                            port_span.clone(),
+                            format!("port {n} is not within 1..=65535"),
+                        )
+                    })?;
                     PortRange {
                         start: port,
                         end: port,
@@ -396,7 +397,14 @@ mod tests {
             let cidr: Cidr = net.parse().unwrap();
             assert_eq!(cidr.contains(ip(addr)), want, "{net} ∋ {addr}");
         }
-        for bad in ["10.0.0.0/33", "fd00::/129", "10.0.0/8", "host", "10.0.0.0/", "1.2.3.4/-1"] {
+        for bad in [
+            "10.0.0.0/33",
+            "fd00::/129",
+            "10.0.0/8",
+            "host",
+            "10.0.0.0/",
+            "1.2.3.4/-1",
+        ] {
             assert!(bad.parse::<Cidr>().is_err(), "{bad}");
         }
     }
@@ -411,7 +419,13 @@ mod tests {
         assert_eq!(list.entries.len(), 3);
         let e = &list.entries[1];
         assert_eq!(e.line, 7);
-        assert_eq!(e.ports, PortRange { start: 6379, end: 6380 });
+        assert_eq!(
+            e.ports,
+            PortRange {
+                start: 6379,
+                end: 6380
+            }
+        );
         assert_eq!(e.proto, Some(Proto::Tcp));
         assert_eq!(e.address, Some("10.0.0.0/8".parse().unwrap()));
         assert_eq!(e.expires, Some(day("2030-12-31")));
@@ -422,17 +436,41 @@ mod tests {
     #[test]
     fn malformed_files_name_the_line() {
         let cases: &[(&str, usize, &str)] = &[
-            ("[[allow]]\nport = 23\nreason = \"x\"\ncolour = \"red\"\n", 4, "colour"),
+            (
+                "[[allow]]\nport = 23\nreason = \"x\"\ncolour = \"red\"\n",
+                4,
+                "colour",
+            ),
             ("[[allow]]\nport = 23\n", 1, "reason"),
             ("[[allow]]\nreason = \"x\"\n", 1, "port"),
             ("\n[[allow]]\nport = 70000\nreason = \"x\"\n", 3, "70000"),
-            ("[[allow]]\nport = \"30-20\"\nreason = \"x\"\n", 2, "backwards"),
+            (
+                "[[allow]]\nport = \"30-20\"\nreason = \"x\"\n",
+                2,
+                "backwards",
+            ),
             ("[[allow]]\nport = \"abc\"\nreason = \"x\"\n", 2, "abc"),
-            ("[[allow]]\nport = 1\naddress = \"10.0.0.0/40\"\nreason = \"x\"\n", 3, "prefix"),
-            ("[[allow]]\nport = 1\nreason = \"x\"\nexpires = \"31.12.2030\"\n", 4, "YYYY-MM-DD"),
-            ("[[allow]]\nport = 1\nreason = \"x\"\nexpires = \"2030-02-30\"\n", 4, "calendar"),
+            (
+                "[[allow]]\nport = 1\naddress = \"10.0.0.0/40\"\nreason = \"x\"\n",
+                3,
+                "prefix",
+            ),
+            (
+                "[[allow]]\nport = 1\nreason = \"x\"\nexpires = \"31.12.2030\"\n",
+                4,
+                "YYYY-MM-DD",
+            ),
+            (
+                "[[allow]]\nport = 1\nreason = \"x\"\nexpires = \"2030-02-30\"\n",
+                4,
+                "calendar",
+            ),
             ("[[allow]]\nport = 1\nreason = \" \"\n", 1, "reason"),
-            ("[[allow]]\nport = 1\nproto = \"sctp\"\nreason = \"x\"\n", 3, "sctp"),
+            (
+                "[[allow]]\nport = 1\nproto = \"sctp\"\nreason = \"x\"\n",
+                3,
+                "sctp",
+            ),
             ("[[allow]\nport = 1\n", 1, ""),
             ("[[allow]]\nport = 1\nreason = \"x\n", 3, ""),
             ("[[allowed]]\nport = 1\nreason = \"x\"\n", 1, "allowed"),
@@ -472,7 +510,15 @@ mod tests {
     fn expiry_stops_suppression_and_warns() {
         let text = "[[allow]]\nport = 23\nreason = \"until migration\"\nexpires = \"2025-06-30\"\n";
         let list = Allowlist::parse(text).unwrap();
-        let fresh = || vec![finding(Proto::Tcp, "11.22.33.44", 23, "11.22.33.44", "inetd")];
+        let fresh = || {
+            vec![finding(
+                Proto::Tcp,
+                "11.22.33.44",
+                23,
+                "11.22.33.44",
+                "inetd",
+            )]
+        };
         // Valid through the expiry day itself.
         let mut fs = fresh();
         assert!(list.apply(&mut fs, day("2025-06-30")).is_empty());

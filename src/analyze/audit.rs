@@ -25,7 +25,13 @@ pub const UNIDENTIFIED_SEVERITY: Severity = Severity::Medium;
 
 /// Process names of container port forwarders: their listeners stand for published container
 /// ports, whose traffic is DNATed in PREROUTING and never meets the host's INPUT chain.
-pub const FORWARDERS: [&str; 5] = ["docker-proxy", "rootlessport", "pasta", "dockerd", "containerd"];
+pub const FORWARDERS: [&str; 5] = [
+    "docker-proxy",
+    "rootlessport",
+    "pasta",
+    "dockerd",
+    "containerd",
+];
 
 /// What a finding says about container port forwarders.
 pub const FORWARDER_NOTE: &str = "held by a container port forwarder: traffic to a published \
@@ -114,9 +120,12 @@ pub fn process_names(processes: &[ProcessInfo]) -> Vec<String> {
 /// as `pasta`.
 #[must_use]
 pub fn is_forwarder(name: &str) -> bool {
-    FORWARDERS
-        .iter()
-        .any(|f| name == *f || name.strip_prefix(f).is_some_and(|rest| rest.starts_with('.')))
+    FORWARDERS.iter().any(|f| {
+        name == *f
+            || name
+                .strip_prefix(f)
+                .is_some_and(|rest| rest.starts_with('.'))
+    })
 }
 
 /// Every finding for the listening sockets `entries`, most severe first (then by port, protocol
@@ -438,22 +447,72 @@ mod tests {
     #[test]
     fn severity_follows_exposure() {
         use Proto::{Tcp, Udp};
-        let cases: &[(Proto, &str, u16, Option<AddrClass>, Option<(&str, Severity)>)] = &[
-            (Tcp, "11.22.33.44", 23, Some(Public), Some(("exposed-telnet", High))),
-            (Tcp, "10.0.0.1", 6379, Some(Private), Some(("exposed-redis", Medium))),
-            (Tcp, "169.254.1.1", 5432, Some(LinkLocal), Some(("exposed-postgresql", Low))),
+        type Case<'a> = (
+            Proto,
+            &'a str,
+            u16,
+            Option<AddrClass>,
+            Option<(&'a str, Severity)>,
+        );
+        let cases: &[Case] = &[
+            (
+                Tcp,
+                "11.22.33.44",
+                23,
+                Some(Public),
+                Some(("exposed-telnet", High)),
+            ),
+            (
+                Tcp,
+                "10.0.0.1",
+                6379,
+                Some(Private),
+                Some(("exposed-redis", Medium)),
+            ),
+            (
+                Tcp,
+                "169.254.1.1",
+                5432,
+                Some(LinkLocal),
+                Some(("exposed-postgresql", Low)),
+            ),
             (Tcp, "127.0.0.1", 6379, Some(Loopback), None),
-            (Udp, "0.0.0.0", 11211, Some(Public), Some(("exposed-memcached-udp", High))),
-            (Tcp, "0.0.0.0", 2375, Some(Public), Some(("exposed-docker-api", Critical))),
+            (
+                Udp,
+                "0.0.0.0",
+                11211,
+                Some(Public),
+                Some(("exposed-memcached-udp", High)),
+            ),
+            (
+                Tcp,
+                "0.0.0.0",
+                2375,
+                Some(Public),
+                Some(("exposed-docker-api", Critical)),
+            ),
             (Tcp, "0.0.0.0", 2375, None, None),
             (Tcp, "11.22.33.44", 8123, Some(Public), None),
-            (Tcp, "11.22.33.44", 80, Some(Public), Some(("exposed-http", Info))),
+            (
+                Tcp,
+                "11.22.33.44",
+                80,
+                Some(Public),
+                Some(("exposed-http", Info)),
+            ),
         ];
         for &(proto, addr, port, exposure, want) in cases {
-            let got = run(&[entry(proto, addr, port, exposure)], &HostContext::default());
+            let got = run(
+                &[entry(proto, addr, port, exposure)],
+                &HostContext::default(),
+            );
             let got: Vec<(&str, Severity)> =
                 got.iter().map(|f| (f.rule.as_str(), f.severity)).collect();
-            assert_eq!(got, want.into_iter().collect::<Vec<_>>(), "{addr}:{port}/{proto}");
+            assert_eq!(
+                got,
+                want.into_iter().collect::<Vec<_>>(),
+                "{addr}:{port}/{proto}"
+            );
         }
     }
 
@@ -469,7 +528,11 @@ mod tests {
         assert_eq!(f.process_names(), vec!["daemon".to_owned()]);
         assert!(f.why.contains("Redis") || !f.why.is_empty());
         assert!(!f.fix.is_empty() && !f.why_codes.is_empty());
-        assert!(f.notes.iter().any(|n| n.starts_with("wildcard bind")), "{:?}", f.notes);
+        assert!(
+            f.notes.iter().any(|n| n.starts_with("wildcard bind")),
+            "{:?}",
+            f.notes
+        );
         assert!(!f.suppressed && f.suppressed_reason.is_none());
     }
 
@@ -479,7 +542,11 @@ mod tests {
         e.dual_stack = Some(false);
         let f = &run(&[e], &HostContext::default())[0];
         assert_eq!(f.severity, Medium);
-        assert!(f.notes.iter().any(|n| n.contains("IPv6 only")), "{:?}", f.notes);
+        assert!(
+            f.notes.iter().any(|n| n.contains("IPv6 only")),
+            "{:?}",
+            f.notes
+        );
     }
 
     #[test]

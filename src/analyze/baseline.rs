@@ -118,7 +118,9 @@ impl Baseline {
         let before = self
             .listeners
             .iter()
-            .filter(|l| l.proto == f.proto && l.port == f.port && l.local_address == f.local_address)
+            .filter(|l| {
+                l.proto == f.proto && l.port == f.port && l.local_address == f.local_address
+            })
             .map(|l| l.exposure.map_or(0, rank))
             .max();
         match before {
@@ -191,11 +193,11 @@ mod tests {
         let base = Baseline::parse(&text).unwrap();
         assert_eq!(base.listeners.len(), 3);
         let now = [
-            entry("0.0.0.0", 23, Public),      // unchanged
-            entry("::", 6379, Public),         // a public IPv6 address appeared
-            entry("10.0.0.1", 5432, Private),  // unchanged
+            entry("0.0.0.0", 23, Public),       // unchanged
+            entry("::", 6379, Public),          // a public IPv6 address appeared
+            entry("10.0.0.1", 5432, Private),   // unchanged
             entry("11.22.33.44", 5432, Public), // new address
-            entry("0.0.0.0", 3306, Public),    // new port
+            entry("0.0.0.0", 3306, Public),     // new port
         ];
         let mut fs = findings(&now, RuleSet::builtin(), &HostContext::default());
         assert_eq!(fs.len(), 5);

@@ -134,7 +134,11 @@ pub fn table(
 }
 
 fn write_finding(out: &mut dyn Write, f: &Finding, style: Style) -> io::Result<()> {
-    let service = f.service.as_deref().map(|s| format!("  {s}")).unwrap_or_default();
+    let service = f
+        .service
+        .as_deref()
+        .map(|s| format!("  {s}"))
+        .unwrap_or_default();
     let mut head = format!("  {}{service}  ", socket_label(f));
     head.push_str(&dim(&format!("[{}]", f.rule), style));
     if f.severity != f.base_severity {
@@ -145,7 +149,10 @@ fn write_finding(out: &mut dyn Write, f: &Finding, style: Style) -> io::Result<(
         head.push_str(&dim(&format!(" suppressed: {}", sanitize(reason)), style));
     }
     if let Some(drift) = &f.baseline {
-        head.push_str(&dim(&format!(" ({} since baseline)", drift.replace('_', " ")), style));
+        head.push_str(&dim(
+            &format!(" ({} since baseline)", drift.replace('_', " ")),
+            style,
+        ));
     }
     writeln!(out, "{head}")?;
     writeln!(out, "      exposure: {}", exposure_label(f))?;
@@ -219,11 +226,23 @@ mod tests {
         table(&mut buf, &shown, &summary, Style::plain()).unwrap();
         let text = String::from_utf8(buf).unwrap();
         assert!(!text.contains('\x1b'), "{text}");
-        assert!(text.contains("HIGH (1)") && text.contains("MEDIUM (1)"), "{text}");
+        assert!(
+            text.contains("HIGH (1)") && text.contains("MEDIUM (1)"),
+            "{text}"
+        );
         assert!(!text.contains("CRITICAL"), "{text}");
-        assert!(text.contains("redis\\x1b[31m (pid 77, user root)"), "{text}");
-        assert!(text.contains("tcp 10.0.0.1:23  Telnet  [exposed-telnet] (base high)"), "{text}");
-        assert!(text.contains("exposure: public via va 11.22.33.44 (wildcard bind)"), "{text}");
+        assert!(
+            text.contains("redis\\x1b[31m (pid 77, user root)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tcp 10.0.0.1:23  Telnet  [exposed-telnet] (base high)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("exposure: public via va 11.22.33.44 (wildcard bind)"),
+            "{text}"
+        );
         assert!(text.ends_with("1 high, 1 medium, 1 suppressed\n"), "{text}");
         let high = text.find("HIGH").unwrap();
         assert!(high < text.find("MEDIUM").unwrap());
@@ -232,7 +251,10 @@ mod tests {
         let mut buf = Vec::new();
         table(&mut buf, &all, &summary, Style::plain()).unwrap();
         let text = String::from_utf8(buf).unwrap();
-        assert!(text.contains("CRITICAL (1)") && text.contains("suppressed: lab"), "{text}");
+        assert!(
+            text.contains("CRITICAL (1)") && text.contains("suppressed: lab"),
+            "{text}"
+        );
 
         let mut buf = Vec::new();
         table(&mut buf, &[], &Summary::default(), Style::plain()).unwrap();
