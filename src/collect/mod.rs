@@ -202,3 +202,21 @@ pub fn route_localnet(proc_root: &Path) -> Vec<String> {
 pub fn default_proc_root() -> &'static Path {
     Path::new("/proc")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_localnet_reads_the_proc_root() {
+        let root = tempfile::tempdir().unwrap();
+        let conf = root.path().join("sys/net/ipv4/conf");
+        for (dev, value) in [("all", "0"), ("default", "1"), ("eth0", "1\n"), ("lo", "0")] {
+            std::fs::create_dir_all(conf.join(dev)).unwrap();
+            std::fs::write(conf.join(dev).join("route_localnet"), value).unwrap();
+        }
+        std::fs::create_dir_all(conf.join("wg0")).unwrap();
+        assert_eq!(route_localnet(root.path()), vec!["eth0".to_owned()]);
+        assert!(route_localnet(&root.path().join("missing")).is_empty());
+    }
+}
