@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::analyze::filter::{self, PortRange, UserSpec};
+use crate::analyze::rules::Severity;
 use crate::model::{AddrClass, SocketState};
 
 /// What is listening here, who holds a port, and what is exposed.
@@ -39,6 +40,44 @@ pub struct Cli {
 pub enum Command {
     /// List listening sockets and their owners (the default).
     List(ListArgs),
+    /// Security self-audit: risky services reachable from beyond this machine, how bad each is
+    /// and how to fix it.
+    #[command(
+        long_about = "Security self-audit: which listening services are reachable from beyond \
+                      this machine that should not be, how severe each is (docs/rules.md) and \
+                      how to fix it. Run as root to see every owner.",
+        after_help = "Exit codes: 0 when no unsuppressed finding is at or above --fail-on \
+                      (always 0 without it), 1 when one is, 2 on error (bad arguments, an \
+                      unreadable or malformed allowlist or baseline)."
+    )]
+    Audit(AuditArgs),
+}
+
+/// Arguments of `portscope audit`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AuditArgs {
+    /// JSON for scripts (schema in docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 1 when an unsuppressed finding is at or above this severity (critical, high,
+    /// medium, low, info).
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<Severity>,
+    /// Report only findings at or above this severity.
+    #[arg(long, value_name = "SEVERITY")]
+    pub min_severity: Option<Severity>,
+    /// Allowlist of accepted findings (TOML, see docs/audit.md).
+    #[arg(long, value_name = "FILE")]
+    pub allow: Option<PathBuf>,
+    /// Also show suppressed findings in the table (JSON always has them).
+    #[arg(long)]
+    pub show_suppressed: bool,
+    /// Record the current listeners to FILE and exit 0.
+    #[arg(long, value_name = "FILE", conflicts_with = "baseline")]
+    pub save_baseline: Option<PathBuf>,
+    /// Report only findings that are new or more exposed than in this baseline.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
 }
 
 /// Options shared by every subcommand.
@@ -147,6 +186,41 @@ mod tests {
     fn ss_muscle_memory_parses() {
         let cli = Cli::try_parse_from(["portscope", "-tulpn"]).unwrap();
         assert!(cli.list.tcp && cli.list.udp && cli.list.ss_processes);
+    }
+
+    #[test]
+    fn audit_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "portscope",
+            "audit",
+            "--fail-on",
+            "HIGH",
+            "--min-severity",
+            "low",
+            "--allow",
+            "a.toml",
+            "--json",
+        ])
+        .unwrap();
+        let Some(Command::Audit(args)) = cli.command else {
+            panic!("not audit")
+        };
+        assert_eq!(args.fail_on, Some(Severity::High));
+        assert_eq!(args.min_severity, Some(Severity::Low));
+        assert!(args.json);
+        let err = Cli::try_parse_from(["portscope", "audit", "--fail-on", "severe"]).unwrap_err();
+        assert!(err.to_string().contains("severe"), "{err}");
+        assert!(
+            Cli::try_parse_from([
+                "portscope",
+                "audit",
+                "--baseline",
+                "a",
+                "--save-baseline",
+                "b"
+            ])
+            .is_err()
+        );
     }
 
     #[test]

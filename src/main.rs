@@ -1,5 +1,6 @@
 //! The `portscope` binary: parse arguments, run one command, map the result to an exit code.
-//! Exit codes: 0 found, 1 nothing found, 2 error. A closed stdout pipe is success.
+//! Exit codes: 0 found (audit: passed), 1 nothing found (audit: a finding at or above
+//! `--fail-on`), 2 error. A closed stdout pipe is success.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -20,10 +21,11 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         None => commands::list::run(&cli.list, &env, &mut out, &mut err),
         Some(Command::List(args)) => commands::list::run(args, &env, &mut out, &mut err),
+        Some(Command::Audit(args)) => commands::audit::run(args, &env, &mut out, &mut err),
     };
     match result {
         Ok(Outcome::Found) => ExitCode::SUCCESS,
-        Ok(Outcome::NotFound) => ExitCode::from(1),
+        Ok(Outcome::NotFound | Outcome::Failed) => ExitCode::from(1),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let _ = writeln!(err, "portscope: error: {e:#}");

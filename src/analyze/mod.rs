@@ -1,6 +1,10 @@
 //! Pure analysis: functions from collected data to enriched data. Nothing in here reads the
 //! system or prints; each part has table-driven unit tests beside it.
 
+pub mod allowlist;
+pub mod audit;
+pub mod baseline;
+pub mod date;
 pub mod exposure;
 pub mod filter;
 pub mod inventory;

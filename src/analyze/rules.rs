@@ -817,6 +817,8 @@ fn write_markdown(set: &RuleSet, out: &mut String) -> fmt::Result {
     }
     writeln!(out)?;
 
+    write_beyond_the_table(out)?;
+
     writeln!(out, "## Rules")?;
     for rule in set.rules() {
         writeln!(out)?;
@@ -849,6 +851,69 @@ fn write_markdown(set: &RuleSet, out: &mut String) -> fmt::Result {
         }
         writeln!(out)?;
     }
+    Ok(())
+}
+
+/// The audit checks that are not port rules: their ids and severities come from
+/// [`crate::analyze::audit`], so the reference cannot drift from the code.
+fn write_beyond_the_table(out: &mut String) -> fmt::Result {
+    use crate::analyze::audit::{FORWARDERS, UNIDENTIFIED_PUBLIC_LISTENER, UNIDENTIFIED_SEVERITY};
+    writeln!(out, "## Beyond the port table")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Three checks of `portscope audit` do not depend on a (port, protocol) row."
+    )?;
+    writeln!(out)?;
+    writeln!(out, "### {UNIDENTIFIED_PUBLIC_LISTENER}")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "**any port** · **{UNIDENTIFIED_SEVERITY}** (low when only missing privileges hide the \
+         owner)"
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "A listener reachable on a public address whose owning process cannot be identified: no \
+         process holds it (a kernel service such as NFS or WireGuard, or a process in another PID \
+         namespace), or its holder's file descriptors cannot be read even with privileges. \
+         Something answers from the internet and nobody can be named for it. Without privileges \
+         the finding is low and says to run as root. It is reported in addition to any port \
+         rule the socket matches."
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "**Fix:** identify the service (kernel modules, containers, `ss -ltunpe`), then stop it, \
+         bind it to a private or loopback address, or allowlist it with a reason."
+    )?;
+    writeln!(out)?;
+    writeln!(out, "### Loopback listeners with route_localnet")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "A socket reachable only on loopback normally gives no finding. When \
+         `net.ipv4.conf.<interface>.route_localnet=1` is set on any interface (`all` included), \
+         packets to 127.0.0.0/8 arriving from outside are no longer dropped as martians, so a \
+         neighbour on that link can reach IPv4 loopback listeners (Docker before 28.0 relied on \
+         this for ports published to 127.0.0.1). A risky service on IPv4 loopback then gives a \
+         finding of its port rule at two steps below the base severity, at least low, with a \
+         note naming the interfaces. The fix is `route_localnet=0` unless a DNAT rule needs it."
+    )?;
+    writeln!(out)?;
+    writeln!(out, "### Container port forwarders (a note)")?;
+    writeln!(out)?;
+    let names: Vec<String> = FORWARDERS.iter().map(|n| format!("`{n}`")).collect();
+    writeln!(
+        out,
+        "A finding on a socket held by {} carries a note rather than a severity of its own: such \
+         a listener stands for a published container port, whose traffic is DNATed in \
+         PREROUTING and forwarded, so the host's INPUT rules (ufw, firewalld) never see it. \
+         Filter in the DOCKER-USER chain, or publish to 127.0.0.1 only.",
+        names.join(", ")
+    )?;
+    writeln!(out)?;
     Ok(())
 }
 
@@ -1282,6 +1347,8 @@ mod tests {
         );
         assert!(text.contains("| link_local | 2 | medium | low | info | info | info |"));
         assert!(text.contains("| loopback | no finding | - | - | - | - | - |"));
+        assert!(text.contains("\n### unidentified-public-listener\n"));
+        assert!(text.contains("route_localnet") && text.contains("`docker-proxy`"));
     }
 
     /// docs/rules.md must be exactly what `render_markdown` makes of the built-in table.

@@ -190,8 +190,49 @@ pub fn snapshot(
     })
 }
 
+/// Interfaces whose `net.ipv4.conf.<if>.route_localnet` is 1, read from
+/// `<proc_root>/sys/net/ipv4/conf/*/route_localnet` (`all` included, `default` skipped: it only
+/// seeds interfaces created later). The sysctls are those of the reader's network namespace.
+/// Where the files do not exist (other systems, a fixture tree without them) the list is empty.
+#[must_use]
+pub fn route_localnet(proc_root: &Path) -> Vec<String> {
+    let dir = proc_root.join("sys/net/ipv4/conf");
+    let Ok(read) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = read
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|name| name != "default")
+        .filter(|name| {
+            std::fs::read_to_string(dir.join(name).join("route_localnet"))
+                .is_ok_and(|v| v.trim() == "1")
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// Default proc root of this platform.
 #[must_use]
 pub fn default_proc_root() -> &'static Path {
     Path::new("/proc")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_localnet_reads_the_proc_root() {
+        let root = tempfile::tempdir().unwrap();
+        let conf = root.path().join("sys/net/ipv4/conf");
+        for (dev, value) in [("all", "0"), ("default", "1"), ("eth0", "1\n"), ("lo", "0")] {
+            std::fs::create_dir_all(conf.join(dev)).unwrap();
+            std::fs::write(conf.join(dev).join("route_localnet"), value).unwrap();
+        }
+        std::fs::create_dir_all(conf.join("wg0")).unwrap();
+        assert_eq!(route_localnet(root.path()), vec!["eth0".to_owned()]);
+        assert!(route_localnet(&root.path().join("missing")).is_empty());
+    }
 }

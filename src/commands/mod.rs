@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Write};
 use crate::cli::{ColorChoice, GlobalArgs};
 use crate::render::Style;
 
+pub mod audit;
 pub mod list;
 
 /// What a command found, mapped to the exit code by `main`.
@@ -15,6 +16,8 @@ pub enum Outcome {
     Found,
     /// Nothing matched (exit 1).
     NotFound,
+    /// `audit --fail-on`: an unsuppressed finding is at or above the threshold (exit 1).
+    Failed,
 }
 
 /// Everything a command needs from the environment, decided once (ripgrep's "high-level args").

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+pub mod audit;
 pub mod json;
 pub mod sanitize;
 pub mod table;

@@ -1,0 +1,263 @@
+//! Rendering of `portscope audit`: the findings grouped by severity (critical first) with a
+//! one-line summary, and the typed JSON document (see docs/json.md).
+//!
+//! Every untrusted string (process names, users, interface names) goes through [`sanitize`]
+//! before it is coloured; JSON never carries colour. Nothing here collects or analyses.
+
+use std::io::{self, Write};
+
+use colored::{ColoredString, Colorize};
+use serde::Serialize;
+
+use crate::analyze::audit::{Finding, Summary};
+use crate::analyze::rules::Severity;
+use crate::model::OwnerUnknown;
+use crate::render::{Style, addr, sanitize};
+
+/// `portscope audit --json`.
+#[derive(Debug, Serialize)]
+pub struct AuditDocument<'a> {
+    /// Always [`crate::render::json::SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Every finding, suppressed ones included, most severe first.
+    pub findings: &'a [Finding],
+    /// Unsuppressed counts per severity, and the suppressed count.
+    pub summary: Summary,
+    /// Why the result may be partial, expired allowlist entries (also printed on stderr).
+    pub warnings: &'a [String],
+}
+
+fn paint(text: &str, level: Severity, style: Style) -> String {
+    if !style.color {
+        return text.to_owned();
+    }
+    let s: ColoredString = match level {
+        Severity::Critical => text.red().bold(),
+        Severity::High => text.red(),
+        Severity::Medium => text.yellow(),
+        Severity::Low => text.cyan(),
+        Severity::Info => text.dimmed(),
+    };
+    s.to_string()
+}
+
+fn dim(text: &str, style: Style) -> String {
+    if style.color {
+        text.dimmed().to_string()
+    } else {
+        text.to_owned()
+    }
+}
+
+/// `tcp 0.0.0.0:6379`, `tcp [::]:6379 v6-only`, `udp 0.0.0.0%eth0:53`.
+fn socket_label(f: &Finding) -> String {
+    let mut s = format!("{} {}", f.proto, addr(f.local_address));
+    if let Some(dev) = &f.interface {
+        s.push('%');
+        s.push_str(&sanitize(dev));
+    }
+    s.push(':');
+    s.push_str(&f.port.to_string());
+    match f.dual_stack {
+        Some(true) => s.push_str(" v4+v6"),
+        Some(false) => s.push_str(" v6-only"),
+        None => {}
+    }
+    s
+}
+
+fn exposure_label(f: &Finding) -> String {
+    let Some(class) = f.exposure else {
+        return "no address".to_owned();
+    };
+    let mut s = class.as_str().replace('_', "-");
+    match (&f.exposure_interface, f.exposure_address) {
+        (Some(dev), Some(a)) => s.push_str(&format!(" via {} {}", sanitize(dev), a)),
+        (None, Some(a)) => s.push_str(&format!(" via {a}")),
+        (Some(dev), None) => s.push_str(&format!(" via {}", sanitize(dev))),
+        (None, None) => {}
+    }
+    if f.wildcard {
+        s.push_str(" (wildcard bind)");
+    }
+    s
+}
+
+fn owner_label(f: &Finding) -> String {
+    if f.processes.is_empty() {
+        return match f.owner_unknown_reason {
+            Some(OwnerUnknown::Permission) => "unknown (run as root to see it)".to_owned(),
+            Some(OwnerUnknown::Hidden) => "unknown (hidden even from root)".to_owned(),
+            Some(OwnerUnknown::NotFound) => "unknown (no process holds it)".to_owned(),
+            Some(OwnerUnknown::Kernel) => "kernel".to_owned(),
+            Some(OwnerUnknown::Skipped) | None => "unknown".to_owned(),
+        };
+    }
+    let parts: Vec<String> = f
+        .processes
+        .iter()
+        .map(|p| {
+            let name = sanitize(p.name.as_deref().unwrap_or("?")).into_owned();
+            match &p.user {
+                Some(user) => format!("{name} (pid {}, user {})", p.pid, sanitize(user)),
+                None => format!("{name} (pid {})", p.pid),
+            }
+        })
+        .collect();
+    parts.join(", ")
+}
+
+/// Write the findings grouped by severity, then the summary line. `findings` are those to show
+/// (the caller drops suppressed ones unless `--show-suppressed`); `summary` counts them all.
+///
+/// # Errors
+/// When writing fails.
+pub fn table(
+    out: &mut dyn Write,
+    findings: &[&Finding],
+    summary: &Summary,
+    style: Style,
+) -> io::Result<()> {
+    for level in Severity::ALL {
+        let group: Vec<&&Finding> = findings.iter().filter(|f| f.severity == level).collect();
+        if group.is_empty() {
+            continue;
+        }
+        let heading = format!("{} ({})", level.as_str().to_uppercase(), group.len());
+        writeln!(out, "{}", paint(&heading, level, style))?;
+        for f in group {
+            write_finding(out, f, style)?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(out, "{}", summary.line())
+}
+
+fn write_finding(out: &mut dyn Write, f: &Finding, style: Style) -> io::Result<()> {
+    let service = f
+        .service
+        .as_deref()
+        .map(|s| format!("  {s}"))
+        .unwrap_or_default();
+    let mut head = format!("  {}{service}  ", socket_label(f));
+    head.push_str(&dim(&format!("[{}]", f.rule), style));
+    if f.severity != f.base_severity {
+        head.push_str(&dim(&format!(" (base {})", f.base_severity), style));
+    }
+    if f.suppressed {
+        let reason = f.suppressed_reason.as_deref().unwrap_or("allowlisted");
+        head.push_str(&dim(&format!(" suppressed: {}", sanitize(reason)), style));
+    }
+    if let Some(drift) = &f.baseline {
+        head.push_str(&dim(
+            &format!(" ({} since baseline)", drift.replace('_', " ")),
+            style,
+        ));
+    }
+    writeln!(out, "{head}")?;
+    writeln!(out, "      exposure: {}", exposure_label(f))?;
+    writeln!(out, "      owner:    {}", owner_label(f))?;
+    writeln!(out, "      why:      {}", f.why)?;
+    writeln!(out, "      fix:      {}", f.fix)?;
+    for note in &f.notes {
+        writeln!(out, "      note:     {}", sanitize(note))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::audit::{HostContext, findings};
+    use crate::analyze::rules::RuleSet;
+    use crate::model::{AddrClass, Family, ProcessInfo, Proto, SocketEntry, SocketState};
+
+    fn entry(addr: &str, port: u16, class: AddrClass, name: &str) -> SocketEntry {
+        SocketEntry {
+            proto: Proto::Tcp,
+            family: Family::Ipv4,
+            local_address: addr.parse().unwrap(),
+            local_port: port,
+            remote_address: None,
+            remote_port: None,
+            state: SocketState::Listen,
+            dual_stack: None,
+            interface: None,
+            uid: 0,
+            user: None,
+            inode: 1,
+            processes: vec![ProcessInfo {
+                pid: 77,
+                fds: vec![3],
+                name: Some(name.to_owned()),
+                cmdline: vec![],
+                exe: None,
+                uid: Some(0),
+                user: Some("root".to_owned()),
+                ppid: None,
+                start_time: None,
+            }],
+            owner_unknown_reason: None,
+            service: None,
+            port_range: String::new(),
+            exposure: Some(class),
+            exposure_address: Some("11.22.33.44".parse().unwrap()),
+            exposure_interface: Some("va".to_owned()),
+            wildcard: addr == "0.0.0.0",
+        }
+    }
+
+    #[test]
+    fn grouped_plain_table() {
+        let mut fs = findings(
+            &[
+                entry("0.0.0.0", 6379, AddrClass::Public, "redis\x1b[31m"),
+                entry("10.0.0.1", 23, AddrClass::Private, "inetd"),
+                entry("11.22.33.44", 2375, AddrClass::Public, "dockerd"),
+            ],
+            RuleSet::builtin(),
+            &HostContext::default(),
+        );
+        fs[0].suppressed = true;
+        fs[0].suppressed_reason = Some("lab".to_owned());
+        let summary = Summary::of(&fs);
+        let shown: Vec<&Finding> = fs.iter().filter(|f| !f.suppressed).collect();
+        let mut buf = Vec::new();
+        table(&mut buf, &shown, &summary, Style::plain()).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        assert!(!text.contains('\x1b'), "{text}");
+        assert!(
+            text.contains("HIGH (1)") && text.contains("MEDIUM (1)"),
+            "{text}"
+        );
+        assert!(!text.contains("CRITICAL"), "{text}");
+        assert!(
+            text.contains("redis\\x1b[31m (pid 77, user root)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tcp 10.0.0.1:23  Telnet  [exposed-telnet] (base high)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("exposure: public via va 11.22.33.44 (wildcard bind)"),
+            "{text}"
+        );
+        assert!(text.ends_with("1 high, 1 medium, 1 suppressed\n"), "{text}");
+        let high = text.find("HIGH").unwrap();
+        assert!(high < text.find("MEDIUM").unwrap());
+
+        let all: Vec<&Finding> = fs.iter().collect();
+        let mut buf = Vec::new();
+        table(&mut buf, &all, &summary, Style::plain()).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        assert!(
+            text.contains("CRITICAL (1)") && text.contains("suppressed: lab"),
+            "{text}"
+        );
+
+        let mut buf = Vec::new();
+        table(&mut buf, &[], &Summary::default(), Style::plain()).unwrap();
+        assert_eq!(String::from_utf8(buf).unwrap(), "no findings\n");
+    }
+}

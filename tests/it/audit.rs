@@ -1,0 +1,498 @@
+//! `portscope audit` inside network namespaces the tests create: a veth pair (both ends inside)
+//! carrying a public-looking address (11.22.33.44, never contacted), a private one, an IPv6
+//! unique-local one and a link-local one. Sockets are opened inside the namespace by a thread
+//! that entered it with setns(2), so this test process owns them; the audit runs there through
+//! `ip netns exec`. Nothing is ever sent.
+
+use std::fs::File;
+use std::net::{TcpListener, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use portscope::analyze::audit::{Finding, Summary};
+use portscope::analyze::rules::Severity;
+use portscope::model::{AddrClass, Proto};
+use serde::Deserialize;
+
+use crate::common::*;
+
+/// The parsed `portscope audit --json` document.
+#[derive(Debug, Deserialize)]
+struct AuditDoc {
+    schema_version: u32,
+    findings: Vec<Finding>,
+    summary: Summary,
+    warnings: Vec<String>,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A network namespace with `lo`, and `va`/`vb` (a veth pair) up; deleted on drop.
+struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// Create one, or `None` (after a printed skip) without root or iproute2.
+    fn new() -> Option<Netns> {
+        if !is_root() && skip("network namespaces need root") {
+            return None;
+        }
+        if !have("ip") && skip("ip (iproute2) is not installed") {
+            return None;
+        }
+        let name = format!(
+            "ps-audit-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        run_ip(&["netns", "add", &name]);
+        let ns = Netns { name };
+        ns.ip(&["link", "add", "va", "type", "veth", "peer", "name", "vb"]);
+        for dev in ["lo", "va", "vb"] {
+            ns.ip(&["link", "set", dev, "up"]);
+        }
+        Some(ns)
+    }
+
+    /// `ip -n NAME args…`, asserting success.
+    fn ip(&self, args: &[&str]) {
+        let mut all = vec!["-n", &self.name];
+        all.extend_from_slice(args);
+        run_ip(&all);
+    }
+
+    /// Add an address (IPv6 without duplicate address detection, so it is usable at once).
+    fn addr(&self, cidr: &str, dev: &str) {
+        if cidr.contains(':') {
+            self.ip(&["addr", "add", cidr, "dev", dev, "nodad"]);
+        } else {
+            self.ip(&["addr", "add", cidr, "dev", dev]);
+        }
+    }
+
+    /// The usual layout: public and private IPv4 plus ULA on va, IPv4 link-local on vb.
+    fn standard(&self) {
+        self.addr("11.22.33.44/24", "va");
+        self.addr("10.1.2.3/24", "va");
+        self.addr("fd00::1/64", "va");
+        self.addr("169.254.7.7/16", "vb");
+    }
+
+    /// Run `f` on a thread inside the namespace; sockets it opens stay in the namespace.
+    fn inside<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        let path = format!("/run/netns/{}", self.name);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let file = File::open(&path).unwrap();
+                // SAFETY: a valid namespace fd; setns only changes this thread's namespace.
+                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+                assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+                f()
+            })
+            .join()
+            .unwrap()
+        })
+    }
+
+    /// `ip netns exec NAME portscope audit args…`.
+    fn audit(&self, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name, bin(), "audit"])
+            .args(args)
+            .env_remove("NO_COLOR")
+            .output()
+            .unwrap()
+    }
+
+    /// `audit --json args…`, asserting exit 0 or 1, parsed.
+    fn audit_json(&self, args: &[&str]) -> (AuditDoc, Output) {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.audit(&all);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "exit {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: AuditDoc = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+        assert_eq!(doc.schema_version, 1);
+        (doc, out)
+    }
+
+    fn sysctl(&self, key: &str, value: &str) {
+        let status = Command::new("ip")
+            .args(["netns", "exec", &self.name, "sysctl", "-qw"])
+            .arg(format!("{key}={value}"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "sysctl {key}={value}");
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+fn run_ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn tcp(addr: &str) -> TcpListener {
+    TcpListener::bind(addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"))
+}
+
+fn udp(addr: &str) -> UdpSocket {
+    UdpSocket::bind(addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"))
+}
+
+/// A TCP listener on `[::]:port` with IPV6_V6ONLY as asked.
+fn v6_wildcard(port: u16, v6only: bool) -> TcpListener {
+    let fd = raw_socket(libc::AF_INET6, libc::SOCK_STREAM);
+    setsockopt_int(
+        fd.as_raw_fd(),
+        libc::IPPROTO_IPV6,
+        libc::IPV6_V6ONLY,
+        i32::from(v6only),
+    );
+    // SAFETY: sockaddr_in6 is plain data; zero is "::".
+    let mut addr: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+    addr.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+    addr.sin6_port = port.to_be();
+    // SAFETY: addr is a valid sockaddr_in6 of the size given.
+    let rc = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&raw const addr).cast(),
+            size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "bind [::]:{port}: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: fd is a bound stream socket.
+    assert_eq!(unsafe { libc::listen(fd.as_raw_fd(), 16) }, 0);
+    TcpListener::from(fd)
+}
+
+fn find(doc: &AuditDoc, port: u16, proto: Proto) -> Vec<&Finding> {
+    doc.findings
+        .iter()
+        .filter(|f| f.port == port && f.proto == proto)
+        .collect()
+}
+
+fn one(doc: &AuditDoc, port: u16, proto: Proto) -> &Finding {
+    let found = find(doc, port, proto);
+    assert_eq!(found.len(), 1, "{port}/{proto}: {:#?}", doc.findings);
+    found[0]
+}
+
+#[test]
+fn severity_follows_the_address_a_service_is_bound_to() {
+    let Some(ns) = Netns::new() else { return };
+    ns.standard();
+    let _sockets = ns.inside(|| {
+        (
+            tcp("11.22.33.44:23"),
+            tcp("10.1.2.3:6379"),
+            tcp("169.254.7.7:5432"),
+            tcp("127.0.0.1:11211"),
+            udp("0.0.0.0:11211"),
+            tcp("[fd00::1]:3306"),
+            tcp("11.22.33.44:8123"),
+        )
+    });
+    let (doc, out) = ns.audit_json(&[]);
+    assert_eq!(out.status.code(), Some(0), "no --fail-on: always 0");
+    let me = std::process::id();
+
+    let telnet = one(&doc, 23, Proto::Tcp);
+    assert_eq!(telnet.rule, "exposed-telnet");
+    assert_eq!(
+        (telnet.severity, telnet.base_severity),
+        (Severity::High, Severity::High)
+    );
+    assert_eq!(telnet.exposure, Some(AddrClass::Public));
+    assert_eq!(telnet.exposure_address, Some(ip("11.22.33.44")));
+    assert_eq!(telnet.exposure_interface.as_deref(), Some("va"));
+    assert!(telnet.processes.iter().any(|p| p.pid == me), "{telnet:#?}");
+    assert!(!telnet.why.is_empty() && !telnet.fix.is_empty() && !telnet.why_codes.is_empty());
+
+    let redis = one(&doc, 6379, Proto::Tcp);
+    assert_eq!(
+        (redis.rule.as_str(), redis.severity),
+        ("exposed-redis", Severity::Medium)
+    );
+    assert_eq!(redis.exposure, Some(AddrClass::Private));
+
+    let pg = one(&doc, 5432, Proto::Tcp);
+    assert_eq!(
+        (pg.severity, pg.exposure),
+        (Severity::Low, Some(AddrClass::LinkLocal))
+    );
+    assert_eq!(pg.exposure_interface.as_deref(), Some("vb"));
+
+    assert!(
+        find(&doc, 11211, Proto::Tcp).is_empty(),
+        "loopback: no finding"
+    );
+    let memcached = one(&doc, 11211, Proto::Udp);
+    assert_eq!(memcached.rule, "exposed-memcached-udp");
+    assert_eq!(memcached.severity, Severity::High);
+    assert!(memcached.wildcard);
+    assert_eq!(memcached.exposure_address, Some(ip("11.22.33.44")));
+
+    let mysql = one(&doc, 3306, Proto::Tcp);
+    assert_eq!(
+        (mysql.severity, mysql.exposure),
+        (Severity::Medium, Some(AddrClass::Private))
+    );
+    assert!(
+        find(&doc, 8123, Proto::Tcp).is_empty(),
+        "no rule, owner known: no finding"
+    );
+
+    assert_eq!(
+        (
+            doc.summary.high,
+            doc.summary.medium,
+            doc.summary.low,
+            doc.summary.suppressed
+        ),
+        (2, 2, 1, 0)
+    );
+    // Most severe first.
+    let levels: Vec<Severity> = doc.findings.iter().map(|f| f.severity).collect();
+    let mut sorted = levels.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(levels, sorted);
+
+    // --fail-on gates on the highest unsuppressed severity.
+    assert_eq!(ns.audit(&["--fail-on", "high"]).status.code(), Some(1));
+    assert_eq!(ns.audit(&["--fail-on", "critical"]).status.code(), Some(0));
+    // --min-severity drops the rest.
+    let (doc, _) = ns.audit_json(&["--min-severity", "high"]);
+    assert!(doc.findings.iter().all(|f| f.severity >= Severity::High));
+    assert_eq!(doc.findings.len(), 2);
+
+    // The table: grouped, sanitized, one summary line.
+    let out = ns.audit(&["--color", "never"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("HIGH (2)") && text.contains("LOW (1)"),
+        "{text}"
+    );
+    assert!(
+        text.find("HIGH").unwrap() < text.find("MEDIUM").unwrap(),
+        "{text}"
+    );
+    assert!(
+        text.contains("tcp 11.22.33.44:23  Telnet  [exposed-telnet]"),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().last(),
+        Some("2 high, 2 medium, 1 low"),
+        "{text}"
+    );
+    assert!(!text.contains('\x1b'));
+
+    // route_localnet=1 makes the loopback memcached reachable from the link: a low finding.
+    ns.sysctl("net.ipv4.conf.va.route_localnet", "1");
+    let (doc, _) = ns.audit_json(&[]);
+    let lo = one(&doc, 11211, Proto::Tcp);
+    assert_eq!(
+        (lo.severity, lo.base_severity),
+        (Severity::Low, Severity::High)
+    );
+    assert_eq!(lo.exposure, Some(AddrClass::Loopback));
+    assert!(
+        lo.notes
+            .iter()
+            .any(|n| n.contains("route_localnet=1") && n.contains("va")),
+        "{:?}",
+        lo.notes
+    );
+}
+
+#[test]
+fn dual_stack_counts_ipv4_and_baseline_reports_drift() {
+    if !ipv6_loopback() && skip("no IPv6 on this machine") {
+        return;
+    }
+    let Some(ns) = Netns::new() else { return };
+    // The only public address is IPv4; IPv6 has only a unique-local address.
+    ns.addr("11.22.33.44/24", "va");
+    ns.addr("fd00::1/64", "va");
+    let _sockets = ns.inside(|| (v6_wildcard(6379, true), v6_wildcard(5432, false)));
+    let (doc, _) = ns.audit_json(&[]);
+    let v6only = one(&doc, 6379, Proto::Tcp);
+    assert_eq!(v6only.dual_stack, Some(false));
+    assert_eq!(v6only.exposure, Some(AddrClass::Private));
+    assert_eq!(v6only.exposure_address, Some(ip("fd00::1")));
+    assert_eq!(v6only.severity, Severity::Medium);
+    let dual = one(&doc, 5432, Proto::Tcp);
+    assert_eq!(dual.dual_stack, Some(true));
+    assert_eq!(dual.exposure, Some(AddrClass::Public));
+    assert_eq!(dual.exposure_address, Some(ip("11.22.33.44")));
+    assert_eq!(dual.severity, Severity::High);
+    assert!(v6only.severity < dual.severity);
+
+    // Baseline: save, then drift.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("baseline.json");
+    let path_s = path.to_str().unwrap();
+    let out = ns.audit(&["--save-baseline", path_s]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(saved["schema_version"], 1);
+    assert!(saved["created"].as_u64().unwrap() > 1_600_000_000);
+    assert_eq!(saved["listeners"].as_array().unwrap().len(), 2, "{saved}");
+
+    // Unchanged: nothing to report.
+    let (doc, out) = ns.audit_json(&["--baseline", path_s, "--fail-on", "low"]);
+    assert!(doc.findings.is_empty(), "{:#?}", doc.findings);
+    assert_eq!(out.status.code(), Some(0));
+
+    // A public IPv6 address appears (6379 becomes more exposed) and a new listener opens.
+    ns.addr("2a01:4f8::1/64", "va");
+    let _telnet = ns.inside(|| tcp("11.22.33.44:23"));
+    let (doc, out) = ns.audit_json(&["--baseline", path_s, "--fail-on", "high"]);
+    assert_eq!(out.status.code(), Some(1));
+    let mut got: Vec<(u16, Option<&str>, Severity)> = doc
+        .findings
+        .iter()
+        .map(|f| (f.port, f.baseline.as_deref(), f.severity))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (23, Some("new"), Severity::High),
+            (6379, Some("more_exposed"), Severity::High),
+        ]
+    );
+
+    // A malformed baseline is an error naming the file.
+    std::fs::write(&path, "{\"schema_version\": 1,\n\"created\": }").unwrap();
+    let out = ns.audit(&["--baseline", path_s]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(path_s) && err.contains("line 2"), "{err}");
+}
+
+#[test]
+fn allowlist_suppresses_expires_and_rejects_malformed_files() {
+    let Some(ns) = Netns::new() else { return };
+    ns.standard();
+    let _sockets = ns.inside(|| (tcp("11.22.33.44:23"), tcp("10.1.2.3:6379")));
+    let dir = tempfile::tempdir().unwrap();
+    let allow = dir.path().join("allow.toml");
+    let allow_s = allow.to_str().unwrap();
+
+    std::fs::write(
+        &allow,
+        "# accepted\n[[allow]]\nport = 23\nproto = \"tcp\"\naddress = \"11.22.33.0/24\"\n\
+         reason = \"lab telnet, isolated\"\nexpires = \"2999-12-31\"\n",
+    )
+    .unwrap();
+    let (doc, out) = ns.audit_json(&["--allow", allow_s, "--fail-on", "high"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the only high finding is suppressed"
+    );
+    let telnet = one(&doc, 23, Proto::Tcp);
+    assert!(telnet.suppressed);
+    assert_eq!(
+        telnet.suppressed_reason.as_deref(),
+        Some("lab telnet, isolated")
+    );
+    assert!(!one(&doc, 6379, Proto::Tcp).suppressed);
+    assert_eq!(
+        (doc.summary.high, doc.summary.medium, doc.summary.suppressed),
+        (0, 1, 1)
+    );
+    assert_eq!(
+        ns.audit(&["--allow", allow_s, "--fail-on", "medium"])
+            .status
+            .code(),
+        Some(1)
+    );
+    // The table hides suppressed findings unless asked, but counts them.
+    let text = String::from_utf8(ns.audit(&["--allow", allow_s]).stdout).unwrap();
+    assert!(!text.contains("exposed-telnet"), "{text}");
+    assert_eq!(
+        text.lines().last(),
+        Some("1 medium, 1 suppressed"),
+        "{text}"
+    );
+    let text =
+        String::from_utf8(ns.audit(&["--allow", allow_s, "--show-suppressed"]).stdout).unwrap();
+    assert!(text.contains("suppressed: lab telnet, isolated"), "{text}");
+
+    // Expired: no longer suppresses, and says so on stderr and in JSON.
+    std::fs::write(
+        &allow,
+        "[[allow]]\nport = 23\nreason = \"until the migration\"\nexpires = \"2020-01-31\"\n",
+    )
+    .unwrap();
+    let (doc, out) = ns.audit_json(&["--allow", allow_s, "--fail-on", "high"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!one(&doc, 23, Proto::Tcp).suppressed);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("expired on 2020-01-31"), "{stderr}");
+    assert!(
+        doc.warnings
+            .iter()
+            .any(|w| w.contains("expired") && w.contains(allow_s))
+    );
+
+    // Malformed: exit 2, one line naming the file and the line.
+    for (text, needle) in [
+        (
+            "[[allow]]\nport = 23\nreason = \"x\"\ncolour = \"red\"\n",
+            "line 4",
+        ),
+        (
+            "[[allow]]\nport = 23\nreason = \"x\"\naddress = \"10.0.0.0/99\"\n",
+            "line 4",
+        ),
+        ("[[allow]]\nport = 23\n", "reason"),
+    ] {
+        std::fs::write(&allow, text).unwrap();
+        let out = ns.audit(&["--allow", allow_s]);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(allow_s) && err.contains(needle), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+    let missing = dir.path().join("missing.toml");
+    let out = ns.audit(&["--allow", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("missing.toml")
+    );
+}
