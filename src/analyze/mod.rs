@@ -4,5 +4,8 @@
 pub mod exposure;
 pub mod filter;
 pub mod inventory;
+pub mod kill;
+pub mod owner;
 pub mod rules;
 pub mod services;
+pub mod who;

@@ -6,7 +6,9 @@ use std::io::{IsTerminal, Write};
 use crate::cli::{ColorChoice, GlobalArgs};
 use crate::render::Style;
 
+pub mod kill;
 pub mod list;
+pub mod who;
 
 /// What a command found, mapped to the exit code by `main`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +17,8 @@ pub enum Outcome {
     Found,
     /// Nothing matched (exit 1).
     NotFound,
+    /// The command refused to act and said why on stderr (exit 2).
+    Refused,
 }
 
 /// Everything a command needs from the environment, decided once (ripgrep's "high-level args").

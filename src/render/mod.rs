@@ -6,6 +6,7 @@ use std::net::IpAddr;
 pub mod json;
 pub mod sanitize;
 pub mod table;
+pub mod who;
 
 pub use sanitize::sanitize;
 
