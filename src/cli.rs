@@ -189,7 +189,14 @@ mod tests {
         assert_eq!(who.port.to_string(), "53/udp");
         assert!(who.json);
         let cli = Cli::try_parse_from([
-            "portscope", "kill", "8080", "--signal", "KILL", "--timeout", "500ms", "-y",
+            "portscope",
+            "kill",
+            "8080",
+            "--signal",
+            "KILL",
+            "--timeout",
+            "500ms",
+            "-y",
         ])
         .unwrap();
         let Some(Command::Kill(k)) = cli.command else {
@@ -202,7 +209,10 @@ mod tests {
         let Some(Command::Kill(k)) = k.command else {
             panic!("not kill")
         };
-        assert_eq!((k.signal, k.timeout), (libc::SIGTERM, Duration::from_secs(5)));
+        assert_eq!(
+            (k.signal, k.timeout),
+            (libc::SIGTERM, Duration::from_secs(5))
+        );
         for bad in ["0", "65536", "http", "80/sctp"] {
             let err = Cli::try_parse_from(["portscope", "who", bad]).unwrap_err();
             assert!(err.to_string().contains(bad), "{err}");

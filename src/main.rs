@@ -22,7 +22,6 @@ fn main() -> ExitCode {
         Some(Command::List(args)) => commands::list::run(args, &env, &mut out, &mut err),
         Some(Command::Who(args)) => commands::who::run(args, &env, &mut out, &mut err),
         Some(Command::Kill(args)) => commands::kill::run(args, &env, &mut out, &mut err),
-
     };
     match result {
         Ok(Outcome::Found) => ExitCode::SUCCESS,

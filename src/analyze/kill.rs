@@ -43,7 +43,9 @@ impl Refusal {
     pub fn reason(&self) -> String {
         match self {
             Refusal::PidZero => "pid 0 is not a process".to_string(),
-            Refusal::Init => "pid 1 is the init process / service manager; never signalled".to_string(),
+            Refusal::Init => {
+                "pid 1 is the init process / service manager; never signalled".to_string()
+            }
             Refusal::OwnPid => "it is portscope itself".to_string(),
             Refusal::KernelThread => "it is a kernel thread".to_string(),
             Refusal::Forwarder(kind) => format!(
@@ -117,7 +119,9 @@ pub fn parse_signal(text: &str) -> Result<i32, String> {
         return if (1..=64).contains(&n) {
             Ok(n)
         } else {
-            Err(format!("signal '{t}' is out of range: give 1 to 64 or a name such as TERM"))
+            Err(format!(
+                "signal '{t}' is out of range: give 1 to 64 or a name such as TERM"
+            ))
         };
     }
     let upper = t.to_ascii_uppercase();
@@ -128,7 +132,10 @@ pub fn parse_signal(text: &str) -> Result<i32, String> {
         .map(|&(_, sig)| sig)
         .ok_or_else(|| {
             let names: Vec<&str> = NAMES.iter().map(|(n, _)| *n).collect();
-            format!("unknown signal '{t}': give a number or one of {}", names.join(", "))
+            format!(
+                "unknown signal '{t}': give a number or one of {}",
+                names.join(", ")
+            )
         })
 }
 
@@ -160,7 +167,9 @@ pub fn signal_name(sig: i32) -> String {
 pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let bad = || {
-        format!("'{t}' is not a duration: write seconds (5, 1.5s), milliseconds (500ms) or minutes (1m)")
+        format!(
+            "'{t}' is not a duration: write seconds (5, 1.5s), milliseconds (500ms) or minutes (1m)"
+        )
     };
     let (number, scale) = if let Some(n) = t.strip_suffix("ms") {
         (n, 0.001)
@@ -243,20 +252,46 @@ mod tests {
             (me, false, None, true, Some(Refusal::OwnPid)),
             (2, true, None, true, Some(Refusal::KernelThread)),
             (47, false, Some(&kthread), true, Some(Refusal::KernelThread)),
-            (43, false, Some(&service), false, Some(Refusal::ServiceUnit("nginx.service".into()))),
+            (
+                43,
+                false,
+                Some(&service),
+                false,
+                Some(Refusal::ServiceUnit("nginx.service".into())),
+            ),
             (43, false, Some(&service), true, None),
             (44, false, Some(&scope), false, None),
-            (45, false, Some(&proxy), false, Some(Refusal::Forwarder("docker-proxy".into()))),
+            (
+                45,
+                false,
+                Some(&proxy),
+                false,
+                Some(Refusal::Forwarder("docker-proxy".into())),
+            ),
             (45, false, Some(&proxy), true, None),
-            (46, false, Some(&boxed), false, Some(Refusal::Container("docker".into()))),
+            (
+                46,
+                false,
+                Some(&boxed),
+                false,
+                Some(Refusal::Container("docker".into())),
+            ),
             (46, false, Some(&boxed), true, None),
         ];
         for (pid, kt, o, force, want) in cases {
-            assert_eq!(refusal(pid, me, kt, o, force), want, "pid {pid} force {force}");
+            assert_eq!(
+                refusal(pid, me, kt, o, force),
+                want,
+                "pid {pid} force {force}"
+            );
         }
         assert!(!Refusal::Init.overridable());
         assert!(Refusal::ServiceUnit("a.service".into()).overridable());
-        assert!(Refusal::Forwarder("pasta".into()).reason().contains("--force"));
+        assert!(
+            Refusal::Forwarder("pasta".into())
+                .reason()
+                .contains("--force")
+        );
     }
 
     #[test]
@@ -284,7 +319,11 @@ mod tests {
             (" 3 ", 3000),
         ];
         for (input, ms) in ok {
-            assert_eq!(parse_timeout(input).map(|d| d.as_millis()), Ok(u128::from(*ms)), "{input}");
+            assert_eq!(
+                parse_timeout(input).map(|d| d.as_millis()),
+                Ok(u128::from(*ms)),
+                "{input}"
+            );
         }
         for bad in ["", "s", "5h", "-1", "five", "1e3", "99999999"] {
             assert!(parse_timeout(bad).is_err(), "{bad}");

@@ -153,7 +153,10 @@ fn pod_uid_of(comp: &str) -> Option<String> {
     let rest = comp.strip_suffix(".slice").unwrap_or(comp);
     let start = rest.rfind("pod")?;
     let uid = rest.get(start + 3..)?;
-    let ok = uid.len() >= 32 && uid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'_' || b == b'-');
+    let ok = uid.len() >= 32
+        && uid
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b'_' || b == b'-');
     ok.then(|| uid.replace('_', "-"))
 }
 
@@ -323,11 +326,21 @@ mod tests {
             "0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1b2c3d4e_5f60_7182_93a4_b5c6d7e8f901.slice/cri-containerd-{ID}.scope\n"
         );
         let docker_v1 = format!("12:pids:/docker/{ID}\n11:name=systemd:/docker/{ID}\n");
-        let kube_v1 = format!("4:memory:/kubepods/besteffort/pod1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901/{ID}\n");
-        let crio = format!("0::/kubepods.slice/kubepods-pod1b2c3d4e_5f60_7182_93a4_b5c6d7e8f901.slice/crio-{ID}.scope\n");
+        let kube_v1 =
+            format!("4:memory:/kubepods/besteffort/pod1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901/{ID}\n");
+        let crio = format!(
+            "0::/kubepods.slice/kubepods-pod1b2c3d4e_5f60_7182_93a4_b5c6d7e8f901.slice/crio-{ID}.scope\n"
+        );
         let podman_root = format!("0::/machine.slice/libpod-{ID}.scope/container\n");
+        let u_docker = format!("docker-{ID}.scope");
+        let u_libpod = format!("libpod-{ID}.scope");
+        let u_cri_containerd = format!("cri-containerd-{ID}.scope");
+        let u_crio = format!("crio-{ID}.scope");
         let cases: Vec<(&str, Want)> = vec![
-            ("0::/system.slice/nginx.service\n", (Some("nginx.service"), None, None)),
+            (
+                "0::/system.slice/nginx.service\n",
+                (Some("nginx.service"), None, None),
+            ),
             ("0::/\n", (None, None, None)),
             ("", (None, None, None)),
             (
@@ -347,13 +360,29 @@ mod tests {
                 "11:name=systemd:/system.slice/ssh.service\n10:pids:/system.slice/ssh.service\n0::/\n",
                 (Some("ssh.service"), None, None),
             ),
-            (&docker_v2, (Some(&*format!("docker-{ID}.scope")), None, Some(("docker", false)))),
-            (&podman_user, (Some(&*format!("libpod-{ID}.scope")), Some(1000), Some(("podman", false)))),
-            (&kube, (Some(&*format!("cri-containerd-{ID}.scope")), None, Some(("containerd", true)))),
+            (
+                &docker_v2,
+                (Some(u_docker.as_str()), None, Some(("docker", false))),
+            ),
+            (
+                &podman_user,
+                (Some(u_libpod.as_str()), Some(1000), Some(("podman", false))),
+            ),
+            (
+                &kube,
+                (
+                    Some(u_cri_containerd.as_str()),
+                    None,
+                    Some(("containerd", true)),
+                ),
+            ),
             (&docker_v1, (None, None, Some(("docker", false)))),
             (&kube_v1, (None, None, Some(("containerd", true)))),
-            (&crio, (Some(&*format!("crio-{ID}.scope")), None, Some(("cri-o", true)))),
-            (&podman_root, (Some(&*format!("libpod-{ID}.scope")), None, Some(("podman", false)))),
+            (&crio, (Some(u_crio.as_str()), None, Some(("cri-o", true)))),
+            (
+                &podman_root,
+                (Some(u_libpod.as_str()), None, Some(("podman", false))),
+            ),
             // This machine's memory controller names a job, not a container.
             (
                 "4:memory:/process_api/a3c0ceb3d494ad2329fc1ef6500822f4\n0::/\n",
@@ -385,7 +414,9 @@ mod tests {
             }
         }
         assert_eq!(
-            parse_cgroup("0::/system.slice/nginx.service\n").path.as_deref(),
+            parse_cgroup("0::/system.slice/nginx.service\n")
+                .path
+                .as_deref(),
             Some("/system.slice/nginx.service")
         );
     }
@@ -419,7 +450,13 @@ mod tests {
                 Proto::Tcp,
                 Some(("docker-proxy", Some("10.88.0.5"), Some(443))),
             ),
-            (Some("rootlessport"), "rootlessport", 8080, Proto::Tcp, Some(("rootlessport", None, None))),
+            (
+                Some("rootlessport"),
+                "rootlessport",
+                8080,
+                Proto::Tcp,
+                Some(("rootlessport", None, None)),
+            ),
             (
                 Some("exe"),
                 "/usr/libexec/podman/rootlessport",
@@ -448,14 +485,36 @@ mod tests {
                 Proto::Udp,
                 Some(("pasta", None, Some(53))),
             ),
-            (Some("pasta"), "pasta -t 7000", 7000, Proto::Tcp, Some(("pasta", None, Some(7000)))),
-            (Some("nginx"), "nginx: master process /usr/sbin/nginx", 80, Proto::Tcp, None),
-            (Some("python3"), "python3 -m http.server --container-port 80", 8000, Proto::Tcp, None),
+            (
+                Some("pasta"),
+                "pasta -t 7000",
+                7000,
+                Proto::Tcp,
+                Some(("pasta", None, Some(7000))),
+            ),
+            (
+                Some("nginx"),
+                "nginx: master process /usr/sbin/nginx",
+                80,
+                Proto::Tcp,
+                None,
+            ),
+            (
+                Some("python3"),
+                "python3 -m http.server --container-port 80",
+                8000,
+                Proto::Tcp,
+                None,
+            ),
         ];
         for (name, cmd, port, proto, want) in cases {
             let got = parse_forwarder(name, &argv(cmd), port, proto);
             let got = got.as_ref().map(|f| {
-                (f.kind.as_str(), f.container_address.as_deref(), f.container_port)
+                (
+                    f.kind.as_str(),
+                    f.container_address.as_deref(),
+                    f.container_port,
+                )
             });
             assert_eq!(got, want, "{cmd}");
         }
@@ -469,6 +528,10 @@ mod tests {
         assert!(!socket_unit_listens_on(unit, 631, Some(Proto::Udp)));
         assert!(socket_unit_listens_on(unit, 5353, Some(Proto::Udp)));
         assert!(!socket_unit_listens_on(unit, 80, None));
-        assert!(socket_unit_listens_on("ListenStream = 127.0.0.1:8080", 8080, None));
+        assert!(socket_unit_listens_on(
+            "ListenStream = 127.0.0.1:8080",
+            8080,
+            None
+        ));
     }
 }

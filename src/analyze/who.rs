@@ -69,7 +69,11 @@ pub fn owner_details(
     now: u64,
     socket_units: &[(String, String)],
 ) -> OwnerDetails {
-    let cg = raw.cgroup.as_deref().map(owner::parse_cgroup).unwrap_or_default();
+    let cg = raw
+        .cgroup
+        .as_deref()
+        .map(owner::parse_cgroup)
+        .unwrap_or_default();
     let socket_activated = info.pid == 1;
     let socket_unit = if socket_activated {
         socket_units
@@ -215,17 +219,18 @@ pub fn stop_advice(o: &OwnerDetails, spec: PortSpec) -> String {
             Some(uid) => format!("systemctl --user stop {unit}` (as uid {uid}"),
             None => format!("systemctl stop {unit}"),
         };
-        let close = if o.unit_user_manager.is_some() { ")" } else { "`" };
+        let close = if o.unit_user_manager.is_some() {
+            ")"
+        } else {
+            "`"
+        };
         return format!(
             "{} belongs to {unit}, which systemd may restart if it is killed: stop it with \
              `{systemctl}{close}.",
             who_name(o)
         );
     }
-    format!(
-        "Stop {} or run `portscope kill {spec}`.",
-        who_name(o)
-    )
+    format!("Stop {} or run `portscope kill {spec}`.", who_name(o))
 }
 
 /// The `.service` unit a holder belongs to, when systemd would restart it after a kill
@@ -466,7 +471,12 @@ mod tests {
 
     #[test]
     fn owner_details_join() {
-        let d = details(10, "nginx", "nginx -g x", "0::/system.slice/nginx.service\n");
+        let d = details(
+            10,
+            "nginx",
+            "nginx -g x",
+            "0::/system.slice/nginx.service\n",
+        );
         assert_eq!(d.age_seconds, Some(3600));
         assert_eq!(d.unit.as_deref(), Some("nginx.service"));
         assert_eq!(restarting_unit(&d), Some("nginx.service"));
@@ -499,11 +509,21 @@ mod tests {
                 "`systemctl --user stop dev.service` (as uid 1000)",
             ),
             (
-                details(12, "python3", "python3 -m http.server", "0::/user.slice/user-1000.slice/session-2.scope\n"),
+                details(
+                    12,
+                    "python3",
+                    "python3 -m http.server",
+                    "0::/user.slice/user-1000.slice/session-2.scope\n",
+                ),
                 "Stop python3 (pid 12) or run `portscope kill 8080`.",
             ),
             (
-                details(13, "python3", "python3", &format!("0::/system.slice/docker-{id}.scope\n")),
+                details(
+                    13,
+                    "python3",
+                    "python3",
+                    &format!("0::/system.slice/docker-{id}.scope\n"),
+                ),
                 "`docker stop aaaaaaaaaaaa`",
             ),
             (
@@ -516,11 +536,23 @@ mod tests {
                 "forwards it to 172.17.0.2:80",
             ),
             (
-                details(15, "rootlessport", "rootlessport", "0::/user.slice/user-1000.slice/user@1000.service/user.slice/podman.scope\n"),
+                details(
+                    15,
+                    "rootlessport",
+                    "rootlessport",
+                    "0::/user.slice/user-1000.slice/user@1000.service/user.slice/podman.scope\n",
+                ),
                 "`podman ps --filter publish=8080`",
             ),
             (
-                details(16, "nginx", "nginx", &format!("0::/kubepods.slice/kubepods-pod1b2c3d4e_5f60_7182_93a4_b5c6d7e8f901.slice/cri-containerd-{id}.scope\n")),
+                details(
+                    16,
+                    "nginx",
+                    "nginx",
+                    &format!(
+                        "0::/kubepods.slice/kubepods-pod1b2c3d4e_5f60_7182_93a4_b5c6d7e8f901.slice/cri-containerd-{id}.scope\n"
+                    ),
+                ),
                 "Kubernetes pod 1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901",
             ),
             (
@@ -549,7 +581,10 @@ mod tests {
             probe: &[],
         });
         assert!(none[0].contains("Nothing uses port 40001"), "{none:?}");
-        assert!(none.iter().any(|l| l.contains("ephemeral range 32768-60999")));
+        assert!(
+            none.iter()
+                .any(|l| l.contains("ephemeral range 32768-60999"))
+        );
         let reserved = advice(&AdviceInput {
             spec: spec(50005),
             sockets: &[],
@@ -557,12 +592,20 @@ mod tests {
             settings: &settings,
             probe: &[],
         });
-        assert!(reserved.iter().any(|l| l.contains("ip_local_reserved_ports")));
+        assert!(
+            reserved
+                .iter()
+                .any(|l| l.contains("ip_local_reserved_ports"))
+        );
         assert!(!reserved.iter().any(|l| l.contains("ephemeral range")));
 
         let sockets = vec![
             entry(SocketState::Listen, "127.0.0.1", None),
-            entry(SocketState::TimeWait, "127.0.0.1", Some(OwnerUnknown::Kernel)),
+            entry(
+                SocketState::TimeWait,
+                "127.0.0.1",
+                Some(OwnerUnknown::Kernel),
+            ),
             entry(SocketState::Listen, "0.0.0.0", Some(OwnerUnknown::Hidden)),
         ];
         let probe = vec![ProbeResult {
@@ -582,7 +625,10 @@ mod tests {
         assert!(has("TIME_WAIT"), "{lines:?}");
         assert!(has("within 60 seconds"));
         assert!(has("is hidden"));
-        assert!(!has("No process holds"), "TIME_WAIT is not 'no process': {lines:?}");
+        assert!(
+            !has("No process holds"),
+            "TIME_WAIT is not 'no process': {lines:?}"
+        );
         assert!(has("binds only 127.0.0.1: a wildcard bind"));
         assert!(has("binds a wildcard address"));
         assert!(has("ip_unprivileged_port_start = 1024"));

@@ -158,7 +158,11 @@ mod tests {
         stat(1, "systemd", 0);
         stat(40, "bash", 1);
         stat(77, "python3", 40);
-        fs::write(dir.path().join("77/cgroup"), "0::/user.slice/session-2.scope\n").unwrap();
+        fs::write(
+            dir.path().join("77/cgroup"),
+            "0::/user.slice/session-2.scope\n",
+        )
+        .unwrap();
         let raw = owner_raw(dir.path(), 77);
         let chain: Vec<(u32, Option<&str>)> = raw
             .ancestors
@@ -166,7 +170,10 @@ mod tests {
             .map(|a| (a.pid, a.name.as_deref()))
             .collect();
         assert_eq!(chain, vec![(40, Some("bash")), (1, Some("systemd"))]);
-        assert_eq!(raw.cgroup.as_deref(), Some("0::/user.slice/session-2.scope\n"));
+        assert_eq!(
+            raw.cgroup.as_deref(),
+            Some("0::/user.slice/session-2.scope\n")
+        );
         assert!(!raw.kernel_thread);
 
         let net = dir.path().join("sys/net/ipv4");
@@ -178,6 +185,9 @@ mod tests {
         assert_eq!(s.ephemeral_range, Some((32768, 60999)));
         assert_eq!(s.reserved_ports.as_deref(), Some("8080,9000-9010"));
         assert_eq!(s.unprivileged_port_start, Some(1024));
-        assert_eq!(port_settings(Path::new("/nonexistent")), PortSettings::default());
+        assert_eq!(
+            port_settings(Path::new("/nonexistent")),
+            PortSettings::default()
+        );
     }
 }

@@ -191,7 +191,11 @@ pub fn run(
             }
         }
     } else {
-        let sink: &mut dyn Write = if outcome == Outcome::Refused { err } else { out };
+        let sink: &mut dyn Write = if outcome == Outcome::Refused {
+            err
+        } else {
+            out
+        };
         for m in &messages {
             writeln!(sink, "{m}")?;
         }

@@ -116,7 +116,11 @@ pub fn write_report(out: &mut dyn Write, doc: &WhoDocument<'_>, style: Style) ->
     write_unseen(out, doc.sockets)?;
     if !doc.bind_probe.is_empty() {
         writeln!(out)?;
-        heading(out, "Bind probe (a plain bind without SO_REUSEADDR, closed at once):", style)?;
+        heading(
+            out,
+            "Bind probe (a plain bind without SO_REUSEADDR, closed at once):",
+            style,
+        )?;
         for p in doc.bind_probe {
             let result = p.result.as_str();
             let result = if style.color {
@@ -238,7 +242,9 @@ fn write_unseen(out: &mut dyn Write, sockets: &[SocketEntry]) -> io::Result<()> 
             Some(OwnerUnknown::Hidden) => {
                 "hidden: the holder's file descriptors cannot be read even as root (another PID namespace or a sandbox)"
             }
-            Some(OwnerUnknown::Kernel) => "kernel-owned: no process holds it (TIME_WAIT or a kernel socket)",
+            Some(OwnerUnknown::Kernel) => {
+                "kernel-owned: no process holds it (TIME_WAIT or a kernel socket)"
+            }
             Some(OwnerUnknown::NotFound) => {
                 "no process holds it: a kernel socket (NFS, WireGuard), another PID namespace, or the process exited"
             }

@@ -10,3 +10,4 @@ mod common;
 mod daemons;
 mod list;
 mod netns;
+mod who;
