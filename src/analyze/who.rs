@@ -234,12 +234,18 @@ pub fn stop_advice(o: &OwnerDetails, spec: PortSpec) -> String {
 }
 
 /// The `.service` unit a holder belongs to, when systemd would restart it after a kill
-/// (scopes, sessions and the user manager itself are not restarted that way).
+/// (scopes, sessions and the user manager itself are not restarted that way). Only a process
+/// the service manager started itself counts (its parent is pid 1 or a `systemd` user manager,
+/// or the parent is unknown): a shell's child inside a CI runner's `.service` is not restarted.
 #[must_use]
 pub fn restarting_unit(o: &OwnerDetails) -> Option<&str> {
+    let started_by_manager = o
+        .parents
+        .first()
+        .is_none_or(|p| p.pid == 1 || p.name.as_deref() == Some("systemd"));
     o.unit
         .as_deref()
-        .filter(|u| u.ends_with(".service") && !u.starts_with("user@"))
+        .filter(|u| u.ends_with(".service") && !u.starts_with("user@") && started_by_manager)
 }
 
 /// The inputs of [`advice`].
@@ -481,6 +487,13 @@ mod tests {
         assert_eq!(d.unit.as_deref(), Some("nginx.service"));
         assert_eq!(restarting_unit(&d), Some("nginx.service"));
         assert!(!d.socket_activated && d.forwarder.is_none());
+        // A child of a shell inside a service (a CI runner's job) is not restarted by systemd.
+        let mut job = d.clone();
+        job.parents = vec![Ancestor {
+            pid: 40,
+            name: Some("bash".into()),
+        }];
+        assert_eq!(restarting_unit(&job), None);
         let mut p1 = info(1, "systemd", "/sbin/init");
         p1.start_time = None;
         let raw = OwnerRaw::default();
