@@ -7,7 +7,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::analyze::filter::{self, PortRange, UserSpec};
+use std::time::Duration;
+
+use crate::analyze::filter::{self, PortRange, PortSpec, UserSpec};
+use crate::analyze::kill;
 use crate::analyze::rules::Severity;
 use crate::model::{AddrClass, SocketState};
 
@@ -40,6 +43,12 @@ pub struct Cli {
 pub enum Command {
     /// List listening sockets and their owners (the default).
     List(ListArgs),
+    /// Who holds a port: every socket on it in any state, each owner in detail (unit,
+    /// container, parent chain), a bind probe and advice. Exit 0 in use, 1 free, 2 error.
+    Who(WhoArgs),
+    /// Free a port: show who holds it, ask, signal the holders, wait until the port is free.
+    /// Exit 0 free, 1 still in use, 2 error or refusal.
+    Kill(KillArgs),
     /// Security self-audit: risky services reachable from beyond this machine, how bad each is
     /// and how to fix it.
     #[command(
@@ -78,6 +87,44 @@ pub struct AuditArgs {
     /// Report only findings that are new or more exposed than in this baseline.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+}
+
+/// Arguments of `portscope who`.
+#[derive(Debug, Args, Clone)]
+pub struct WhoArgs {
+    /// The port, optionally with a protocol: 8080, 8080/tcp, 53/udp.
+    #[arg(value_name = "PORT[/tcp|/udp]", value_parser = filter::parse_port_spec)]
+    pub port: PortSpec,
+    /// JSON for scripts (schema in docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `portscope kill`.
+#[derive(Debug, Args, Clone)]
+pub struct KillArgs {
+    /// The port, optionally with a protocol: 8080, 8080/tcp, 53/udp.
+    #[arg(value_name = "PORT[/tcp|/udp]", value_parser = filter::parse_port_spec)]
+    pub port: PortSpec,
+    /// Signal to send first, by name or number.
+    #[arg(short, long, value_name = "NAME|NUM", default_value = "TERM", value_parser = kill::parse_signal)]
+    pub signal: i32,
+    /// How long to wait for the port to become free: 5, 2s, 500ms.
+    #[arg(long, value_name = "DURATION", default_value = "5", value_parser = kill::parse_timeout)]
+    pub timeout: Duration,
+    /// Escalate to SIGKILL after the timeout, and signal holders that are otherwise only
+    /// pointed at (container forwarders, processes of restarting systemd units).
+    #[arg(long)]
+    pub force: bool,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Only show what would be signalled.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// JSON for scripts (never counts as consent; schema in docs/json.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options shared by every subcommand.
@@ -221,6 +268,46 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    #[test]
+    fn who_and_kill_parse() {
+        let cli = Cli::try_parse_from(["portscope", "who", "53/udp", "--json"]).unwrap();
+        let Some(Command::Who(who)) = cli.command else {
+            panic!("not who")
+        };
+        assert_eq!(who.port.to_string(), "53/udp");
+        assert!(who.json);
+        let cli = Cli::try_parse_from([
+            "portscope",
+            "kill",
+            "8080",
+            "--signal",
+            "KILL",
+            "--timeout",
+            "500ms",
+            "-y",
+        ])
+        .unwrap();
+        let Some(Command::Kill(k)) = cli.command else {
+            panic!("not kill")
+        };
+        assert_eq!(k.signal, libc::SIGKILL);
+        assert_eq!(k.timeout, Duration::from_millis(500));
+        assert!(k.yes && !k.force && !k.dry_run);
+        let k = Cli::try_parse_from(["portscope", "kill", "8080"]).unwrap();
+        let Some(Command::Kill(k)) = k.command else {
+            panic!("not kill")
+        };
+        assert_eq!(
+            (k.signal, k.timeout),
+            (libc::SIGTERM, Duration::from_secs(5))
+        );
+        for bad in ["0", "65536", "http", "80/sctp"] {
+            let err = Cli::try_parse_from(["portscope", "who", bad]).unwrap_err();
+            assert!(err.to_string().contains(bad), "{err}");
+        }
+        assert!(Cli::try_parse_from(["portscope", "who"]).is_err());
     }
 
     #[test]

@@ -22,10 +22,13 @@ fn main() -> ExitCode {
         None => commands::list::run(&cli.list, &env, &mut out, &mut err),
         Some(Command::List(args)) => commands::list::run(args, &env, &mut out, &mut err),
         Some(Command::Audit(args)) => commands::audit::run(args, &env, &mut out, &mut err),
+        Some(Command::Who(args)) => commands::who::run(args, &env, &mut out, &mut err),
+        Some(Command::Kill(args)) => commands::kill::run(args, &env, &mut out, &mut err),
     };
     match result {
         Ok(Outcome::Found) => ExitCode::SUCCESS,
         Ok(Outcome::NotFound | Outcome::Failed) => ExitCode::from(1),
+        Ok(Outcome::Refused) => ExitCode::from(2),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let _ = writeln!(err, "portscope: error: {e:#}");
@@ -49,7 +52,15 @@ fn clap_exit(err: &clap::Error) -> ExitCode {
         }
         _ => {
             let text = err.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
+            let mut lines = text.lines();
+            let mut first = lines.next().unwrap_or("invalid arguments").to_string();
+            if err.kind() == ErrorKind::MissingRequiredArgument {
+                // clap names the missing argument on the next line.
+                if let Some(arg) = lines.next() {
+                    first = format!("{first} {}", arg.trim());
+                }
+            }
+            let first = first.as_str();
             let first = first.strip_prefix("error: ").unwrap_or(first);
             let _ = writeln!(io::stderr(), "portscope: error: {first} (see --help)");
             ExitCode::from(2)

@@ -30,6 +30,52 @@ pub fn parse_port(text: &str) -> Result<u16, String> {
     }
 }
 
+/// A port with an optional protocol: `8080`, `8080/tcp`, `53/udp` (the argument of `who` and
+/// `kill`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortSpec {
+    /// The port.
+    pub port: u16,
+    /// The protocol asked for; `None` means both.
+    pub proto: Option<Proto>,
+}
+
+impl std::fmt::Display for PortSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.proto {
+            Some(p) => write!(f, "{}/{p}", self.port),
+            None => write!(f, "{}", self.port),
+        }
+    }
+}
+
+/// Parse `PORT[/tcp|/udp]`.
+///
+/// # Errors
+/// A message naming the value when the port or the suffix is not valid.
+pub fn parse_port_spec(text: &str) -> Result<PortSpec, String> {
+    let t = text.trim();
+    let (port, proto) = match t.split_once('/') {
+        Some((port, suffix)) => {
+            let proto = match suffix.to_ascii_lowercase().as_str() {
+                "tcp" => Proto::Tcp,
+                "udp" => Proto::Udp,
+                _ => {
+                    return Err(format!(
+                        "'{t}' has an unknown protocol '{suffix}': write PORT, PORT/tcp or PORT/udp"
+                    ));
+                }
+            };
+            (port, Some(proto))
+        }
+        None => (t, None),
+    };
+    Ok(PortSpec {
+        port: parse_port(port)?,
+        proto,
+    })
+}
+
 /// Parse a port list such as `22,80,8000-8100`.
 ///
 /// # Errors
@@ -232,6 +278,35 @@ mod tests {
                 (w, g) => panic!("{input}: want {w:?}, got {g:?}"),
             }
         }
+    }
+
+    #[test]
+    fn port_specs() {
+        type Case<'a> = (&'a str, Result<(u16, Option<Proto>), &'a str>);
+        let cases: &[Case] = &[
+            ("8080", Ok((8080, None))),
+            ("8080/tcp", Ok((8080, Some(Proto::Tcp)))),
+            ("53/UDP", Ok((53, Some(Proto::Udp)))),
+            (" 1/udp ", Ok((1, Some(Proto::Udp)))),
+            ("65535/tcp", Ok((65535, Some(Proto::Tcp)))),
+            ("0", Err("'0' is not a usable port")),
+            ("65536", Err("'65536' is out of range")),
+            ("http", Err("'http' is not a port number")),
+            ("", Err("a port is missing")),
+            ("/tcp", Err("a port is missing")),
+            ("80/sctp", Err("'80/sctp' has an unknown protocol 'sctp'")),
+            ("80/", Err("'80/' has an unknown protocol ''")),
+            ("-1/tcp", Err("'-1' is not a port number")),
+        ];
+        for (input, want) in cases {
+            let got = parse_port_spec(input).map(|s| (s.port, s.proto));
+            match (want, got) {
+                (Ok(w), Ok(g)) => assert_eq!(&g, w, "{input}"),
+                (Err(w), Err(g)) => assert!(g.starts_with(w), "{input}: {g}"),
+                (w, g) => panic!("{input}: want {w:?}, got {g:?}"),
+            }
+        }
+        assert_eq!(parse_port_spec("53/udp").unwrap().to_string(), "53/udp");
     }
 
     #[test]

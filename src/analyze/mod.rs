@@ -8,5 +8,8 @@ pub mod date;
 pub mod exposure;
 pub mod filter;
 pub mod inventory;
+pub mod kill;
+pub mod owner;
 pub mod rules;
 pub mod services;
+pub mod who;

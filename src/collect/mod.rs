@@ -20,8 +20,11 @@ use linux as target_os;
 pub mod other;
 #[cfg(not(target_os = "linux"))]
 use other as target_os;
+pub mod probe;
+pub mod signal;
 pub mod sysinfo_details;
 pub mod users;
+pub mod who;
 
 pub use interfaces::interfaces;
 pub use target_os::{privileged, processes, sockets};

@@ -7,7 +7,9 @@ use crate::cli::{ColorChoice, GlobalArgs};
 use crate::render::Style;
 
 pub mod audit;
+pub mod kill;
 pub mod list;
+pub mod who;
 
 /// What a command found, mapped to the exit code by `main`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +20,8 @@ pub enum Outcome {
     NotFound,
     /// `audit --fail-on`: an unsuppressed finding is at or above the threshold (exit 1).
     Failed,
+    /// The command refused to act and said why on stderr (exit 2).
+    Refused,
 }
 
 /// Everything a command needs from the environment, decided once (ripgrep's "high-level args").

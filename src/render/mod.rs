@@ -7,6 +7,7 @@ pub mod audit;
 pub mod json;
 pub mod sanitize;
 pub mod table;
+pub mod who;
 
 pub use sanitize::sanitize;
 

@@ -11,3 +11,4 @@ mod common;
 mod daemons;
 mod list;
 mod netns;
+mod who;

@@ -1,0 +1,193 @@
+//! The extra reads of `portscope who` and `kill` about the few processes that hold one port:
+//! the raw cgroup text, the parent chain, whether a pid is a kernel thread, the port sysctls,
+//! and the systemd socket units that may name a pid-1 listener.
+//!
+//! Every `/proc` read goes through the caller's proc root (`--proc-root`). Nothing here
+//! interprets what it reads beyond splitting numbers: cgroup paths and unit files are parsed
+//! by `analyze::owner`. Outside Linux the reads find nothing and return empty values.
+
+use std::fs;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// One ancestor of an owning process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ancestor {
+    /// Process id.
+    pub pid: u32,
+    /// Its `comm` name, `None` when unreadable.
+    pub name: Option<String>,
+}
+
+/// What `/proc/PID` says about one owner beyond [`crate::model::ProcessInfo`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnerRaw {
+    /// Text of `/proc/PID/cgroup`.
+    pub cgroup: Option<String>,
+    /// Parent, grandparent, … up to and including pid 1 (or as far as readable).
+    pub ancestors: Vec<Ancestor>,
+    /// True for a kernel thread.
+    pub kernel_thread: bool,
+}
+
+/// Longest parent chain followed (a guard against a cycle in a fixture tree).
+const MAX_DEPTH: usize = 64;
+
+/// Read the cgroup, the parent chain and the kernel-thread flag of `pid`.
+#[must_use]
+pub fn owner_raw(proc_root: &Path, pid: u32) -> OwnerRaw {
+    #[cfg(target_os = "linux")]
+    {
+        use crate::collect::linux::process;
+        let mut ancestors = Vec::new();
+        let mut cur = pid;
+        while let Some(parent) = process::parent_of(proc_root, cur) {
+            if ancestors.len() >= MAX_DEPTH || parent == cur {
+                break;
+            }
+            ancestors.push(Ancestor {
+                pid: parent,
+                name: comm(proc_root, parent),
+            });
+            if parent == 1 {
+                break;
+            }
+            cur = parent;
+        }
+        OwnerRaw {
+            cgroup: process::cgroup(proc_root, pid),
+            ancestors,
+            kernel_thread: process::is_kernel_thread(proc_root, pid),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (proc_root, pid, MAX_DEPTH);
+        OwnerRaw::default()
+    }
+}
+
+/// `proc_root/PID/comm` without the newline.
+#[must_use]
+pub fn comm(proc_root: &Path, pid: u32) -> Option<String> {
+    fs::read_to_string(proc_root.join(pid.to_string()).join("comm"))
+        .ok()
+        .map(|s| s.trim_end_matches('\n').to_string())
+}
+
+/// The kernel's port settings that matter when a bind fails.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortSettings {
+    /// `net.ipv4.ip_local_port_range`: the ephemeral range for outgoing connections.
+    pub ephemeral_range: Option<(u16, u16)>,
+    /// `net.ipv4.ip_local_reserved_ports`, as written there (`8080,9000-9010`).
+    pub reserved_ports: Option<String>,
+    /// `net.ipv4.ip_unprivileged_port_start`: lower ports need privileges to bind.
+    pub unprivileged_port_start: Option<u16>,
+}
+
+/// Read the port sysctls from `proc_root/sys/net/ipv4`.
+#[must_use]
+pub fn port_settings(proc_root: &Path) -> PortSettings {
+    let dir = proc_root.join("sys/net/ipv4");
+    let read = |name: &str| fs::read_to_string(dir.join(name)).ok();
+    PortSettings {
+        ephemeral_range: read("ip_local_port_range").and_then(|t| {
+            let mut it = t.split_whitespace().map(str::parse::<u16>);
+            match (it.next(), it.next()) {
+                (Some(Ok(a)), Some(Ok(b))) => Some((a, b)),
+                _ => None,
+            }
+        }),
+        reserved_ports: read("ip_local_reserved_ports").map(|t| t.trim().to_string()),
+        unprivileged_port_start: read("ip_unprivileged_port_start")
+            .and_then(|t| t.trim().parse().ok()),
+    }
+}
+
+/// Directories systemd loads socket units from, most specific first.
+const UNIT_DIRS: [&str; 5] = [
+    "/etc/systemd/system",
+    "/run/systemd/system",
+    "/run/systemd/generator",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
+];
+
+/// Every `*.socket` unit file as (unit name, text); the first file of a name wins, as in
+/// systemd's own lookup order. Unreadable directories are skipped.
+#[must_use]
+pub fn socket_units() -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for dir in UNIT_DIRS {
+        let Ok(entries) = fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".socket") || out.iter().any(|(n, _)| *n == name) {
+                continue;
+            }
+            if let Ok(text) = fs::read_to_string(entry.path()) {
+                out.push((name, text));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixture_chain_and_sysctls() {
+        let dir = tempfile::tempdir().unwrap();
+        let stat = |pid: u32, comm: &str, ppid: u32| {
+            let p = dir.path().join(pid.to_string());
+            fs::create_dir_all(&p).unwrap();
+            fs::write(
+                p.join("stat"),
+                format!("{pid} ({comm}) S {ppid} 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0"),
+            )
+            .unwrap();
+            fs::write(p.join("comm"), format!("{comm}\n")).unwrap();
+            fs::write(p.join("cmdline"), format!("{comm}\0")).unwrap();
+        };
+        stat(1, "systemd", 0);
+        stat(40, "bash", 1);
+        stat(77, "python3", 40);
+        fs::write(
+            dir.path().join("77/cgroup"),
+            "0::/user.slice/session-2.scope\n",
+        )
+        .unwrap();
+        let raw = owner_raw(dir.path(), 77);
+        let chain: Vec<(u32, Option<&str>)> = raw
+            .ancestors
+            .iter()
+            .map(|a| (a.pid, a.name.as_deref()))
+            .collect();
+        assert_eq!(chain, vec![(40, Some("bash")), (1, Some("systemd"))]);
+        assert_eq!(
+            raw.cgroup.as_deref(),
+            Some("0::/user.slice/session-2.scope\n")
+        );
+        assert!(!raw.kernel_thread);
+
+        let net = dir.path().join("sys/net/ipv4");
+        fs::create_dir_all(&net).unwrap();
+        fs::write(net.join("ip_local_port_range"), "32768\t60999\n").unwrap();
+        fs::write(net.join("ip_local_reserved_ports"), "8080,9000-9010\n").unwrap();
+        fs::write(net.join("ip_unprivileged_port_start"), "1024\n").unwrap();
+        let s = port_settings(dir.path());
+        assert_eq!(s.ephemeral_range, Some((32768, 60999)));
+        assert_eq!(s.reserved_ports.as_deref(), Some("8080,9000-9010"));
+        assert_eq!(s.unprivileged_port_start, Some(1024));
+        assert_eq!(
+            port_settings(Path::new("/nonexistent")),
+            PortSettings::default()
+        );
+    }
+}

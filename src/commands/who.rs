@@ -1,0 +1,164 @@
+//! `portscope who PORT[/tcp|/udp]`: every socket on one local port in any state, its owners in
+//! detail, a bind probe and advice. Composes collect → analyze → render; the investigation is
+//! shared with `portscope kill`.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Result;
+
+use crate::analyze::filter::PortSpec;
+use crate::analyze::inventory;
+use crate::analyze::who::{self, AdviceInput, OwnerDetails};
+use crate::cli::WhoArgs;
+use crate::collect::probe::{self, ProbeResult};
+use crate::collect::who::{PortSettings, owner_raw, port_settings, socket_units};
+use crate::collect::{self, Request, SocketQuery};
+use crate::commands::list::load_services;
+use crate::commands::{Env, Outcome, print_warnings};
+use crate::model::{Proto, SocketEntry};
+use crate::render::who::{WhoDocument, write_report};
+
+/// Everything `who` found about one port.
+#[derive(Debug, Clone)]
+pub struct Investigation {
+    /// The port asked about.
+    pub spec: PortSpec,
+    /// Every socket on it, in the listing's order.
+    pub sockets: Vec<SocketEntry>,
+    /// Their holders, by pid.
+    pub owners: Vec<OwnerDetails>,
+    /// Bind probe results (empty when not probed).
+    pub probe: Vec<ProbeResult>,
+    /// Port sysctls.
+    pub settings: PortSettings,
+    /// Advice lines.
+    pub advice: Vec<String>,
+    /// Partial-result warnings.
+    pub warnings: Vec<String>,
+}
+
+impl Investigation {
+    /// The JSON document of this investigation.
+    #[must_use]
+    pub fn document(&self) -> WhoDocument<'_> {
+        WhoDocument::new(
+            self.spec,
+            &self.sockets,
+            &self.owners,
+            &self.probe,
+            &self.settings,
+            &self.advice,
+            &self.warnings,
+        )
+    }
+}
+
+/// The sockets on the port, with owners, through the listing's collector (all states).
+///
+/// # Errors
+/// When the socket table cannot be read.
+pub fn sockets_on(
+    spec: PortSpec,
+    proc_root: &Path,
+) -> Result<(Vec<SocketEntry>, collect::Snapshot)> {
+    let mut query = SocketQuery::all();
+    match spec.proto {
+        Some(Proto::Tcp) => query.udp_states = 0,
+        Some(Proto::Udp) => query.tcp_states = 0,
+        None => {}
+    }
+    let request = Request {
+        query,
+        owners: true,
+        proc_root: proc_root.to_path_buf(),
+    };
+    let snapshot = collect::snapshot(&request, &|s| {
+        s.local_port == spec.port && spec.proto.is_none_or(|p| p == s.proto)
+    })?;
+    let entries = inventory::build(&snapshot, &load_services());
+    Ok((entries, snapshot))
+}
+
+/// Collect and analyse everything about `spec`; `with_probe` runs the bind probe.
+///
+/// # Errors
+/// When the socket table cannot be read.
+pub fn investigate(spec: PortSpec, proc_root: &Path, with_probe: bool) -> Result<Investigation> {
+    let (sockets, snapshot) = sockets_on(spec, proc_root)?;
+    let warnings = inventory::warnings(&sockets, &snapshot);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let holders = who::holders(&sockets);
+    let units = if holders.contains_key(&1) {
+        socket_units()
+    } else {
+        Vec::new()
+    };
+    let owners: Vec<OwnerDetails> = holders
+        .values()
+        .map(|(info, proto)| {
+            who::owner_details(
+                info,
+                &owner_raw(proc_root, info.pid),
+                spec,
+                *proto,
+                now,
+                &units,
+            )
+        })
+        .collect();
+    let probe = if with_probe {
+        let protos = match spec.proto {
+            Some(p) => vec![p],
+            None => vec![Proto::Tcp, Proto::Udp],
+        };
+        probe::probe(spec.port, &protos)
+    } else {
+        Vec::new()
+    };
+    let settings = port_settings(proc_root);
+    let advice = who::advice(&AdviceInput {
+        spec,
+        sockets: &sockets,
+        owners: &owners,
+        settings: &settings,
+        probe: &probe,
+    });
+    Ok(Investigation {
+        spec,
+        sockets,
+        owners,
+        probe,
+        settings,
+        advice,
+        warnings,
+    })
+}
+
+/// Run `portscope who`.
+///
+/// # Errors
+/// When the socket table cannot be read or output cannot be written.
+pub fn run(
+    args: &WhoArgs,
+    env: &Env<'_>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Outcome> {
+    let found = investigate(args.port, &env.global.proc_root, true)?;
+    print_warnings(err, &found.warnings)?;
+    if args.json {
+        crate::render::json::write(out, &found.document())?;
+    } else {
+        write_report(out, &found.document(), env.style)?;
+    }
+    out.flush()?;
+    Ok(if found.sockets.is_empty() {
+        Outcome::NotFound
+    } else {
+        Outcome::Found
+    })
+}

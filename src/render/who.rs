@@ -1,0 +1,306 @@
+//! The `portscope who` report: its JSON document and its human form (the listing table with
+//! states, a details block per owner, the bind probe, advice). Untrusted text (names, command
+//! lines, paths) is sanitized before it reaches the terminal.
+//!
+//! It must not collect or decide anything: it only lays out what the investigation found.
+
+use std::io::{self, Write};
+
+use colored::Colorize;
+use serde::Serialize;
+
+use crate::analyze::filter::PortSpec;
+use crate::analyze::who::{OwnerDetails, human_age};
+use crate::collect::probe::{ProbeOutcome, ProbeResult};
+use crate::collect::who::PortSettings;
+use crate::model::{OwnerUnknown, Proto, SocketEntry};
+use crate::render::json::SCHEMA_VERSION;
+use crate::render::table::{self, Columns};
+use crate::render::{Style, addr, sanitize};
+
+/// `portscope who --json` (see docs/json.md).
+#[derive(Debug, Serialize)]
+pub struct WhoDocument<'a> {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The port asked about.
+    pub port: u16,
+    /// The protocol asked about, `null` for both.
+    pub proto: Option<Proto>,
+    /// True when any socket uses the port.
+    pub in_use: bool,
+    /// Every socket on the port, the same objects as `portscope --json`.
+    pub sockets: &'a [SocketEntry],
+    /// One object per pid in `sockets[].processes[]`, with the details `who` adds.
+    pub owners: &'a [OwnerDetails],
+    /// The bind probe.
+    pub bind_probe: &'a [ProbeResult],
+    /// The kernel's port settings.
+    pub port_settings: &'a PortSettings,
+    /// Advice, one sentence or two per line.
+    pub advice: &'a [String],
+    /// Why the result may be partial (also on stderr).
+    pub warnings: &'a [String],
+}
+
+impl<'a> WhoDocument<'a> {
+    /// Assemble the document.
+    #[must_use]
+    pub fn new(
+        spec: PortSpec,
+        sockets: &'a [SocketEntry],
+        owners: &'a [OwnerDetails],
+        bind_probe: &'a [ProbeResult],
+        port_settings: &'a PortSettings,
+        advice: &'a [String],
+        warnings: &'a [String],
+    ) -> Self {
+        WhoDocument {
+            schema_version: SCHEMA_VERSION,
+            port: spec.port,
+            proto: spec.proto,
+            in_use: !sockets.is_empty(),
+            sockets,
+            owners,
+            bind_probe,
+            port_settings,
+            advice,
+            warnings,
+        }
+    }
+
+    fn spec(&self) -> PortSpec {
+        PortSpec {
+            port: self.port,
+            proto: self.proto,
+        }
+    }
+}
+
+fn heading(out: &mut dyn Write, text: &str, style: Style) -> io::Result<()> {
+    if style.color {
+        writeln!(out, "{}", text.bold())
+    } else {
+        writeln!(out, "{text}")
+    }
+}
+
+/// Write the human report.
+///
+/// # Errors
+/// When writing fails.
+pub fn write_report(out: &mut dyn Write, doc: &WhoDocument<'_>, style: Style) -> io::Result<()> {
+    let spec = doc.spec();
+    if doc.sockets.is_empty() {
+        let line = format!("Port {spec} is free: no socket uses it.");
+        heading(out, &line, style)?;
+    } else {
+        let line = format!(
+            "Port {spec} is in use: {} socket(s), {} owning process(es).",
+            doc.sockets.len(),
+            doc.owners.len()
+        );
+        heading(out, &line, style)?;
+        writeln!(out)?;
+        table::sockets(
+            out,
+            doc.sockets,
+            Columns {
+                states: true,
+                owners: true,
+            },
+            style,
+        )?;
+    }
+    write_owners(out, doc.owners, style)?;
+    write_unseen(out, doc.sockets)?;
+    if !doc.bind_probe.is_empty() {
+        writeln!(out)?;
+        heading(
+            out,
+            "Bind probe (a plain bind without SO_REUSEADDR, closed at once):",
+            style,
+        )?;
+        for p in doc.bind_probe {
+            let result = p.result.as_str();
+            let result = if style.color {
+                match p.result {
+                    ProbeOutcome::Free => result.green().to_string(),
+                    ProbeOutcome::InUse => result.red().to_string(),
+                    _ => result.yellow().to_string(),
+                }
+            } else {
+                result.to_string()
+            };
+            let pad = " ".repeat(19usize.saturating_sub(p.result.as_str().len()));
+            let line = match &p.error {
+                Some(e) => format!(
+                    "  {:<4} {:<11} {result}{pad} {}",
+                    p.proto.as_str(),
+                    addr(p.address),
+                    sanitize(e)
+                ),
+                None => format!("  {:<4} {:<11} {result}", p.proto.as_str(), addr(p.address)),
+            };
+            writeln!(out, "{line}")?;
+        }
+    }
+    if !doc.advice.is_empty() {
+        writeln!(out)?;
+        heading(out, "Advice:", style)?;
+        for line in doc.advice {
+            writeln!(out, "  • {}", sanitize(line))?;
+        }
+    }
+    Ok(())
+}
+
+/// The details block of each owner.
+///
+/// # Errors
+/// When writing fails.
+pub fn write_owners(out: &mut dyn Write, owners: &[OwnerDetails], style: Style) -> io::Result<()> {
+    for o in owners {
+        writeln!(out)?;
+        let title = format!(
+            "pid {} {}",
+            o.pid,
+            sanitize(o.name.as_deref().unwrap_or("?"))
+        );
+        heading(out, &title, style)?;
+        let field = |out: &mut dyn Write, key: &str, value: &str| -> io::Result<()> {
+            writeln!(out, "  {key:<10} {value}")
+        };
+        if !o.cmdline.is_empty() {
+            field(out, "command", &sanitize(&o.cmdline.join(" ")))?;
+        }
+        if let Some(exe) = &o.exe {
+            field(out, "executable", &sanitize(exe))?;
+        }
+        let user = match (&o.user, o.uid) {
+            (Some(u), Some(uid)) => format!("{} (uid {uid})", sanitize(u)),
+            (None, Some(uid)) => format!("uid {uid}"),
+            _ => "unknown".to_string(),
+        };
+        field(out, "user", &user)?;
+        if let Some(t) = o.start_time {
+            let ago = o
+                .age_seconds
+                .map(|a| format!(" ({} ago)", human_age(a)))
+                .unwrap_or_default();
+            field(out, "started", &format!("{}{ago}", utc(t)))?;
+        }
+        if !o.parents.is_empty() {
+            let chain: Vec<String> = o
+                .parents
+                .iter()
+                .map(|a| format!("{} ({})", sanitize(a.name.as_deref().unwrap_or("?")), a.pid))
+                .collect();
+            field(out, "parents", &chain.join(" ← "))?;
+        }
+        if let Some(unit) = &o.unit {
+            let manager = o
+                .unit_user_manager
+                .map(|uid| format!(" (user manager of uid {uid})"))
+                .unwrap_or_default();
+            field(out, "unit", &format!("{}{manager}", sanitize(unit)))?;
+        }
+        if o.socket_activated {
+            let unit = o.socket_unit.as_deref().map_or_else(
+                || "socket-activated by systemd (pid 1)".to_string(),
+                |u| format!("socket-activated by systemd (pid 1) for {}", sanitize(u)),
+            );
+            field(out, "holds for", &unit)?;
+        }
+        if let Some(c) = &o.container {
+            let mut text = format!("{} {}", c.runtime, sanitize(&c.id));
+            if let Some(pod) = &c.pod_uid {
+                text.push_str(&format!(" (Kubernetes pod {})", sanitize(pod)));
+            }
+            field(out, "container", &text)?;
+        }
+        if let Some(f) = &o.forwarder {
+            let target = match (&f.container_address, f.container_port) {
+                (Some(a), Some(p)) => format!(" → {}:{p}", sanitize(a)),
+                (None, Some(p)) => format!(" → container port {p}"),
+                _ => String::new(),
+            };
+            field(out, "forwarder", &format!("{}{target}", f.kind))?;
+        }
+        if o.kernel_thread {
+            field(out, "kind", "kernel thread")?;
+        }
+    }
+    Ok(())
+}
+
+fn write_unseen(out: &mut dyn Write, sockets: &[SocketEntry]) -> io::Result<()> {
+    let mut lines: Vec<String> = Vec::new();
+    for s in sockets {
+        let why = match s.owner_unknown_reason {
+            Some(OwnerUnknown::Permission) => "not visible without root",
+            Some(OwnerUnknown::Hidden) => {
+                "hidden: the holder's file descriptors cannot be read even as root (another PID namespace or a sandbox)"
+            }
+            Some(OwnerUnknown::Kernel) => {
+                "kernel-owned: no process holds it (TIME_WAIT or a kernel socket)"
+            }
+            Some(OwnerUnknown::NotFound) => {
+                "no process holds it: a kernel socket (NFS, WireGuard), another PID namespace, or the process exited"
+            }
+            Some(OwnerUnknown::Skipped) | None => continue,
+        };
+        let line = format!(
+            "  {} {} {}:{}: {why}",
+            s.proto,
+            s.state,
+            addr(s.local_address),
+            s.local_port
+        );
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    if !lines.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Sockets without a visible owner:")?;
+        for l in lines {
+            writeln!(out, "{l}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Seconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC` (civil-from-days, no time zone data).
+#[must_use]
+pub fn utc(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+    }
+}
