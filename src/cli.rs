@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use std::time::Duration;
 
@@ -23,8 +23,7 @@ use crate::model::{AddrClass, SocketState};
     long_about = "What is listening on this machine, who holds a port, and what is exposed.\n\n\
                   Without a subcommand, portscope lists every listening TCP socket and every \
                   bound UDP socket with the processes that own them (same as `portscope list`).",
-    after_help = "Exit codes: 0 when something matched, 1 when nothing did, 2 on error.",
-    args_conflicts_with_subcommands = true
+    after_help = "Exit codes: 0 when something matched, 1 when nothing did, 2 on error."
 )]
 pub struct Cli {
     /// Subcommand; the listening view when omitted.
@@ -36,6 +35,40 @@ pub struct Cli {
     /// Options every subcommand takes.
     #[command(flatten)]
     pub global: GlobalArgs,
+}
+
+impl Cli {
+    /// Parse the process arguments and check what clap cannot: options of the default view may
+    /// not be combined with a subcommand (`portscope -t who 80`), while `--color` and
+    /// `--proc-root` go anywhere.
+    ///
+    /// # Errors
+    /// A clap error, rendered by the caller like any usage error.
+    pub fn parse_checked() -> Result<Cli, clap::Error> {
+        Self::check(Self::try_parse()?)
+    }
+
+    /// The check of [`Cli::parse_checked`] on already-parsed arguments.
+    ///
+    /// # Errors
+    /// When options of the default view come with a subcommand.
+    pub fn check(cli: Cli) -> Result<Cli, clap::Error> {
+        if let Some(command) = &cli.command {
+            if cli.list != ListArgs::default() {
+                let name = match command {
+                    Command::List(_) => "list",
+                    Command::Who(_) => "who",
+                    Command::Kill(_) => "kill",
+                    Command::Audit(_) => "audit",
+                };
+                return Err(Self::command().error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("listing options go after `list` or without a subcommand, not before `{name}`"),
+                ));
+            }
+        }
+        Ok(cli)
+    }
 }
 
 /// The subcommands.
@@ -150,7 +183,7 @@ pub enum ColorChoice {
 }
 
 /// Arguments of the listing view.
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone, Default, PartialEq)]
 pub struct ListArgs {
     /// Every state (established, time_wait, …) with remote ends, not only listeners.
     #[arg(short, long)]
@@ -214,7 +247,6 @@ impl ListArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn clap_definition_is_consistent() {
@@ -227,6 +259,17 @@ mod tests {
         assert!(cli.command.is_none());
         assert!(cli.list.tcp && cli.list.json);
         assert_eq!(cli.list.ports().len(), 2);
+    }
+
+    #[test]
+    fn global_options_go_anywhere_list_options_only_with_list() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).and_then(Cli::check);
+        assert!(parse(&["portscope", "--color", "never", "who", "80"]).is_ok());
+        assert!(parse(&["portscope", "who", "80", "--color", "never"]).is_ok());
+        assert!(parse(&["portscope", "--proc-root", "/proc", "audit"]).is_ok());
+        assert!(parse(&["portscope", "list", "-t"]).is_ok());
+        let err = parse(&["portscope", "-t", "who", "80"]).unwrap_err();
+        assert!(err.to_string().contains("before `who`"), "{err}");
     }
 
     #[test]

@@ -5,13 +5,12 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
 use clap::error::ErrorKind;
 use portscope::cli::{Cli, Command};
 use portscope::commands::{self, Env, Outcome};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_checked() {
         Ok(cli) => cli,
         Err(err) => return clap_exit(&err),
     };
