@@ -1,6 +1,7 @@
 //! The `portscope` binary: parse arguments, run one command, map the result to an exit code.
 //! Exit codes: 0 found (audit: passed), 1 nothing found (audit: a finding at or above
-//! `--fail-on`), 2 error. A closed stdout pipe is success.
+//! `--fail-on`), 2 error. A closed stdout pipe is not an error: the exit code stays the
+//! command's own.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -8,6 +9,7 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use portscope::cli::{Cli, Command};
 use portscope::commands::{self, Env, Outcome};
+use portscope::render::ClosedPipeOk;
 
 fn main() -> ExitCode {
     let cli = match Cli::parse_checked() {
@@ -15,7 +17,7 @@ fn main() -> ExitCode {
         Err(err) => return clap_exit(&err),
     };
     let env = Env::detect(&cli.global);
-    let mut out = io::stdout().lock();
+    let mut out = ClosedPipeOk::new(io::stdout().lock());
     let mut err = io::stderr();
     let result = match &cli.command {
         None => commands::list::run(&cli.list, &env, &mut out, &mut err),
@@ -28,7 +30,6 @@ fn main() -> ExitCode {
         Ok(Outcome::Found) => ExitCode::SUCCESS,
         Ok(Outcome::NotFound | Outcome::Failed) => ExitCode::from(1),
         Ok(Outcome::Refused) => ExitCode::from(2),
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let _ = writeln!(err, "portscope: error: {e:#}");
             ExitCode::from(2)
@@ -65,16 +66,4 @@ fn clap_exit(err: &clap::Error) -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        cause
-            .downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
-            || cause
-                .downcast_ref::<serde_json::Error>()
-                .and_then(|e| e.io_error_kind())
-                .is_some_and(|k| k == io::ErrorKind::BrokenPipe)
-    })
 }

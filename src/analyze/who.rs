@@ -304,11 +304,18 @@ pub fn advice(input: &AdviceInput<'_>) -> Vec<String> {
              stopped from here."
         ));
     }
-    let n = unseen(OwnerUnknown::NotFound) + unseen(OwnerUnknown::Kernel);
+    let n = unseen(OwnerUnknown::NotFound);
     if n > 0 {
         out.push(format!(
             "No process holds {n} socket(s): a kernel socket (NFS, WireGuard, …), a process in \
              another PID namespace, or one that just exited."
+        ));
+    }
+    let n = unseen(OwnerUnknown::Kernel);
+    if n > 0 {
+        out.push(format!(
+            "{n} socket(s) have no file yet or any more (connections waiting in a listener's \
+             accept queue, or closing): they go away with the listener or by themselves."
         ));
     }
     let tw = sockets

@@ -20,7 +20,7 @@ use crate::cli::KillArgs;
 use crate::collect::{self, signal};
 use crate::commands::who::{Investigation, investigate, sockets_on};
 use crate::commands::{Env, Outcome, print_warnings};
-use crate::model::{SocketEntry, SocketState};
+use crate::model::{OwnerUnknown, SocketEntry, SocketState};
 use crate::render::json::{self, SCHEMA_VERSION};
 use crate::render::who::{WhoDocument, write_report};
 
@@ -85,7 +85,12 @@ pub fn run(
     let mut signalled: Vec<u32> = Vec::new();
     let mut killed: Vec<u32> = Vec::new();
     let blocking: Vec<&SocketEntry> = found.sockets.iter().filter(|s| blocks(s)).collect();
-    let unseen = blocking.iter().filter(|s| s.processes.is_empty()).count();
+    // Sockets no file refers to (`kernel`: connections in a listener's accept queue, closing
+    // sockets) go away with their listener; only owners that exist but cannot be seen block.
+    let unseen = blocking
+        .iter()
+        .filter(|s| s.processes.is_empty() && s.owner_unknown_reason != Some(OwnerUnknown::Kernel))
+        .count();
     let refused = targets.iter().filter(|t| t.action == "refused").count();
     let to_signal: Vec<&Target> = targets.iter().filter(|t| t.action == "signal").collect();
 
@@ -115,7 +120,7 @@ pub fn run(
             messages.push(format!(
                 "Refusing to signal pid {} ({}): {}.",
                 t.pid,
-                t.name.as_deref().unwrap_or("?"),
+                shown(t.name.as_deref()),
                 t.reason.as_deref().unwrap_or("refused")
             ));
         }
@@ -133,7 +138,7 @@ pub fn run(
                 "Would send {} to pid {} ({}).",
                 signal_name(args.signal),
                 t.pid,
-                t.name.as_deref().unwrap_or("?")
+                shown(t.name.as_deref())
             ));
         }
         (Outcome::Found, false)
@@ -205,6 +210,11 @@ pub fn run(
 }
 
 /// A socket that keeps the port busy and that a process holds (not TIME_WAIT).
+/// A process name as it may be shown on a terminal (escape sequences escaped).
+fn shown(name: Option<&str>) -> String {
+    crate::render::sanitize(name.unwrap_or("?")).into_owned()
+}
+
 fn blocks(s: &SocketEntry) -> bool {
     s.state != SocketState::TimeWait
 }
@@ -236,7 +246,7 @@ fn confirm(err: &mut dyn Write, targets: &[&Target], sig: i32) -> Result<bool> {
     }
     let list: Vec<String> = targets
         .iter()
-        .map(|t| format!("{} ({})", t.pid, t.name.as_deref().unwrap_or("?")))
+        .map(|t| format!("{} ({})", t.pid, shown(t.name.as_deref())))
         .collect();
     write!(
         err,
@@ -345,7 +355,7 @@ fn send_checked(
                     "Sent {} to pid {} ({}).",
                     signal_name(sig),
                     t.pid,
-                    t.name.as_deref().unwrap_or("?")
+                    shown(t.name.as_deref())
                 ));
             }
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {

@@ -48,12 +48,19 @@ pub fn list_json(args: &[&str]) -> ListDoc {
     doc
 }
 
-/// Sockets of the document on `port` (and `proto` when given).
-pub fn on_port(doc: &ListDoc, port: u16) -> Vec<&SocketEntry> {
-    doc.sockets
-        .iter()
-        .filter(|s| s.local_port == port)
-        .collect()
+/// The socket inode behind a descriptor of this process.
+pub fn inode_of(fd: &impl AsRawFd) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .expect("fd")
+        .ino()
+}
+
+/// The rows of the document that are this socket (matched by inode, so other sockets on the
+/// same port number — another protocol, another address — never confuse a test).
+pub fn ours<'a>(doc: &'a ListDoc, fd: &impl AsRawFd) -> Vec<&'a SocketEntry> {
+    let inode = inode_of(fd);
+    doc.sockets.iter().filter(|s| s.inode == inode).collect()
 }
 
 pub fn is_ci() -> bool {

@@ -14,7 +14,7 @@ fn v4_listener_found_with_own_pid_and_fd() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = port_of(listener.local_addr());
     let doc = list_json(&["--port", &port.to_string()]);
-    let rows = on_port(&doc, port);
+    let rows = ours(&doc, &listener);
     assert_eq!(rows.len(), 1, "{rows:#?}");
     let row = rows[0];
     assert_eq!(row.proto, Proto::Tcp);
@@ -47,8 +47,8 @@ fn dual_stack_and_v6_only_listeners_are_told_apart() {
     let v6only = v6_wildcard_listener(true);
     let (pd, p6) = (port_of(dual.local_addr()), port_of(v6only.local_addr()));
     let doc = list_json(&["--port", &format!("{pd},{p6}")]);
-    let d = on_port(&doc, pd);
-    let s = on_port(&doc, p6);
+    let d = ours(&doc, &dual);
+    let s = ours(&doc, &v6only);
     assert_eq!((d.len(), s.len()), (1, 1));
     assert_eq!(d[0].dual_stack, Some(true));
     assert_eq!(s[0].dual_stack, Some(false));
@@ -69,17 +69,17 @@ fn unconnected_udp_listed_connected_udp_not() {
     connected.connect("127.0.0.1:9").unwrap();
     let (pb, pc) = (port_of(bound.local_addr()), port_of(connected.local_addr()));
     let doc = list_json(&["-u", "--port", &format!("{pb},{pc}")]);
-    let b = on_port(&doc, pb);
+    let b = ours(&doc, &bound);
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].state, SocketState::Unconnected);
     assert_eq!(b[0].proto, Proto::Udp);
     assert!(
-        on_port(&doc, pc).is_empty(),
+        ours(&doc, &connected).is_empty(),
         "connected UDP must not look like a listener"
     );
     // With --all it appears, connected, with its remote end.
     let doc = list_json(&["--all", "-u", "--port", &pc.to_string()]);
-    let c = on_port(&doc, pc);
+    let c = ours(&doc, &connected);
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].state, SocketState::Established);
     assert_eq!(
@@ -94,7 +94,7 @@ fn listener_shared_with_child_lists_both_pids() {
     let port = port_of(listener.local_addr());
     let child = sleeper(&[listener.as_raw_fd()]);
     let doc = list_json(&["--port", &port.to_string()]);
-    let rows = on_port(&doc, port);
+    let rows = ours(&doc, &listener);
     assert_eq!(rows.len(), 1);
     let pids: Vec<u32> = rows[0].processes.iter().map(|p| p.pid).collect();
     // Both holders, in pid order. (Another test forking at this moment briefly holds our
@@ -124,7 +124,7 @@ fn listener_shared_with_child_lists_both_pids() {
         "--port",
         &port.to_string(),
     ]);
-    assert_eq!(on_port(&doc, port).len(), 1);
+    assert_eq!(ours(&doc, &listener).len(), 1);
 }
 
 #[test]
@@ -134,17 +134,20 @@ fn established_connection_only_with_all() {
     let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let (server, _) = listener.accept().unwrap();
     let cport = port_of(client.local_addr());
+    let mine = [inode_of(&listener), inode_of(&client), inode_of(&server)];
     let doc = list_json(&["--port", &format!("{port},{cport}")]);
-    assert!(
-        doc.sockets.iter().all(|s| s.state == SocketState::Listen),
-        "{:#?}",
-        doc.sockets
-    );
+    let seen: Vec<_> = doc
+        .sockets
+        .iter()
+        .filter(|s| mine.contains(&s.inode))
+        .collect();
+    assert_eq!(seen.len(), 1, "only the listener: {seen:#?}");
+    assert_eq!(seen[0].state, SocketState::Listen);
     let doc = list_json(&["--all", "--port", &format!("{port},{cport}")]);
     let est: Vec<_> = doc
         .sockets
         .iter()
-        .filter(|s| s.state == SocketState::Established)
+        .filter(|s| mine.contains(&s.inode) && s.state == SocketState::Established)
         .collect();
     assert_eq!(est.len(), 2, "{est:#?}");
     let c = est.iter().find(|s| s.local_port == cport).unwrap();
@@ -197,6 +200,24 @@ fn closed_pipe_is_not_an_error() {
     assert!(!stderr.contains("error"), "{stderr}");
 }
 
+/// A closed pipe keeps the command's own exit code: `who` on a free port is still 1.
+#[test]
+fn closed_pipe_keeps_the_exit_code() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        port_of(l.local_addr())
+    };
+    let mut child = Command::new(bin())
+        .args(["who", &format!("{port}/tcp"), "--color", "never"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let stderr = read_all(child.stderr.take().unwrap());
+    assert_eq!(child.wait().unwrap().code(), Some(1), "{stderr}");
+}
+
 #[test]
 fn escape_sequences_in_process_names_are_shown_not_executed() {
     let dir = tempfile::tempdir().unwrap();
@@ -217,7 +238,7 @@ fn escape_sequences_in_process_names_are_shown_not_executed() {
     assert!(table.contains("ev\\x1b[31mil"), "{table}");
     // JSON keeps the real bytes, escaped by the JSON encoder.
     let doc = list_json(&["--port", &port.to_string()]);
-    let p = doc.sockets[0]
+    let p = ours(&doc, &listener)[0]
         .processes
         .iter()
         .find(|p| p.pid == child.pid())
@@ -255,7 +276,7 @@ fn no_owners_skips_the_scan_and_says_so() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = port_of(listener.local_addr());
     let doc = list_json(&["--no-owners", "--port", &port.to_string()]);
-    let row = on_port(&doc, port)[0];
+    let row = ours(&doc, &listener)[0];
     assert!(row.processes.is_empty());
     assert_eq!(row.owner_unknown_reason, Some(OwnerUnknown::Skipped));
 }
@@ -366,7 +387,7 @@ fn unprivileged_run_lists_everything_and_hints_once() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let doc: ListDoc = serde_json::from_slice(&out.stdout).unwrap();
-    let row = on_port(&doc, port);
+    let row = ours(&doc, &listener);
     assert_eq!(row.len(), 1, "root's socket is listed for nobody too");
     assert!(row[0].processes.is_empty());
     assert_eq!(row[0].owner_unknown_reason, Some(OwnerUnknown::Permission));
@@ -434,7 +455,7 @@ fn proc_root_fixture_is_used_for_owners() {
         "--port",
         &port.to_string(),
     ]);
-    let row = on_port(&doc, port)[0];
+    let row = ours(&doc, &listener)[0];
     assert_eq!(row.processes.len(), 1);
     assert_eq!(row.processes[0].pid, 4242);
     assert_eq!(row.processes[0].name.as_deref(), Some("fixture-daemon"));
