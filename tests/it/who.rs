@@ -98,7 +98,7 @@ fn tcp_port_held_by_child_is_found_with_owner_details() {
     let listen: Vec<&SocketEntry> = doc
         .sockets
         .iter()
-        .filter(|s| s.state == SocketState::Listen)
+        .filter(|s| s.state == SocketState::Listen && s.local_address == ip("127.0.0.1"))
         .collect();
     assert_eq!(listen.len(), 1, "{:#?}", doc.sockets);
     assert!(listen[0].processes.iter().any(|p| p.pid == child.pid()));
@@ -141,8 +141,13 @@ fn udp_port_held_by_this_process() {
     let (code, doc) = who_json(&[&format!("{port}/udp")]);
     assert_eq!(code, Some(0));
     assert_eq!(doc.proto, Some(Proto::Udp));
-    assert_eq!(doc.sockets.len(), 1);
-    assert_eq!(doc.sockets[0].state, SocketState::Unconnected);
+    let mine: Vec<&SocketEntry> = doc
+        .sockets
+        .iter()
+        .filter(|s| s.inode == inode_of(&sock))
+        .collect();
+    assert_eq!(mine.len(), 1, "{:#?}", doc.sockets);
+    assert_eq!(mine[0].state, SocketState::Unconnected);
     assert!(doc.owners.iter().any(|o| o.pid == std::process::id()));
     // Only the protocol asked for is probed.
     assert!(doc.bind_probe.iter().all(|p| p.proto == Proto::Udp));
@@ -226,7 +231,13 @@ fn bad_port_arguments_exit_2_naming_the_input() {
 #[test]
 fn kill_dry_run_changes_nothing() {
     let (mut child, port) = child_listener(sleep_cmd());
-    let out = portscope(&["kill", &port.to_string(), "--dry-run", "--color", "never"]);
+    let out = portscope(&[
+        "kill",
+        &format!("{port}/tcp"),
+        "--dry-run",
+        "--color",
+        "never",
+    ]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -249,7 +260,7 @@ fn kill_without_terminal_needs_yes() {
     // stdin is not a terminal under Command::output; --json is not consent.
     for extra in [None, Some("--json")] {
         let mut args = vec!["kill", "--timeout", "1s"];
-        let p = port.to_string();
+        let p = format!("{port}/tcp");
         args.push(&p);
         args.extend(extra);
         let out = portscope(&args);
@@ -263,7 +274,7 @@ fn kill_without_terminal_needs_yes() {
 #[test]
 fn kill_yes_frees_the_port() {
     let (mut child, port) = child_listener(sleep_cmd());
-    let out = portscope(&["kill", &port.to_string(), "--yes", "--color", "never"]);
+    let out = portscope(&["kill", &format!("{port}/tcp"), "--yes", "--color", "never"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -294,7 +305,7 @@ fn sigterm_ignoring_child_needs_force() {
         assert!(Instant::now() < deadline, "child never exec'd sleep");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let p = port.to_string();
+    let p = format!("{port}/tcp");
     let out = portscope(&["kill", &p, "--yes", "--timeout", "500ms"]);
     assert_eq!(
         out.status.code(),
