@@ -201,13 +201,13 @@ pub struct ListArgs {
     #[arg(short = '6', long = "ipv6")]
     pub ipv6: bool,
     /// Local ports, e.g. 22,80,8000-8100.
-    #[arg(long, value_name = "PORTS", value_parser = filter::parse_port_list)]
+    #[arg(long, value_name = "PORTS", value_parser = filter::parse_port_list, allow_hyphen_values = true)]
     pub port: Vec<Vec<PortRange>>,
     /// Sockets held by this pid (repeat or separate with commas).
-    #[arg(long, value_name = "PID", value_delimiter = ',')]
+    #[arg(long, value_name = "PID", value_delimiter = ',', value_parser = filter::parse_pid)]
     pub pid: Vec<u32>,
     /// Sockets held by a process of this name (exact or substring).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = filter::parse_process_name)]
     pub process: Vec<String>,
     /// Sockets owned by this user, by name or uid (socket owner or process owner).
     #[arg(long, value_name = "USER")]
@@ -219,7 +219,7 @@ pub struct ListArgs {
     #[arg(long, value_name = "CLASS", value_delimiter = ',', value_parser = filter::parse_exposure)]
     pub exposure: Vec<AddrClass>,
     /// Skip the owner lookup (fastest; no process columns).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["pid", "process"])]
     pub no_owners: bool,
     /// JSON for scripts (schema in docs/json.md).
     #[arg(long)]

@@ -84,6 +84,9 @@ pub fn parse_port_list(text: &str) -> Result<Vec<PortRange>, String> {
     let mut out = Vec::new();
     for item in text.split(',') {
         let item = item.trim();
+        if item.starts_with('-') {
+            return Err(format!("'{item}' is not a port: ports are 1 to 65535"));
+        }
         if let Some((a, b)) = item.split_once('-') {
             let (start, end) = (parse_port(a)?, parse_port(b)?);
             if start > end {
@@ -148,6 +151,30 @@ pub fn parse_exposure(text: &str) -> Result<AddrClass, String> {
             names.join(", ")
         )
     })
+}
+
+/// Parse a pid: a positive number.
+///
+/// # Errors
+/// A message naming the value.
+pub fn parse_pid(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(0) | Err(_) => Err(format!("'{text}' is not a pid: give a positive number")),
+        Ok(pid) => Ok(pid),
+    }
+}
+
+/// Parse a process name for `--process`: not empty.
+///
+/// # Errors
+/// When the name is empty.
+pub fn parse_process_name(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        Err("a process name is missing".to_string())
+    } else {
+        Ok(t.to_string())
+    }
 }
 
 /// A user given by name or uid.
@@ -266,7 +293,11 @@ mod tests {
             ("", Err("a port is missing")),
             ("80,", Err("a port is missing")),
             ("9-3", Err("range '9-3' is backwards")),
-            ("-5", Err("a port is missing")),
+            ("-5", Err("'-5' is not a port")),
+            (
+                "99999999999999999999",
+                Err("'99999999999999999999' is out of range"),
+            ),
             ("1-2-3", Err("'2-3' is not a port number")),
         ];
         for (input, want) in cases {
@@ -316,6 +347,15 @@ mod tests {
         assert!(parse_state("bogus").unwrap_err().contains("time_wait"));
         assert_eq!(parse_exposure("link-local"), Ok(AddrClass::LinkLocal));
         assert!(parse_exposure("internet").unwrap_err().contains("public"));
+    }
+
+    #[test]
+    fn pids_and_names() {
+        assert_eq!(parse_pid("42"), Ok(42));
+        assert!(parse_pid("abc").unwrap_err().contains("'abc' is not a pid"));
+        assert!(parse_pid("0").is_err());
+        assert!(parse_process_name(" ").is_err());
+        assert_eq!(parse_process_name("nginx"), Ok("nginx".into()));
     }
 
     #[test]

@@ -100,7 +100,10 @@ pub fn refusal(
 /// # Errors
 /// A message naming the value.
 pub fn parse_signal(text: &str) -> Result<i32, String> {
-    const NAMES: [(&str, i32); 12] = [
+    // Only signals whose default action ends the process: stopping, continuing or ignored
+    // signals (STOP, TSTP, CONT, WINCH, CHLD, …) would leave kill waiting for a port that is
+    // never freed.
+    const NAMES: [(&str, i32); 8] = [
         ("HUP", libc::SIGHUP),
         ("INT", libc::SIGINT),
         ("QUIT", libc::SIGQUIT),
@@ -109,18 +112,19 @@ pub fn parse_signal(text: &str) -> Result<i32, String> {
         ("USR2", libc::SIGUSR2),
         ("TERM", libc::SIGTERM),
         ("ALRM", libc::SIGALRM),
-        ("CONT", libc::SIGCONT),
-        ("STOP", libc::SIGSTOP),
-        ("TSTP", libc::SIGTSTP),
-        ("WINCH", libc::SIGWINCH),
     ];
     let t = text.trim();
     if let Ok(n) = t.parse::<i32>() {
-        return if (1..=64).contains(&n) {
+        return if NAMES.iter().any(|&(_, sig)| sig == n) {
             Ok(n)
         } else {
+            let nums: Vec<String> = NAMES
+                .iter()
+                .map(|(n, sig)| format!("{sig} ({n})"))
+                .collect();
             Err(format!(
-                "signal '{t}' is out of range: give 1 to 64 or a name such as TERM"
+                "signal '{t}' would not end the process: give one of {}",
+                nums.join(", ")
             ))
         };
     }
@@ -302,6 +306,8 @@ mod tests {
         assert_eq!(parse_signal(" hup "), Ok(libc::SIGHUP));
         assert!(parse_signal("0").unwrap_err().contains("'0'"));
         assert!(parse_signal("65").is_err());
+        assert!(parse_signal("STOP").is_err());
+        assert!(parse_signal("19").unwrap_err().contains("would not end"));
         assert!(parse_signal("BOGUS").unwrap_err().contains("'BOGUS'"));
         assert_eq!(signal_name(libc::SIGTERM), "SIGTERM");
         assert_eq!(signal_name(40), "signal 40");

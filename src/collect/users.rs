@@ -24,6 +24,41 @@ impl UserDb {
     }
 }
 
+/// The uid of the account `name` in the system's user database (NSS), `None` when it has none.
+#[cfg(unix)]
+#[must_use]
+pub fn uid_of(name: &str) -> Option<u32> {
+    let cname = std::ffi::CString::new(name).ok()?;
+    let mut buf = vec![0u8; 1024];
+    loop {
+        // SAFETY: zeroed is a valid bit pattern for `passwd`; it is only read after success.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer refers to live memory of the stated size for the whole call.
+        let rc = unsafe {
+            libc::getpwnam_r(
+                cname.as_ptr(),
+                &raw mut pwd,
+                buf.as_mut_ptr().cast::<libc::c_char>(),
+                buf.len(),
+                &raw mut result,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 4, 0);
+            continue;
+        }
+        return (rc == 0 && !result.is_null()).then_some(pwd.pw_uid);
+    }
+}
+
+/// Without a user database there is no name to resolve.
+#[cfg(not(unix))]
+#[must_use]
+pub fn uid_of(_name: &str) -> Option<u32> {
+    None
+}
+
 #[cfg(unix)]
 fn lookup(uid: u32) -> Option<String> {
     let mut buf = vec![0u8; 1024];
@@ -73,5 +108,12 @@ mod tests {
         assert_eq!(db.name(3_999_999_999), None);
         // Cached answers are the same.
         assert_eq!(db.name(0).as_deref(), Some("root"));
+    }
+
+    #[test]
+    fn names_resolve_to_uids() {
+        assert_eq!(uid_of("root"), Some(0));
+        assert_eq!(uid_of("no-such-user-here"), None);
+        assert_eq!(uid_of("bad\0name"), None);
     }
 }

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use crate::analyze::filter::Filter;
+use crate::analyze::filter::{Filter, UserSpec};
 use crate::analyze::inventory;
 use crate::analyze::services::ServiceDb;
 use crate::cli::ListArgs;
@@ -24,7 +24,7 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Outcome> {
-    let filter = filter(args);
+    let filter = filter(args)?;
     let request = Request {
         query: query(args),
         owners: !args.no_owners,
@@ -33,8 +33,23 @@ pub fn run(
     let snapshot = collect::snapshot(&request, &|s| filter.keep_raw(s))?;
     let services = load_services();
     let mut entries = inventory::build(&snapshot, &services);
+    // Warnings are about what was collected, before the owner filters drop rows: a socket whose
+    // owner cannot be seen cannot be matched against --pid/--process/--user, and that must be
+    // said rather than silently giving an empty answer.
+    let mut warnings = inventory::warnings(&entries, &snapshot);
+    let before = entries.len();
+    let unknown_owner = |e: &crate::model::SocketEntry| e.processes.is_empty();
+    let unmatched_unknown = entries
+        .iter()
+        .filter(|e| unknown_owner(e) && !filter.keep_entry(e))
+        .count();
     entries.retain(|e| filter.keep_entry(e));
-    let warnings = inventory::warnings(&entries, &snapshot);
+    if filter.needs_owners() && unmatched_unknown > 0 && before > entries.len() {
+        warnings.push(format!(
+            "{unmatched_unknown} socket(s) whose owner is not visible could not be matched against \
+             --pid/--process/--user and are not shown"
+        ));
+    }
     print_warnings(err, &warnings)?;
     if args.json {
         json::write(
@@ -69,16 +84,28 @@ pub fn load_services() -> ServiceDb {
     }
 }
 
-fn filter(args: &ListArgs) -> Filter {
-    Filter {
+/// The filters of the arguments; user names are resolved to uids here, so an unknown name is an
+/// error rather than an empty answer.
+fn filter(args: &ListArgs) -> Result<Filter> {
+    let mut users = Vec::with_capacity(args.user.len());
+    for user in &args.user {
+        users.push(match user {
+            UserSpec::Name(name) => match crate::collect::users::uid_of(name) {
+                Some(uid) => UserSpec::Uid(uid),
+                None => anyhow::bail!("unknown user '{name}' in --user: no such account"),
+            },
+            uid @ UserSpec::Uid(_) => uid.clone(),
+        });
+    }
+    Ok(Filter {
         ports: args.ports(),
         pids: args.pid.clone(),
         processes: args.process.clone(),
-        users: args.user.clone(),
+        users,
         states: args.state.clone(),
         exposure: args.exposure.clone(),
         protos: protos(args),
-    }
+    })
 }
 
 fn protos(args: &ListArgs) -> Vec<Proto> {

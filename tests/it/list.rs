@@ -397,6 +397,28 @@ fn unprivileged_run_lists_everything_and_hints_once() {
     assert_eq!(hints.len(), 1, "{stderr}");
     assert!(hints[0].contains("CAP_SYS_PTRACE"), "{stderr}");
     assert!(doc.warnings.iter().any(|w| w.contains("sudo")));
+    // An owner filter cannot match what it cannot see, and says so instead of going quiet.
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            bin(),
+            "--json",
+            "--pid",
+        ])
+        .arg(std::process::id().to_string())
+        .output()
+        .unwrap();
+    let doc: ListDoc = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(ours(&doc, &listener).is_empty());
+    assert!(
+        doc.warnings
+            .iter()
+            .any(|w| w.contains("could not be matched")),
+        "{:?}",
+        doc.warnings
+    );
     // The table says why too.
     let out = Command::new("setpriv")
         .args([
