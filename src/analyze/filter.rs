@@ -24,6 +24,9 @@ pub fn parse_port(text: &str) -> Result<u16, String> {
         Ok(n) => {
             u16::try_from(n).map_err(|_| format!("'{t}' is out of range: ports are 1 to 65535"))
         }
+        Err(_) if t.bytes().all(|b| b.is_ascii_digit()) => {
+            Err(format!("'{t}' is out of range: ports are 1 to 65535"))
+        }
         Err(_) => Err(format!(
             "'{t}' is not a port number: give a number from 1 to 65535"
         )),
