@@ -1,6 +1,7 @@
 //! `portscope` / `portscope list`: the listening inventory (and every state with `--all`).
 
 use std::io::Write;
+use std::time::Instant;
 
 use anyhow::Result;
 
@@ -9,7 +10,7 @@ use crate::analyze::inventory;
 use crate::analyze::services::ServiceDb;
 use crate::cli::ListArgs;
 use crate::collect::{self, Request, SocketQuery};
-use crate::commands::{Env, Outcome, print_warnings};
+use crate::commands::{Env, Outcome, print_timings, print_warnings};
 use crate::model::{Proto, SocketState};
 use crate::render::json::{self, ListDocument, SCHEMA_VERSION};
 use crate::render::table::{self, Columns};
@@ -24,6 +25,7 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Outcome> {
+    let started = Instant::now();
     let filter = filter(args);
     let request = Request {
         query: query(args),
@@ -31,11 +33,16 @@ pub fn run(
         proc_root: env.global.proc_root.clone(),
     };
     let snapshot = collect::snapshot(&request, &|s| filter.keep_raw(s))?;
-    let services = load_services();
-    let mut entries = inventory::build(&snapshot, &services);
-    entries.retain(|e| filter.keep_entry(e));
-    let warnings = inventory::warnings(&entries, &snapshot);
+    let mut phases = snapshot.phases.clone();
+    let services = phases.time("services table", load_services);
+    let (entries, warnings) = phases.time("analyze (join, sort, filter)", || {
+        let mut entries = inventory::build(&snapshot, &services);
+        entries.retain(|e| filter.keep_entry(e));
+        let warnings = inventory::warnings(&entries, &snapshot);
+        (entries, warnings)
+    });
     print_warnings(err, &warnings)?;
+    let render_start = Instant::now();
     if args.json {
         json::write(
             out,
@@ -53,6 +60,13 @@ pub fn run(
         table::sockets(out, &entries, cols, env.style)?;
     }
     out.flush()?;
+    if env.timings {
+        phases.0.push(("render", render_start.elapsed()));
+        phases
+            .0
+            .push(("total (after argument parsing)", started.elapsed()));
+        print_timings(err, &phases)?;
+    }
     Ok(if entries.is_empty() {
         Outcome::NotFound
     } else {
