@@ -303,8 +303,16 @@ def ss_listening_set() -> set:
     out = subprocess.run(
         ["ss", "-tulpnH"], capture_output=True, text=True, check=True
     ).stdout
+    # A process name may hold a newline (ss prints it raw): a physical line that does not start
+    # with a protocol continues the previous socket's line.
+    logical: list[str] = []
+    for line in out.split("\n"):
+        if line.startswith(("tcp", "udp")) or not logical:
+            logical.append(line)
+        else:
+            logical[-1] += "\n" + line
     result = set()
-    for line in out.splitlines():
+    for line in logical:
         parts = line.split()
         if len(parts) < 5:
             continue

@@ -1,6 +1,8 @@
 //! The human table of the listing views (tabled), fitted to the terminal width when there is
 //! one. Every untrusted string is sanitized before it is coloured or measured.
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use colored::Colorize;
@@ -57,9 +59,16 @@ pub fn sockets(
         header.push("COMMAND");
     }
     let mut rows = Rows::new(header.len());
-    rows.push(header.iter().map(|h| paint_header(h, style)));
+    for h in &header {
+        rows.cell(&paint_header(h, style));
+    }
+    rows.end_row();
+    // The owner cells depend only on the set of owning pids, and on a busy host thousands of
+    // sockets share a few owners: format them once per set.
+    let mut owner_cache: HashMap<Vec<u32>, [String; 4]> = HashMap::new();
+    let mut scratch = String::new();
     for e in entries {
-        rows.push(row(e, cols, style));
+        row(&mut rows, &mut scratch, &mut owner_cache, e, cols, style);
     }
     if style.width.is_none() && rows.plain {
         return rows.write_aligned(out);
@@ -82,41 +91,66 @@ pub fn sockets(
 }
 
 /// The cells of one socket, in header order.
-fn row(e: &SocketEntry, cols: Columns, style: Style) -> Vec<String> {
-    let mut row = vec![e.proto.to_string()];
+fn row(
+    rows: &mut Rows,
+    scratch: &mut String,
+    owner_cache: &mut HashMap<Vec<u32>, [String; 4]>,
+    e: &SocketEntry,
+    cols: Columns,
+    style: Style,
+) {
+    let mut fmt_cell = |rows: &mut Rows, value: &dyn std::fmt::Display| {
+        scratch.clear();
+        let _ = write!(scratch, "{value}");
+        rows.cell(scratch);
+    };
+    fmt_cell(rows, &e.proto);
     if cols.states {
-        row.push(e.state.to_string());
+        fmt_cell(rows, &e.state);
     }
-    row.push(local_address(e));
-    row.push(e.local_port.to_string());
+    rows.cell(&local_address(e));
+    fmt_cell(rows, &e.local_port);
     if cols.states {
-        row.push(match (e.remote_address, e.remote_port) {
-            (Some(a), Some(p)) => format!("{}:{p}", addr(a)),
-            _ => String::new(),
-        });
+        match (e.remote_address, e.remote_port) {
+            (Some(a), Some(p)) => rows.cell(&format!("{}:{p}", addr(a))),
+            _ => rows.cell(""),
+        }
     }
-    row.push(
-        e.service
-            .clone()
-            .unwrap_or_else(|| format!("({})", e.port_range)),
-    );
-    row.push(exposure_cell(e, style));
-    if cols.owners {
+    match &e.service {
+        Some(service) => rows.cell(service),
+        None => rows.cell(&format!("({})", e.port_range)),
+    }
+    rows.cell(&exposure_cell(e, style));
+    let unowned;
+    let owner: &[String; 4] = if e.processes.is_empty() {
         let (pid, process) = owner_cells(e, style);
-        row.push(pid);
-        row.push(process);
-    }
-    row.push(user_cell(e));
+        unowned = [pid, process, user_cell(e), String::new()];
+        &unowned
+    } else {
+        let pids: Vec<u32> = e.processes.iter().map(|p| p.pid).collect();
+        owner_cache.entry(pids).or_insert_with(|| {
+            let (pid, process) = owner_cells(e, style);
+            [pid, process, user_cell(e), command_cell(e)]
+        })
+    };
+    let [pid, process, user, command] = owner;
     if cols.owners {
-        row.push(command_cell(e));
+        rows.cell(pid);
+        rows.cell(process);
     }
-    row
+    rows.cell(user);
+    if cols.owners {
+        rows.cell(command);
+    }
+    rows.end_row();
 }
 
 /// Cells kept compactly (one string per row, cells separated by [`Rows::SEP`]) with the widest
 /// cell of each column, so the aligned writer needs no second formatting pass and little memory.
 struct Rows {
     lines: Vec<String>,
+    current: String,
+    column: usize,
     widths: Vec<usize>,
     /// Every cell so far is printable ASCII: one byte is one column, as tabled counts it.
     plain: bool,
@@ -129,24 +163,38 @@ impl Rows {
     fn new(columns: usize) -> Self {
         Rows {
             lines: Vec::new(),
+            current: String::new(),
+            column: 0,
             widths: vec![0; columns],
             plain: true,
         }
     }
 
-    fn push(&mut self, cells: impl IntoIterator<Item = String>) {
-        let mut line = String::new();
-        for (i, cell) in cells.into_iter().enumerate() {
-            if i > 0 {
-                line.push(Self::SEP);
-            }
-            self.plain &= cell.bytes().all(|b| (0x20..0x7f).contains(&b));
-            if let Some(w) = self.widths.get_mut(i) {
-                *w = (*w).max(cell.len());
-            }
-            line.push_str(&cell);
+    /// Append one cell to the current row.
+    fn cell(&mut self, text: &str) {
+        if self.column > 0 {
+            self.current.push(Self::SEP);
         }
-        self.lines.push(line);
+        self.plain &= text.bytes().all(|b| (0x20..0x7f).contains(&b));
+        if let Some(w) = self.widths.get_mut(self.column) {
+            *w = (*w).max(text.len());
+        }
+        self.current.push_str(text);
+        self.column += 1;
+    }
+
+    /// Finish the current row.
+    fn end_row(&mut self) {
+        self.lines.push(std::mem::take(&mut self.current));
+        self.column = 0;
+    }
+
+    #[cfg(test)]
+    fn push(&mut self, cells: impl IntoIterator<Item = String>) {
+        for cell in cells {
+            self.cell(&cell);
+        }
+        self.end_row();
     }
 
     fn records(&self) -> impl Iterator<Item = Vec<String>> + '_ {
@@ -170,7 +218,10 @@ impl Rows {
                 let width = self.widths.get(i).copied().unwrap_or(0);
                 line.push(' ');
                 line.push_str(cell);
-                line.extend(std::iter::repeat_n(' ', width.saturating_sub(cell.len()) + 1));
+                line.extend(std::iter::repeat_n(
+                    ' ',
+                    width.saturating_sub(cell.len()) + 1,
+                ));
             }
             line.push('\n');
             buf.write_all(line.as_bytes())?;
