@@ -10,6 +10,7 @@ use tabled::builder::Builder;
 use tabled::settings::object::Rows as TableRows;
 use tabled::settings::peaker::Priority;
 use tabled::settings::{Modify, Style as TableStyle, Width};
+use unicode_width::UnicodeWidthStr;
 
 use crate::model::{AddrClass, OwnerUnknown, SocketEntry};
 use crate::render::{Style, addr, sanitize};
@@ -25,9 +26,8 @@ pub struct Columns {
 
 /// Write the listing table. Nothing is written for an empty list.
 ///
-/// Pipes and files (no width limit) whose cells are all plain printable ASCII (always the case
-/// without colour, since sanitized names are ASCII in practice) get the same bytes from a direct
-/// aligned writer: tabled costs about 1 µs and several allocations per cell, which is most of the
+/// Pipes and files (no width limit) whose cells hold no control character (always the case
+/// without colour: names are sanitized) get the same bytes from a direct aligned writer: tabled costs about 1 µs and several allocations per cell, which is most of the
 /// run time of `--all` on a busy host. Everything else (a terminal, colour, wide characters) goes
 /// through tabled.
 ///
@@ -145,6 +145,15 @@ fn row(
     rows.end_row();
 }
 
+/// Terminal columns of a control-free cell, as tabled (papergrid) measures them.
+fn display_width(text: &str) -> usize {
+    if text.is_ascii() {
+        text.len()
+    } else {
+        UnicodeWidthStr::width(text)
+    }
+}
+
 /// Cells kept compactly (one string per row, cells separated by [`Rows::SEP`]) with the widest
 /// cell of each column, so the aligned writer needs no second formatting pass and little memory.
 struct Rows {
@@ -152,7 +161,8 @@ struct Rows {
     current: String,
     column: usize,
     widths: Vec<usize>,
-    /// Every cell so far is printable ASCII: one byte is one column, as tabled counts it.
+    /// No cell so far holds a control character (ANSI colour, a line break), so every cell is one
+    /// line whose width `unicode-width` gives exactly as tabled measures it.
     plain: bool,
 }
 
@@ -175,9 +185,9 @@ impl Rows {
         if self.column > 0 {
             self.current.push(Self::SEP);
         }
-        self.plain &= text.bytes().all(|b| (0x20..0x7f).contains(&b));
+        self.plain &= !text.chars().any(char::is_control);
         if let Some(w) = self.widths.get_mut(self.column) {
-            *w = (*w).max(text.len());
+            *w = (*w).max(display_width(text));
         }
         self.current.push_str(text);
         self.column += 1;
@@ -218,10 +228,8 @@ impl Rows {
                 let width = self.widths.get(i).copied().unwrap_or(0);
                 line.push(' ');
                 line.push_str(cell);
-                line.extend(std::iter::repeat_n(
-                    ' ',
-                    width.saturating_sub(cell.len()) + 1,
-                ));
+                let pad = width.saturating_sub(display_width(cell)) + 1;
+                line.extend(std::iter::repeat_n(' ', pad));
             }
             line.push('\n');
             buf.write_all(line.as_bytes())?;
@@ -350,11 +358,12 @@ mod tests {
     #[test]
     fn aligned_writer_matches_tabled_byte_for_byte() {
         let mut rows = Rows::new(5);
-        let cells: [&[&str]; 4] = [
+        let cells: [&[&str]; 5] = [
             &["PROTO", "STATE", "ADDRESS", "PORT", "COMMAND"],
             &["tcp", "listen", "127.0.0.1", "22", "/usr/sbin/sshd -D"],
             &["udp", "", "[::] v4+v6", "5353", ""],
             &["tcp", "established", "[::1]", "65535", "x"],
+            &["udp", "naïve", "日本語", "\u{fffd}\u{fffd}", "e\u{301}"],
         ];
         for row in cells {
             rows.push(row.iter().map(|c| (*c).to_string()));
@@ -366,9 +375,9 @@ mod tests {
     }
 
     #[test]
-    fn non_ascii_or_coloured_cells_are_not_plain() {
+    fn coloured_or_multiline_cells_are_not_plain() {
         let mut rows = Rows::new(2);
-        rows.push(["tcp".to_string(), "naïve".to_string()]);
+        rows.push(["tcp".to_string(), "two\nlines".to_string()]);
         assert!(!rows.plain);
         let mut rows = Rows::new(1);
         rows.push(["\u{1b}[1mPROTO\u{1b}[0m".to_string()]);
