@@ -6,14 +6,14 @@ use std::time::Instant;
 use anyhow::Result;
 
 use crate::analyze::filter::Filter;
-use crate::analyze::inventory;
+use crate::analyze::inventory::{self, UnknownOwners};
 use crate::analyze::services::ServiceDb;
 use crate::cli::ListArgs;
-use crate::collect::{self, Request, SocketQuery};
+use crate::collect::{self, Phases, Request, SocketQuery};
 use crate::commands::{Env, Outcome, print_timings, print_warnings};
 use crate::model::{Proto, SocketState};
 use crate::render::json::{self, ListDocument, SCHEMA_VERSION};
-use crate::render::table::{self, Columns};
+use crate::render::table::{Columns, Table};
 
 /// Run the listing view.
 ///
@@ -35,43 +35,98 @@ pub fn run(
     let snapshot = collect::snapshot(&request, &|s| filter.keep_raw(s))?;
     let mut phases = snapshot.phases.clone();
     let services = phases.time("services table", load_services);
-    let (entries, warnings) = phases.time("analyze (join, sort, filter)", || {
-        let mut entries = inventory::build(&snapshot, &services);
-        entries.retain(|e| filter.keep_entry(e));
-        let warnings = inventory::warnings(&entries, &snapshot);
-        (entries, warnings)
-    });
-    print_warnings(err, &warnings)?;
-    let render_start = Instant::now();
-    if args.json {
-        json::write(
-            out,
-            &ListDocument {
-                schema_version: SCHEMA_VERSION,
-                sockets: &entries,
-                warnings: &warnings,
-            },
-        )?;
+    let found = if args.json {
+        json_view(&snapshot, &services, &filter, &mut phases, out, err)?
     } else {
-        let cols = Columns {
-            states: args.all || !args.state.is_empty(),
-            owners: !args.no_owners,
-        };
-        table::sockets(out, &entries, cols, env.style)?;
-    }
-    out.flush()?;
+        table_view(
+            args,
+            env,
+            &snapshot,
+            &services,
+            &filter,
+            &mut phases,
+            out,
+            err,
+        )?
+    };
     if env.timings {
-        phases.0.push(("render", render_start.elapsed()));
         phases
             .0
             .push(("total (after argument parsing)", started.elapsed()));
         print_timings(err, &phases)?;
     }
-    Ok(if entries.is_empty() {
-        Outcome::NotFound
-    } else {
+    Ok(if found {
         Outcome::Found
+    } else {
+        Outcome::NotFound
     })
+}
+
+/// `--json`: every entry is needed at once by the document.
+fn json_view(
+    snapshot: &collect::Snapshot,
+    services: &ServiceDb,
+    filter: &Filter,
+    phases: &mut Phases,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<bool> {
+    let (entries, warnings) = phases.time("analyze (join, sort, filter)", || {
+        let mut entries = inventory::build(snapshot, services);
+        entries.retain(|e| filter.keep_entry(e));
+        let warnings = inventory::warnings(&entries, snapshot);
+        (entries, warnings)
+    });
+    print_warnings(err, &warnings)?;
+    let render_start = Instant::now();
+    json::write(
+        out,
+        &ListDocument {
+            schema_version: SCHEMA_VERSION,
+            sockets: &entries,
+            warnings: &warnings,
+        },
+    )?;
+    out.flush()?;
+    phases.0.push(("render", render_start.elapsed()));
+    Ok(!entries.is_empty())
+}
+
+/// The table: each entry goes into the table as it is built and is dropped right after, so a
+/// busy host's `--all` never holds every entry (see [`table::Table`]).
+#[allow(clippy::too_many_arguments)]
+fn table_view(
+    args: &ListArgs,
+    env: &Env<'_>,
+    snapshot: &collect::Snapshot,
+    services: &ServiceDb,
+    filter: &Filter,
+    phases: &mut Phases,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<bool> {
+    let cols = Columns {
+        states: args.all || !args.state.is_empty(),
+        owners: !args.no_owners,
+    };
+    let (table, warnings) = phases.time("analyze and lay out rows", || {
+        let mut table = Table::new(cols, env.style);
+        let mut unknown = UnknownOwners::default();
+        inventory::for_each_entry(snapshot, services, |entry| {
+            if filter.keep_entry(&entry) {
+                unknown.add(&entry);
+                table.push(&entry);
+            }
+        });
+        (table, inventory::warnings_for(unknown, snapshot))
+    });
+    print_warnings(err, &warnings)?;
+    let found = !table.is_empty();
+    phases.time("render (write)", || -> std::io::Result<()> {
+        table.write(out)?;
+        out.flush()
+    })?;
+    Ok(found)
 }
 
 /// The service table: built-in tables plus the system's `/etc/services` when readable.

@@ -24,12 +24,7 @@ pub struct Columns {
     pub owners: bool,
 }
 
-/// Write the listing table. Nothing is written for an empty list.
-///
-/// Pipes and files (no width limit) whose cells hold no control character (always the case
-/// without colour: names are sanitized) get the same bytes from a direct aligned writer: tabled costs about 1 µs and several allocations per cell, which is most of the
-/// run time of `--all` on a busy host. Everything else (a terminal, colour, wide characters) goes
-/// through tabled.
+/// Write the listing table. Nothing is written for an empty list. Same as filling a [`Table`].
 ///
 /// # Errors
 /// When writing fails.
@@ -39,110 +34,152 @@ pub fn sockets(
     cols: Columns,
     style: Style,
 ) -> io::Result<()> {
-    if entries.is_empty() {
-        return Ok(());
-    }
-    let mut header = vec!["PROTO"];
-    if cols.states {
-        header.push("STATE");
-    }
-    header.extend(["ADDRESS", "PORT"]);
-    if cols.states {
-        header.push("REMOTE");
-    }
-    header.extend(["SERVICE", "EXPOSURE"]);
-    if cols.owners {
-        header.extend(["PID", "PROCESS"]);
-    }
-    header.push("USER");
-    if cols.owners {
-        header.push("COMMAND");
-    }
-    let mut rows = Rows::new(header.len());
-    for h in &header {
-        rows.cell(&paint_header(h, style));
-    }
-    rows.end_row();
-    // The owner cells depend only on the set of owning pids, and on a busy host thousands of
-    // sockets share a few owners: format them once per set.
-    let mut owner_cache: HashMap<Vec<u32>, [String; 4]> = HashMap::new();
-    let mut scratch = String::new();
+    let mut table = Table::new(cols, style);
     for e in entries {
-        row(&mut rows, &mut scratch, &mut owner_cache, e, cols, style);
+        table.push(e);
     }
-    if style.width.is_none() && rows.plain {
-        return rows.write_aligned(out);
-    }
-    let mut builder = Builder::default();
-    for record in rows.records() {
-        builder.push_record(record);
-    }
-    let mut table = builder.build();
-    table.with(TableStyle::blank());
-    if let Some(width) = style.width {
-        table.with(
-            Width::truncate(width)
-                .priority(Priority::max(true))
-                .suffix("…"),
-        );
-    }
-    table.with(Modify::new(TableRows::first()).with(tabled::settings::Alignment::left()));
-    writeln!(out, "{table}")
+    table.write(out)
 }
 
-/// The cells of one socket, in header order.
-fn row(
-    rows: &mut Rows,
-    scratch: &mut String,
-    owner_cache: &mut HashMap<Vec<u32>, [String; 4]>,
-    e: &SocketEntry,
+/// A listing table filled one entry at a time, so a caller can drop each entry once it is in the
+/// table: the `--all` view of a busy host then never holds every row's full record.
+///
+/// Rows are kept compactly: the cells of the socket in one string, and the owner cells (PID,
+/// PROCESS, USER, COMMAND), which depend only on the set of owning pids, formatted once per set
+/// and shared by every row of that set.
+///
+/// Pipes and files (no width limit) whose cells hold no control character (always the case
+/// without colour: names are sanitized) are written by a direct aligned writer that produces
+/// the same bytes as tabled's blank style: tabled costs about 1 µs and several allocations per
+/// cell, which was most of the run time of `--all` on a busy host. A terminal (width fitting) or
+/// colour goes through tabled.
+#[derive(Debug)]
+pub struct Table {
     cols: Columns,
     style: Style,
-) {
-    let mut fmt_cell = |rows: &mut Rows, value: &dyn std::fmt::Display| {
-        scratch.clear();
-        let _ = write!(scratch, "{value}");
-        rows.cell(scratch);
-    };
-    fmt_cell(rows, &e.proto);
-    if cols.states {
-        fmt_cell(rows, &e.state);
-    }
-    rows.cell(&local_address(e));
-    fmt_cell(rows, &e.local_port);
-    if cols.states {
-        match (e.remote_address, e.remote_port) {
-            (Some(a), Some(p)) => rows.cell(&format!("{}:{p}", addr(a))),
-            _ => rows.cell(""),
+    rows: Rows,
+    /// Owning pid set → index of its shared owner cells in `rows`.
+    owner_index: HashMap<Vec<u32>, u32>,
+    scratch: String,
+}
+
+impl Table {
+    /// An empty table with the header of `cols`.
+    #[must_use]
+    pub fn new(cols: Columns, style: Style) -> Self {
+        let mut header = vec!["PROTO"];
+        if cols.states {
+            header.push("STATE");
+        }
+        header.extend(["ADDRESS", "PORT"]);
+        if cols.states {
+            header.push("REMOTE");
+        }
+        header.extend(["SERVICE", "EXPOSURE"]);
+        if cols.owners {
+            header.extend(["PID", "PROCESS"]);
+        }
+        header.push("USER");
+        if cols.owners {
+            header.push("COMMAND");
+        }
+        // With owners, the last four columns are the shared owner cells.
+        let shared_start = header.len() - if cols.owners { 4 } else { 0 };
+        let mut rows = Rows::new(header.len(), shared_start);
+        for h in &header {
+            rows.cell(&paint_header(h, style));
+        }
+        rows.end_row(None);
+        Table {
+            cols,
+            style,
+            rows,
+            owner_index: HashMap::new(),
+            scratch: String::new(),
         }
     }
-    match &e.service {
-        Some(service) => rows.cell(service),
-        None => rows.cell(&format!("({})", e.port_range)),
-    }
-    rows.cell(&exposure_cell(e, style));
-    let unowned;
-    let owner: &[String; 4] = if e.processes.is_empty() {
-        let (pid, process) = owner_cells(e, style);
-        unowned = [pid, process, user_cell(e), String::new()];
-        &unowned
-    } else {
-        let pids: Vec<u32> = e.processes.iter().map(|p| p.pid).collect();
-        owner_cache.entry(pids).or_insert_with(|| {
+
+    /// Add one socket's row.
+    pub fn push(&mut self, e: &SocketEntry) {
+        let (cols, style) = (self.cols, self.style);
+        let rows = &mut self.rows;
+        let scratch = &mut self.scratch;
+        let mut fmt_cell = |rows: &mut Rows, value: &dyn std::fmt::Display| {
+            scratch.clear();
+            let _ = write!(scratch, "{value}");
+            rows.cell(scratch);
+        };
+        fmt_cell(rows, &e.proto);
+        if cols.states {
+            fmt_cell(rows, &e.state);
+        }
+        rows.cell(&local_address(e));
+        fmt_cell(rows, &e.local_port);
+        if cols.states {
+            match (e.remote_address, e.remote_port) {
+                (Some(a), Some(p)) => rows.cell(&format!("{}:{p}", addr(a))),
+                _ => rows.cell(""),
+            }
+        }
+        match &e.service {
+            Some(service) => rows.cell(service),
+            None => rows.cell(&format!("({})", e.port_range)),
+        }
+        rows.cell(&exposure_cell(e, style));
+        if !cols.owners {
+            rows.cell(&user_cell(e));
+            rows.end_row(None);
+        } else if e.processes.is_empty() {
             let (pid, process) = owner_cells(e, style);
-            [pid, process, user_cell(e), command_cell(e)]
-        })
-    };
-    let [pid, process, user, command] = owner;
-    if cols.owners {
-        rows.cell(pid);
-        rows.cell(process);
+            rows.cell(&pid);
+            rows.cell(&process);
+            rows.cell(&user_cell(e));
+            rows.cell("");
+            rows.end_row(None);
+        } else {
+            let pids: Vec<u32> = e.processes.iter().map(|p| p.pid).collect();
+            let index = *self.owner_index.entry(pids).or_insert_with(|| {
+                let (pid, process) = owner_cells(e, style);
+                rows.share([pid, process, user_cell(e), command_cell(e)])
+            });
+            rows.end_row(Some(index));
+        }
     }
-    rows.cell(user);
-    if cols.owners {
-        rows.cell(command);
+
+    /// True when no socket row was added.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.rows.lines.len() <= 1
     }
-    rows.end_row();
+
+    /// Write the table (nothing for an empty one).
+    ///
+    /// # Errors
+    /// When writing fails.
+    pub fn write(self, out: &mut dyn Write) -> io::Result<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        if self.style.width.is_none() && self.rows.plain {
+            return self.rows.write_aligned(out);
+        }
+        let mut builder = Builder::default();
+        for record in self.rows.records() {
+            builder.push_record(record);
+        }
+        drop(self.rows);
+        let mut table = builder.build();
+        table.with(TableStyle::blank());
+        if let Some(width) = self.style.width {
+            table.with(
+                Width::truncate(width)
+                    .priority(Priority::max(true))
+                    .suffix("…"),
+            );
+        }
+        table.with(Modify::new(TableRows::first()).with(tabled::settings::Alignment::left()));
+        writeln!(out, "{table}")
+    }
 }
 
 /// Terminal columns of a control-free cell, as tabled (papergrid) measures them.
@@ -154,10 +191,21 @@ fn display_width(text: &str) -> usize {
     }
 }
 
-/// Cells kept compactly (one string per row, cells separated by [`Rows::SEP`]) with the widest
-/// cell of each column, so the aligned writer needs no second formatting pass and little memory.
+/// One row: its own cells separated by [`Rows::SEP`], then optionally a shared cell group.
+#[derive(Debug)]
+struct Line {
+    cells: String,
+    shared: Option<u32>,
+}
+
+/// The rows of a table with the widest cell of each column, so the aligned writer needs no
+/// second formatting pass.
+#[derive(Debug)]
 struct Rows {
-    lines: Vec<String>,
+    lines: Vec<Line>,
+    /// Cell groups shared by many rows, placed from column `shared_start` on.
+    shared: Vec<Vec<String>>,
+    shared_start: usize,
     current: String,
     column: usize,
     widths: Vec<usize>,
@@ -170,13 +218,22 @@ impl Rows {
     /// ASCII unit separator: a control character, so never part of a plain cell.
     const SEP: char = '\u{1f}';
 
-    fn new(columns: usize) -> Self {
+    fn new(columns: usize, shared_start: usize) -> Self {
         Rows {
             lines: Vec::new(),
+            shared: Vec::new(),
+            shared_start,
             current: String::new(),
             column: 0,
             widths: vec![0; columns],
             plain: true,
+        }
+    }
+
+    fn measure(&mut self, column: usize, text: &str) {
+        self.plain &= !text.chars().any(char::is_control);
+        if let Some(w) = self.widths.get_mut(column) {
+            *w = (*w).max(display_width(text));
         }
     }
 
@@ -185,18 +242,68 @@ impl Rows {
         if self.column > 0 {
             self.current.push(Self::SEP);
         }
-        self.plain &= !text.chars().any(char::is_control);
-        if let Some(w) = self.widths.get_mut(self.column) {
-            *w = (*w).max(display_width(text));
-        }
+        self.measure(self.column, text);
         self.current.push_str(text);
         self.column += 1;
     }
 
-    /// Finish the current row.
-    fn end_row(&mut self) {
-        self.lines.push(std::mem::take(&mut self.current));
+    /// Register a group of cells that rows ending at `shared_start` can refer to.
+    fn share(&mut self, cells: [String; 4]) -> u32 {
+        for (i, cell) in cells.iter().enumerate() {
+            self.measure(self.shared_start + i, cell);
+        }
+        self.shared.push(cells.into());
+        u32::try_from(self.shared.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// Finish the current row, followed by the shared group `shared` if any.
+    fn end_row(&mut self, shared: Option<u32>) {
+        self.lines.push(Line {
+            cells: std::mem::take(&mut self.current),
+            shared,
+        });
         self.column = 0;
+    }
+
+    fn cells<'a>(&'a self, line: &'a Line) -> impl Iterator<Item = &'a str> + 'a {
+        let own = line.cells.split(Self::SEP);
+        let shared = line
+            .shared
+            .and_then(|i| self.shared.get(usize::try_from(i).ok()?))
+            .into_iter()
+            .flatten()
+            .map(String::as_str);
+        own.chain(shared)
+    }
+
+    fn records(&self) -> impl Iterator<Item = Vec<String>> + '_ {
+        self.lines
+            .iter()
+            .map(|l| self.cells(l).map(str::to_string).collect())
+    }
+
+    /// Tabled's `Style::blank()` layout: each cell left-aligned and padded to its column's
+    /// width with one space either side, columns separated by one space, a newline after
+    /// every row (tabled's last row has none; `writeln!` adds it).
+    fn write_aligned(&self, out: &mut dyn Write) -> io::Result<()> {
+        let mut buf = io::BufWriter::with_capacity(64 * 1024, out);
+        let mut text = String::new();
+        for line in &self.lines {
+            text.clear();
+            for (i, cell) in self.cells(line).enumerate() {
+                if i > 0 {
+                    text.push(' ');
+                }
+                let width = self.widths.get(i).copied().unwrap_or(0);
+                text.push(' ');
+                text.push_str(cell);
+                let pad = width.saturating_sub(display_width(cell)) + 1;
+                text.extend(std::iter::repeat_n(' ', pad));
+            }
+            text.push('\n');
+            buf.write_all(text.as_bytes())?;
+        }
+        buf.flush()
     }
 
     #[cfg(test)]
@@ -204,37 +311,7 @@ impl Rows {
         for cell in cells {
             self.cell(&cell);
         }
-        self.end_row();
-    }
-
-    fn records(&self) -> impl Iterator<Item = Vec<String>> + '_ {
-        self.lines
-            .iter()
-            .map(|l| l.split(Self::SEP).map(str::to_string).collect())
-    }
-
-    /// Tabled's `Style::blank()` layout: each cell left-aligned and padded to its column's
-    /// width with one space either side, columns separated by one space, no trailing newline
-    /// after the last row but one newline added like `writeln!`.
-    fn write_aligned(&self, out: &mut dyn Write) -> io::Result<()> {
-        let mut buf = io::BufWriter::with_capacity(64 * 1024, out);
-        let mut line = String::new();
-        for text in &self.lines {
-            line.clear();
-            for (i, cell) in text.split(Self::SEP).enumerate() {
-                if i > 0 {
-                    line.push(' ');
-                }
-                let width = self.widths.get(i).copied().unwrap_or(0);
-                line.push(' ');
-                line.push_str(cell);
-                let pad = width.saturating_sub(display_width(cell)) + 1;
-                line.extend(std::iter::repeat_n(' ', pad));
-            }
-            line.push('\n');
-            buf.write_all(line.as_bytes())?;
-        }
-        buf.flush()
+        self.end_row(None);
     }
 }
 
@@ -357,7 +434,7 @@ mod tests {
 
     #[test]
     fn aligned_writer_matches_tabled_byte_for_byte() {
-        let mut rows = Rows::new(5);
+        let mut rows = Rows::new(5, 5);
         let cells: [&[&str]; 5] = [
             &["PROTO", "STATE", "ADDRESS", "PORT", "COMMAND"],
             &["tcp", "listen", "127.0.0.1", "22", "/usr/sbin/sshd -D"],
@@ -376,11 +453,45 @@ mod tests {
 
     #[test]
     fn coloured_or_multiline_cells_are_not_plain() {
-        let mut rows = Rows::new(2);
+        let mut rows = Rows::new(2, 2);
         rows.push(["tcp".to_string(), "two\nlines".to_string()]);
         assert!(!rows.plain);
-        let mut rows = Rows::new(1);
+        let mut rows = Rows::new(1, 1);
         rows.push(["\u{1b}[1mPROTO\u{1b}[0m".to_string()]);
         assert!(!rows.plain);
+    }
+
+    #[test]
+    fn shared_owner_cells_render_like_inline_cells() {
+        let mut shared = Rows::new(6, 2);
+        let mut inline = Rows::new(6, 2);
+        for rows in [&mut shared, &mut inline] {
+            rows.push(["PROTO", "PORT", "PID", "PROCESS", "USER", "COMMAND"].map(String::from));
+        }
+        let owner =
+            shared.share(["42", "python3", "root", "python3 -m http.server"].map(String::from));
+        for port in ["80", "8080"] {
+            shared.cell("tcp");
+            shared.cell(port);
+            shared.end_row(Some(owner));
+            inline.push(
+                [
+                    "tcp",
+                    port,
+                    "42",
+                    "python3",
+                    "root",
+                    "python3 -m http.server",
+                ]
+                .map(String::from),
+            );
+        }
+        let render = |rows: &Rows| {
+            let mut out = Vec::new();
+            rows.write_aligned(&mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(render(&shared), render(&inline));
+        assert_eq!(render(&shared), tabled_render(&shared));
     }
 }
