@@ -679,9 +679,9 @@ def main() -> int:
     specs = [full]
     if args.sweep:
         specs = [
-            LoadSpec(max(1, full.workers // 4), full.listeners, full.conns, full.udp,
+            LoadSpec(max(1, full.workers // 4), full.listeners, full.conns, full.udps,
                      full.idle // 4),
-            LoadSpec(max(1, full.workers // 2), full.listeners, full.conns, full.udp,
+            LoadSpec(max(1, full.workers // 2), full.listeners, full.conns, full.udps,
                      full.idle // 2),
             full,
         ]
