@@ -64,6 +64,10 @@ pub struct SocketQuery {
     pub ipv4: bool,
     /// Include IPv6 sockets.
     pub ipv6: bool,
+    /// Only sockets whose local port is in this inclusive range, filtered by the kernel (a
+    /// sock_diag bytecode filter, as `ss 'sport = :P'` sends): a port lookup then does not
+    /// copy every established socket out of the kernel. `None` dumps every port.
+    pub local_ports: Option<(u16, u16)>,
 }
 
 impl SocketQuery {
@@ -83,6 +87,7 @@ impl SocketQuery {
             udp_states: 1 << Self::TCP_CLOSE,
             ipv4: true,
             ipv6: true,
+            local_ports: None,
         }
     }
 
@@ -94,6 +99,7 @@ impl SocketQuery {
             udp_states: Self::ALL_STATES,
             ipv4: true,
             ipv6: true,
+            local_ports: None,
         }
     }
 }

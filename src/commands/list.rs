@@ -175,6 +175,11 @@ pub fn query(args: &ListArgs) -> SocketQuery {
         (false, true) => q.tcp_states = 0,
         _ => {}
     }
+    // One port range (the usual `--port P`) is filtered by the kernel; several are filtered
+    // after the dump (Filter::keep_raw), which applies in every case.
+    if let [range] = args.ports().as_slice() {
+        q.local_ports = Some((range.start, range.end));
+    }
     if args.ipv4 {
         q.ipv6 = false;
     }
@@ -221,5 +226,23 @@ mod tests {
             ..ListArgs::default()
         });
         assert_eq!((q.tcp_states, q.udp_states), (0, 1 << 7));
+    }
+
+    #[test]
+    fn one_port_range_reaches_the_kernel() {
+        let one = |ports: Vec<Vec<crate::analyze::filter::PortRange>>| {
+            query(&ListArgs {
+                all: true,
+                port: ports,
+                ..ListArgs::default()
+            })
+            .local_ports
+        };
+        let r = |start, end| crate::analyze::filter::PortRange { start, end };
+        assert_eq!(one(vec![]), None);
+        assert_eq!(one(vec![vec![r(22, 22)]]), Some((22, 22)));
+        assert_eq!(one(vec![vec![r(8000, 8100)]]), Some((8000, 8100)));
+        // Several ranges: filtered after the dump instead.
+        assert_eq!(one(vec![vec![r(22, 22), r(80, 80)]]), None);
     }
 }

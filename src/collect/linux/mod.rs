@@ -26,7 +26,12 @@ pub fn sockets(query: &SocketQuery) -> Result<Vec<RawSocket>, CollectError> {
         }
         for (family, wanted) in [(Family::Ipv4, query.ipv4), (Family::Ipv6, query.ipv6)] {
             if wanted {
-                out.extend(sock_diag::dump(proto, family, states)?);
+                out.extend(sock_diag::dump_filtered(
+                    proto,
+                    family,
+                    states,
+                    query.local_ports,
+                )?);
             }
         }
     }
