@@ -512,6 +512,16 @@ def color_for(label: str) -> str:
     return COLORS.get(label.split()[0], "#555555")
 
 
+def sweep_table(points: list[tuple[int, list[Cmd]]]) -> str:
+    """Median ms of every command at every load size, one column per size."""
+    head = "| view | command | " + " | ".join(f"{x:,} TCP sockets" for x, _ in points) + " |"
+    lines = [head, "|---|---|" + "---:|" * len(points)]
+    for i, c in enumerate(points[0][1]):
+        cells = [fmt(cmds[i].median_ms(), ".1f") for _, cmds in points]
+        lines.append(f"| {c.group} | `{c.label}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def svg_chart(points: list[tuple[int, list[Cmd]]], path: str) -> None:
     """Three panels (listen, port, all): median ms against established+listening sockets."""
     pw, ph, ml, mr, mt, mb = 300, 230, 55, 10, 30, 45
@@ -698,11 +708,7 @@ def main() -> int:
         tcp = spec.workers * (spec.listeners + 2 * spec.conns)
         points.append((tcp, cmds))
         if len(specs) > 1:
-            summary = ", ".join(
-                f"{c.label.split(' ')[0] if c.label.startswith('portscope') else c.label}"
-                f" {fmt(c.median_ms(), '.0f')}"
-                for c in cmds
-            )
+            summary = ", ".join(f"{c.label} {fmt(c.median_ms(), '.0f')}" for c in cmds)
             print(f"# {tcp} TCP sockets: {summary}", file=sys.stderr)
         final = (spec, cmds, msg, ph)
 
@@ -723,6 +729,9 @@ def main() -> int:
     for v in verdicts:
         print(f"Target: {v}")
     if args.sweep:
+        print()
+        print(sweep_table(points))
+        print()
         svg_chart(points, args.svg)
         print(f"Chart: {args.svg}")
     leftover = [p.pid for load in ACTIVE for p in load.procs]
