@@ -13,7 +13,7 @@ use tabled::settings::{Modify, Style as TableStyle, Width};
 use unicode_width::UnicodeWidthStr;
 
 use crate::model::{AddrClass, OwnerUnknown, SocketEntry};
-use crate::render::{Style, addr, sanitize};
+use crate::render::{Style, sanitize};
 
 /// Which columns a listing shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +60,8 @@ pub struct Table {
     rows: Rows,
     /// Owning pid set → index of its shared owner cells in `rows`.
     owner_index: HashMap<Vec<u32>, u32>,
-    scratch: String,
+    /// (reason, uid) of owner-less rows → index of their shared cells.
+    unowned_index: HashMap<(u8, u32), u32>,
 }
 
 impl Table {
@@ -95,55 +96,64 @@ impl Table {
             style,
             rows,
             owner_index: HashMap::new(),
-            scratch: String::new(),
+            unowned_index: HashMap::new(),
         }
     }
 
-    /// Add one socket's row.
+    /// Add one socket's row. Cells are formatted straight into the row buffer; owner cells
+    /// come from the shared groups.
     pub fn push(&mut self, e: &SocketEntry) {
         let (cols, style) = (self.cols, self.style);
         let rows = &mut self.rows;
-        let scratch = &mut self.scratch;
-        let mut fmt_cell = |rows: &mut Rows, value: &dyn std::fmt::Display| {
-            scratch.clear();
-            let _ = write!(scratch, "{value}");
-            rows.cell(scratch);
-        };
-        fmt_cell(rows, &e.proto);
+        rows.cell(e.proto.as_str());
         if cols.states {
-            fmt_cell(rows, &e.state);
+            rows.cell_with(|b| {
+                let _ = write!(b, "{}", e.state);
+            });
         }
-        rows.cell(&local_address(e));
-        fmt_cell(rows, &e.local_port);
+        rows.cell_with(|b| write_local_address(b, e));
+        rows.cell_with(|b| {
+            let _ = write!(b, "{}", e.local_port);
+        });
         if cols.states {
-            match (e.remote_address, e.remote_port) {
-                (Some(a), Some(p)) => rows.cell(&format!("{}:{p}", addr(a))),
-                _ => rows.cell(""),
-            }
+            rows.cell_with(|b| {
+                if let (Some(a), Some(p)) = (e.remote_address, e.remote_port) {
+                    write_addr(b, a);
+                    let _ = write!(b, ":{p}");
+                }
+            });
         }
         match &e.service {
             Some(service) => rows.cell(service),
-            None => rows.cell(&format!("({})", e.port_range)),
+            None => rows.cell_with(|b| {
+                let _ = write!(b, "({})", e.port_range);
+            }),
         }
-        rows.cell(&exposure_cell(e, style));
+        if style.color {
+            rows.cell(&exposure_cell(e, style));
+        } else {
+            rows.cell_with(|b| write_plain_exposure(b, e));
+        }
         if !cols.owners {
             rows.cell(&user_cell(e));
             rows.end_row(None);
-        } else if e.processes.is_empty() {
-            let (pid, process) = owner_cells(e, style);
-            rows.cell(&pid);
-            rows.cell(&process);
-            rows.cell(&user_cell(e));
-            rows.cell("");
-            rows.end_row(None);
+            return;
+        }
+        let index = if e.processes.is_empty() {
+            // Owner-less rows (TIME_WAIT, other users' sockets) differ only by reason and uid.
+            let key = (unknown_key(e.owner_unknown_reason), e.uid);
+            *self.unowned_index.entry(key).or_insert_with(|| {
+                let (pid, process) = owner_cells(e, style);
+                rows.share([pid, process, user_cell(e), String::new()])
+            })
         } else {
             let pids: Vec<u32> = e.processes.iter().map(|p| p.pid).collect();
-            let index = *self.owner_index.entry(pids).or_insert_with(|| {
+            *self.owner_index.entry(pids).or_insert_with(|| {
                 let (pid, process) = owner_cells(e, style);
                 rows.share([pid, process, user_cell(e), command_cell(e)])
-            });
-            rows.end_row(Some(index));
-        }
+            })
+        };
+        rows.end_row(Some(index));
     }
 
     /// True when no socket row was added.
@@ -247,6 +257,23 @@ impl Rows {
         self.column += 1;
     }
 
+    /// Append one cell that `write` formats in place (no intermediate string).
+    fn cell_with(&mut self, write: impl FnOnce(&mut String)) {
+        if self.column > 0 {
+            self.current.push(Self::SEP);
+        }
+        let start = self.current.len();
+        write(&mut self.current);
+        let text = self.current.get(start..).unwrap_or_default();
+        let control = text.chars().any(char::is_control);
+        let width = display_width(text);
+        self.plain &= !control;
+        if let Some(w) = self.widths.get_mut(self.column) {
+            *w = (*w).max(width);
+        }
+        self.column += 1;
+    }
+
     /// Register a group of cells that rows ending at `shared_start` can refer to.
     fn share(&mut self, cells: [String; 4]) -> u32 {
         for (i, cell) in cells.iter().enumerate() {
@@ -323,19 +350,59 @@ fn paint_header(text: &str, style: Style) -> String {
     }
 }
 
-/// `0.0.0.0`, `[::] v4+v6`, `[::] v6-only`, `0.0.0.0%lo`.
-fn local_address(e: &SocketEntry) -> String {
-    let mut s = addr(e.local_address);
+/// The local address cell, written into `out`: `0.0.0.0`, `[::] v4+v6`, `[::] v6-only`,
+/// `0.0.0.0%lo`.
+fn write_local_address(out: &mut String, e: &SocketEntry) {
+    write_addr(out, e.local_address);
     if let Some(dev) = &e.interface {
-        s.push('%');
-        s.push_str(&sanitize(dev));
+        out.push('%');
+        out.push_str(&sanitize(dev));
     }
     match e.dual_stack {
-        Some(true) => s.push_str(" v4+v6"),
-        Some(false) => s.push_str(" v6-only"),
+        Some(true) => out.push_str(" v4+v6"),
+        Some(false) => out.push_str(" v6-only"),
         None => {}
     }
-    s
+}
+
+/// `127.0.0.1` or `[::1]` (as [`crate::render::addr`]), written into `out`.
+fn write_addr(out: &mut String, ip: std::net::IpAddr) {
+    let _ = match ip {
+        std::net::IpAddr::V4(v4) => write!(out, "{v4}"),
+        std::net::IpAddr::V6(v6) => write!(out, "[{v6}]"),
+    };
+}
+
+/// [`exposure_cell`] without colour, written into `out`.
+fn write_plain_exposure(out: &mut String, e: &SocketEntry) {
+    let Some(class) = e.exposure else {
+        out.push_str("none");
+        return;
+    };
+    out.extend(
+        class
+            .as_str()
+            .chars()
+            .map(|c| if c == '_' { '-' } else { c }),
+    );
+    if e.wildcard {
+        if let Some(dev) = &e.exposure_interface {
+            out.push_str(" via ");
+            out.push_str(&sanitize(dev));
+        }
+    }
+}
+
+/// A hashable stand-in for the owner-unknown reason.
+fn unknown_key(reason: Option<OwnerUnknown>) -> u8 {
+    match reason {
+        None => 0,
+        Some(OwnerUnknown::Permission) => 1,
+        Some(OwnerUnknown::Hidden) => 2,
+        Some(OwnerUnknown::Kernel) => 3,
+        Some(OwnerUnknown::NotFound) => 4,
+        Some(OwnerUnknown::Skipped) => 5,
+    }
 }
 
 fn exposure_cell(e: &SocketEntry, style: Style) -> String {
