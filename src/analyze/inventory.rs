@@ -22,6 +22,21 @@ pub fn build(snapshot: &Snapshot, services: &ServiceDb) -> Vec<SocketEntry> {
     entries
 }
 
+/// The entries of [`build`] one at a time, in the same order, for a caller that renders each
+/// row as it comes and need not hold every entry (the table of `--all` on a busy host: each
+/// entry carries copies of its owners' details).
+pub fn for_each_entry(
+    snapshot: &Snapshot,
+    services: &ServiceDb,
+    mut each: impl FnMut(SocketEntry),
+) {
+    let mut order: Vec<&RawSocket> = snapshot.sockets.iter().collect();
+    order.sort_by(|a, b| compare_raw(a, b));
+    for sock in order {
+        each(entry(snapshot, services, sock));
+    }
+}
+
 fn entry(snapshot: &Snapshot, services: &ServiceDb, sock: &RawSocket) -> SocketEntry {
     let holders = if sock.inode == 0 {
         None
@@ -135,24 +150,60 @@ fn compare(a: &SocketEntry, b: &SocketEntry) -> Ordering {
         .then(a.inode.cmp(&b.inode))
 }
 
+/// [`compare`] on the raw sockets: the same keys, so the same order.
+fn compare_raw(a: &RawSocket, b: &RawSocket) -> Ordering {
+    a.local_port
+        .cmp(&b.local_port)
+        .then(a.proto.cmp(&b.proto))
+        .then(a.local_addr.cmp(&b.local_addr))
+        .then(a.family.cmp(&b.family))
+        .then(a.state.cmp(&b.state))
+        .then(a.remote_addr.cmp(&b.remote_addr))
+        .then(a.remote_port.cmp(&b.remote_port))
+        .then(a.inode.cmp(&b.inode))
+}
+
+/// How many shown sockets have no visible owner, by the reasons [`warnings`] reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnknownOwners {
+    /// Owner not visible without privileges.
+    pub permission: usize,
+    /// Owner's fds unreadable even with privileges.
+    pub hidden: usize,
+}
+
+impl UnknownOwners {
+    /// Count one shown entry.
+    pub fn add(&mut self, entry: &SocketEntry) {
+        match entry.owner_unknown_reason {
+            Some(OwnerUnknown::Permission) => self.permission += 1,
+            Some(OwnerUnknown::Hidden) => self.hidden += 1,
+            _ => {}
+        }
+    }
+}
+
 /// One line per kind of partial result, with the remedy, for stderr and JSON `warnings`.
 #[must_use]
 pub fn warnings(entries: &[SocketEntry], snapshot: &Snapshot) -> Vec<String> {
+    let mut counts = UnknownOwners::default();
+    for e in entries {
+        counts.add(e);
+    }
+    warnings_for(counts, snapshot)
+}
+
+/// [`warnings`] from counts gathered while streaming (see [`for_each_entry`]).
+#[must_use]
+pub fn warnings_for(counts: UnknownOwners, snapshot: &Snapshot) -> Vec<String> {
     let mut out = snapshot.warnings.clone();
-    let count = |reason: OwnerUnknown| {
-        entries
-            .iter()
-            .filter(|e| e.owner_unknown_reason == Some(reason))
-            .count()
-    };
-    let permission = count(OwnerUnknown::Permission);
+    let UnknownOwners { permission, hidden } = counts;
     if permission > 0 {
         out.push(format!(
             "owners of {permission} socket(s) are not visible without privileges: run with sudo, \
              or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH"
         ));
     }
-    let hidden = count(OwnerUnknown::Hidden);
     if hidden > 0 && snapshot.owners.denied.is_empty() {
         out.push(format!(
             "owners of {hidden} socket(s) are unknown: no process could be read under the proc root"
@@ -261,5 +312,25 @@ mod tests {
         assert_eq!(entries[0].processes[0].fds, vec![4, 9]);
         assert_eq!(entries[0].user.as_deref(), Some("alice"));
         assert_eq!(entries[0].owner_unknown_reason, None);
+    }
+
+    #[test]
+    fn streamed_entries_come_in_build_order() {
+        let mut sockets: Vec<RawSocket> = (1..=6).map(sock).collect();
+        sockets[0].local_port = 443;
+        sockets[1].state = SocketState::Established;
+        sockets[2].proto = Proto::Udp;
+        sockets[3].local_port = 22;
+        sockets[4].family = Family::Ipv6;
+        sockets[4].local_addr = "::1".parse().unwrap();
+        let snapshot = Snapshot {
+            sockets,
+            ..Snapshot::default()
+        };
+        let services = ServiceDb::builtin();
+        let built = build(&snapshot, &services);
+        let mut streamed = Vec::new();
+        for_each_entry(&snapshot, &services, |e| streamed.push(e));
+        assert_eq!(streamed, built);
     }
 }

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
@@ -76,6 +77,10 @@ pub struct SocketQuery {
     pub ipv4: bool,
     /// Include IPv6 sockets.
     pub ipv6: bool,
+    /// Only sockets whose local port is in this inclusive range, filtered by the kernel (a
+    /// sock_diag bytecode filter, as `ss 'sport = :P'` sends): a port lookup then does not
+    /// copy every established socket out of the kernel. `None` dumps every port.
+    pub local_ports: Option<(u16, u16)>,
 }
 
 impl SocketQuery {
@@ -95,6 +100,7 @@ impl SocketQuery {
             udp_states: 1 << Self::TCP_CLOSE,
             ipv4: true,
             ipv6: true,
+            local_ports: None,
         }
     }
 
@@ -106,6 +112,7 @@ impl SocketQuery {
             udp_states: Self::ALL_STATES,
             ipv4: true,
             ipv6: true,
+            local_ports: None,
         }
     }
 }
@@ -138,6 +145,24 @@ pub struct Snapshot {
     pub privileged: bool,
     /// Problems that made the snapshot partial, for the user (stderr and JSON `warnings`).
     pub warnings: Vec<String>,
+    /// How long each collection step took (printed with `PORTSCOPE_TIMINGS=1`).
+    pub phases: Phases,
+}
+
+/// Wall-clock durations of named steps, in the order they ran. Recording costs two clock reads
+/// per step, so it is always on; printing them is the command layer's decision
+/// (`PORTSCOPE_TIMINGS=1`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Phases(pub Vec<(&'static str, Duration)>);
+
+impl Phases {
+    /// Run `step` and record its duration under `name`.
+    pub fn time<T>(&mut self, name: &'static str, step: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let out = step();
+        self.0.push((name, start.elapsed()));
+        out
+    }
 }
 
 /// Collect a snapshot. `keep` filters sockets before the owner lookup, so the `/proc` pass only
@@ -155,8 +180,14 @@ pub fn snapshot(
             source,
         })?;
     }
-    let (sockets, owners) =
-        target_os::socket_table(&request.query, keep, request.owners, &request.proc_root)?;
+    let mut phases = Phases::default();
+    let (sockets, owners) = target_os::socket_table(
+        &request.query,
+        keep,
+        request.owners,
+        &request.proc_root,
+        &mut phases,
+    )?;
     let pids: Vec<u32> = owners
         .by_inode
         .values()
@@ -166,21 +197,25 @@ pub fn snapshot(
         .into_iter()
         .collect();
     let processes = if request.owners {
-        processes(&request.proc_root, &pids)
+        phases.time("process details", || processes(&request.proc_root, &pids))
     } else {
         BTreeMap::new()
     };
-    let mut db = users::UserDb::new();
-    let uids: BTreeSet<u32> = sockets
-        .iter()
-        .map(|s| s.uid)
-        .chain(processes.values().filter_map(|p| p.uid))
-        .collect();
-    let users = uids.into_iter().map(|uid| (uid, db.name(uid))).collect();
+    let users = phases.time("user names", || {
+        let mut db = users::UserDb::new();
+        let uids: BTreeSet<u32> = sockets
+            .iter()
+            .map(|s| s.uid)
+            .chain(processes.values().filter_map(|p| p.uid))
+            .collect();
+        uids.into_iter().map(|uid| (uid, db.name(uid))).collect()
+    });
     let mut warnings = Vec::new();
-    let interfaces = interfaces().unwrap_or_else(|err| {
-        warnings.push(format!("{err}; exposure of wildcard binds is unknown"));
-        Vec::new()
+    let interfaces = phases.time("interfaces", || {
+        interfaces().unwrap_or_else(|err| {
+            warnings.push(format!("{err}; exposure of wildcard binds is unknown"));
+            Vec::new()
+        })
     });
     Ok(Snapshot {
         sockets,
@@ -190,6 +225,7 @@ pub fn snapshot(
         interfaces,
         privileged: privileged(&request.proc_root),
         warnings,
+        phases,
     })
 }
 

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use netstat2::{AddressFamilyFlags, ProtocolFlags, ProtocolSocketInfo, TcpState};
 
-use crate::collect::{CollectError, SocketQuery};
+use crate::collect::{CollectError, Phases, SocketQuery};
 use crate::model::{Family, FdRef, OwnerScan, ProcessInfo, Proto, RawSocket, SocketState};
 
 /// Dump the sockets the query asks for, owners dropped.
@@ -21,7 +21,14 @@ use crate::model::{Family, FdRef, OwnerScan, ProcessInfo, Proto, RawSocket, Sock
 /// # Errors
 /// When netstat2 fails.
 pub fn sockets(query: &SocketQuery) -> Result<Vec<RawSocket>, CollectError> {
-    socket_table(query, &|_| true, false, Path::new("/proc")).map(|(s, _)| s)
+    socket_table(
+        query,
+        &|_| true,
+        false,
+        Path::new("/proc"),
+        &mut Phases::default(),
+    )
+    .map(|(s, _)| s)
 }
 
 /// The socket table with owners, filtered by the query and `keep`.
@@ -33,6 +40,17 @@ pub fn socket_table(
     keep: &dyn Fn(&RawSocket) -> bool,
     with_owners: bool,
     _proc_root: &Path,
+    phases: &mut Phases,
+) -> Result<(Vec<RawSocket>, OwnerScan), CollectError> {
+    phases.time("socket table and owners (netstat2)", || {
+        table_via_netstat2(query, keep, with_owners)
+    })
+}
+
+fn table_via_netstat2(
+    query: &SocketQuery,
+    keep: &dyn Fn(&RawSocket) -> bool,
+    with_owners: bool,
 ) -> Result<(Vec<RawSocket>, OwnerScan), CollectError> {
     let mut af = AddressFamilyFlags::empty();
     if query.ipv4 {

@@ -1,18 +1,19 @@
 //! `portscope` / `portscope list`: the listening inventory (and every state with `--all`).
 
 use std::io::Write;
+use std::time::Instant;
 
 use anyhow::Result;
 
 use crate::analyze::filter::{Filter, UserSpec};
-use crate::analyze::inventory;
+use crate::analyze::inventory::{self, UnknownOwners};
 use crate::analyze::services::ServiceDb;
 use crate::cli::ListArgs;
-use crate::collect::{self, Request, SocketQuery};
-use crate::commands::{Env, Outcome, print_warnings};
+use crate::collect::{self, Phases, Request, SocketQuery};
+use crate::commands::{Env, Outcome, print_timings, print_warnings};
 use crate::model::{Proto, SocketState};
 use crate::render::json::{self, ListDocument, SCHEMA_VERSION};
-use crate::render::table::{self, Columns};
+use crate::render::table::{Columns, Table};
 
 /// Run the listing view.
 ///
@@ -24,6 +25,7 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Outcome> {
+    let started = Instant::now();
     let filter = filter(args)?;
     let request = Request {
         query: query(args),
@@ -31,48 +33,129 @@ pub fn run(
         proc_root: env.global.proc_root.clone(),
     };
     let snapshot = collect::snapshot(&request, &|s| filter.keep_raw(s))?;
-    let services = load_services();
-    let mut entries = inventory::build(&snapshot, &services);
-    // Warnings are about what was collected, before the owner filters drop rows: a socket whose
-    // owner cannot be seen cannot be matched against --pid/--process/--user, and that must be
-    // said rather than silently giving an empty answer.
-    let mut warnings = inventory::warnings(&entries, &snapshot);
-    let before = entries.len();
-    let unknown_owner = |e: &crate::model::SocketEntry| e.processes.is_empty();
-    let unmatched_unknown = entries
-        .iter()
-        .filter(|e| unknown_owner(e) && !filter.keep_entry(e))
-        .count();
-    entries.retain(|e| filter.keep_entry(e));
-    if filter.needs_owners() && unmatched_unknown > 0 && before > entries.len() {
-        warnings.push(format!(
-            "{unmatched_unknown} socket(s) whose owner is not visible could not be matched against \
-             --pid/--process/--user and are not shown"
+    let mut phases = snapshot.phases.clone();
+    let services = phases.time("services table", load_services);
+    let found = if args.json {
+        json_view(&snapshot, &services, &filter, &mut phases, out, err)?
+    } else {
+        table_view(
+            args,
+            env,
+            &snapshot,
+            &services,
+            &filter,
+            &mut phases,
+            out,
+            err,
+        )?
+    };
+    if env.timings {
+        phases
+            .0
+            .push(("total (after argument parsing)", started.elapsed()));
+        print_timings(err, &phases)?;
+    }
+    Ok(if found {
+        Outcome::Found
+    } else {
+        Outcome::NotFound
+    })
+}
+
+/// `--json`: every entry is needed at once by the document.
+fn json_view(
+    snapshot: &collect::Snapshot,
+    services: &ServiceDb,
+    filter: &Filter,
+    phases: &mut Phases,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<bool> {
+    let (entries, warnings) = phases.time("analyze (join, sort, filter)", || {
+        let mut entries = inventory::build(snapshot, services);
+        // Warnings speak of everything collected, before the owner filters drop rows.
+        let mut unknown = UnknownOwners::default();
+        let mut unmatched = 0;
+        for e in &entries {
+            unknown.add(e);
+            unmatched += usize::from(e.processes.is_empty() && !filter.keep_entry(e));
+        }
+        entries.retain(|e| filter.keep_entry(e));
+        let warnings = warnings(unknown, unmatched, filter, snapshot);
+        (entries, warnings)
+    });
+    print_warnings(err, &warnings)?;
+    let render_start = Instant::now();
+    json::write(
+        out,
+        &ListDocument {
+            schema_version: SCHEMA_VERSION,
+            sockets: &entries,
+            warnings: &warnings,
+        },
+    )?;
+    out.flush()?;
+    phases.0.push(("render", render_start.elapsed()));
+    Ok(!entries.is_empty())
+}
+
+/// The table: each entry goes into the table as it is built and is dropped right after, so a
+/// busy host's `--all` never holds every entry (see [`table::Table`]).
+#[allow(clippy::too_many_arguments)]
+fn table_view(
+    args: &ListArgs,
+    env: &Env<'_>,
+    snapshot: &collect::Snapshot,
+    services: &ServiceDb,
+    filter: &Filter,
+    phases: &mut Phases,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<bool> {
+    let cols = Columns {
+        states: args.all || !args.state.is_empty(),
+        owners: !args.no_owners,
+    };
+    let (table, warnings) = phases.time("analyze and lay out rows", || {
+        let mut table = Table::new(cols, env.style);
+        let mut unknown = UnknownOwners::default();
+        let mut unmatched = 0;
+        inventory::for_each_entry(snapshot, services, |entry| {
+            unknown.add(&entry);
+            if filter.keep_entry(&entry) {
+                table.push(&entry);
+            } else if entry.processes.is_empty() {
+                unmatched += 1;
+            }
+        });
+        (table, warnings(unknown, unmatched, filter, snapshot))
+    });
+    print_warnings(err, &warnings)?;
+    let found = !table.is_empty();
+    phases.time("render (write)", || -> std::io::Result<()> {
+        table.write(out)?;
+        out.flush()
+    })?;
+    Ok(found)
+}
+
+/// The warnings of a listing: owners that could not be seen (counted over everything collected),
+/// and, when an owner filter is given, the sockets it could not match because their owner is
+/// unknown — an empty answer must not look like a complete one.
+fn warnings(
+    unknown: UnknownOwners,
+    unmatched_unknown: usize,
+    filter: &Filter,
+    snapshot: &collect::Snapshot,
+) -> Vec<String> {
+    let mut out = inventory::warnings_for(unknown, snapshot);
+    if filter.needs_owners() && unmatched_unknown > 0 {
+        out.push(format!(
+            "{unmatched_unknown} socket(s) whose owner is not visible could not be matched \
+             against --pid/--process/--user and are not shown"
         ));
     }
-    print_warnings(err, &warnings)?;
-    if args.json {
-        json::write(
-            out,
-            &ListDocument {
-                schema_version: SCHEMA_VERSION,
-                sockets: &entries,
-                warnings: &warnings,
-            },
-        )?;
-    } else {
-        let cols = Columns {
-            states: args.all || !args.state.is_empty(),
-            owners: !args.no_owners,
-        };
-        table::sockets(out, &entries, cols, env.style)?;
-    }
-    out.flush()?;
-    Ok(if entries.is_empty() {
-        Outcome::NotFound
-    } else {
-        Outcome::Found
-    })
+    out
 }
 
 /// The service table: built-in tables plus the system's `/etc/services` when readable.
@@ -90,7 +173,7 @@ fn filter(args: &ListArgs) -> Result<Filter> {
     let mut users = Vec::with_capacity(args.user.len());
     for user in &args.user {
         users.push(match user {
-            UserSpec::Name(name) => match crate::collect::users::uid_of(name) {
+            UserSpec::Name(name) => match collect::users::uid_of(name) {
                 Some(uid) => UserSpec::Uid(uid),
                 None => anyhow::bail!("unknown user '{name}' in --user: no such account"),
             },
@@ -132,6 +215,11 @@ pub fn query(args: &ListArgs) -> SocketQuery {
         (true, false) => q.udp_states = 0,
         (false, true) => q.tcp_states = 0,
         _ => {}
+    }
+    // One port range (the usual `--port P`) is filtered by the kernel; several are filtered
+    // after the dump (Filter::keep_raw), which applies in every case.
+    if let [range] = args.ports().as_slice() {
+        q.local_ports = Some((range.start, range.end));
     }
     if args.ipv4 {
         q.ipv6 = false;
@@ -179,5 +267,23 @@ mod tests {
             ..ListArgs::default()
         });
         assert_eq!((q.tcp_states, q.udp_states), (0, 1 << 7));
+    }
+
+    #[test]
+    fn one_port_range_reaches_the_kernel() {
+        let one = |ports: Vec<Vec<crate::analyze::filter::PortRange>>| {
+            query(&ListArgs {
+                all: true,
+                port: ports,
+                ..ListArgs::default()
+            })
+            .local_ports
+        };
+        let r = |start, end| crate::analyze::filter::PortRange { start, end };
+        assert_eq!(one(vec![]), None);
+        assert_eq!(one(vec![vec![r(22, 22)]]), Some((22, 22)));
+        assert_eq!(one(vec![vec![r(8000, 8100)]]), Some((8000, 8100)));
+        // Several ranges: filtered after the dump instead.
+        assert_eq!(one(vec![vec![r(22, 22), r(80, 80)]]), None);
     }
 }

@@ -4,6 +4,7 @@
 use std::io::{IsTerminal, Write};
 
 use crate::cli::{ColorChoice, GlobalArgs};
+use crate::collect::Phases;
 use crate::render::Style;
 
 pub mod audit;
@@ -33,10 +34,13 @@ pub struct Env<'a> {
     pub style: Style,
     /// stdout is a terminal (prompts, colour).
     pub stdout_is_terminal: bool,
+    /// Print phase durations on stderr (`PORTSCOPE_TIMINGS=1`), for docs/performance.md.
+    pub timings: bool,
 }
 
 impl<'a> Env<'a> {
-    /// Decide colour and width from the flags, NO_COLOR and whether stdout is a terminal.
+    /// Decide colour and width from the flags, NO_COLOR and whether stdout is a terminal;
+    /// phase timings from `PORTSCOPE_TIMINGS` (`1`, or any value but empty and `0`).
     #[must_use]
     pub fn detect(global: &'a GlobalArgs) -> Self {
         let stdout_is_terminal = std::io::stdout().is_terminal();
@@ -52,12 +56,30 @@ impl<'a> Env<'a> {
         } else {
             None
         };
+        let timings =
+            std::env::var_os("PORTSCOPE_TIMINGS").is_some_and(|v| !v.is_empty() && v != "0");
         Env {
             global,
             style: Style { color, width },
             stdout_is_terminal,
+            timings,
         }
     }
+}
+
+/// Print phase durations on stderr, one `portscope: timing: NAME MS ms` line each.
+///
+/// # Errors
+/// When stderr cannot be written.
+pub fn print_timings(err: &mut dyn Write, phases: &Phases) -> std::io::Result<()> {
+    for (name, took) in &phases.0 {
+        writeln!(
+            err,
+            "portscope: timing: {name} {:.2} ms",
+            took.as_secs_f64() * 1000.0
+        )?;
+    }
+    Ok(())
 }
 
 /// Print warnings on stderr, one line each.

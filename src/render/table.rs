@@ -1,15 +1,18 @@
 //! The human table of the listing views (tabled), fitted to the terminal width when there is
 //! one. Every untrusted string is sanitized before it is coloured or measured.
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use colored::Colorize;
 use tabled::builder::Builder;
 use tabled::settings::peaker::Priority;
 use tabled::settings::{Modify, Padding, Style as TableStyle, Width};
+use unicode_width::UnicodeWidthStr;
 
 use crate::model::{AddrClass, OwnerUnknown, SocketEntry};
-use crate::render::{Style, addr, sanitize};
+use crate::render::{Style, sanitize};
 
 /// Which columns a listing shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +23,7 @@ pub struct Columns {
     pub owners: bool,
 }
 
-/// Write the listing table. Nothing is written for an empty list.
+/// Write the listing table. Nothing is written for an empty list. Same as filling a [`Table`].
 ///
 /// # Errors
 /// When writing fails.
@@ -30,68 +33,173 @@ pub fn sockets(
     cols: Columns,
     style: Style,
 ) -> io::Result<()> {
-    if entries.is_empty() {
-        return Ok(());
-    }
-    let mut builder = Builder::default();
-    let mut header = vec!["PROTO"];
-    if cols.states {
-        header.push("STATE");
-    }
-    header.extend(["ADDRESS", "PORT"]);
-    if cols.states {
-        header.push("REMOTE");
-    }
-    header.extend(["SERVICE", "EXPOSURE"]);
-    if cols.owners {
-        header.extend(["PID", "PROCESS"]);
-    }
-    header.push("USER");
-    if cols.owners {
-        header.push("COMMAND");
-    }
-    builder.push_record(header.iter().map(|h| paint_header(h, style)));
-    let mut command_width = "COMMAND".len();
+    let mut table = Table::new(cols, style);
     for e in entries {
-        let mut row = vec![e.proto.to_string()];
+        table.push(e);
+    }
+    table.write(out)
+}
+
+/// A listing table filled one entry at a time, so a caller can drop each entry once it is in the
+/// table: the `--all` view of a busy host then never holds every row's full record.
+///
+/// Rows are kept compactly: the cells of the socket in one string, and the owner cells (PID,
+/// PROCESS, USER, COMMAND), which depend only on the set of owning pids, formatted once per set
+/// and shared by every row of that set.
+///
+/// Pipes and files (no width limit) whose cells hold no control character (always the case
+/// without colour: names are sanitized) are written by a direct aligned writer that produces
+/// the same bytes as the tabled layout below (see [`compact`]): tabled costs about 1 µs and several allocations per
+/// cell, which was most of the run time of `--all` on a busy host. A terminal (width fitting) or
+/// colour goes through tabled.
+#[derive(Debug)]
+pub struct Table {
+    cols: Columns,
+    style: Style,
+    rows: Rows,
+    /// Owning pid set → index of its shared owner cells in `rows`.
+    owner_index: HashMap<Vec<u32>, u32>,
+    /// (reason, uid) of owner-less rows → index of their shared cells.
+    unowned_index: HashMap<(u8, u32), u32>,
+}
+
+impl Table {
+    /// An empty table with the header of `cols`.
+    #[must_use]
+    pub fn new(cols: Columns, style: Style) -> Self {
+        let mut header = vec!["PROTO"];
         if cols.states {
-            row.push(e.state.to_string());
+            header.push("STATE");
         }
-        row.push(local_address(e));
-        row.push(e.local_port.to_string());
+        header.extend(["ADDRESS", "PORT"]);
         if cols.states {
-            row.push(match (e.remote_address, e.remote_port) {
-                (Some(a), Some(p)) => format!("{}:{p}", addr(a)),
-                _ => String::new(),
+            header.push("REMOTE");
+        }
+        header.extend(["SERVICE", "EXPOSURE"]);
+        if cols.owners {
+            header.extend(["PID", "PROCESS"]);
+        }
+        header.push("USER");
+        if cols.owners {
+            header.push("COMMAND");
+        }
+        // With owners, the last four columns are the shared owner cells.
+        let shared_start = header.len() - if cols.owners { 4 } else { 0 };
+        let mut rows = Rows::new(header.len(), shared_start);
+        for h in &header {
+            rows.cell(&paint_header(h, style));
+        }
+        rows.end_row(None);
+        Table {
+            cols,
+            style,
+            rows,
+            owner_index: HashMap::new(),
+            unowned_index: HashMap::new(),
+        }
+    }
+
+    /// Add one socket's row. Cells are formatted straight into the row buffer; owner cells
+    /// come from the shared groups.
+    pub fn push(&mut self, e: &SocketEntry) {
+        let (cols, style) = (self.cols, self.style);
+        let rows = &mut self.rows;
+        rows.cell(e.proto.as_str());
+        if cols.states {
+            rows.cell_with(|b| {
+                let _ = write!(b, "{}", e.state);
             });
         }
-        row.push(
-            e.service
-                .clone()
-                .unwrap_or_else(|| format!("({})", e.port_range)),
-        );
-        row.push(exposure_cell(e, style));
-        if cols.owners {
-            let (pid, process) = owner_cells(e, style);
-            row.push(pid);
-            row.push(process);
+        rows.cell_with(|b| write_local_address(b, e));
+        rows.cell_with(|b| {
+            let _ = write!(b, "{}", e.local_port);
+        });
+        if cols.states {
+            rows.cell_with(|b| {
+                if let (Some(a), Some(p)) = (e.remote_address, e.remote_port) {
+                    write_addr(b, a);
+                    let _ = write!(b, ":{p}");
+                }
+            });
         }
-        row.push(user_cell(e));
-        if cols.owners {
-            let command = command_cell(e);
-            command_width = command_width.max(command.chars().count());
-            row.push(command);
+        match &e.service {
+            Some(service) => rows.cell(service),
+            None => rows.cell_with(|b| {
+                let _ = write!(b, "({})", e.port_range);
+            }),
         }
-        builder.push_record(row);
+        if style.color {
+            rows.cell(&exposure_cell(e, style));
+        } else {
+            rows.cell_with(|b| write_plain_exposure(b, e));
+        }
+        if !cols.owners {
+            rows.cell(&user_cell(e));
+            rows.end_row(None);
+            return;
+        }
+        let index = if e.processes.is_empty() {
+            // Owner-less rows (TIME_WAIT, other users' sockets) differ only by reason and uid.
+            let key = (unknown_key(e.owner_unknown_reason), e.uid);
+            *self.unowned_index.entry(key).or_insert_with(|| {
+                let (pid, process) = owner_cells(e, style);
+                rows.share([pid, process, user_cell(e), String::new()])
+            })
+        } else {
+            let pids: Vec<u32> = e.processes.iter().map(|p| p.pid).collect();
+            *self.owner_index.entry(pids).or_insert_with(|| {
+                let (pid, process) = owner_cells(e, style);
+                rows.share([pid, process, user_cell(e), command_cell(e)])
+            })
+        };
+        rows.end_row(Some(index));
     }
-    let mut table = builder.build();
-    // Two spaces between columns, none at the edges: compact like ss, easy to grep.
+
+    /// True when no socket row was added.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.rows.lines.len() <= 1
+    }
+
+    /// Write the table (nothing for an empty one).
+    ///
+    /// # Errors
+    /// When writing fails.
+    pub fn write(self, out: &mut dyn Write) -> io::Result<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        if self.style.width.is_none() && self.rows.plain {
+            return self.rows.write_aligned(out);
+        }
+        let command_width = self
+            .cols
+            .owners
+            .then(|| self.rows.widths.last().copied())
+            .flatten();
+        let mut builder = Builder::default();
+        for record in self.rows.records() {
+            builder.push_record(record);
+        }
+        drop(self.rows);
+        let mut table = builder.build();
+        compact(&mut table);
+        if let Some(width) = self.style.width {
+            fit(&mut table, width, command_width);
+        }
+        write_trimmed(out, &table.to_string())
+    }
+}
+
+/// The layout of every listing: two spaces between columns, none at the edges, no trailing
+/// blanks — compact like `ss`, easy to grep and cut.
+fn compact(table: &mut tabled::Table) {
     table.with(TableStyle::blank().remove_vertical());
     table.with(Padding::new(0, 2, 0, 0));
-    if let Some(width) = style.width {
-        fit(&mut table, width, cols.owners.then_some(command_width));
-    }
-    for line in table.to_string().lines() {
+}
+
+fn write_trimmed(out: &mut dyn Write, text: &str) -> io::Result<()> {
+    for line in text.lines() {
         writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
@@ -119,6 +227,157 @@ fn fit(table: &mut tabled::Table, width: usize, command_width: Option<usize>) {
     }
 }
 
+/// Terminal columns of a control-free cell, as tabled (papergrid) measures them.
+fn display_width(text: &str) -> usize {
+    if text.is_ascii() {
+        text.len()
+    } else {
+        UnicodeWidthStr::width(text)
+    }
+}
+
+/// One row: its own cells separated by [`Rows::SEP`], then optionally a shared cell group.
+#[derive(Debug)]
+struct Line {
+    cells: String,
+    shared: Option<u32>,
+}
+
+/// The rows of a table with the widest cell of each column, so the aligned writer needs no
+/// second formatting pass.
+#[derive(Debug)]
+struct Rows {
+    lines: Vec<Line>,
+    /// Cell groups shared by many rows, placed from column `shared_start` on.
+    shared: Vec<Vec<String>>,
+    shared_start: usize,
+    current: String,
+    column: usize,
+    widths: Vec<usize>,
+    /// No cell so far holds a control character (ANSI colour, a line break), so every cell is one
+    /// line whose width `unicode-width` gives exactly as tabled measures it.
+    plain: bool,
+}
+
+impl Rows {
+    /// ASCII unit separator: a control character, so never part of a plain cell.
+    const SEP: char = '\u{1f}';
+
+    fn new(columns: usize, shared_start: usize) -> Self {
+        Rows {
+            lines: Vec::new(),
+            shared: Vec::new(),
+            shared_start,
+            current: String::new(),
+            column: 0,
+            widths: vec![0; columns],
+            plain: true,
+        }
+    }
+
+    fn measure(&mut self, column: usize, text: &str) {
+        self.plain &= !text.chars().any(char::is_control);
+        if let Some(w) = self.widths.get_mut(column) {
+            *w = (*w).max(display_width(text));
+        }
+    }
+
+    /// Append one cell to the current row.
+    fn cell(&mut self, text: &str) {
+        if self.column > 0 {
+            self.current.push(Self::SEP);
+        }
+        self.measure(self.column, text);
+        self.current.push_str(text);
+        self.column += 1;
+    }
+
+    /// Append one cell that `write` formats in place (no intermediate string).
+    fn cell_with(&mut self, write: impl FnOnce(&mut String)) {
+        if self.column > 0 {
+            self.current.push(Self::SEP);
+        }
+        let start = self.current.len();
+        write(&mut self.current);
+        let text = self.current.get(start..).unwrap_or_default();
+        let control = text.chars().any(char::is_control);
+        let width = display_width(text);
+        self.plain &= !control;
+        if let Some(w) = self.widths.get_mut(self.column) {
+            *w = (*w).max(width);
+        }
+        self.column += 1;
+    }
+
+    /// Register a group of cells that rows ending at `shared_start` can refer to.
+    fn share(&mut self, cells: [String; 4]) -> u32 {
+        for (i, cell) in cells.iter().enumerate() {
+            self.measure(self.shared_start + i, cell);
+        }
+        self.shared.push(cells.into());
+        u32::try_from(self.shared.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// Finish the current row, followed by the shared group `shared` if any.
+    fn end_row(&mut self, shared: Option<u32>) {
+        self.lines.push(Line {
+            cells: std::mem::take(&mut self.current),
+            shared,
+        });
+        self.column = 0;
+    }
+
+    fn cells<'a>(&'a self, line: &'a Line) -> impl Iterator<Item = &'a str> + 'a {
+        let own = line.cells.split(Self::SEP);
+        let shared = line
+            .shared
+            .and_then(|i| self.shared.get(usize::try_from(i).ok()?))
+            .into_iter()
+            .flatten()
+            .map(String::as_str);
+        own.chain(shared)
+    }
+
+    fn records(&self) -> impl Iterator<Item = Vec<String>> + '_ {
+        self.lines
+            .iter()
+            .map(|l| self.cells(l).map(str::to_string).collect())
+    }
+
+    /// The [`compact`] layout without tabled: each cell left-aligned and padded to its
+    /// column's width, two spaces between columns, no blanks at the end of a line.
+    fn write_aligned(&self, out: &mut dyn Write) -> io::Result<()> {
+        let mut buf = io::BufWriter::with_capacity(64 * 1024, out);
+        let mut text = String::new();
+        for line in &self.lines {
+            text.clear();
+            let mut previous = 0;
+            for (i, cell) in self.cells(line).enumerate() {
+                if i > 0 {
+                    let width = self.widths.get(i - 1).copied().unwrap_or(0);
+                    let pad = width.saturating_sub(previous) + 2;
+                    text.extend(std::iter::repeat_n(' ', pad));
+                }
+                text.push_str(cell);
+                previous = display_width(cell);
+            }
+            let end = text.trim_end().len();
+            text.truncate(end);
+            text.push('\n');
+            buf.write_all(text.as_bytes())?;
+        }
+        buf.flush()
+    }
+
+    #[cfg(test)]
+    fn push(&mut self, cells: impl IntoIterator<Item = String>) {
+        for cell in cells {
+            self.cell(&cell);
+        }
+        self.end_row(None);
+    }
+}
+
 fn paint_header(text: &str, style: Style) -> String {
     if style.color {
         text.bold().to_string()
@@ -127,19 +386,59 @@ fn paint_header(text: &str, style: Style) -> String {
     }
 }
 
-/// `0.0.0.0`, `[::] v4+v6`, `[::] v6-only`, `0.0.0.0%lo`.
-fn local_address(e: &SocketEntry) -> String {
-    let mut s = addr(e.local_address);
+/// The local address cell, written into `out`: `0.0.0.0`, `[::] v4+v6`, `[::] v6-only`,
+/// `0.0.0.0%lo`.
+fn write_local_address(out: &mut String, e: &SocketEntry) {
+    write_addr(out, e.local_address);
     if let Some(dev) = &e.interface {
-        s.push('%');
-        s.push_str(&sanitize(dev));
+        out.push('%');
+        out.push_str(&sanitize(dev));
     }
     match e.dual_stack {
-        Some(true) => s.push_str(" v4+v6"),
-        Some(false) => s.push_str(" v6-only"),
+        Some(true) => out.push_str(" v4+v6"),
+        Some(false) => out.push_str(" v6-only"),
         None => {}
     }
-    s
+}
+
+/// `127.0.0.1` or `[::1]` (as [`crate::render::addr`]), written into `out`.
+fn write_addr(out: &mut String, ip: std::net::IpAddr) {
+    let _ = match ip {
+        std::net::IpAddr::V4(v4) => write!(out, "{v4}"),
+        std::net::IpAddr::V6(v6) => write!(out, "[{v6}]"),
+    };
+}
+
+/// [`exposure_cell`] without colour, written into `out`.
+fn write_plain_exposure(out: &mut String, e: &SocketEntry) {
+    let Some(class) = e.exposure else {
+        out.push_str("none");
+        return;
+    };
+    out.extend(
+        class
+            .as_str()
+            .chars()
+            .map(|c| if c == '_' { '-' } else { c }),
+    );
+    if e.wildcard {
+        if let Some(dev) = &e.exposure_interface {
+            out.push_str(" via ");
+            out.push_str(&sanitize(dev));
+        }
+    }
+}
+
+/// A hashable stand-in for the owner-unknown reason.
+fn unknown_key(reason: Option<OwnerUnknown>) -> u8 {
+    match reason {
+        None => 0,
+        Some(OwnerUnknown::Permission) => 1,
+        Some(OwnerUnknown::Hidden) => 2,
+        Some(OwnerUnknown::Kernel) => 3,
+        Some(OwnerUnknown::NotFound) => 4,
+        Some(OwnerUnknown::Skipped) => 5,
+    }
 }
 
 fn exposure_cell(e: &SocketEntry, style: Style) -> String {
@@ -225,6 +524,81 @@ fn command_cell(e: &SocketEntry) -> String {
 mod tests {
     use super::*;
     use crate::model::{Family, ProcessInfo, Proto, SocketState};
+
+    fn tabled_render(rows: &Rows) -> String {
+        let mut builder = Builder::default();
+        for record in rows.records() {
+            builder.push_record(record);
+        }
+        let mut table = builder.build();
+        compact(&mut table);
+        let mut out = Vec::new();
+        write_trimmed(&mut out, &table.to_string()).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn aligned_writer_matches_tabled_byte_for_byte() {
+        let mut rows = Rows::new(5, 5);
+        let cells: [&[&str]; 5] = [
+            &["PROTO", "STATE", "ADDRESS", "PORT", "COMMAND"],
+            &["tcp", "listen", "127.0.0.1", "22", "/usr/sbin/sshd -D"],
+            &["udp", "", "[::] v4+v6", "5353", ""],
+            &["tcp", "established", "[::1]", "65535", "x"],
+            &["udp", "naïve", "日本語", "\u{fffd}\u{fffd}", "e\u{301}"],
+        ];
+        for row in cells {
+            rows.push(row.iter().map(|c| (*c).to_string()));
+        }
+        assert!(rows.plain);
+        let mut mine = Vec::new();
+        rows.write_aligned(&mut mine).unwrap();
+        assert_eq!(String::from_utf8(mine).unwrap(), tabled_render(&rows));
+    }
+
+    #[test]
+    fn coloured_or_multiline_cells_are_not_plain() {
+        let mut rows = Rows::new(2, 2);
+        rows.push(["tcp".to_string(), "two\nlines".to_string()]);
+        assert!(!rows.plain);
+        let mut rows = Rows::new(1, 1);
+        rows.push(["\u{1b}[1mPROTO\u{1b}[0m".to_string()]);
+        assert!(!rows.plain);
+    }
+
+    #[test]
+    fn shared_owner_cells_render_like_inline_cells() {
+        let mut shared = Rows::new(6, 2);
+        let mut inline = Rows::new(6, 2);
+        for rows in [&mut shared, &mut inline] {
+            rows.push(["PROTO", "PORT", "PID", "PROCESS", "USER", "COMMAND"].map(String::from));
+        }
+        let owner =
+            shared.share(["42", "python3", "root", "python3 -m http.server"].map(String::from));
+        for port in ["80", "8080"] {
+            shared.cell("tcp");
+            shared.cell(port);
+            shared.end_row(Some(owner));
+            inline.push(
+                [
+                    "tcp",
+                    port,
+                    "42",
+                    "python3",
+                    "root",
+                    "python3 -m http.server",
+                ]
+                .map(String::from),
+            );
+        }
+        let render = |rows: &Rows| {
+            let mut out = Vec::new();
+            rows.write_aligned(&mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(render(&shared), render(&inline));
+        assert_eq!(render(&shared), tabled_render(&shared));
+    }
 
     fn entry(port: u16, addr: &str) -> SocketEntry {
         SocketEntry {

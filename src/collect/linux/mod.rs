@@ -8,7 +8,7 @@ pub mod sock_diag;
 use std::collections::HashSet;
 use std::path::Path;
 
-use crate::collect::{CollectError, SocketQuery};
+use crate::collect::{CollectError, Phases, SocketQuery};
 use crate::model::{Family, OwnerScan, Proto, RawSocket};
 
 /// Dump the sockets the query asks for, one netlink request per (protocol, family).
@@ -26,7 +26,12 @@ pub fn sockets(query: &SocketQuery) -> Result<Vec<RawSocket>, CollectError> {
         }
         for (family, wanted) in [(Family::Ipv4, query.ipv4), (Family::Ipv6, query.ipv6)] {
             if wanted {
-                out.extend(sock_diag::dump(proto, family, states)?);
+                out.extend(sock_diag::dump_filtered(
+                    proto,
+                    family,
+                    states,
+                    query.local_ports,
+                )?);
             }
         }
     }
@@ -34,7 +39,7 @@ pub fn sockets(query: &SocketQuery) -> Result<Vec<RawSocket>, CollectError> {
 }
 
 /// The socket table with owners: dump, keep what `keep` accepts, then (when `with_owners`) one
-/// `/proc` pass recording only the kept sockets' inodes.
+/// `/proc` pass recording only the kept sockets' inodes. Both steps are timed into `phases`.
 ///
 /// # Errors
 /// When the socket table cannot be read.
@@ -43,12 +48,15 @@ pub fn socket_table(
     keep: &dyn Fn(&RawSocket) -> bool,
     with_owners: bool,
     proc_root: &Path,
+    phases: &mut Phases,
 ) -> Result<(Vec<RawSocket>, OwnerScan), CollectError> {
-    let mut table = sockets(query)?;
+    let mut table = phases.time("socket dump (netlink)", || sockets(query))?;
     table.retain(|s| keep(s));
     let scan = if with_owners {
         let wanted: HashSet<u64> = table.iter().map(|s| s.inode).filter(|&i| i != 0).collect();
-        procfs::scan_owners(proc_root, Some(&wanted))
+        phases.time("owner scan (/proc/*/fd)", || {
+            procfs::scan_owners(proc_root, Some(&wanted))
+        })
     } else {
         OwnerScan::default()
     };

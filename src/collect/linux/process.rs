@@ -24,14 +24,25 @@ pub fn details(proc_root: &Path, pids: &[u32]) -> BTreeMap<u32, ProcessInfo> {
             return found;
         }
     }
+    let clock = start_clock(proc_root);
     pids.iter()
-        .filter_map(|&pid| read_process(proc_root, pid).map(|info| (pid, info)))
+        .filter_map(|&pid| read_one(proc_root, pid, clock).map(|info| (pid, info)))
         .collect()
 }
 
 /// Read one process's details straight from `proc_root/PID`. `None` when it no longer exists.
 #[must_use]
 pub fn read_process(proc_root: &Path, pid: u32) -> Option<ProcessInfo> {
+    read_one(proc_root, pid, start_clock(proc_root))
+}
+
+/// Boot time (seconds since the epoch) and clock ticks per second, read once per lookup:
+/// `proc_root/stat` is costly to generate (one line per CPU and every interrupt counter).
+fn start_clock(proc_root: &Path) -> Option<(u64, u64)> {
+    boot_time(proc_root).zip(clock_ticks())
+}
+
+fn read_one(proc_root: &Path, pid: u32, clock: Option<(u64, u64)>) -> Option<ProcessInfo> {
     let dir = proc_root.join(pid.to_string());
     let stat = fs::read_to_string(dir.join("stat")).ok()?;
     let parsed = parse_stat(&stat)?;
@@ -45,9 +56,7 @@ pub fn read_process(proc_root: &Path, pid: u32) -> Option<ProcessInfo> {
     let uid = fs::read_to_string(dir.join("status"))
         .ok()
         .and_then(|s| parse_status_uid(&s));
-    let start_time = boot_time(proc_root)
-        .zip(clock_ticks())
-        .map(|(btime, hz)| btime + parsed.start_ticks / hz);
+    let start_time = clock.map(|(btime, hz)| btime + parsed.start_ticks / hz);
     Some(ProcessInfo {
         pid,
         fds: Vec::new(),

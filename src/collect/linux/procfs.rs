@@ -9,11 +9,12 @@
 //! only for the pids that matter.
 
 use std::collections::HashSet;
-use std::ffi::OsStr;
+use std::ffi::CStr;
+use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::io::AsRawFd;
+use std::os::unix::io::{AsRawFd, FromRawFd};
 use std::path::Path;
 
 use crate::model::{FdRef, OwnerScan};
@@ -101,17 +102,22 @@ struct Partial {
 
 fn scan_pids(proc_root: &Path, pids: &[u32], wanted: Option<&HashSet<u64>>) -> Partial {
     let mut part = Partial::default();
-    let mut path = proc_root.to_path_buf();
+    // Every fd directory is opened relative to the root, so its path is walked once.
+    let root = match File::open(proc_root) {
+        Ok(root) => root,
+        Err(_) => {
+            part.vanished = pids.len();
+            return part;
+        }
+    };
     let mut link = [0u8; 64];
-    let mut name_buf = [0u8; 16];
+    let mut dirents = vec![0u64; DIRENT_BUF_WORDS];
+    let mut rel = String::new();
     for &pid in pids {
-        path.push(pid.to_string());
-        path.push("fd");
-        let opened = File::open(&path).and_then(|dir| fs::read_dir(&path).map(|it| (dir, it)));
-        path.pop();
-        path.pop();
-        let (dir, entries) = match opened {
-            Ok(pair) => pair,
+        rel.clear();
+        let _ = write!(rel, "{pid}/fd\0");
+        let dir = match open_dir_at(&root, &rel) {
+            Ok(dir) => dir,
             Err(err) => {
                 match err.kind() {
                     io::ErrorKind::PermissionDenied => part.denied.push(pid),
@@ -122,12 +128,11 @@ fn scan_pids(proc_root: &Path, pids: &[u32], wanted: Option<&HashSet<u64>>) -> P
         };
         part.scanned += 1;
         let mut denied_here = false;
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(fd) = parse_u32(name.as_bytes()) else {
-                continue;
+        let listed = for_each_entry(&dir, &mut dirents, |name| {
+            let Some(fd) = parse_u32(name.to_bytes()) else {
+                return;
             };
-            match readlinkat(&dir, name.as_os_str(), &mut name_buf, &mut link) {
+            match readlinkat(&dir, name, &mut link) {
                 Ok(target) => {
                     if let Some(inode) = parse_socket_link(target) {
                         if wanted.is_none_or(|w| w.contains(&inode)) {
@@ -139,6 +144,9 @@ fn scan_pids(proc_root: &Path, pids: &[u32], wanted: Option<&HashSet<u64>>) -> P
                 // The fd closed or the process exited between getdents and readlink.
                 Err(_) => {}
             }
+        });
+        if let Err(err) = listed {
+            denied_here |= err.kind() == io::ErrorKind::PermissionDenied;
         }
         if denied_here {
             part.denied.push(pid);
@@ -147,25 +155,81 @@ fn scan_pids(proc_root: &Path, pids: &[u32], wanted: Option<&HashSet<u64>>) -> P
     part
 }
 
-/// `readlinkat(dir, name)` into `out`, returning the link target bytes.
-fn readlinkat<'a>(
-    dir: &File,
-    name: &OsStr,
-    name_buf: &mut [u8; 16],
-    out: &'a mut [u8; 64],
-) -> io::Result<&'a [u8]> {
-    let bytes = name.as_bytes();
-    if bytes.len() >= name_buf.len() {
-        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+/// Size of the `getdents64` buffer in 8-byte words (32 KiB: one call for ~1,300 fds).
+const DIRENT_BUF_WORDS: usize = 4096;
+
+/// `openat(root, rel, O_DIRECTORY)`; `rel` ends with a NUL byte.
+fn open_dir_at(root: &File, rel: &str) -> io::Result<File> {
+    let path =
+        CStr::from_bytes_with_nul(rel.as_bytes()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: `root` is an open fd for the duration of the call and `path` is NUL-terminated.
+    let fd = unsafe {
+        libc::openat(
+            root.as_raw_fd(),
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
     }
-    name_buf[..bytes.len()].copy_from_slice(bytes);
-    name_buf[bytes.len()] = 0;
-    // SAFETY: `dir` is an open directory fd for the duration of the call, `name_buf` holds a
-    // NUL-terminated name within its bounds, and `out` is a writable buffer of `out.len()` bytes.
+    // SAFETY: `fd` was just opened by this call and is owned by nobody else.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Call `each` with the name of every entry of the open directory `dir`, read with raw
+/// `getdents64` calls: one buffer for the whole scan, no allocation per entry, and no second
+/// `open` of the directory as `std::fs::read_dir` would need next to the fd `readlinkat` uses.
+fn for_each_entry(dir: &File, buf: &mut [u64], mut each: impl FnMut(&CStr)) -> io::Result<()> {
+    // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, then the NUL-terminated name.
+    const NAME_OFFSET: usize = 19;
+    let capacity = buf.len() * 8;
+    loop {
+        // SAFETY: `dir` is an open directory fd and `buf` is writable for `capacity` bytes.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                dir.as_raw_fd(),
+                buf.as_mut_ptr().cast::<libc::c_void>(),
+                capacity,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = usize::try_from(n).map_err(|_| io::ErrorKind::InvalidData)?;
+        if n == 0 {
+            return Ok(());
+        }
+        // SAFETY: the kernel wrote `n <= capacity` bytes into `buf`, which is valid for reads of
+        // `capacity` bytes; u8 has no alignment requirement.
+        let bytes =
+            unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n.min(capacity)) };
+        let mut off = 0;
+        while let Some(head) = bytes.get(off..off + NAME_OFFSET) {
+            let reclen = usize::from(u16::from_ne_bytes([head[16], head[17]]));
+            let Some(record) = bytes
+                .get(off..off + reclen)
+                .filter(|_| reclen > NAME_OFFSET)
+            else {
+                return Err(io::ErrorKind::InvalidData.into());
+            };
+            if let Ok(name) = CStr::from_bytes_until_nul(&record[NAME_OFFSET..]) {
+                each(name);
+            }
+            off += reclen;
+        }
+    }
+}
+
+/// `readlinkat(dir, name)` into `out`, returning the link target bytes.
+fn readlinkat<'a>(dir: &File, name: &CStr, out: &'a mut [u8; 64]) -> io::Result<&'a [u8]> {
+    // SAFETY: `dir` is an open directory fd for the duration of the call, `name` is
+    // NUL-terminated, and `out` is a writable buffer of `out.len()` bytes.
     let n = unsafe {
         libc::readlinkat(
             dir.as_raw_fd(),
-            name_buf.as_ptr().cast::<libc::c_char>(),
+            name.as_ptr(),
             out.as_mut_ptr().cast::<libc::c_char>(),
             out.len(),
         )

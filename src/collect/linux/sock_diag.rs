@@ -74,6 +74,21 @@ fn extensions() -> ExtensionFlags {
 /// when the kernel answers with an error (`ENOENT`: no diag module for the protocol);
 /// [`CollectError::Decode`] when a reply is malformed.
 pub fn dump(proto: Proto, family: Family, states: u32) -> Result<Vec<RawSocket>, CollectError> {
+    dump_filtered(proto, family, states, None)
+}
+
+/// [`dump`], keeping only sockets whose local port is in the inclusive range `local_ports`.
+/// The kernel applies the range (an `INET_DIAG_REQ_BYTECODE` filter, as `ss 'sport = :P'`
+/// sends), so a port lookup on a host with 40k established sockets copies only the matches.
+///
+/// # Errors
+/// As [`dump`].
+pub fn dump_filtered(
+    proto: Proto,
+    family: Family,
+    states: u32,
+    local_ports: Option<(u16, u16)>,
+) -> Result<Vec<RawSocket>, CollectError> {
     let protocol = match proto {
         Proto::Tcp => IPPROTO_TCP,
         Proto::Udp => IPPROTO_UDP,
@@ -83,7 +98,40 @@ pub fn dump(proto: Proto, family: Family, states: u32) -> Result<Vec<RawSocket>,
         family,
         protocol,
         states,
+        local_ports,
     })
+}
+
+/// `INET_DIAG_REQ_BYTECODE`, the request attribute holding a filter program.
+const INET_DIAG_REQ_BYTECODE: u16 = 1;
+/// Filter op: local port >= the value in the next op's `no` field.
+const INET_DIAG_BC_S_GE: u8 = 2;
+/// Filter op: local port <= the value in the next op's `no` field.
+const INET_DIAG_BC_S_LE: u8 = 3;
+
+/// The netlink attribute of a filter program accepting local ports `lo..=hi`.
+///
+/// Each op is `struct inet_diag_bc_op { u8 code; u8 yes; u16 no; }`; a port comparison is
+/// followed by a second op whose `no` holds the port. The kernel runs the program from the start,
+/// jumping `yes` bytes on a match and `no` bytes otherwise; a socket is kept when the jumps land
+/// exactly on the end. A jump 4 bytes past the end rejects (the kernel's audit allows at most
+/// that), which is how `ss` encodes it.
+fn port_range_filter(lo: u16, hi: u16) -> [u8; 20] {
+    const PROGRAM_LEN: u16 = 16;
+    let op = |code: u8, yes: u8, no: u16| {
+        let n = no.to_ne_bytes();
+        [code, yes, n[0], n[1]]
+    };
+    let mut attr = [0u8; 20];
+    attr[0..2].copy_from_slice(&(4 + PROGRAM_LEN).to_ne_bytes());
+    attr[2..4].copy_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
+    // At offset 0 (16 bytes left): port >= lo, else jump past the end.
+    attr[4..8].copy_from_slice(&op(INET_DIAG_BC_S_GE, 8, PROGRAM_LEN + 4));
+    attr[8..12].copy_from_slice(&op(0, 0, lo));
+    // At offset 8 (8 bytes left): port <= hi, else jump past the end.
+    attr[12..16].copy_from_slice(&op(INET_DIAG_BC_S_LE, 8, 8 + 4));
+    attr[16..20].copy_from_slice(&op(0, 0, hi));
+    attr
 }
 
 /// One dump request. `protocol` is the `IPPROTO_*` number sent; it is `proto`'s except in tests
@@ -94,6 +142,7 @@ struct Request {
     family: Family,
     protocol: u8,
     states: u32,
+    local_ports: Option<(u16, u16)>,
 }
 
 impl Request {
@@ -157,10 +206,22 @@ fn dump_protocol(req: Request) -> Result<Vec<RawSocket>, CollectError> {
     message.finalize();
 
     let mut buf = vec![0_u8; RECV_BUF_LEN];
-    let request = buf
-        .get_mut(..message.buffer_len())
-        .ok_or_else(|| req.decode_error("request larger than the buffer"))?;
-    message.serialize(request);
+    let mut len = message.buffer_len();
+    message.serialize(
+        buf.get_mut(..len)
+            .ok_or_else(|| req.decode_error("request larger than the buffer"))?,
+    );
+    if let Some((lo, hi)) = req.local_ports {
+        // Append the filter attribute after the request and grow nlmsg_len (the first u32).
+        let attr = port_range_filter(lo, hi);
+        buf.get_mut(len..len + attr.len())
+            .ok_or_else(|| req.decode_error("request larger than the buffer"))?
+            .copy_from_slice(&attr);
+        len += attr.len();
+        let total = u32::try_from(len).map_err(|_| req.decode_error("request too long"))?;
+        buf[0..4].copy_from_slice(&total.to_ne_bytes());
+    }
+    let request = buf.get(..len).unwrap_or_default();
     let kernel = SocketAddr::new(0, 0);
     loop {
         match socket.send_to(request, &kernel, 0) {
@@ -501,6 +562,39 @@ mod tests {
     }
 
     #[test]
+    fn kernel_port_filter_keeps_only_the_range() {
+        let a = TcpListener::bind("127.0.0.1:0").unwrap();
+        let b = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(a.local_addr().unwrap()).unwrap();
+        let (accepted, _) = a.accept().unwrap();
+        let port = a.local_addr().unwrap().port();
+        let only = dump_filtered(
+            Proto::Tcp,
+            Family::Ipv4,
+            SocketQuery::ALL_STATES,
+            Some((port, port)),
+        )
+        .unwrap();
+        assert!(only.iter().all(|s| s.local_port == port), "{only:?}");
+        assert!(find(&only, inode(&a)).is_some());
+        assert!(find(&only, inode(&accepted)).is_some());
+        assert!(find(&only, inode(&b)).is_none());
+        assert!(find(&only, inode(&client)).is_none());
+        // A range: both listeners' ports.
+        let pb = b.local_addr().unwrap().port();
+        let (lo, hi) = (port.min(pb), port.max(pb));
+        let range = dump_filtered(Proto::Tcp, Family::Ipv4, LISTEN, Some((lo, hi))).unwrap();
+        assert!(find(&range, inode(&a)).is_some() && find(&range, inode(&b)).is_some());
+        assert!(range.iter().all(|s| (lo..=hi).contains(&s.local_port)));
+        // UDP takes the same filter.
+        let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let up = u.local_addr().unwrap().port();
+        let udp = dump_filtered(Proto::Udp, Family::Ipv4, CLOSE, Some((up, up))).unwrap();
+        assert!(find(&udp, inode(&u)).is_some());
+        assert!(udp.iter().all(|s| s.local_port == up));
+    }
+
+    #[test]
     fn established_tcp_only_in_an_all_states_dump() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let server_addr = listener.local_addr().unwrap();
@@ -570,6 +664,7 @@ mod tests {
             family: Family::Ipv4,
             protocol: 253,
             states: CLOSE,
+            local_ports: None,
         };
         match dump_protocol(req) {
             Err(CollectError::SocketTable { what, source }) => {
@@ -619,6 +714,7 @@ mod tests {
         family: Family::Ipv6,
         protocol: IPPROTO_TCP,
         states: LISTEN,
+        local_ports: None,
     };
 
     #[test]
