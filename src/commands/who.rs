@@ -64,6 +64,8 @@ pub fn sockets_on(
     proc_root: &Path,
 ) -> Result<(Vec<SocketEntry>, collect::Snapshot)> {
     let mut query = SocketQuery::all();
+    // The kernel skips every other port (sock_diag bytecode, as `ss 'sport = :P'`).
+    query.local_ports = Some((spec.port, spec.port));
     match spec.proto {
         Some(Proto::Tcp) => query.udp_states = 0,
         Some(Proto::Udp) => query.tcp_states = 0,
