@@ -35,7 +35,7 @@ pub use target_os::{privileged, processes, sockets};
 #[derive(Debug, Error)]
 pub enum CollectError {
     /// The kernel's socket table could not be read.
-    #[error("cannot read the socket table ({what}): {source}")]
+    #[error("cannot read the socket table ({what})")]
     SocketTable {
         /// Which request failed, e.g. "netlink sock_diag tcp/ipv6 dump".
         what: String,
@@ -52,7 +52,7 @@ pub enum CollectError {
         detail: String,
     },
     /// The proc filesystem given with `--proc-root` cannot be read.
-    #[error("cannot read the proc filesystem '{path}' (--proc-root): {source}")]
+    #[error("cannot read the proc filesystem '{path}' (--proc-root)")]
     ProcRoot {
         /// The path given.
         path: String,
@@ -61,7 +61,7 @@ pub enum CollectError {
         source: std::io::Error,
     },
     /// Listing interface addresses failed.
-    #[error("cannot list interface addresses: {0}")]
+    #[error("cannot list interface addresses")]
     Interfaces(#[source] std::io::Error),
 }
 
@@ -213,7 +213,12 @@ pub fn snapshot(
     let mut warnings = Vec::new();
     let interfaces = phases.time("interfaces", || {
         interfaces().unwrap_or_else(|err| {
-            warnings.push(format!("{err}; exposure of wildcard binds is unknown"));
+            let cause = std::error::Error::source(&err)
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
+            warnings.push(format!(
+                "{err}{cause}; exposure of wildcard binds is unknown"
+            ));
             Vec::new()
         })
     });

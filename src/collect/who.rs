@@ -40,20 +40,19 @@ pub fn owner_raw(proc_root: &Path, pid: u32) -> OwnerRaw {
     #[cfg(target_os = "linux")]
     {
         use crate::collect::linux::process;
+        // One read of each stat file gives an ancestor's name and the next parent.
         let mut ancestors = Vec::new();
-        let mut cur = pid;
-        while let Some(parent) = process::parent_of(proc_root, cur) {
-            if ancestors.len() >= MAX_DEPTH || parent == cur {
+        let mut next = process::parent_of(proc_root, pid);
+        while let Some(parent) = next {
+            if ancestors.len() >= MAX_DEPTH || parent == pid {
                 break;
             }
+            let stat = process::comm_and_parent(proc_root, parent);
+            next = stat.as_ref().and_then(|(_, p)| *p).filter(|_| parent != 1);
             ancestors.push(Ancestor {
                 pid: parent,
-                name: comm(proc_root, parent),
+                name: stat.map(|(name, _)| name),
             });
-            if parent == 1 {
-                break;
-            }
-            cur = parent;
         }
         OwnerRaw {
             cgroup: process::cgroup(proc_root, pid),
@@ -66,14 +65,6 @@ pub fn owner_raw(proc_root: &Path, pid: u32) -> OwnerRaw {
         let _ = (proc_root, pid, MAX_DEPTH);
         OwnerRaw::default()
     }
-}
-
-/// `proc_root/PID/comm` without the newline.
-#[must_use]
-pub fn comm(proc_root: &Path, pid: u32) -> Option<String> {
-    fs::read_to_string(proc_root.join(pid.to_string()).join("comm"))
-        .ok()
-        .map(|s| s.trim_end_matches('\n').to_string())
 }
 
 /// The kernel's port settings that matter when a bind fails.

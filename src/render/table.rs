@@ -7,7 +7,6 @@ use std::io::{self, Write};
 
 use colored::Colorize;
 use tabled::builder::Builder;
-use tabled::settings::peaker::Priority;
 use tabled::settings::{Modify, Padding, Style as TableStyle, Width};
 use unicode_width::UnicodeWidthStr;
 
@@ -67,22 +66,7 @@ impl Table {
     /// An empty table with the header of `cols`.
     #[must_use]
     pub fn new(cols: Columns, style: Style) -> Self {
-        let mut header = vec!["PROTO"];
-        if cols.states {
-            header.push("STATE");
-        }
-        header.extend(["ADDRESS", "PORT"]);
-        if cols.states {
-            header.push("REMOTE");
-        }
-        header.extend(["SERVICE", "EXPOSURE"]);
-        if cols.owners {
-            header.extend(["PID", "PROCESS"]);
-        }
-        header.push("USER");
-        if cols.owners {
-            header.push("COMMAND");
-        }
+        let header = header(cols);
         // With owners, the last four columns are the shared owner cells.
         let shared_start = header.len() - if cols.owners { 4 } else { 0 };
         let mut rows = Rows::new(header.len(), shared_start);
@@ -172,11 +156,10 @@ impl Table {
         if self.style.width.is_none() && self.rows.plain {
             return self.rows.write_aligned(out);
         }
-        let command_width = self
-            .cols
-            .owners
-            .then(|| self.rows.widths.last().copied())
-            .flatten();
+        let plan = self
+            .style
+            .width
+            .map(|width| fit_plan(&header(self.cols), &self.rows.widths, width));
         let mut builder = Builder::default();
         for record in self.rows.records() {
             builder.push_record(record);
@@ -184,8 +167,8 @@ impl Table {
         drop(self.rows);
         let mut table = builder.build();
         compact(&mut table);
-        if let Some(width) = self.style.width {
-            fit(&mut table, width, command_width);
+        if let Some(plan) = plan {
+            fit(&mut table, &plan);
         }
         write_trimmed(out, &table.to_string())
     }
@@ -205,26 +188,92 @@ fn write_trimmed(out: &mut dyn Write, text: &str) -> io::Result<()> {
     Ok(())
 }
 
-/// Shrink the table to `width` columns: the command line gives way first, then every column.
-fn fit(table: &mut tabled::Table, width: usize, command_width: Option<usize>) {
-    let total = table.total_width();
-    if total <= width {
-        return;
+/// Columns that give way when the table is wider than the terminal, in order, with the width
+/// each keeps at least. Protocol, state, addresses, ports and pids are never cut: they are the
+/// answer.
+const SHRINKABLE: [(&str, usize); 5] = [
+    ("COMMAND", 12),
+    ("SERVICE", 8),
+    ("PROCESS", 8),
+    ("USER", 6),
+    ("EXPOSURE", 8),
+];
+
+/// The width each column may keep so the table fits `width` terminal columns; `None` for a
+/// column that keeps its natural width. When even the minimums do not fit, the table stays
+/// wider than the terminal (the terminal wraps it) rather than losing the columns that matter.
+fn fit_plan(header: &[&str], widths: &[usize], width: usize) -> Vec<Option<usize>> {
+    let mut plan = vec![None; widths.len()];
+    let total: usize = widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
+    let mut excess = total.saturating_sub(width);
+    for (name, min) in SHRINKABLE {
+        if excess == 0 {
+            break;
+        }
+        let Some(i) = header.iter().position(|h| *h == name) else {
+            continue;
+        };
+        let natural = widths.get(i).copied().unwrap_or(0);
+        let cut = natural.saturating_sub(min).min(excess);
+        if cut > 0 {
+            plan[i] = Some(natural - cut);
+            excess -= cut;
+        }
     }
-    if let Some(command) = command_width {
-        let keep = command.saturating_sub(total - width).max(12);
-        table.with(
-            Modify::new(tabled::settings::object::Columns::last())
-                .with(Width::truncate(keep).suffix("…")),
-        );
+    plan
+}
+
+/// Apply a [`fit_plan`].
+fn fit(table: &mut tabled::Table, plan: &[Option<usize>]) {
+    for (i, keep) in plan.iter().enumerate() {
+        if let Some(keep) = keep {
+            table.with(
+                Modify::new(tabled::settings::object::Columns::one(i))
+                    .with(Width::truncate(*keep).suffix("…")),
+            );
+        }
     }
-    if table.total_width() > width {
-        table.with(
-            Width::truncate(width)
-                .priority(Priority::max(true))
-                .suffix("…"),
-        );
+}
+
+/// The column names of a listing.
+fn header(cols: Columns) -> Vec<&'static str> {
+    let mut header = vec!["PROTO"];
+    if cols.states {
+        header.push("STATE");
     }
+    header.extend(["ADDRESS", "PORT"]);
+    if cols.states {
+        header.push("REMOTE");
+    }
+    header.extend(["SERVICE", "EXPOSURE"]);
+    if cols.owners {
+        header.extend(["PID", "PROCESS"]);
+    }
+    header.push("USER");
+    if cols.owners {
+        header.push("COMMAND");
+    }
+    header
+}
+
+/// Terminal columns of a cell that may hold this module's own colour sequences (`ESC [ … m`):
+/// those take no room on the screen.
+fn visible_width(text: &str) -> usize {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // Skip `[`, parameters and the final byte of a CSI sequence.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    display_width(&plain)
 }
 
 /// Terminal columns of a control-free cell, as tabled (papergrid) measures them.
@@ -276,9 +325,15 @@ impl Rows {
     }
 
     fn measure(&mut self, column: usize, text: &str) {
-        self.plain &= !text.chars().any(char::is_control);
+        let control = text.chars().any(char::is_control);
+        self.plain &= !control;
+        let width = if control {
+            visible_width(text)
+        } else {
+            display_width(text)
+        };
         if let Some(w) = self.widths.get_mut(column) {
-            *w = (*w).max(display_width(text));
+            *w = (*w).max(width);
         }
     }
 
@@ -732,6 +787,47 @@ mod tests {
         let text = render(&sample(), cols, Some(100));
         assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
         insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn the_answer_columns_are_never_cut() {
+        let cols = Columns {
+            states: true,
+            owners: true,
+        };
+        for width in [20, 60, 80] {
+            let text = render(&sample(), cols, Some(width));
+            for needle in [
+                "127.0.0.53%lo",
+                "[::] v4+v6",
+                "unconnected",
+                "2024",
+                "1200,1201",
+            ] {
+                assert!(text.contains(needle), "{width}: {needle} cut in\n{text}");
+            }
+            assert!(text.lines().all(|l| !l.trim().is_empty()), "{text}");
+        }
+    }
+
+    #[test]
+    fn fit_plan_shrinks_command_first_and_keeps_minimums() {
+        let header = ["PROTO", "ADDRESS", "SERVICE", "PROCESS", "USER", "COMMAND"];
+        let widths = [5, 15, 14, 12, 8, 40];
+        // Natural width: 94 + 2*5 = 104.
+        assert_eq!(fit_plan(&header, &widths, 200), vec![None; 6]);
+        assert_eq!(
+            fit_plan(&header, &widths, 94),
+            vec![None, None, None, None, None, Some(30)]
+        );
+        let tight = fit_plan(&header, &widths, 60);
+        assert_eq!(tight, vec![None, None, Some(8), Some(8), Some(6), Some(12)]);
+    }
+
+    #[test]
+    fn colour_sequences_take_no_room() {
+        assert_eq!(visible_width("\u{1b}[1;31mpublic\u{1b}[0m"), 6);
+        assert_eq!(visible_width("plain"), 5);
     }
 
     #[test]

@@ -72,15 +72,19 @@ pub fn processes(
     process::details(proc_root, pids)
 }
 
-/// True when this process may read other users' `/proc/PID/fd`: effective uid 0 or the
-/// CAP_SYS_PTRACE capability in the effective set.
+/// True when this process may read other users' `/proc/PID/fd`: effective uid 0, or both
+/// CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH in the effective set.
 #[must_use]
 pub fn privileged(proc_root: &Path) -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } == 0 {
         return true;
     }
+    // Opening another user's /proc/PID/fd needs CAP_DAC_READ_SEARCH; reading its links needs
+    // CAP_SYS_PTRACE. One without the other sees no owner at all.
+    const CAP_DAC_READ_SEARCH: u32 = 2;
     const CAP_SYS_PTRACE: u32 = 19;
+    const BOTH: u64 = (1 << CAP_DAC_READ_SEARCH) | (1 << CAP_SYS_PTRACE);
     std::fs::read_to_string(proc_root.join("self/status"))
         .ok()
         .and_then(|s| {
@@ -88,5 +92,5 @@ pub fn privileged(proc_root: &Path) -> bool {
                 .find_map(|l| l.strip_prefix("CapEff:"))
                 .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
         })
-        .is_some_and(|caps| caps & (1 << CAP_SYS_PTRACE) != 0)
+        .is_some_and(|caps| caps & BOTH == BOTH)
 }

@@ -83,6 +83,14 @@ pub fn parent_of(proc_root: &Path, pid: u32) -> Option<u32> {
     parse_stat(&stat).map(|s| s.ppid).filter(|&p| p > 0)
 }
 
+/// Name (`comm`) and parent pid of `pid` from one read of `proc_root/PID/stat`; the parent is
+/// `None` for pid 1 and kernel roots.
+#[must_use]
+pub fn comm_and_parent(proc_root: &Path, pid: u32) -> Option<(String, Option<u32>)> {
+    let stat = fs::read_to_string(proc_root.join(pid.to_string()).join("stat")).ok()?;
+    parse_stat(&stat).map(|s| (s.comm, Some(s.ppid).filter(|&p| p > 0)))
+}
+
 /// True for a kernel thread (no command line, child of kthreadd or pid 2 itself).
 #[must_use]
 pub fn is_kernel_thread(proc_root: &Path, pid: u32) -> bool {
