@@ -4,11 +4,8 @@
 //! that entered it with setns(2), so this test process owns them; the audit runs there through
 //! `ip netns exec`. Nothing is ever sent.
 
-use std::fs::File;
 use std::net::{TcpListener, UdpSocket};
-use std::os::fd::AsRawFd;
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Output;
 
 use portscope::analyze::audit::{Finding, Summary};
 use portscope::analyze::rules::Severity;
@@ -26,128 +23,36 @@ struct AuditDoc {
     warnings: Vec<String>,
 }
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-/// A network namespace with `lo`, and `va`/`vb` (a veth pair) up; deleted on drop.
-struct Netns {
-    name: String,
+/// The usual layout: public and private IPv4 plus ULA on va, IPv4 link-local on vb.
+fn standard(ns: &Netns) {
+    ns.addr("va", "11.22.33.44/24");
+    ns.addr("va", "10.1.2.3/24");
+    ns.addr("va", "fd00::1/64");
+    ns.addr("vb", "169.254.7.7/16");
 }
 
-impl Netns {
-    /// Create one, or `None` (after a printed skip) without root or iproute2.
-    fn new() -> Option<Netns> {
-        if !is_root() && skip("network namespaces need root") {
-            return None;
-        }
-        if !have("ip") && skip("ip (iproute2) is not installed") {
-            return None;
-        }
-        let name = format!(
-            "ps-audit-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        run_ip(&["netns", "add", &name]);
-        let ns = Netns { name };
-        ns.ip(&["link", "add", "va", "type", "veth", "peer", "name", "vb"]);
-        for dev in ["lo", "va", "vb"] {
-            ns.ip(&["link", "set", dev, "up"]);
-        }
-        Some(ns)
-    }
-
-    /// `ip -n NAME args…`, asserting success.
-    fn ip(&self, args: &[&str]) {
-        let mut all = vec!["-n", &self.name];
-        all.extend_from_slice(args);
-        run_ip(&all);
-    }
-
-    /// Add an address (IPv6 without duplicate address detection, so it is usable at once).
-    fn addr(&self, cidr: &str, dev: &str) {
-        if cidr.contains(':') {
-            self.ip(&["addr", "add", cidr, "dev", dev, "nodad"]);
-        } else {
-            self.ip(&["addr", "add", cidr, "dev", dev]);
-        }
-    }
-
-    /// The usual layout: public and private IPv4 plus ULA on va, IPv4 link-local on vb.
-    fn standard(&self) {
-        self.addr("11.22.33.44/24", "va");
-        self.addr("10.1.2.3/24", "va");
-        self.addr("fd00::1/64", "va");
-        self.addr("169.254.7.7/16", "vb");
-    }
-
-    /// Run `f` on a thread inside the namespace; sockets it opens stay in the namespace.
-    fn inside<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        let path = format!("/run/netns/{}", self.name);
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let file = File::open(&path).unwrap();
-                // SAFETY: a valid namespace fd; setns only changes this thread's namespace.
-                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-                assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-                f()
-            })
-            .join()
-            .unwrap()
-        })
-    }
-
-    /// `ip netns exec NAME portscope audit args…`.
-    fn audit(&self, args: &[&str]) -> Output {
-        Command::new("ip")
-            .args(["netns", "exec", &self.name, bin(), "audit"])
-            .args(args)
-            .env_remove("NO_COLOR")
-            .output()
-            .unwrap()
-    }
-
-    /// `audit --json args…`, asserting exit 0 or 1, parsed.
-    fn audit_json(&self, args: &[&str]) -> (AuditDoc, Output) {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let out = self.audit(&all);
-        assert!(
-            matches!(out.status.code(), Some(0 | 1)),
-            "exit {:?}: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let doc: AuditDoc = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
-        assert_eq!(doc.schema_version, 1);
-        (doc, out)
-    }
-
-    fn sysctl(&self, key: &str, value: &str) {
-        let status = Command::new("ip")
-            .args(["netns", "exec", &self.name, "sysctl", "-qw"])
-            .arg(format!("{key}={value}"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "sysctl {key}={value}");
-    }
+/// `ip netns exec NAME portscope audit args…`.
+fn audit(ns: &Netns, args: &[&str]) -> Output {
+    let mut all = vec!["audit"];
+    all.extend_from_slice(args);
+    ns.portscope(&all)
 }
 
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
-fn run_ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().unwrap();
+/// `audit --json args…`, asserting exit 0 or 1, parsed.
+fn audit_json(ns: &Netns, args: &[&str]) -> (AuditDoc, Output) {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = audit(ns, &all);
     assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
+        matches!(out.status.code(), Some(0 | 1)),
+        "exit {:?}: {}",
+        out.status.code(),
         String::from_utf8_lossy(&out.stderr)
     );
+    let doc: AuditDoc = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(doc.schema_version, 1);
+    (doc, out)
 }
 
 fn tcp(addr: &str) -> TcpListener {
@@ -156,38 +61,6 @@ fn tcp(addr: &str) -> TcpListener {
 
 fn udp(addr: &str) -> UdpSocket {
     UdpSocket::bind(addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"))
-}
-
-/// A TCP listener on `[::]:port` with IPV6_V6ONLY as asked.
-fn v6_wildcard(port: u16, v6only: bool) -> TcpListener {
-    let fd = raw_socket(libc::AF_INET6, libc::SOCK_STREAM);
-    setsockopt_int(
-        fd.as_raw_fd(),
-        libc::IPPROTO_IPV6,
-        libc::IPV6_V6ONLY,
-        i32::from(v6only),
-    );
-    // SAFETY: sockaddr_in6 is plain data; zero is "::".
-    let mut addr: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
-    addr.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-    addr.sin6_port = port.to_be();
-    // SAFETY: addr is a valid sockaddr_in6 of the size given.
-    let rc = unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&raw const addr).cast(),
-            size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(
-        rc,
-        0,
-        "bind [::]:{port}: {}",
-        std::io::Error::last_os_error()
-    );
-    // SAFETY: fd is a bound stream socket.
-    assert_eq!(unsafe { libc::listen(fd.as_raw_fd(), 16) }, 0);
-    TcpListener::from(fd)
 }
 
 fn find(doc: &AuditDoc, port: u16, proto: Proto) -> Vec<&Finding> {
@@ -205,9 +78,11 @@ fn one(doc: &AuditDoc, port: u16, proto: Proto) -> &Finding {
 
 #[test]
 fn severity_follows_the_address_a_service_is_bound_to() {
-    let Some(ns) = Netns::new() else { return };
-    ns.standard();
-    let _sockets = ns.inside(|| {
+    let Some(ns) = Netns::create("audit") else {
+        return;
+    };
+    standard(&ns);
+    let _sockets = ns.run(|| {
         (
             tcp("11.22.33.44:23"),
             tcp("10.1.2.3:6379"),
@@ -218,7 +93,7 @@ fn severity_follows_the_address_a_service_is_bound_to() {
             tcp("11.22.33.44:8123"),
         )
     });
-    let (doc, out) = ns.audit_json(&[]);
+    let (doc, out) = audit_json(&ns, &[]);
     assert_eq!(out.status.code(), Some(0), "no --fail-on: always 0");
     let me = std::process::id();
 
@@ -284,15 +159,18 @@ fn severity_follows_the_address_a_service_is_bound_to() {
     assert_eq!(levels, sorted);
 
     // --fail-on gates on the highest unsuppressed severity.
-    assert_eq!(ns.audit(&["--fail-on", "high"]).status.code(), Some(1));
-    assert_eq!(ns.audit(&["--fail-on", "critical"]).status.code(), Some(0));
+    assert_eq!(audit(&ns, &["--fail-on", "high"]).status.code(), Some(1));
+    assert_eq!(
+        audit(&ns, &["--fail-on", "critical"]).status.code(),
+        Some(0)
+    );
     // --min-severity drops the rest.
-    let (doc, _) = ns.audit_json(&["--min-severity", "high"]);
+    let (doc, _) = audit_json(&ns, &["--min-severity", "high"]);
     assert!(doc.findings.iter().all(|f| f.severity >= Severity::High));
     assert_eq!(doc.findings.len(), 2);
 
     // The table: grouped, sanitized, one summary line.
-    let out = ns.audit(&["--color", "never"]);
+    let out = audit(&ns, &["--color", "never"]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains("HIGH (2)") && text.contains("LOW (1)"),
@@ -315,7 +193,7 @@ fn severity_follows_the_address_a_service_is_bound_to() {
 
     // route_localnet=1 makes the loopback memcached reachable from the link: a low finding.
     ns.sysctl("net.ipv4.conf.va.route_localnet", "1");
-    let (doc, _) = ns.audit_json(&[]);
+    let (doc, _) = audit_json(&ns, &[]);
     let lo = one(&doc, 11211, Proto::Tcp);
     assert_eq!(
         (lo.severity, lo.base_severity),
@@ -336,12 +214,19 @@ fn dual_stack_counts_ipv4_and_baseline_reports_drift() {
     if !ipv6_loopback() && skip("no IPv6 on this machine") {
         return;
     }
-    let Some(ns) = Netns::new() else { return };
+    let Some(ns) = Netns::create("audit") else {
+        return;
+    };
     // The only public address is IPv4; IPv6 has only a unique-local address.
-    ns.addr("11.22.33.44/24", "va");
-    ns.addr("fd00::1/64", "va");
-    let _sockets = ns.inside(|| (v6_wildcard(6379, true), v6_wildcard(5432, false)));
-    let (doc, _) = ns.audit_json(&[]);
+    ns.addr("va", "11.22.33.44/24");
+    ns.addr("va", "fd00::1/64");
+    let _sockets = ns.run(|| {
+        (
+            v6_wildcard_listener_on(6379, true),
+            v6_wildcard_listener_on(5432, false),
+        )
+    });
+    let (doc, _) = audit_json(&ns, &[]);
     let v6only = one(&doc, 6379, Proto::Tcp);
     assert_eq!(v6only.dual_stack, Some(false));
     assert_eq!(v6only.exposure, Some(AddrClass::Private));
@@ -358,7 +243,7 @@ fn dual_stack_counts_ipv4_and_baseline_reports_drift() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("baseline.json");
     let path_s = path.to_str().unwrap();
-    let out = ns.audit(&["--save-baseline", path_s]);
+    let out = audit(&ns, &["--save-baseline", path_s]);
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stdout.is_empty());
     let saved: serde_json::Value =
@@ -368,14 +253,14 @@ fn dual_stack_counts_ipv4_and_baseline_reports_drift() {
     assert_eq!(saved["listeners"].as_array().unwrap().len(), 2, "{saved}");
 
     // Unchanged: nothing to report.
-    let (doc, out) = ns.audit_json(&["--baseline", path_s, "--fail-on", "low"]);
+    let (doc, out) = audit_json(&ns, &["--baseline", path_s, "--fail-on", "low"]);
     assert!(doc.findings.is_empty(), "{:#?}", doc.findings);
     assert_eq!(out.status.code(), Some(0));
 
     // A public IPv6 address appears (6379 becomes more exposed) and a new listener opens.
-    ns.addr("2a01:4f8::1/64", "va");
-    let _telnet = ns.inside(|| tcp("11.22.33.44:23"));
-    let (doc, out) = ns.audit_json(&["--baseline", path_s, "--fail-on", "high"]);
+    ns.addr("va", "2a01:4f8::1/64");
+    let _telnet = ns.run(|| tcp("11.22.33.44:23"));
+    let (doc, out) = audit_json(&ns, &["--baseline", path_s, "--fail-on", "high"]);
     assert_eq!(out.status.code(), Some(1));
     let mut got: Vec<(u16, Option<&str>, Severity)> = doc
         .findings
@@ -393,7 +278,7 @@ fn dual_stack_counts_ipv4_and_baseline_reports_drift() {
 
     // A malformed baseline is an error naming the file.
     std::fs::write(&path, "{\"schema_version\": 1,\n\"created\": }").unwrap();
-    let out = ns.audit(&["--baseline", path_s]);
+    let out = audit(&ns, &["--baseline", path_s]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -402,9 +287,11 @@ fn dual_stack_counts_ipv4_and_baseline_reports_drift() {
 
 #[test]
 fn allowlist_suppresses_expires_and_rejects_malformed_files() {
-    let Some(ns) = Netns::new() else { return };
-    ns.standard();
-    let _sockets = ns.inside(|| (tcp("11.22.33.44:23"), tcp("10.1.2.3:6379")));
+    let Some(ns) = Netns::create("audit") else {
+        return;
+    };
+    standard(&ns);
+    let _sockets = ns.run(|| (tcp("11.22.33.44:23"), tcp("10.1.2.3:6379")));
     let dir = tempfile::tempdir().unwrap();
     let allow = dir.path().join("allow.toml");
     let allow_s = allow.to_str().unwrap();
@@ -415,7 +302,7 @@ fn allowlist_suppresses_expires_and_rejects_malformed_files() {
          reason = \"lab telnet, isolated\"\nexpires = \"2999-12-31\"\n",
     )
     .unwrap();
-    let (doc, out) = ns.audit_json(&["--allow", allow_s, "--fail-on", "high"]);
+    let (doc, out) = audit_json(&ns, &["--allow", allow_s, "--fail-on", "high"]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -433,13 +320,13 @@ fn allowlist_suppresses_expires_and_rejects_malformed_files() {
         (0, 1, 1)
     );
     assert_eq!(
-        ns.audit(&["--allow", allow_s, "--fail-on", "medium"])
+        audit(&ns, &["--allow", allow_s, "--fail-on", "medium"])
             .status
             .code(),
         Some(1)
     );
     // The table hides suppressed findings unless asked, but counts them.
-    let text = String::from_utf8(ns.audit(&["--allow", allow_s]).stdout).unwrap();
+    let text = String::from_utf8(audit(&ns, &["--allow", allow_s]).stdout).unwrap();
     assert!(!text.contains("exposed-telnet"), "{text}");
     assert_eq!(
         text.lines().last(),
@@ -447,7 +334,7 @@ fn allowlist_suppresses_expires_and_rejects_malformed_files() {
         "{text}"
     );
     let text =
-        String::from_utf8(ns.audit(&["--allow", allow_s, "--show-suppressed"]).stdout).unwrap();
+        String::from_utf8(audit(&ns, &["--allow", allow_s, "--show-suppressed"]).stdout).unwrap();
     assert!(text.contains("suppressed: lab telnet, isolated"), "{text}");
 
     // Expired: no longer suppresses, and says so on stderr and in JSON.
@@ -456,7 +343,7 @@ fn allowlist_suppresses_expires_and_rejects_malformed_files() {
         "[[allow]]\nport = 23\nreason = \"until the migration\"\nexpires = \"2020-01-31\"\n",
     )
     .unwrap();
-    let (doc, out) = ns.audit_json(&["--allow", allow_s, "--fail-on", "high"]);
+    let (doc, out) = audit_json(&ns, &["--allow", allow_s, "--fail-on", "high"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(!one(&doc, 23, Proto::Tcp).suppressed);
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -480,7 +367,7 @@ fn allowlist_suppresses_expires_and_rejects_malformed_files() {
         ("[[allow]]\nport = 23\n", "reason"),
     ] {
         std::fs::write(&allow, text).unwrap();
-        let out = ns.audit(&["--allow", allow_s]);
+        let out = audit(&ns, &["--allow", allow_s]);
         assert_eq!(out.status.code(), Some(2), "{text}");
         let err = String::from_utf8(out.stderr).unwrap();
         assert_eq!(err.lines().count(), 1, "{err}");
@@ -488,7 +375,7 @@ fn allowlist_suppresses_expires_and_rejects_malformed_files() {
         assert!(out.stdout.is_empty());
     }
     let missing = dir.path().join("missing.toml");
-    let out = ns.audit(&["--allow", missing.to_str().unwrap()]);
+    let out = audit(&ns, &["--allow", missing.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8(out.stderr)

@@ -116,6 +116,11 @@ pub fn setsockopt_int(fd: RawFd, level: i32, name: i32, value: i32) {
 
 /// A TCP listener on `[::]:0` with IPV6_V6ONLY set as asked.
 pub fn v6_wildcard_listener(v6only: bool) -> TcpListener {
+    v6_wildcard_listener_on(0, v6only)
+}
+
+/// A TCP listener on `[::]:port` with IPV6_V6ONLY set as asked.
+pub fn v6_wildcard_listener_on(port: u16, v6only: bool) -> TcpListener {
     let fd = raw_socket(libc::AF_INET6, libc::SOCK_STREAM);
     setsockopt_int(
         fd.as_raw_fd(),
@@ -126,6 +131,7 @@ pub fn v6_wildcard_listener(v6only: bool) -> TcpListener {
     // SAFETY: sockaddr_in6 is plain data; zero is "::" port 0.
     let mut addr: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
     addr.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+    addr.sin6_port = port.to_be();
     // SAFETY: addr is a valid sockaddr_in6 of the size given.
     let rc = unsafe {
         libc::bind(
@@ -218,7 +224,9 @@ impl Netns {
             skip("network namespace tests need iproute2 (ip)");
             return None;
         }
-        let name = format!("ps-{tag}-{}", std::process::id());
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("ps-{tag}-{}-{n}", std::process::id());
         let _ = Command::new("ip").args(["netns", "del", &name]).output();
         let ns = Netns { name };
         ns.ip(&["netns", "add", &ns.name]);
@@ -278,6 +286,21 @@ impl Netns {
         let name = std::ffi::CString::new(dev).unwrap();
         // SAFETY: if_nametoindex reads a NUL-terminated name.
         self.run(|| unsafe { libc::if_nametoindex(name.as_ptr()) })
+    }
+
+    /// `portscope ARGS` run inside the namespace.
+    pub fn portscope(&self, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name, bin()])
+            .args(args)
+            .env_remove("NO_COLOR")
+            .output()
+            .expect("run portscope in netns")
+    }
+
+    /// Set a sysctl inside the namespace.
+    pub fn sysctl(&self, key: &str, value: &str) {
+        self.exec(&["sysctl", "-qw", &format!("{key}={value}")]);
     }
 
     /// `portscope --json ARGS` run inside the namespace.
