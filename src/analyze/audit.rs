@@ -10,10 +10,12 @@
 //! Pure: it must not read the system, print, or decide exposure itself. Allowlists and baselines
 //! are applied afterwards by [`crate::analyze::allowlist`] and [`crate::analyze::baseline`].
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::analyze::owner::{CgroupInfo, Container, Forwarder, parse_forwarder};
 use crate::analyze::rules::{RuleSet, Severity, Why, effective_severity};
 use crate::model::{AddrClass, OwnerUnknown, ProcessInfo, Proto, SocketEntry};
 
@@ -94,6 +96,13 @@ pub struct Finding {
     pub suppressed_reason: Option<String>,
     /// With `--baseline`: `new` (absent from the baseline) or `more_exposed`.
     pub baseline: Option<String>,
+    /// systemd units of the owning processes (`nginx.service`), from their cgroups.
+    #[serde(default)]
+    pub units: Vec<String>,
+    /// Containers of the owning processes, from their cgroups, and the container a port
+    /// forwarder (`docker-proxy -container-ip …`) sends the traffic to.
+    #[serde(default)]
+    pub containers: Vec<Container>,
 }
 
 impl Finding {
@@ -101,6 +110,53 @@ impl Finding {
     #[must_use]
     pub fn process_names(&self) -> Vec<String> {
         process_names(&self.processes)
+    }
+}
+
+/// Name each finding's owners beyond their processes: the systemd unit and the container of
+/// every owning pid (from `cgroups`, parsed `/proc/PID/cgroup` texts), and for a container port
+/// forwarder the address and port it forwards to, as a note.
+pub fn attach_owners(findings: &mut [Finding], cgroups: &HashMap<u32, CgroupInfo>) {
+    for f in findings.iter_mut() {
+        for p in &f.processes {
+            let Some(info) = cgroups.get(&p.pid) else {
+                continue;
+            };
+            // Session and user-manager scopes say nothing an administrator would stop.
+            if let Some(unit) = info
+                .unit
+                .as_ref()
+                .filter(|u| u.ends_with(".service") || u.ends_with(".socket"))
+            {
+                if !f.units.contains(unit) {
+                    f.units.push(unit.clone());
+                }
+            }
+            if let Some(c) = &info.container {
+                if !f.containers.iter().any(|k| k.id == c.id) {
+                    f.containers.push(c.clone());
+                }
+            }
+        }
+        for p in &f.processes {
+            let fwd = parse_forwarder(p.name.as_deref(), &p.cmdline, f.port, f.proto);
+            if let Some(Forwarder {
+                kind,
+                container_address: Some(addr),
+                container_port,
+                ..
+            }) = fwd
+            {
+                let target = match container_port {
+                    Some(port) => format!("{addr}:{port}"),
+                    None => addr,
+                };
+                let note = format!("{kind} forwards this port to the container at {target}");
+                if !f.notes.contains(&note) {
+                    f.notes.push(note);
+                }
+            }
+        }
     }
 }
 
@@ -301,6 +357,8 @@ fn base(entry: &SocketEntry) -> Finding {
         suppressed: false,
         suppressed_reason: None,
         baseline: None,
+        units: Vec::new(),
+        containers: Vec::new(),
     }
 }
 
@@ -651,5 +709,86 @@ mod tests {
             f.suppressed = true;
         }
         assert_eq!(Summary::of(&fs).line(), "no findings, 4 suppressed");
+    }
+
+    #[test]
+    fn owners_are_named_by_unit_container_and_forwarder_target() {
+        use crate::analyze::owner::parse_cgroup;
+        let mut f = base(&redis_entry_for_owner_test());
+        f.processes[0].name = Some("docker-proxy".into());
+        f.processes[0].cmdline = [
+            "/usr/bin/docker-proxy",
+            "-proto",
+            "tcp",
+            "-host-ip",
+            "0.0.0.0",
+            "-host-port",
+            "6379",
+            "-container-ip",
+            "172.17.0.2",
+            "-container-port",
+            "6379",
+        ]
+        .map(String::from)
+        .to_vec();
+        let pid = f.processes[0].pid;
+        let cgroups = HashMap::from([(pid, parse_cgroup("0::/system.slice/docker.service\n"))]);
+        let mut findings = vec![f];
+        attach_owners(&mut findings, &cgroups);
+        assert_eq!(findings[0].units, vec!["docker.service"]);
+        assert!(findings[0].containers.is_empty());
+        assert!(
+            findings[0]
+                .notes
+                .iter()
+                .any(|n| n.contains("172.17.0.2:6379")),
+            "{:?}",
+            findings[0].notes
+        );
+        let cgroups = HashMap::from([(
+            pid,
+            parse_cgroup(&format!(
+                "0::/system.slice/docker-{}.scope\n",
+                "ab".repeat(32)
+            )),
+        )]);
+        attach_owners(&mut findings, &cgroups);
+        assert_eq!(findings[0].containers.len(), 1);
+        assert_eq!(findings[0].containers[0].runtime, "docker");
+    }
+
+    fn redis_entry_for_owner_test() -> SocketEntry {
+        SocketEntry {
+            proto: Proto::Tcp,
+            family: crate::model::Family::Ipv4,
+            local_address: "0.0.0.0".parse().unwrap(),
+            local_port: 6379,
+            remote_address: None,
+            remote_port: None,
+            state: crate::model::SocketState::Listen,
+            dual_stack: None,
+            interface: None,
+            uid: 0,
+            user: None,
+            inode: 9,
+            processes: vec![ProcessInfo {
+                pid: 4321,
+                fds: vec![4],
+                name: Some("redis-server".into()),
+                cmdline: Vec::new(),
+                exe: None,
+                uid: Some(0),
+                user: Some("root".into()),
+                ppid: Some(1),
+                start_time: None,
+            }],
+            owner_unknown_reason: None,
+            service: Some("redis".into()),
+            port_range: "registered".into(),
+            exposure: Some(AddrClass::Public),
+            exposure_address: None,
+            exposure_interface: None,
+            wildcard: true,
+        }
     }
 }

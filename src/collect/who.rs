@@ -67,6 +67,20 @@ pub fn owner_raw(proc_root: &Path, pid: u32) -> OwnerRaw {
     }
 }
 
+/// The raw text of `proc_root/PID/cgroup`; `None` when unreadable or off Linux.
+#[must_use]
+pub fn cgroup(proc_root: &Path, pid: u32) -> Option<String> {
+    #[cfg(target_os = "linux")]
+    {
+        crate::collect::linux::process::cgroup(proc_root, pid)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (proc_root, pid);
+        None
+    }
+}
+
 /// The kernel's port settings that matter when a bind fails.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortSettings {

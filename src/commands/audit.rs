@@ -66,6 +66,19 @@ pub fn run(
         route_localnet: collect::route_localnet(&env.global.proc_root),
     };
     let mut findings = audit::findings(&entries, RuleSet::builtin(), &host);
+    // Units and containers of the owners: one cgroup read per owning pid of a finding.
+    let pids: std::collections::BTreeSet<u32> = findings
+        .iter()
+        .flat_map(|f| f.processes.iter().map(|p| p.pid))
+        .collect();
+    let cgroups: std::collections::HashMap<u32, crate::analyze::owner::CgroupInfo> = pids
+        .into_iter()
+        .filter_map(|pid| {
+            let text = crate::collect::who::cgroup(&env.global.proc_root, pid)?;
+            Some((pid, crate::analyze::owner::parse_cgroup(&text)))
+        })
+        .collect();
+    audit::attach_owners(&mut findings, &cgroups);
     if let Some(baseline) = &baseline {
         baseline.filter(&mut findings);
     }

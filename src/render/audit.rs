@@ -104,7 +104,17 @@ fn owner_label(f: &Finding) -> String {
             }
         })
         .collect();
-    parts.join(", ")
+    let mut label = parts.join(", ");
+    let mut extra: Vec<String> = f.units.iter().map(|u| sanitize(u).into_owned()).collect();
+    extra.extend(f.containers.iter().map(|c| {
+        let short: String = c.id.chars().take(12).collect();
+        format!("{} container {}", c.runtime, sanitize(&short))
+    }));
+    if !extra.is_empty() {
+        label.push_str(" in ");
+        label.push_str(&extra.join(", "));
+    }
+    label
 }
 
 /// Write the findings grouped by severity, then the summary line. `findings` are those to show
