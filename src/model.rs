@@ -414,3 +414,56 @@ pub struct SocketEntry {
     /// True for a wildcard bind.
     pub wildcard: bool,
 }
+
+#[cfg(test)]
+impl SocketEntry {
+    /// A fixture for tests: a TCP listener on `addr:port` (UDP callers change `proto` and
+    /// `state`), owned by nobody known, loopback-exposed; adjust fields with struct update syntax.
+    pub(crate) fn test_listener(addr: &str, port: u16) -> SocketEntry {
+        let local: IpAddr = addr.parse().expect("fixture address");
+        SocketEntry {
+            proto: Proto::Tcp,
+            family: if local.is_ipv4() {
+                Family::Ipv4
+            } else {
+                Family::Ipv6
+            },
+            local_address: local,
+            local_port: port,
+            remote_address: None,
+            remote_port: None,
+            state: SocketState::Listen,
+            dual_stack: None,
+            interface: None,
+            uid: 0,
+            user: None,
+            inode: 1,
+            processes: Vec::new(),
+            owner_unknown_reason: None,
+            service: None,
+            port_range: String::new(),
+            exposure: Some(AddrClass::Loopback),
+            exposure_address: None,
+            exposure_interface: None,
+            wildcard: local.is_unspecified(),
+        }
+    }
+}
+
+#[cfg(test)]
+impl ProcessInfo {
+    /// A fixture for tests: process `pid` named `name`, everything else unknown.
+    pub(crate) fn test_process(pid: u32, name: &str) -> ProcessInfo {
+        ProcessInfo {
+            pid,
+            fds: Vec::new(),
+            name: Some(name.to_owned()),
+            cmdline: Vec::new(),
+            exe: None,
+            uid: None,
+            user: None,
+            ppid: None,
+            start_time: None,
+        }
+    }
+}

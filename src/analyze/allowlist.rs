@@ -323,7 +323,7 @@ mod tests {
     use super::*;
     use crate::analyze::audit::{HostContext, findings};
     use crate::analyze::rules::RuleSet;
-    use crate::model::{AddrClass, Family, ProcessInfo, SocketEntry, SocketState};
+    use crate::model::{AddrClass, ProcessInfo, SocketEntry, SocketState};
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
@@ -332,39 +332,15 @@ mod tests {
     fn finding(proto: Proto, addr: &str, port: u16, via: &str, name: &str) -> Finding {
         let entry = SocketEntry {
             proto,
-            family: Family::Ipv4,
-            local_address: ip(addr),
-            local_port: port,
-            remote_address: None,
-            remote_port: None,
             state: if proto == Proto::Tcp {
                 SocketState::Listen
             } else {
                 SocketState::Unconnected
             },
-            dual_stack: None,
-            interface: None,
-            uid: 0,
-            user: None,
-            inode: 1,
-            processes: vec![ProcessInfo {
-                pid: 5,
-                fds: vec![],
-                name: Some(name.to_owned()),
-                cmdline: vec![],
-                exe: None,
-                uid: None,
-                user: None,
-                ppid: None,
-                start_time: None,
-            }],
-            owner_unknown_reason: None,
-            service: None,
-            port_range: String::new(),
+            processes: vec![ProcessInfo::test_process(5, name)],
             exposure: Some(AddrClass::Public),
             exposure_address: Some(ip(via)),
-            exposure_interface: None,
-            wildcard: ip(addr).is_unspecified(),
+            ..SocketEntry::test_listener(addr, port)
         };
         findings(&[entry], RuleSet::builtin(), &HostContext::default())
             .into_iter()

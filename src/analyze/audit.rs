@@ -441,7 +441,7 @@ pub fn fails(findings: &[Finding], threshold: Severity) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Family, SocketState};
+    use crate::model::SocketState;
     use AddrClass::*;
     use Severity::*;
 
@@ -465,36 +465,25 @@ mod tests {
 
     fn entry(proto: Proto, addr: &str, port: u16, exposure: Option<AddrClass>) -> SocketEntry {
         let local = ip(addr);
-        let wildcard = local.is_unspecified();
         SocketEntry {
             proto,
-            family: if local.is_ipv4() {
-                Family::Ipv4
-            } else {
-                Family::Ipv6
-            },
-            local_address: local,
-            local_port: port,
-            remote_address: None,
-            remote_port: None,
             state: if proto == Proto::Tcp {
                 SocketState::Listen
             } else {
                 SocketState::Unconnected
             },
-            dual_stack: None,
-            interface: None,
-            uid: 0,
             user: Some("root".to_owned()),
             inode: 99,
             processes: vec![process(42, "daemon")],
-            owner_unknown_reason: None,
-            service: None,
             port_range: "system".to_owned(),
             exposure,
-            exposure_address: Some(if wildcard { ip("11.22.33.44") } else { local }),
+            exposure_address: Some(if local.is_unspecified() {
+                ip("11.22.33.44")
+            } else {
+                local
+            }),
             exposure_interface: Some("eth0".to_owned()),
-            wildcard,
+            ..SocketEntry::test_listener(addr, port)
         }
     }
 
@@ -759,36 +748,18 @@ mod tests {
 
     fn redis_entry_for_owner_test() -> SocketEntry {
         SocketEntry {
-            proto: Proto::Tcp,
-            family: crate::model::Family::Ipv4,
-            local_address: "0.0.0.0".parse().unwrap(),
-            local_port: 6379,
-            remote_address: None,
-            remote_port: None,
-            state: crate::model::SocketState::Listen,
-            dual_stack: None,
-            interface: None,
-            uid: 0,
-            user: None,
             inode: 9,
             processes: vec![ProcessInfo {
-                pid: 4321,
                 fds: vec![4],
-                name: Some("redis-server".into()),
-                cmdline: Vec::new(),
-                exe: None,
                 uid: Some(0),
                 user: Some("root".into()),
                 ppid: Some(1),
-                start_time: None,
+                ..ProcessInfo::test_process(4321, "redis-server")
             }],
-            owner_unknown_reason: None,
             service: Some("redis".into()),
             port_range: "registered".into(),
             exposure: Some(AddrClass::Public),
-            exposure_address: None,
-            exposure_interface: None,
-            wildcard: true,
+            ..SocketEntry::test_listener("0.0.0.0", 6379)
         }
     }
 }

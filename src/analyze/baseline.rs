@@ -148,35 +148,11 @@ mod tests {
     use super::*;
     use crate::analyze::audit::{HostContext, findings};
     use crate::analyze::rules::RuleSet;
-    use crate::model::{Family, SocketState};
 
     fn entry(addr: &str, port: u16, exposure: AddrClass) -> SocketEntry {
-        let local: IpAddr = addr.parse().unwrap();
         SocketEntry {
-            proto: Proto::Tcp,
-            family: if local.is_ipv4() {
-                Family::Ipv4
-            } else {
-                Family::Ipv6
-            },
-            local_address: local,
-            local_port: port,
-            remote_address: None,
-            remote_port: None,
-            state: SocketState::Listen,
-            dual_stack: None,
-            interface: None,
-            uid: 0,
-            user: None,
-            inode: 1,
-            processes: vec![],
-            owner_unknown_reason: None,
-            service: None,
-            port_range: String::new(),
             exposure: Some(exposure),
-            exposure_address: None,
-            exposure_interface: None,
-            wildcard: local.is_unspecified(),
+            ..SocketEntry::test_listener(addr, port)
         }
     }
 

@@ -413,31 +413,16 @@ fn address_conflicts(sockets: &[SocketEntry], port: u16) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Family;
     use std::net::Ipv4Addr;
 
     fn entry(state: SocketState, addr: &str, reason: Option<OwnerUnknown>) -> SocketEntry {
         SocketEntry {
-            proto: Proto::Tcp,
-            family: Family::Ipv4,
-            local_address: addr.parse().unwrap(),
-            local_port: 8080,
-            remote_address: None,
-            remote_port: None,
             state,
-            dual_stack: None,
-            interface: None,
-            uid: 0,
-            user: None,
-            inode: 1,
-            processes: Vec::new(),
             owner_unknown_reason: reason,
-            service: None,
             port_range: "registered".into(),
             exposure: None,
-            exposure_address: None,
-            exposure_interface: None,
             wildcard: false,
+            ..SocketEntry::test_listener(addr, 8080)
         }
     }
 

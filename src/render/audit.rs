@@ -180,40 +180,20 @@ mod tests {
     use super::*;
     use crate::analyze::audit::{HostContext, findings};
     use crate::analyze::rules::RuleSet;
-    use crate::model::{AddrClass, Family, ProcessInfo, Proto, SocketEntry, SocketState};
+    use crate::model::{AddrClass, ProcessInfo, SocketEntry};
 
     fn entry(addr: &str, port: u16, class: AddrClass, name: &str) -> SocketEntry {
         SocketEntry {
-            proto: Proto::Tcp,
-            family: Family::Ipv4,
-            local_address: addr.parse().unwrap(),
-            local_port: port,
-            remote_address: None,
-            remote_port: None,
-            state: SocketState::Listen,
-            dual_stack: None,
-            interface: None,
-            uid: 0,
-            user: None,
-            inode: 1,
             processes: vec![ProcessInfo {
-                pid: 77,
                 fds: vec![3],
-                name: Some(name.to_owned()),
-                cmdline: vec![],
-                exe: None,
                 uid: Some(0),
                 user: Some("root".to_owned()),
-                ppid: None,
-                start_time: None,
+                ..ProcessInfo::test_process(77, name)
             }],
-            owner_unknown_reason: None,
-            service: None,
-            port_range: String::new(),
             exposure: Some(class),
             exposure_address: Some("11.22.33.44".parse().unwrap()),
             exposure_interface: Some("va".to_owned()),
-            wildcard: addr == "0.0.0.0",
+            ..SocketEntry::test_listener(addr, port)
         }
     }
 

@@ -657,26 +657,10 @@ mod tests {
 
     fn entry(port: u16, addr: &str) -> SocketEntry {
         SocketEntry {
-            proto: Proto::Tcp,
-            family: Family::Ipv4,
-            local_address: addr.parse().unwrap(),
-            local_port: port,
-            remote_address: None,
-            remote_port: None,
-            state: SocketState::Listen,
-            dual_stack: None,
-            interface: None,
-            uid: 0,
             user: Some("root".into()),
-            inode: 1,
-            processes: Vec::new(),
-            owner_unknown_reason: None,
-            service: None,
             port_range: "registered".into(),
-            exposure: Some(AddrClass::Loopback),
-            exposure_address: None,
-            exposure_interface: None,
             wildcard: false,
+            ..SocketEntry::test_listener(addr, port)
         }
     }
 
