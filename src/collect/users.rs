@@ -29,27 +29,11 @@ impl UserDb {
 #[must_use]
 pub fn uid_of(name: &str) -> Option<u32> {
     let cname = std::ffi::CString::new(name).ok()?;
-    let mut buf = vec![0u8; 1024];
-    loop {
-        // SAFETY: zeroed is a valid bit pattern for `passwd`; it is only read after success.
-        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        // SAFETY: every pointer refers to live memory of the stated size for the whole call.
-        let rc = unsafe {
-            libc::getpwnam_r(
-                cname.as_ptr(),
-                &raw mut pwd,
-                buf.as_mut_ptr().cast::<libc::c_char>(),
-                buf.len(),
-                &raw mut result,
-            )
-        };
-        if rc == libc::ERANGE && buf.len() < 1 << 20 {
-            buf.resize(buf.len() * 4, 0);
-            continue;
-        }
-        return (rc == 0 && !result.is_null()).then_some(pwd.pw_uid);
-    }
+    passwd_entry(
+        // SAFETY: (inside the closure) the arguments are the live buffers `passwd_entry` passes.
+        |pwd, buf, len, result| unsafe { libc::getpwnam_r(cname.as_ptr(), pwd, buf, len, result) },
+        |pwd| pwd.pw_uid,
+    )
 }
 
 /// Without a user database there is no name to resolve.
@@ -61,34 +45,46 @@ pub fn uid_of(_name: &str) -> Option<u32> {
 
 #[cfg(unix)]
 fn lookup(uid: u32) -> Option<String> {
+    passwd_entry(
+        // SAFETY: (inside the closure) the arguments are the live buffers `passwd_entry` passes.
+        |pwd, buf, len, result| unsafe { libc::getpwuid_r(uid, pwd, buf, len, result) },
+        |pwd| {
+            if pwd.pw_name.is_null() {
+                return None;
+            }
+            // SAFETY: on success `pw_name` points to a NUL-terminated string inside the buffer,
+            // which is alive while `read` runs.
+            let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+            Some(name.to_string_lossy().into_owned())
+        },
+    )
+    .flatten()
+}
+
+/// Run one reentrant `getpw*_r` call, growing the string buffer on ERANGE, and read the entry
+/// with `read` while the buffer its strings point into is alive.
+#[cfg(unix)]
+fn passwd_entry<T>(
+    call: impl Fn(*mut libc::passwd, *mut libc::c_char, usize, *mut *mut libc::passwd) -> libc::c_int,
+    read: impl FnOnce(&libc::passwd) -> T,
+) -> Option<T> {
     let mut buf = vec![0u8; 1024];
     loop {
         // SAFETY: zeroed is a valid bit pattern for `passwd` (pointers null, integers 0); it is
-        // only read after getpwuid_r reports success.
+        // only read after the call reports success.
         let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
         let mut result: *mut libc::passwd = std::ptr::null_mut();
-        // SAFETY: every pointer refers to live, writable memory of the stated size for the
-        // duration of the call; getpwuid_r writes strings only inside `buf`.
-        let rc = unsafe {
-            libc::getpwuid_r(
-                uid,
-                &raw mut pwd,
-                buf.as_mut_ptr().cast::<libc::c_char>(),
-                buf.len(),
-                &raw mut result,
-            )
-        };
+        let rc = call(
+            &raw mut pwd,
+            buf.as_mut_ptr().cast::<libc::c_char>(),
+            buf.len(),
+            &raw mut result,
+        );
         if rc == libc::ERANGE && buf.len() < 1 << 20 {
             buf.resize(buf.len() * 4, 0);
             continue;
         }
-        if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
-            return None;
-        }
-        // SAFETY: on success `pw_name` points to a NUL-terminated string inside `buf`, which is
-        // still alive here.
-        let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
-        return Some(name.to_string_lossy().into_owned());
+        return (rc == 0 && !result.is_null()).then(|| read(&pwd));
     }
 }
 
