@@ -73,15 +73,9 @@ fn json_view(
 ) -> Result<bool> {
     let (entries, warnings) = phases.time("analyze (join, sort, filter)", || {
         let mut entries = inventory::build(snapshot, services);
-        // Warnings speak of everything collected, before the owner filters drop rows.
-        let mut unknown = UnknownOwners::default();
-        let mut unmatched = 0;
-        for e in &entries {
-            unknown.add(e);
-            unmatched += usize::from(e.processes.is_empty() && !filter.keep_entry(e));
-        }
-        entries.retain(|e| filter.keep_entry(e));
-        let warnings = warnings(unknown, unmatched, filter, snapshot);
+        let mut sieve = Sieve::new(filter);
+        entries.retain(|e| sieve.keep(e));
+        let warnings = sieve.warnings(snapshot);
         (entries, warnings)
     });
     print_warnings(err, &warnings)?;
@@ -118,17 +112,13 @@ fn table_view(
     };
     let (table, warnings) = phases.time("analyze and lay out rows", || {
         let mut table = Table::new(cols, env.style);
-        let mut unknown = UnknownOwners::default();
-        let mut unmatched = 0;
+        let mut sieve = Sieve::new(filter);
         inventory::for_each_entry(snapshot, services, |entry| {
-            unknown.add(&entry);
-            if filter.keep_entry(&entry) {
+            if sieve.keep(&entry) {
                 table.push(&entry);
-            } else if entry.processes.is_empty() {
-                unmatched += 1;
             }
         });
-        (table, warnings(unknown, unmatched, filter, snapshot))
+        (table, sieve.warnings(snapshot))
     });
     print_warnings(err, &warnings)?;
     let found = !table.is_empty();
@@ -139,23 +129,46 @@ fn table_view(
     Ok(found)
 }
 
-/// The warnings of a listing: owners that could not be seen (counted over everything collected),
-/// and, when an owner filter is given, the sockets it could not match because their owner is
-/// unknown — an empty answer must not look like a complete one.
-fn warnings(
+/// Applies the post-collection filter while counting what the warnings must say: owners that
+/// could not be seen (over everything collected, before the owner filters drop rows), and the
+/// sockets an owner filter could not match because their owner is unknown — an empty answer
+/// must not look like a complete one.
+struct Sieve<'a> {
+    filter: &'a Filter,
     unknown: UnknownOwners,
     unmatched_unknown: usize,
-    filter: &Filter,
-    snapshot: &collect::Snapshot,
-) -> Vec<String> {
-    let mut out = inventory::warnings_for(unknown, snapshot);
-    if filter.needs_owners() && unmatched_unknown > 0 {
-        out.push(format!(
-            "{unmatched_unknown} socket(s) whose owner is not visible could not be matched \
-             against --pid/--process/--user and are not shown"
-        ));
+}
+
+impl<'a> Sieve<'a> {
+    fn new(filter: &'a Filter) -> Self {
+        Sieve {
+            filter,
+            unknown: UnknownOwners::default(),
+            unmatched_unknown: 0,
+        }
     }
-    out
+
+    /// True when the entry is shown.
+    fn keep(&mut self, entry: &crate::model::SocketEntry) -> bool {
+        self.unknown.add(entry);
+        let keep = self.filter.keep_entry(entry);
+        if !keep && entry.processes.is_empty() {
+            self.unmatched_unknown += 1;
+        }
+        keep
+    }
+
+    fn warnings(self, snapshot: &collect::Snapshot) -> Vec<String> {
+        let mut out = inventory::warnings_for(self.unknown, snapshot);
+        if self.filter.needs_owners() && self.unmatched_unknown > 0 {
+            out.push(format!(
+                "{} socket(s) whose owner is not visible could not be matched against \
+                 --pid/--process/--user and are not shown",
+                self.unmatched_unknown
+            ));
+        }
+        out
+    }
 }
 
 /// The service table: built-in tables plus the system's `/etc/services` when readable.
