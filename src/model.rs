@@ -275,6 +275,24 @@ pub struct ProcessInfo {
     pub start_time: Option<u64>,
 }
 
+impl ProcessInfo {
+    /// A process of which nothing but the pid is known (it exited before its details were read).
+    #[must_use]
+    pub fn unknown(pid: u32) -> ProcessInfo {
+        ProcessInfo {
+            pid,
+            fds: Vec::new(),
+            name: None,
+            cmdline: Vec::new(),
+            exe: None,
+            uid: None,
+            user: None,
+            ppid: None,
+            start_time: None,
+        }
+    }
+}
+
 /// Why a socket's owning process is not shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -455,15 +473,8 @@ impl ProcessInfo {
     /// A fixture for tests: process `pid` named `name`, everything else unknown.
     pub(crate) fn test_process(pid: u32, name: &str) -> ProcessInfo {
         ProcessInfo {
-            pid,
-            fds: Vec::new(),
             name: Some(name.to_owned()),
-            cmdline: Vec::new(),
-            exe: None,
-            uid: None,
-            user: None,
-            ppid: None,
-            start_time: None,
+            ..ProcessInfo::unknown(pid)
         }
     }
 }

@@ -8,7 +8,11 @@ use std::cmp::Ordering;
 use crate::analyze::exposure;
 use crate::analyze::services::{ServiceDb, port_range};
 use crate::collect::Snapshot;
-use crate::model::{Family, OwnerScan, OwnerUnknown, ProcessInfo, RawSocket, SocketEntry};
+use std::net::IpAddr;
+
+use crate::model::{
+    Family, OwnerScan, OwnerUnknown, ProcessInfo, Proto, RawSocket, SocketEntry, SocketState,
+};
 
 /// Build one [`SocketEntry`] per socket of the snapshot, sorted (see [`sort_entries`]).
 #[must_use]
@@ -53,18 +57,8 @@ fn entry(snapshot: &Snapshot, services: &ServiceDb, sock: &RawSocket) -> SocketE
             .processes
             .get(&holder.pid)
             .cloned()
-            .unwrap_or_else(|| ProcessInfo {
-                // The process exited between the fd scan and the details lookup.
-                pid: holder.pid,
-                fds: Vec::new(),
-                name: None,
-                cmdline: Vec::new(),
-                exe: None,
-                uid: None,
-                user: None,
-                ppid: None,
-                start_time: None,
-            });
+            // The process exited between the fd scan and the details lookup.
+            .unwrap_or_else(|| ProcessInfo::unknown(holder.pid));
         info.fds = holder.fd.into_iter().collect();
         info.user = info
             .uid
@@ -138,29 +132,49 @@ pub fn sort_entries(entries: &mut [SocketEntry]) {
     entries.sort_by(compare);
 }
 
+/// The keys of the stable order, in priority order.
+type SortKey = (
+    u16,
+    Proto,
+    IpAddr,
+    Family,
+    SocketState,
+    Option<IpAddr>,
+    Option<u16>,
+    u64,
+);
+
 fn compare(a: &SocketEntry, b: &SocketEntry) -> Ordering {
-    a.local_port
-        .cmp(&b.local_port)
-        .then(a.proto.cmp(&b.proto))
-        .then(a.local_address.cmp(&b.local_address))
-        .then(a.family.cmp(&b.family))
-        .then(a.state.cmp(&b.state))
-        .then(a.remote_address.cmp(&b.remote_address))
-        .then(a.remote_port.cmp(&b.remote_port))
-        .then(a.inode.cmp(&b.inode))
+    let key = |e: &SocketEntry| -> SortKey {
+        (
+            e.local_port,
+            e.proto,
+            e.local_address,
+            e.family,
+            e.state,
+            e.remote_address,
+            e.remote_port,
+            e.inode,
+        )
+    };
+    key(a).cmp(&key(b))
 }
 
 /// [`compare`] on the raw sockets: the same keys, so the same order.
 fn compare_raw(a: &RawSocket, b: &RawSocket) -> Ordering {
-    a.local_port
-        .cmp(&b.local_port)
-        .then(a.proto.cmp(&b.proto))
-        .then(a.local_addr.cmp(&b.local_addr))
-        .then(a.family.cmp(&b.family))
-        .then(a.state.cmp(&b.state))
-        .then(a.remote_addr.cmp(&b.remote_addr))
-        .then(a.remote_port.cmp(&b.remote_port))
-        .then(a.inode.cmp(&b.inode))
+    let key = |s: &RawSocket| -> SortKey {
+        (
+            s.local_port,
+            s.proto,
+            s.local_addr,
+            s.family,
+            s.state,
+            s.remote_addr,
+            s.remote_port,
+            s.inode,
+        )
+    };
+    key(a).cmp(&key(b))
 }
 
 /// How many shown sockets have no visible owner, by the reasons [`warnings`] reports.

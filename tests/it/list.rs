@@ -1,6 +1,5 @@
 //! The listening inventory against sockets this test process opens itself.
 
-use std::io::Write;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
@@ -374,16 +373,7 @@ fn unprivileged_run_lists_everything_and_hints_once() {
     }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = port_of(listener.local_addr());
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            bin(),
-            "--json",
-        ])
-        .output()
-        .unwrap();
+    let out = as_nobody(&["--json"]);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let doc: ListDoc = serde_json::from_slice(&out.stdout).unwrap();
@@ -398,18 +388,7 @@ fn unprivileged_run_lists_everything_and_hints_once() {
     assert!(hints[0].contains("CAP_SYS_PTRACE"), "{stderr}");
     assert!(doc.warnings.iter().any(|w| w.contains("sudo")));
     // An owner filter cannot match what it cannot see, and says so instead of going quiet.
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            bin(),
-            "--json",
-            "--pid",
-        ])
-        .arg(std::process::id().to_string())
-        .output()
-        .unwrap();
+    let out = as_nobody(&["--json", "--pid", &std::process::id().to_string()]);
     let doc: ListDoc = serde_json::from_slice(&out.stdout).unwrap();
     assert!(ours(&doc, &listener).is_empty());
     assert!(
@@ -420,22 +399,18 @@ fn unprivileged_run_lists_everything_and_hints_once() {
         doc.warnings
     );
     // The table says why too.
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            bin(),
-            "--color",
-            "never",
-            "--port",
-        ])
-        .arg(port.to_string())
-        .output()
-        .unwrap();
+    let out = as_nobody(&["--color", "never", "--port", &port.to_string()]);
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(table.contains("(need root)"), "{table}");
-    let _ = std::io::stderr().flush();
+}
+
+/// Run portscope as user nobody (uid 65534) without supplementary groups.
+fn as_nobody(args: &[&str]) -> std::process::Output {
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", bin()])
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
