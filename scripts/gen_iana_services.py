@@ -3,7 +3,7 @@
 
 Usage (from the repository root):
 
-    python3 scripts/gen_iana_services.py ../shared/data/iana-service-names-port-numbers.csv \
+    python3 scripts/gen_iana_services.py data/iana-service-names-port-numbers.csv \
         > src/analyze/services_iana.rs
 
 The output is already in rustfmt style, so `cargo fmt --check` passes without reformatting.
@@ -26,7 +26,7 @@ MAX_RANGE = 64
 PROTO_CODES = {"tcp": 0, "udp": 1}
 REGEN = (
     "python3 scripts/gen_iana_services.py "
-    "../shared/data/iana-service-names-port-numbers.csv > src/analyze/services_iana.rs"
+    "data/iana-service-names-port-numbers.csv > src/analyze/services_iana.rs"
 )
 DATE_RE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
 

@@ -11,3 +11,5 @@ pub mod collect;
 pub mod commands;
 pub mod model;
 pub mod render;
+#[cfg(test)]
+pub(crate) mod testing;

@@ -3,7 +3,7 @@
 //! GENERATED FILE, DO NOT EDIT: change scripts/gen_iana_services.py and regenerate with
 //!
 //! ```text
-//! python3 scripts/gen_iana_services.py ../shared/data/iana-service-names-port-numbers.csv > src/analyze/services_iana.rs
+//! python3 scripts/gen_iana_services.py data/iana-service-names-port-numbers.csv > src/analyze/services_iana.rs
 //! ```
 //!
 //! Source: <https://www.iana.org/assignments/service-names-port-numbers/>, CSV export.

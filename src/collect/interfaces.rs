@@ -65,12 +65,15 @@ mod tests {
         match loopback_up() {
             Ok(true) => {}
             Ok(false) => {
-                println!("skipped: the loopback interface is down in this network namespace");
-                return;
+                if crate::testing::skip("the loopback interface is down in this network namespace")
+                {
+                    return;
+                }
             }
             Err(reason) => {
-                println!("skipped: {reason}");
-                return;
+                if crate::testing::skip(&reason) {
+                    return;
+                }
             }
         }
         let list = interfaces().unwrap();

@@ -63,16 +63,11 @@ pub fn ours<'a>(doc: &'a ListDoc, fd: &impl AsRawFd) -> Vec<&'a SocketEntry> {
     doc.sockets.iter().filter(|s| s.inode == inode).collect()
 }
 
-pub fn is_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// Skip (return true) with a printed reason, or fail under CI.
-pub fn skip(reason: &str) -> bool {
-    assert!(!is_ci(), "required under CI=true: {reason}");
-    eprintln!("SKIPPED: {reason}");
-    true
-}
+/// The skip guard shared with the unit tests (fails under CI=true instead of skipping).
+#[path = "../../src/testing.rs"]
+mod testing;
+#[allow(unused_imports)]
+pub use testing::{is_ci, skip};
 
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.

@@ -407,10 +407,7 @@ mod tests {
     fn ipv6_available(test: &str) -> bool {
         match TcpListener::bind("[::1]:0") {
             Ok(_) => true,
-            Err(e) => {
-                eprintln!("skipping {test}: cannot bind [::1]: {e}");
-                false
-            }
+            Err(e) => !crate::testing::skip(&format!("{test}: cannot bind [::1]: {e}")),
         }
     }
 
