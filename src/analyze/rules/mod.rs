@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{AddrClass, Proto};
 
 /// The text of the built-in rule table.
-const BUILTIN_TEXT: &str = include_str!("rules.toml");
+const BUILTIN_TEXT: &str = include_str!("../rules.toml");
 
 /// How serious a finding is. Ordered so that `Critical` is the greatest.
 ///
