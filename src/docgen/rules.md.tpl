@@ -1,7 +1,7 @@
 # Audit rule reference
 
-<!-- Generated from src/analyze/rules.toml by render_markdown in src/analyze/rules.rs. Do not edit by hand: edit the TOML, then run
-     PORTSCOPE_BLESS=1 cargo test --lib analyze::rules
+<!-- Generated from src/analyze/rules.toml by src/docgen/rules.rs (prose in src/docgen/rules.md.tpl). Do not edit by hand: edit the TOML or the template, then run
+     PORTSCOPE_BLESS=1 cargo test --lib docgen::rules
      to regenerate this file. -->
 
 `portscope audit` reports a finding when a listening socket matches one of the {{rule_count}} rules below ({{severity_counts}}) and is reachable from beyond the machine. A rule claims ports of one protocol: TCP and UDP are separate rules because one number can name different services (514/tcp is rsh, 514/udp is syslog). Ports without a rule give no finding.
