@@ -387,6 +387,41 @@ pub struct Exposure {
     pub wildcard: bool,
 }
 
+/// The PID namespace the pids of a report belong to, when it is not portscope's own: the
+/// `--proc-root` is another namespace's proc filesystem (`/proc/PID/root/proc` of a container,
+/// a host's `/proc` seen from a container, or a fixture tree). `None` where such a value is
+/// optional means the pids are portscope's own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PidNamespace {
+    /// The `--proc-root` the pids were read through.
+    pub proc_root: String,
+    /// Inode of that namespace (`pid:[N]` in `ls -l /proc/PID/ns/pid`), `None` when unreadable.
+    pub inode: Option<u64>,
+    /// Inode of portscope's own PID namespace, `None` when unreadable.
+    pub own_inode: Option<u64>,
+    /// True when that namespace contains portscope's own (a host's `/proc` seen from a
+    /// container): its processes outside portscope's namespace cannot be signalled from here.
+    pub ancestor: bool,
+}
+
+impl std::fmt::Display for PidNamespace {
+    /// One sentence, e.g. "pids are those of the PID namespace of --proc-root '/proc/42/root/proc'
+    /// (pid:[4026532301]), not portscope's own (pid:[4026531836])". Not sanitized: the path is
+    /// the user's and a renderer escapes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ns = |inode: Option<u64>| {
+            inode.map_or_else(|| "unknown".to_string(), |i| format!("pid:[{i}]"))
+        };
+        write!(
+            f,
+            "pids are those of the PID namespace of --proc-root '{}' ({}), not portscope's own ({})",
+            self.proc_root,
+            ns(self.inode),
+            ns(self.own_inode)
+        )
+    }
+}
+
 /// A fully enriched socket row as the renderers and `--json` see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SocketEntry {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-use crate::model::{InterfaceAddr, OwnerScan, ProcessInfo, RawSocket};
+use crate::model::{InterfaceAddr, OwnerScan, PidNamespace, ProcessInfo, RawSocket};
 
 pub mod interfaces;
 #[cfg(target_os = "linux")]
@@ -21,6 +21,7 @@ use linux as target_os;
 pub mod other;
 #[cfg(not(target_os = "linux"))]
 use other as target_os;
+pub mod pidns;
 pub mod probe;
 pub mod signal;
 pub mod sysinfo_details;
@@ -143,6 +144,9 @@ pub struct Snapshot {
     pub interfaces: Vec<InterfaceAddr>,
     /// Whether this process can see other users' sockets' owners.
     pub privileged: bool,
+    /// The PID namespace the pids belong to when the proc root is not portscope's own; `None`
+    /// when it is, or when owners were not looked up.
+    pub pid_namespace: Option<PidNamespace>,
     /// Problems that made the snapshot partial, for the user (stderr and JSON `warnings`).
     pub warnings: Vec<String>,
     /// How long each collection step took (printed with `PORTSCOPE_TIMINGS=1`).
@@ -229,6 +233,11 @@ pub fn snapshot(
         users,
         interfaces,
         privileged: privileged(&request.proc_root),
+        pid_namespace: if request.owners {
+            pidns::pid_namespace(&request.proc_root)
+        } else {
+            None
+        },
         warnings,
         phases,
     })

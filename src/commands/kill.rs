@@ -1,25 +1,34 @@
 //! `portscope kill PORT[/tcp|/udp]`: show who holds the port (as `who` does), decide whom to
-//! signal (`analyze::kill::refusal`), ask, re-check each pid right before signalling it (pids get
-//! reused), signal, and poll the socket table until the port is free or the timeout passes.
+//! signal (`analyze::kill::decide`) and under which pid of portscope's own PID namespace (a
+//! `--proc-root` of another namespace shows other numbers), ask, pin each process with a pidfd
+//! and re-check it right before signalling it (pids get reused), signal it through the pidfd,
+//! and poll the socket table (waking on the pidfds) until the port is free or the timeout
+//! passes. When nothing could be signalled it says so at once instead of waiting.
 //!
 //! Consent comes from `--yes` or a `y` typed on a terminal (stdin). Without a terminal it
-//! refuses; `--json` never counts as consent. It must never signal a pid that is not, at that
-//! moment, a holder of the port with the same start time.
+//! refuses; `--json` never counts as consent. It must never signal a process that is not, at
+//! that moment, a holder of the port: never a pid number read in another namespace, never a
+//! process that reused a holder's pid.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::analyze::filter::PortSpec;
-use crate::analyze::kill::{refusal, signal_name};
+use crate::analyze::kill::{
+    Delivery, Recheck, Translation, decide, recheck, signal_name, translate, wait_after,
+};
 use crate::analyze::who::TIME_WAIT_SECONDS;
 use crate::cli::KillArgs;
-use crate::collect::{self, signal};
-use crate::commands::who::{Investigation, investigate, sockets_on};
-use crate::commands::{Env, Outcome, print_warnings};
+use crate::collect::pidns::{self, ProcIdentity};
+use crate::collect::signal::{self, Pidfd};
+use crate::collect::{self, CollectError};
+use crate::commands::who::{Investigation, investigate, sockets_on, sockets_on_with};
+use crate::commands::{Env, Outcome, print_pid_namespace, print_warnings};
 use crate::model::{OwnerUnknown, SocketEntry, SocketState};
 use crate::render::json::{self, SCHEMA_VERSION};
 use crate::render::who::{WhoDocument, write_report};
@@ -32,8 +41,12 @@ const AFTER_KILL: Duration = Duration::from_secs(2);
 /// One holder and what `kill` does with it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Target {
-    /// Process id.
+    /// Process id, as read through the proc root (the pids of the `who` report).
     pub pid: u32,
+    /// The pid that is signalled, in portscope's own PID namespace: `pid` itself when the proc
+    /// root is portscope's own, the same process's pid here when it is another namespace's,
+    /// `None` when it has none here (then it is refused).
+    pub signal_pid: Option<u32>,
     /// Process name.
     pub name: Option<String>,
     /// Start time that identifies this pid (re-checked before signalling).
@@ -42,6 +55,29 @@ pub struct Target {
     pub action: &'static str,
     /// Why it is refused, `null` when it is signalled.
     pub reason: Option<String>,
+    /// Who the process is (namespace, pid there, start ticks), re-checked before signalling.
+    #[serde(skip)]
+    identity: ProcIdentity,
+    /// True when `signal_pid` was translated from another PID namespace.
+    #[serde(skip)]
+    translated: bool,
+}
+
+impl Target {
+    /// `16262 (python3)`, or for a translated pid `16262 (python3; pid 7 in the PID namespace
+    /// of --proc-root)`, sanitized for a terminal.
+    fn label(&self) -> String {
+        let here = self.signal_pid.unwrap_or(self.pid);
+        if self.translated {
+            format!(
+                "{here} ({}; pid {} in the PID namespace of --proc-root)",
+                shown(self.name.as_deref()),
+                self.pid
+            )
+        } else {
+            format!("{here} ({})", shown(self.name.as_deref()))
+        }
+    }
 }
 
 /// `portscope kill --json`.
@@ -80,7 +116,11 @@ pub fn run(
     let proc_root = &env.global.proc_root;
     let found = investigate(spec, proc_root, false)?;
     print_warnings(err, &found.warnings)?;
-    let targets = plan(&found, args.force);
+    if args.json {
+        // The human report says it under its heading.
+        print_pid_namespace(err, found.shown_namespace())?;
+    }
+    let targets = plan(&found, args.force, proc_root);
     let mut messages: Vec<String> = Vec::new();
     let mut signalled: Vec<u32> = Vec::new();
     let mut killed: Vec<u32> = Vec::new();
@@ -118,9 +158,8 @@ pub fn run(
     } else if refused > 0 || unseen > 0 || to_signal.is_empty() {
         for t in targets.iter().filter(|t| t.action == "refused") {
             messages.push(format!(
-                "Refusing to signal pid {} ({}): {}.",
-                t.pid,
-                shown(t.name.as_deref()),
+                "Refusing to signal pid {}: {}.",
+                t.label(),
                 t.reason.as_deref().unwrap_or("refused")
             ));
         }
@@ -135,10 +174,9 @@ pub fn run(
     } else if args.dry_run {
         for t in &to_signal {
             messages.push(format!(
-                "Would send {} to pid {} ({}).",
+                "Would send {} to pid {}.",
                 signal_name(args.signal),
-                t.pid,
-                shown(t.name.as_deref())
+                t.label()
             ));
         }
         (Outcome::Found, false)
@@ -157,19 +195,20 @@ pub fn run(
         let freed = act(
             args,
             env,
+            &found,
             &to_signal,
             &mut signalled,
             &mut killed,
             &mut messages,
         )?;
-        (
-            if freed {
-                Outcome::Found
-            } else {
-                Outcome::NotFound
-            },
-            freed,
-        )
+        let outcome = match (freed, signalled.is_empty()) {
+            (true, _) => Outcome::Found,
+            (false, false) => Outcome::NotFound,
+            // Nothing was signalled and the port is still in use: the holders changed since
+            // the report the consent was given for.
+            (false, true) => Outcome::Refused,
+        };
+        (outcome, freed)
     };
     if args.json {
         json::write(
@@ -219,23 +258,42 @@ fn blocks(s: &SocketEntry) -> bool {
     s.state != SocketState::TimeWait
 }
 
-/// Decide, per holder, whether it is signalled or refused.
-fn plan(found: &Investigation, force: bool) -> Vec<Target> {
+/// Decide, per holder, whether it is signalled (and under which pid of portscope's namespace)
+/// or refused. Reads each holder's identity through the proc root and, when that is another PID
+/// namespace, looks the holder up in portscope's own `/proc`.
+fn plan(found: &Investigation, force: bool, proc_root: &Path) -> Vec<Target> {
     let me = std::process::id();
-    found
-        .owners
-        .iter()
-        .map(|o| {
-            let why = refusal(o.pid, me, o.kernel_thread, Some(o), force);
-            Target {
-                pid: o.pid,
-                name: o.name.clone(),
-                start_time: o.start_time,
-                action: if why.is_some() { "refused" } else { "signal" },
-                reason: why.map(|r| r.reason()),
-            }
-        })
-        .collect()
+    let ns = found.pid_namespace.as_ref();
+    // Processes of portscope's /proc per innermost namespace, read once per namespace.
+    let mut candidates: BTreeMap<u64, Option<Vec<(u32, ProcIdentity)>>> = BTreeMap::new();
+    let mut out = Vec::with_capacity(found.owners.len());
+    for o in &found.owners {
+        let identity = pidns::identity(proc_root, o.pid);
+        let here = match (ns, identity.ns) {
+            (Some(_), Some(inode)) => candidates
+                .entry(inode)
+                .or_insert_with(|| pidns::own_namespace_processes_in(inode))
+                .as_deref(),
+            _ => None,
+        };
+        let translation = translate(o.pid, ns, &identity, here);
+        let decision = decide(o.pid, translation, me, o.kernel_thread, Some(o), force);
+        out.push(Target {
+            pid: o.pid,
+            signal_pid: translation.pid(),
+            name: o.name.clone(),
+            start_time: o.start_time,
+            action: if decision.is_ok() {
+                "signal"
+            } else {
+                "refused"
+            },
+            reason: decision.err().map(|r| r.reason()),
+            identity,
+            translated: matches!(translation, Translation::Translated(_)),
+        });
+    }
+    out
 }
 
 /// Ask on the terminal. Returns false without a terminal (no prompt is shown then).
@@ -244,10 +302,7 @@ fn confirm(err: &mut dyn Write, targets: &[&Target], sig: i32) -> Result<bool> {
     if !stdin.is_terminal() {
         return Ok(false);
     }
-    let list: Vec<String> = targets
-        .iter()
-        .map(|t| format!("{} ({})", t.pid, shown(t.name.as_deref())))
-        .collect();
+    let list: Vec<String> = targets.iter().map(|t| t.label()).collect();
     write!(
         err,
         "Send {} to pid {}? [y/N] ",
@@ -263,44 +318,108 @@ fn confirm(err: &mut dyn Write, targets: &[&Target], sig: i32) -> Result<bool> {
     Ok(matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
-/// The current holders of the port: pid → start time.
-fn current_holders(spec: PortSpec, env: &Env<'_>) -> Result<(BTreeMap<u32, Option<u64>>, bool)> {
-    let (entries, _) = sockets_on(spec, &env.global.proc_root)?;
-    let mut holders = BTreeMap::new();
-    for e in &entries {
-        for p in &e.processes {
-            holders.insert(p.pid, p.start_time);
-        }
-    }
-    let free = !entries.iter().any(blocks);
-    Ok((holders, free))
+/// What the socket table says about one holder right now.
+struct Holding {
+    /// Its start time (as the report shows it).
+    start_time: Option<u64>,
+    /// The inodes of the port's sockets it holds.
+    inodes: BTreeSet<u64>,
 }
 
-/// Signal the targets that still hold the port; wait; escalate with `--force`. Returns whether
-/// the port ended up free.
+/// The current holders of the port by pid, through the proc root. When the proc root can no
+/// longer be read (it was a namespace's, and that namespace ended with the processes signalled)
+/// nobody read through it holds the port any more: the map is empty.
+fn current_holders(spec: PortSpec, env: &Env<'_>) -> Result<BTreeMap<u32, Holding>> {
+    let entries = match sockets_on(spec, &env.global.proc_root) {
+        Ok((entries, _)) => entries,
+        Err(e) if is_proc_root_error(&e) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let mut holders: BTreeMap<u32, Holding> = BTreeMap::new();
+    for e in &entries {
+        for p in &e.processes {
+            let h = holders.entry(p.pid).or_insert_with(|| Holding {
+                start_time: p.start_time,
+                inodes: BTreeSet::new(),
+            });
+            h.inodes.insert(e.inode);
+        }
+    }
+    Ok(holders)
+}
+
+fn is_proc_root_error(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<CollectError>()
+        .is_some_and(|c| matches!(c, CollectError::ProcRoot { .. }))
+}
+
+/// True when no socket other than TIME_WAIT is left on the port: the socket table alone, with
+/// no owner lookup, so it holds after the proc root has gone.
+fn port_free(spec: PortSpec, env: &Env<'_>) -> Result<bool> {
+    let (entries, _) = sockets_on_with(spec, &env.global.proc_root, false)?;
+    Ok(!entries.iter().any(blocks))
+}
+
+/// Signal the targets that still hold the port; wait (only when something was signalled);
+/// escalate with `--force`. Returns whether the port ended up free.
 fn act(
     args: &KillArgs,
     env: &Env<'_>,
+    found: &Investigation,
     targets: &[&Target],
     signalled: &mut Vec<u32>,
     killed: &mut Vec<u32>,
     messages: &mut Vec<String>,
 ) -> Result<bool> {
     let spec = args.port;
-    send_checked(spec, env, targets, args.signal, signalled, messages)?;
-    let mut free = wait_free(spec, env, args.timeout)?;
+    // The re-check reads the signalled process through the proc filesystem of portscope's own
+    // namespace: the proc root when it is that, else /proc.
+    let verify_root = if found.pid_namespace.is_some() {
+        Path::new("/proc")
+    } else {
+        env.global.proc_root.as_path()
+    };
+    let mut pinned: Vec<Pidfd> = Vec::new();
+    let round = send_checked(
+        spec,
+        env,
+        verify_root,
+        targets,
+        args.signal,
+        signalled,
+        messages,
+        &mut pinned,
+    )?;
+    if !wait_after(&round) {
+        return nothing_signalled(spec, env, messages);
+    }
+    let mut free = wait_free(spec, env, args.timeout, &mut pinned)?;
     if !free && args.force && args.signal != libc::SIGKILL {
         messages.push(format!(
             "Port {spec} is still in use after {:?}: escalating to SIGKILL.",
             args.timeout
         ));
-        send_checked(spec, env, targets, libc::SIGKILL, killed, messages)?;
-        free = wait_free(spec, env, AFTER_KILL)?;
+        pinned.clear();
+        let round = send_checked(
+            spec,
+            env,
+            verify_root,
+            targets,
+            libc::SIGKILL,
+            killed,
+            messages,
+            &mut pinned,
+        )?;
+        free = if wait_after(&round) {
+            wait_free(spec, env, AFTER_KILL, &mut pinned)?
+        } else {
+            port_free(spec, env)?
+        };
     }
     if free {
         messages.push(format!("Port {spec} is free."));
     } else {
-        let (holders, _) = current_holders(spec, env)?;
+        let holders = current_holders(spec, env)?;
         let pids: Vec<String> = holders.keys().map(u32::to_string).collect();
         let hint = if args.force {
             ""
@@ -320,74 +439,197 @@ fn act(
     Ok(free)
 }
 
-/// Re-check each target (same pid, same start time, still a holder), then send `sig`.
+/// Nothing was signalled (every holder left, changed, or could not be signalled): look once,
+/// say so, and return at once instead of waiting out `--timeout`.
+fn nothing_signalled(spec: PortSpec, env: &Env<'_>, messages: &mut Vec<String>) -> Result<bool> {
+    let free = port_free(spec, env)?;
+    if free {
+        messages.push(format!(
+            "Nothing was signalled: the holders left, and port {spec} is free."
+        ));
+    } else {
+        let pids: Vec<String> = current_holders(spec, env)?
+            .keys()
+            .map(u32::to_string)
+            .collect();
+        messages.push(format!(
+            "Nothing was signalled (see above), so there is nothing to wait for: port {spec} is \
+             still in use{}. Run `portscope kill {spec}` again to see who holds it now.",
+            if pids.is_empty() {
+                String::new()
+            } else {
+                format!(" (held by pid {})", pids.join(", "))
+            }
+        ));
+    }
+    Ok(free)
+}
+
+/// For each target: check it still holds the port with the same start time (through the proc
+/// root), pin its pid in portscope's namespace with a pidfd, re-check through `verify_root`
+/// that the pinned process is the planned one and holds a socket of the port, and only then
+/// signal it through the pidfd (kill(2) where pidfds do not exist). Signalled pidfds are kept in
+/// `pinned` to wait on.
+#[allow(clippy::too_many_arguments)]
 fn send_checked(
     spec: PortSpec,
     env: &Env<'_>,
+    verify_root: &Path,
     targets: &[&Target],
     sig: i32,
     sent: &mut Vec<u32>,
     messages: &mut Vec<String>,
-) -> Result<()> {
-    let (holders, _) = current_holders(spec, env)?;
+    pinned: &mut Vec<Pidfd>,
+) -> Result<Vec<Delivery>> {
+    let holders = current_holders(spec, env)?;
+    let mut round = Vec::with_capacity(targets.len());
     for t in targets {
-        match holders.get(&t.pid) {
-            Some(start) if *start == t.start_time => {}
-            Some(_) => {
-                messages.push(format!(
-                    "pid {} now belongs to another process (start time changed): not signalled.",
-                    t.pid
-                ));
-                continue;
-            }
-            None => {
-                messages.push(format!(
-                    "pid {} no longer holds port {spec}: not signalled.",
-                    t.pid
-                ));
-                continue;
-            }
+        let delivery = deliver(spec, env, verify_root, &holders, t, sig, messages, pinned);
+        if delivery == Delivery::Sent {
+            sent.push(t.pid);
         }
-        match signal::send(t.pid, sig) {
-            Ok(()) => {
-                sent.push(t.pid);
-                messages.push(format!(
-                    "Sent {} to pid {} ({}).",
-                    signal_name(sig),
-                    t.pid,
-                    shown(t.name.as_deref())
-                ));
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
-                messages.push(format!("pid {} exited before the signal.", t.pid));
-            }
-            Err(e) => {
-                messages.push(format!(
-                    "Cannot signal pid {}: {e}{}",
-                    t.pid,
-                    if collect::privileged(&env.global.proc_root) {
-                        ""
-                    } else {
-                        " (run with sudo)"
-                    }
-                ));
-            }
-        }
+        round.push(delivery);
     }
-    Ok(())
+    Ok(round)
 }
 
-/// Poll the socket table until no blocking socket is left or `timeout` passes.
-fn wait_free(spec: PortSpec, env: &Env<'_>, timeout: Duration) -> Result<bool> {
+/// One target of [`send_checked`].
+#[allow(clippy::too_many_arguments)]
+fn deliver(
+    spec: PortSpec,
+    env: &Env<'_>,
+    verify_root: &Path,
+    holders: &BTreeMap<u32, Holding>,
+    t: &Target,
+    sig: i32,
+    messages: &mut Vec<String>,
+    pinned: &mut Vec<Pidfd>,
+) -> Delivery {
+    let label = t.label();
+    let holding = match holders.get(&t.pid) {
+        Some(h) if h.start_time == t.start_time => h,
+        Some(_) => {
+            messages.push(format!(
+                "pid {} now belongs to another process (start time changed): not signalled.",
+                t.pid
+            ));
+            return Delivery::Changed;
+        }
+        None => {
+            messages.push(format!(
+                "pid {} no longer holds port {spec}: not signalled.",
+                t.pid
+            ));
+            return Delivery::Changed;
+        }
+    };
+    let Some(here) = t.signal_pid else {
+        // Only targets with a pid here are planned for a signal.
+        return Delivery::Changed;
+    };
+    let gone = |messages: &mut Vec<String>| {
+        messages.push(format!("pid {label} exited before the signal."));
+        Delivery::Gone
+    };
+    // Pin the process first: from here on, a reused pid cannot receive the signal.
+    let pidfd = match Pidfd::open(here) {
+        Ok(pidfd) => pidfd,
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return gone(messages),
+        Err(e) => {
+            messages.push(format!("Cannot signal pid {label}: {e}."));
+            return Delivery::Failed;
+        }
+    };
+    if !verify_root.join(here.to_string()).exists() {
+        return gone(messages);
+    }
+    let now = pidns::identity(verify_root, here);
+    let holds = pidns::holds_any_socket(verify_root, here, &holding.inodes).ok();
+    match recheck(&t.identity, &now, t.translated, holds) {
+        Recheck::Holder => {}
+        Recheck::OtherProcess => {
+            messages.push(format!(
+                "pid {label} now belongs to another process: not signalled."
+            ));
+            return Delivery::Changed;
+        }
+        Recheck::NotHolding => {
+            messages.push(format!(
+                "pid {label} no longer holds port {spec}: not signalled."
+            ));
+            return Delivery::Changed;
+        }
+        Recheck::Unverifiable => {
+            messages.push(format!(
+                "pid {label} cannot be verified as the holder of port {spec} (its /proc \
+                 entries are unreadable): not signalled."
+            ));
+            return Delivery::Changed;
+        }
+    }
+    // The re-check read /proc/<here>; it was about the pinned process only if that process had
+    // not exited by the end of it (a pid is reused only after its process is gone).
+    if pidfd.as_ref().is_some_and(|p| p.exited().unwrap_or(true)) {
+        return gone(messages);
+    }
+    let result = match &pidfd {
+        Some(p) => p.send(sig),
+        None => signal::send(here, sig),
+    };
+    match result {
+        Ok(()) => {
+            messages.push(format!("Sent {} to pid {label}.", signal_name(sig)));
+            pinned.extend(pidfd);
+            Delivery::Sent
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => gone(messages),
+        Err(e) => {
+            messages.push(format!(
+                "Cannot signal pid {label}: {e}{}",
+                if collect::privileged(&env.global.proc_root) {
+                    ""
+                } else {
+                    " (run with sudo)"
+                }
+            ));
+            Delivery::Failed
+        }
+    }
+}
+
+/// Poll the socket table until no blocking socket is left or `timeout` passes. Between looks it
+/// waits on the signalled processes' pidfds, so an exit is noticed at once; without pidfds it
+/// sleeps.
+fn wait_free(
+    spec: PortSpec,
+    env: &Env<'_>,
+    timeout: Duration,
+    pinned: &mut Vec<Pidfd>,
+) -> Result<bool> {
     let deadline = Instant::now() + timeout;
     loop {
-        let (_, free) = current_holders(spec, env)?;
-        if free {
+        if port_free(spec, env)? {
             return Ok(true);
         }
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= deadline {
             return Ok(false);
         }
-        std::thread::sleep(POLL);
+        let pause = POLL.min(deadline - now);
+        if pinned.is_empty() {
+            std::thread::sleep(pause);
+            continue;
+        }
+        match signal::wait_exit(pinned, pause) {
+            Ok(exited) => {
+                // An exited process's pidfd stays readable: stop waiting on it.
+                let mut flags = exited.into_iter();
+                pinned.retain(|_| !flags.next().unwrap_or(false));
+            }
+            Err(_) => {
+                pinned.clear();
+                std::thread::sleep(pause);
+            }
+        }
     }
 }

@@ -10,7 +10,7 @@ use crate::analyze::inventory::{self, UnknownOwners};
 use crate::analyze::services::ServiceDb;
 use crate::cli::ListArgs;
 use crate::collect::{self, Phases, Request, SocketQuery};
-use crate::commands::{Env, Outcome, print_timings, print_warnings};
+use crate::commands::{Env, Outcome, print_pid_namespace, print_timings, print_warnings};
 use crate::model::{Proto, SocketState};
 use crate::render::json::{self, ListDocument, SCHEMA_VERSION};
 use crate::render::table::{Columns, Table};
@@ -79,12 +79,14 @@ fn json_view(
         (entries, warnings)
     });
     print_warnings(err, &warnings)?;
+    print_pid_namespace(err, shown_namespace(snapshot))?;
     let render_start = Instant::now();
     json::write(
         out,
         &ListDocument {
             schema_version: SCHEMA_VERSION,
             sockets: &entries,
+            pid_namespace: snapshot.pid_namespace.as_ref(),
             warnings: &warnings,
         },
     )?;
@@ -121,12 +123,21 @@ fn table_view(
         (table, sieve.warnings(snapshot))
     });
     print_warnings(err, &warnings)?;
+    print_pid_namespace(err, shown_namespace(snapshot))?;
     let found = !table.is_empty();
     phases.time("render (write)", || -> std::io::Result<()> {
         table.write(out)?;
         out.flush()
     })?;
     Ok(found)
+}
+
+/// The PID namespace to name on stderr: only when pids of another namespace are shown.
+fn shown_namespace(snapshot: &collect::Snapshot) -> Option<&crate::model::PidNamespace> {
+    snapshot
+        .pid_namespace
+        .as_ref()
+        .filter(|_| !snapshot.processes.is_empty())
 }
 
 /// Applies the post-collection filter while counting what the warnings must say: owners that

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 
 use crate::cli::{ColorChoice, GlobalArgs};
 use crate::collect::Phases;
+use crate::model::PidNamespace;
 use crate::render::Style;
 
 pub mod audit;
@@ -91,4 +92,20 @@ pub fn print_warnings(err: &mut dyn Write, warnings: &[String]) -> std::io::Resu
         writeln!(err, "portscope: warning: {w}")?;
     }
     Ok(())
+}
+
+/// Say on stderr, in one line, that the pids shown are another PID namespace's (`--proc-root`);
+/// nothing when `ns` is `None` (portscope's own).
+///
+/// # Errors
+/// When stderr cannot be written.
+pub fn print_pid_namespace(err: &mut dyn Write, ns: Option<&PidNamespace>) -> std::io::Result<()> {
+    match ns {
+        Some(ns) => writeln!(
+            err,
+            "portscope: note: {}",
+            crate::render::sanitize(&ns.to_string())
+        ),
+        None => Ok(()),
+    }
 }

@@ -16,8 +16,8 @@ use crate::collect::probe::{self, ProbeResult};
 use crate::collect::who::{PortSettings, owner_raw, port_settings, socket_units};
 use crate::collect::{self, Request, SocketQuery};
 use crate::commands::list::load_services;
-use crate::commands::{Env, Outcome, print_warnings};
-use crate::model::{Proto, SocketEntry};
+use crate::commands::{Env, Outcome, print_pid_namespace, print_warnings};
+use crate::model::{PidNamespace, Proto, SocketEntry};
 use crate::render::who::{WhoDocument, write_report};
 
 /// Everything `who` found about one port.
@@ -37,13 +37,15 @@ pub struct Investigation {
     pub advice: Vec<String>,
     /// Partial-result warnings.
     pub warnings: Vec<String>,
+    /// The PID namespace the pids belong to when the proc root is not portscope's own.
+    pub pid_namespace: Option<PidNamespace>,
 }
 
 impl Investigation {
     /// The JSON document of this investigation.
     #[must_use]
     pub fn document(&self) -> WhoDocument<'_> {
-        WhoDocument::new(
+        let mut doc = WhoDocument::new(
             self.spec,
             &self.sockets,
             &self.owners,
@@ -51,7 +53,17 @@ impl Investigation {
             &self.settings,
             &self.advice,
             &self.warnings,
-        )
+        );
+        doc.pid_namespace = self.pid_namespace.as_ref();
+        doc
+    }
+
+    /// The PID namespace to name on stderr: only when pids of another namespace are shown.
+    #[must_use]
+    pub fn shown_namespace(&self) -> Option<&PidNamespace> {
+        self.pid_namespace
+            .as_ref()
+            .filter(|_| !self.owners.is_empty())
     }
 }
 
@@ -63,6 +75,20 @@ pub fn sockets_on(
     spec: PortSpec,
     proc_root: &Path,
 ) -> Result<(Vec<SocketEntry>, collect::Snapshot)> {
+    sockets_on_with(spec, proc_root, true)
+}
+
+/// [`sockets_on`], with the owner lookup only when `owners` is true: without it the socket
+/// table alone is read (`kill` waiting for the port, when the proc root may have gone with the
+/// namespace whose processes it signalled).
+///
+/// # Errors
+/// When the socket table cannot be read.
+pub fn sockets_on_with(
+    spec: PortSpec,
+    proc_root: &Path,
+    owners: bool,
+) -> Result<(Vec<SocketEntry>, collect::Snapshot)> {
     let mut query = SocketQuery::all();
     // The kernel skips every other port (sock_diag bytecode, as `ss 'sport = :P'`).
     query.local_ports = Some((spec.port, spec.port));
@@ -73,7 +99,7 @@ pub fn sockets_on(
     }
     let request = Request {
         query,
-        owners: true,
+        owners,
         proc_root: proc_root.to_path_buf(),
     };
     let snapshot = collect::snapshot(&request, &|s| {
@@ -137,6 +163,7 @@ pub fn investigate(spec: PortSpec, proc_root: &Path, with_probe: bool) -> Result
         settings,
         advice,
         warnings,
+        pid_namespace: snapshot.pid_namespace,
     })
 }
 
@@ -153,6 +180,8 @@ pub fn run(
     let found = investigate(args.port, &env.global.proc_root, true)?;
     print_warnings(err, &found.warnings)?;
     if args.json {
+        // The human report says it under its heading.
+        print_pid_namespace(err, found.shown_namespace())?;
         crate::render::json::write(out, &found.document())?;
     } else {
         write_report(out, &found.document(), env.style)?;

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::model::SocketEntry;
+use crate::model::{PidNamespace, SocketEntry};
 
 /// Version of every JSON document portscope writes. Bumped only on incompatible changes; new
 /// fields may be added within a version.
@@ -17,6 +17,9 @@ pub struct ListDocument<'a> {
     pub schema_version: u32,
     /// Matching sockets, in the table's order.
     pub sockets: &'a [SocketEntry],
+    /// The PID namespace the pids belong to when `--proc-root` is not portscope's own; `null`
+    /// when it is.
+    pub pid_namespace: Option<&'a PidNamespace>,
     /// Why the result may be partial (also printed on stderr).
     pub warnings: &'a [String],
 }

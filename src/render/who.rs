@@ -13,7 +13,7 @@ use crate::analyze::filter::PortSpec;
 use crate::analyze::who::{OwnerDetails, human_age};
 use crate::collect::probe::{ProbeOutcome, ProbeResult};
 use crate::collect::who::PortSettings;
-use crate::model::{OwnerUnknown, Proto, SocketEntry};
+use crate::model::{OwnerUnknown, PidNamespace, Proto, SocketEntry};
 use crate::render::json::SCHEMA_VERSION;
 use crate::render::table::{self, Columns};
 use crate::render::{Style, addr, sanitize};
@@ -33,6 +33,9 @@ pub struct WhoDocument<'a> {
     pub sockets: &'a [SocketEntry],
     /// One object per pid in `sockets[].processes[]`, with the details `who` adds.
     pub owners: &'a [OwnerDetails],
+    /// The PID namespace the pids belong to when `--proc-root` is not portscope's own; `null`
+    /// when it is.
+    pub pid_namespace: Option<&'a PidNamespace>,
     /// The bind probe.
     pub bind_probe: &'a [ProbeResult],
     /// The kernel's port settings.
@@ -62,6 +65,7 @@ impl<'a> WhoDocument<'a> {
             in_use: !sockets.is_empty(),
             sockets,
             owners,
+            pid_namespace: None,
             bind_probe,
             port_settings,
             advice,
@@ -101,6 +105,9 @@ pub fn write_report(out: &mut dyn Write, doc: &WhoDocument<'_>, style: Style) ->
             doc.owners.len()
         );
         heading(out, &line, style)?;
+        if let Some(ns) = doc.pid_namespace.filter(|_| !doc.owners.is_empty()) {
+            writeln!(out, "Note: {}.", sanitize(&ns.to_string()))?;
+        }
         writeln!(out)?;
         table::sockets(
             out,
