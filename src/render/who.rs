@@ -10,7 +10,7 @@ use colored::Colorize;
 use serde::Serialize;
 
 use crate::analyze::filter::PortSpec;
-use crate::analyze::who::{OwnerDetails, human_age};
+use crate::analyze::who::{OwnerDetails, Verdict, human_age};
 use crate::collect::probe::{ProbeOutcome, ProbeResult};
 use crate::collect::who::PortSettings;
 use crate::model::{OwnerUnknown, Proto, SocketEntry};
@@ -27,13 +27,17 @@ pub struct WhoDocument<'a> {
     pub port: u16,
     /// The protocol asked about, `null` for both.
     pub proto: Option<Proto>,
-    /// True when any socket uses the port.
+    /// True when any socket uses the port, listed or not (`verdict` is not `free`).
     pub in_use: bool,
+    /// `in_use`, `in_use_unlisted` (no listed socket, but the bind probe found the port in
+    /// use) or `free`.
+    pub verdict: Verdict,
     /// Every socket on the port, the same objects as `portscope --json`.
     pub sockets: &'a [SocketEntry],
     /// One object per pid in `sockets[].processes[]`, with the details `who` adds.
     pub owners: &'a [OwnerDetails],
-    /// The bind probe.
+    /// The bind probe, of the protocols the socket table showed nothing for; empty when none
+    /// was probed.
     pub bind_probe: &'a [ProbeResult],
     /// The kernel's port settings.
     pub port_settings: &'a PortSettings,
@@ -46,8 +50,10 @@ pub struct WhoDocument<'a> {
 impl<'a> WhoDocument<'a> {
     /// Assemble the document.
     #[must_use]
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         spec: PortSpec,
+        verdict: Verdict,
         sockets: &'a [SocketEntry],
         owners: &'a [OwnerDetails],
         bind_probe: &'a [ProbeResult],
@@ -59,7 +65,8 @@ impl<'a> WhoDocument<'a> {
             schema_version: SCHEMA_VERSION,
             port: spec.port,
             proto: spec.proto,
-            in_use: !sockets.is_empty(),
+            in_use: verdict.in_use(),
+            verdict,
             sockets,
             owners,
             bind_probe,
@@ -92,7 +99,13 @@ fn heading(out: &mut dyn Write, text: &str, style: Style) -> io::Result<()> {
 pub fn write_report(out: &mut dyn Write, doc: &WhoDocument<'_>, style: Style) -> io::Result<()> {
     let spec = doc.spec();
     if doc.sockets.is_empty() {
-        let line = format!("Port {spec} is free: no socket uses it.");
+        let line = match doc.verdict {
+            Verdict::InUseUnlisted => format!(
+                "Port {spec} is in use, but no listed socket explains it: a plain bind of it \
+                 fails (see the bind probe and advice)."
+            ),
+            Verdict::InUse | Verdict::Free => format!("Port {spec} is free: no socket uses it."),
+        };
         heading(out, &line, style)?;
     } else {
         let line = format!(
@@ -118,7 +131,7 @@ pub fn write_report(out: &mut dyn Write, doc: &WhoDocument<'_>, style: Style) ->
         writeln!(out)?;
         heading(
             out,
-            "Bind probe (a plain bind without SO_REUSEADDR, closed at once):",
+            "Bind probe where the socket table lists nothing (a plain bind without SO_REUSEADDR, closed at once):",
             style,
         )?;
         for p in doc.bind_probe {
@@ -296,6 +309,39 @@ pub fn utc(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn report(verdict: Verdict, probe: &[ProbeResult], advice: &[String]) -> String {
+        let spec = PortSpec {
+            port: 8080,
+            proto: Some(Proto::Tcp),
+        };
+        let settings = PortSettings::default();
+        let doc = WhoDocument::new(spec, verdict, &[], &[], probe, &settings, advice, &[]);
+        let mut out = Vec::new();
+        write_report(&mut out, &doc, Style::plain()).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn an_empty_table_is_free_only_when_no_probe_found_the_port_in_use() {
+        let in_use = ProbeResult {
+            proto: Proto::Tcp,
+            address: "127.0.0.1".parse().unwrap(),
+            result: ProbeOutcome::InUse,
+            error: Some("Address already in use (os error 98)".into()),
+        };
+        let text = report(Verdict::InUseUnlisted, &[in_use], &["No listed…".into()]);
+        assert!(
+            text.starts_with("Port 8080/tcp is in use, but no listed socket explains it"),
+            "{text}"
+        );
+        assert!(!text.contains("free"), "{text}");
+        assert!(text.contains("  tcp  127.0.0.1   in_use"), "{text}");
+        let text = report(Verdict::Free, &[], &[]);
+        assert!(text.starts_with("Port 8080/tcp is free"), "{text}");
+        // Nothing probed: no probe section at all.
+        assert!(!text.contains("Bind probe"), "{text}");
+    }
 
     #[test]
     fn utc_dates() {
