@@ -131,6 +131,10 @@ pub struct WhoArgs {
     /// JSON for scripts (schema in docs/json.md).
     #[arg(long)]
     pub json: bool,
+    /// Never try to bind the port. Without it, a protocol the socket table shows nothing for
+    /// is probed with a bind (closed at once) to catch sockets the table does not list.
+    #[arg(long)]
+    pub no_probe: bool,
 }
 
 /// Arguments of `portscope kill`.
@@ -320,7 +324,12 @@ mod tests {
             panic!("not who")
         };
         assert_eq!(who.port.to_string(), "53/udp");
-        assert!(who.json);
+        assert!(who.json && !who.no_probe);
+        let cli = Cli::try_parse_from(["portscope", "who", "80", "--no-probe"]).unwrap();
+        let Some(Command::Who(who)) = cli.command else {
+            panic!("not who")
+        };
+        assert!(who.no_probe);
         let cli = Cli::try_parse_from([
             "portscope",
             "kill",

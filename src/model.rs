@@ -79,8 +79,11 @@ pub enum SocketState {
     FinWait2,
     /// TCP_TIME_WAIT.
     TimeWait,
-    /// TCP_CLOSE (a TCP socket that is bound but neither listening nor connected).
-    Close,
+    /// A TCP socket that is bound to a port but neither listening nor connected (a server
+    /// between `bind` and `listen`, a client that bound before `connect`). Kernels since 6.5
+    /// list these when asked for the pseudo-state TCP_BOUND_INACTIVE (13) and report them in
+    /// state TCP_CLOSE (7); older kernels do not list them at all.
+    Bound,
     /// TCP_CLOSE_WAIT.
     CloseWait,
     /// TCP_LAST_ACK.
@@ -102,7 +105,7 @@ impl SocketState {
         SocketState::FinWait1,
         SocketState::FinWait2,
         SocketState::TimeWait,
-        SocketState::Close,
+        SocketState::Bound,
         SocketState::CloseWait,
         SocketState::LastAck,
         SocketState::Closing,
@@ -123,7 +126,9 @@ impl SocketState {
             (_, 4) => SocketState::FinWait1,
             (_, 5) => SocketState::FinWait2,
             (_, 6) => SocketState::TimeWait,
-            (_, 7) => SocketState::Close,
+            // TCP_CLOSE with a local port: bound but inactive (reported so by the kernel's walk
+            // of the bind table); 13, TCP_BOUND_INACTIVE, is what a request asks for.
+            (_, 7 | 13) => SocketState::Bound,
             (_, 8) => SocketState::CloseWait,
             (_, 9) => SocketState::LastAck,
             (_, 10) => SocketState::Listen,
@@ -133,10 +138,15 @@ impl SocketState {
         })
     }
 
-    /// The kernel state number of this state for `proto`, `None` when the protocol has no such
-    /// state (an unconnected TCP socket, a listening UDP socket).
+    /// The kernel state number to ask for (a bit of `idiag_states`) to get this state for
+    /// `proto`, `None` when the protocol has no such state (an unconnected TCP socket, a
+    /// listening UDP socket). `Bound` is asked for as TCP_BOUND_INACTIVE (13): asking for
+    /// TCP_CLOSE (7) would only walk the established hash, where bound sockets are not.
     #[must_use]
     pub fn kernel_number(self, proto: Proto) -> Option<u8> {
+        if proto == Proto::Tcp && self == SocketState::Bound {
+            return Some(13);
+        }
         (1..=12).find(|&n| SocketState::from_kernel(proto, n) == Some(self))
     }
 
@@ -152,7 +162,7 @@ impl SocketState {
             SocketState::FinWait1 => "fin_wait1",
             SocketState::FinWait2 => "fin_wait2",
             SocketState::TimeWait => "time_wait",
-            SocketState::Close => "close",
+            SocketState::Bound => "bound",
             SocketState::CloseWait => "close_wait",
             SocketState::LastAck => "last_ack",
             SocketState::Closing => "closing",
@@ -217,8 +227,9 @@ pub struct RawSocket {
     pub remote_addr: Option<IpAddr>,
     /// Remote port, `None` when there is no remote end.
     pub remote_port: Option<u16>,
-    /// Owning uid of the socket (visible without privileges).
-    pub uid: u32,
+    /// Owning uid of the socket (visible without privileges); `None` for the kernel's mini
+    /// sockets (TIME_WAIT, a connection request in SYN_RECV), whose reply carries no uid.
+    pub uid: Option<u32>,
     /// Socket inode; 0 for sockets no file refers to (TIME_WAIT, kernel sockets).
     pub inode: u64,
     /// Interface index of a device-bound socket (`SO_BINDTODEVICE`, or a scoped link-local bind).
@@ -444,9 +455,9 @@ pub struct SocketEntry {
     pub dual_stack: Option<bool>,
     /// Bound device name, or `None`.
     pub interface: Option<String>,
-    /// Socket owner uid.
-    pub uid: u32,
-    /// Name of that uid, `None` when it has none.
+    /// Socket owner uid; `None` when the kernel does not say (TIME_WAIT, SYN_RECV requests).
+    pub uid: Option<u32>,
+    /// Name of that uid, `None` when it has none or the uid is unknown.
     pub user: Option<String>,
     /// Socket inode (0 for TIME_WAIT and kernel sockets).
     pub inode: u64,
@@ -488,7 +499,7 @@ impl SocketEntry {
             state: SocketState::Listen,
             dual_stack: None,
             interface: None,
-            uid: 0,
+            uid: Some(0),
             user: None,
             inode: 1,
             processes: Vec::new(),

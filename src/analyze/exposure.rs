@@ -353,7 +353,7 @@ mod tests {
             local_port: 8080,
             remote_addr: None,
             remote_port: None,
-            uid: 1000,
+            uid: Some(1000),
             inode: 4242,
             bound_ifindex: bound,
             v6only,

@@ -118,6 +118,8 @@ pub fn parse_state(text: &str) -> Result<SocketState, String> {
     let norm = match norm.as_str() {
         "estab" => "established".to_string(),
         "unconn" => "unconnected".to_string(),
+        // ss's names for a bound TCP socket; portscope's `bound` was called `close` before.
+        "close" | "bound_inactive" => "bound".to_string(),
         _ => norm,
     };
     SocketState::ALL
@@ -253,7 +255,7 @@ impl Filter {
         let user_ok = self.users.is_empty()
             || self.users.iter().any(|u| match u {
                 UserSpec::Uid(uid) => {
-                    entry.uid == *uid || entry.processes.iter().any(|p| p.uid == Some(*uid))
+                    entry.uid == Some(*uid) || entry.processes.iter().any(|p| p.uid == Some(*uid))
                 }
                 UserSpec::Name(name) => {
                     entry.user.as_deref() == Some(name.as_str())
@@ -347,6 +349,9 @@ mod tests {
     fn states_and_exposures() {
         assert_eq!(parse_state("TIME-WAIT"), Ok(SocketState::TimeWait));
         assert_eq!(parse_state("estab"), Ok(SocketState::Established));
+        assert_eq!(parse_state("bound"), Ok(SocketState::Bound));
+        assert_eq!(parse_state("close"), Ok(SocketState::Bound));
+        assert_eq!(parse_state("bound-inactive"), Ok(SocketState::Bound));
         assert!(parse_state("bogus").unwrap_err().contains("time_wait"));
         assert_eq!(parse_exposure("link-local"), Ok(AddrClass::LinkLocal));
         assert!(parse_exposure("internet").unwrap_err().contains("public"));

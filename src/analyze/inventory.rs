@@ -93,7 +93,9 @@ fn entry(snapshot: &Snapshot, services: &ServiceDb, sock: &RawSocket) -> SocketE
         dual_stack,
         interface,
         uid: sock.uid,
-        user: snapshot.users.get(&sock.uid).cloned().flatten(),
+        user: sock
+            .uid
+            .and_then(|uid| snapshot.users.get(&uid).cloned().flatten()),
         inode: sock.inode,
         processes,
         owner_unknown_reason,
@@ -261,7 +263,7 @@ mod tests {
             local_port: 8080,
             remote_addr: None,
             remote_port: None,
-            uid: 1000,
+            uid: Some(1000),
             inode,
             bound_ifindex: None,
             v6only: None,

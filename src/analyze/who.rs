@@ -248,6 +248,78 @@ pub fn restarting_unit(o: &OwnerDetails) -> Option<&str> {
         .filter(|u| u.ends_with(".service") && !u.starts_with("user@") && started_by_manager)
 }
 
+/// What `who` concludes about the port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The socket table lists at least one socket on the port.
+    InUse,
+    /// The socket table lists nothing on the port, yet the bind probe failed with
+    /// `EADDRINUSE`: a socket the table does not show holds it.
+    InUseUnlisted,
+    /// No listed socket uses the port and no probe found it in use.
+    Free,
+}
+
+impl Verdict {
+    /// True unless the port is free (exit code 0 rather than 1).
+    #[must_use]
+    pub fn in_use(self) -> bool {
+        self != Verdict::Free
+    }
+}
+
+/// The verdict on a port from its listed sockets and the bind probe: never "free" while the
+/// probe's own bind finds the port in use.
+#[must_use]
+pub fn verdict(sockets: &[SocketEntry], probe: &[ProbeResult]) -> Verdict {
+    if !sockets.is_empty() {
+        Verdict::InUse
+    } else if probe.iter().any(|p| p.result == ProbeOutcome::InUse) {
+        Verdict::InUseUnlisted
+    } else {
+        Verdict::Free
+    }
+}
+
+/// The protocols the bind probe should try: those asked about for which the socket table
+/// lists no socket on the port. Where the table lists one, it explains the port already, and
+/// a probe would only take a port a starting service may want for a moment; where it lists
+/// none, only a bind can tell a port held by a socket the table does not show (a TCP socket
+/// bound but not listening, on kernels before 6.5) from a free one.
+#[must_use]
+pub fn probe_protocols(spec: PortSpec, sockets: &[SocketEntry]) -> Vec<Proto> {
+    let asked = match spec.proto {
+        Some(p) => vec![p],
+        None => vec![Proto::Tcp, Proto::Udp],
+    };
+    asked
+        .into_iter()
+        .filter(|&p| {
+            !sockets
+                .iter()
+                .any(|s| s.proto == p && s.local_port == spec.port)
+        })
+        .collect()
+}
+
+/// The protocols whose probe found the port in use while the table lists no socket of that
+/// protocol on it, each with the addresses that were in use.
+fn unlisted_holders(sockets: &[SocketEntry], probe: &[ProbeResult]) -> Vec<(Proto, Vec<String>)> {
+    let mut out: Vec<(Proto, Vec<String>)> = Vec::new();
+    for p in probe {
+        if p.result != ProbeOutcome::InUse || sockets.iter().any(|s| s.proto == p.proto) {
+            continue;
+        }
+        let address = crate::render::addr(p.address);
+        match out.iter_mut().find(|(proto, _)| *proto == p.proto) {
+            Some((_, addresses)) => addresses.push(address),
+            None => out.push((p.proto, vec![address])),
+        }
+    }
+    out
+}
+
 /// The inputs of [`advice`].
 #[derive(Debug, Clone, Copy)]
 pub struct AdviceInput<'a> {
@@ -275,8 +347,22 @@ pub fn advice(input: &AdviceInput<'_>) -> Vec<String> {
     } = *input;
     let port = spec.port;
     let mut out = Vec::new();
-    if sockets.is_empty() {
+    let unlisted = unlisted_holders(sockets, probe);
+    if sockets.is_empty() && unlisted.is_empty() {
         out.push(format!("Nothing uses port {spec}: it is free."));
+    }
+    for (proto, addresses) in &unlisted {
+        out.push(format!(
+            "No listed socket uses port {port}/{proto}, yet a plain bind of it fails with \
+             \"Address already in use\" on {}: a socket the kernel's socket table does not show \
+             holds it. Most likely a TCP socket that is bound but neither listening nor \
+             connected (a server between bind() and listen(), a client that bound before \
+             connect()), which kernels before 6.5 do not list; or a socket that was opened \
+             right after the table was read. Run `portscope who {port}/{proto}` again, and look \
+             for sockets no table lists with `sudo lsof -nP | grep 'protocol: {}'`.",
+            addresses.join(", "),
+            proto.as_str().to_ascii_uppercase(),
+        ));
     }
     for o in owners {
         let line = stop_advice(o, spec);
@@ -316,6 +402,17 @@ pub fn advice(input: &AdviceInput<'_>) -> Vec<String> {
         out.push(format!(
             "{n} socket(s) have no file yet or any more (connections waiting in a listener's \
              accept queue, or closing): they go away with the listener or by themselves."
+        ));
+    }
+    let bound = sockets
+        .iter()
+        .filter(|s| s.state == SocketState::Bound)
+        .count();
+    if bound > 0 {
+        out.push(format!(
+            "{bound} socket(s) are bound but neither listening nor connected (a server between \
+             bind() and listen(), or a client that bound before connect()): they hold the port \
+             all the same."
         ));
     }
     let tw = sockets
@@ -381,7 +478,12 @@ pub fn is_reserved(settings: &PortSettings, port: u16) -> bool {
 fn address_conflicts(sockets: &[SocketEntry], port: u16) -> Vec<String> {
     let bound: Vec<&SocketEntry> = sockets
         .iter()
-        .filter(|s| matches!(s.state, SocketState::Listen | SocketState::Unconnected))
+        .filter(|s| {
+            matches!(
+                s.state,
+                SocketState::Listen | SocketState::Unconnected | SocketState::Bound
+            )
+        })
         .collect();
     let mut out = Vec::new();
     let specific: Vec<String> = bound
@@ -638,6 +740,114 @@ mod tests {
         assert!(has("binds a wildcard address"));
         assert!(has("ip_unprivileged_port_start = 1024"));
         assert!(!has("ephemeral"));
+    }
+
+    fn probed(proto: Proto, address: &str, result: ProbeOutcome) -> ProbeResult {
+        ProbeResult {
+            proto,
+            address: address.parse().unwrap(),
+            result,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn verdict_never_says_free_while_the_probe_finds_the_port_in_use() {
+        let listener = entry(SocketState::Listen, "127.0.0.1", None);
+        let in_use = probed(Proto::Tcp, "0.0.0.0", ProbeOutcome::InUse);
+        let free = probed(Proto::Tcp, "0.0.0.0", ProbeOutcome::Free);
+        let denied = probed(Proto::Tcp, "0.0.0.0", ProbeOutcome::PermissionDenied);
+        let cases: Vec<(Vec<SocketEntry>, Vec<ProbeResult>, Verdict)> = vec![
+            (vec![listener.clone()], vec![], Verdict::InUse),
+            (vec![listener.clone()], vec![free.clone()], Verdict::InUse),
+            (vec![], vec![], Verdict::Free),
+            (vec![], vec![free.clone()], Verdict::Free),
+            (vec![], vec![denied.clone()], Verdict::Free),
+            // The table is empty, yet a plain bind fails: in use, by a socket it does not list.
+            (vec![], vec![free, in_use.clone()], Verdict::InUseUnlisted),
+            (vec![], vec![denied, in_use], Verdict::InUseUnlisted),
+        ];
+        for (sockets, probe, want) in cases {
+            let got = verdict(&sockets, &probe);
+            assert_eq!(got, want, "{sockets:?} {probe:?}");
+            assert_eq!(got.in_use(), want != Verdict::Free);
+        }
+    }
+
+    #[test]
+    fn probe_only_what_the_table_cannot_explain() {
+        let tcp = entry(SocketState::Listen, "127.0.0.1", None);
+        let tw = entry(
+            SocketState::TimeWait,
+            "127.0.0.1",
+            Some(OwnerUnknown::Kernel),
+        );
+        let udp = SocketEntry {
+            proto: Proto::Udp,
+            ..entry(SocketState::Unconnected, "0.0.0.0", None)
+        };
+        let both = PortSpec {
+            port: 8080,
+            proto: None,
+        };
+        let only = |proto| PortSpec {
+            port: 8080,
+            proto: Some(proto),
+        };
+        let cases: Vec<(PortSpec, Vec<SocketEntry>, Vec<Proto>)> = vec![
+            (both, vec![], vec![Proto::Tcp, Proto::Udp]),
+            (both, vec![tcp.clone()], vec![Proto::Udp]),
+            (both, vec![udp.clone()], vec![Proto::Tcp]),
+            (both, vec![tcp.clone(), udp.clone()], vec![]),
+            (only(Proto::Tcp), vec![], vec![Proto::Tcp]),
+            (only(Proto::Tcp), vec![tcp], vec![]),
+            // TIME_WAIT explains a failing bind as well as a listener does.
+            (only(Proto::Tcp), vec![tw], vec![]),
+            (only(Proto::Udp), vec![udp], vec![]),
+            (only(Proto::Udp), vec![], vec![Proto::Udp]),
+        ];
+        for (spec, sockets, want) in cases {
+            assert_eq!(probe_protocols(spec, &sockets), want, "{spec} {sockets:?}");
+        }
+    }
+
+    #[test]
+    fn advice_for_a_port_no_listed_socket_explains() {
+        let probe = vec![
+            probed(Proto::Tcp, "0.0.0.0", ProbeOutcome::InUse),
+            probed(Proto::Tcp, "::", ProbeOutcome::Free),
+            probed(Proto::Tcp, "127.0.0.1", ProbeOutcome::InUse),
+        ];
+        let lines = advice(&AdviceInput {
+            spec: spec(8080),
+            sockets: &[],
+            owners: &[],
+            settings: &PortSettings::default(),
+            probe: &probe,
+        });
+        assert!(!lines.iter().any(|l| l.contains("free")), "{lines:?}");
+        assert!(
+            lines[0].contains("No listed socket uses port 8080/tcp")
+                && lines[0].contains("on 0.0.0.0, 127.0.0.1:")
+                && lines[0].contains("bound but neither listening nor connected")
+                && lines[0].contains("protocol: TCP"),
+            "{lines:?}"
+        );
+        // A bound-only socket the table does list is explained in words.
+        let bound = entry(SocketState::Bound, "127.0.0.1", None);
+        let lines = advice(&AdviceInput {
+            spec: spec(8080),
+            sockets: &[bound],
+            owners: &[],
+            settings: &PortSettings::default(),
+            probe: &[],
+        });
+        let has = |s: &str| lines.iter().any(|l| l.contains(s));
+        assert!(
+            has("1 socket(s) are bound but neither listening"),
+            "{lines:?}"
+        );
+        assert!(has("binds only 127.0.0.1"), "{lines:?}");
     }
 
     #[test]

@@ -89,8 +89,12 @@ impl SocketQuery {
     pub const TCP_LISTEN: u8 = 10;
     /// Kernel state number of CLOSE (unconnected UDP).
     pub const TCP_CLOSE: u8 = 7;
-    /// All kernel states 1..=12.
-    pub const ALL_STATES: u32 = 0x1ffe;
+    /// Kernel pseudo-state TCP_BOUND_INACTIVE (Linux 6.5): asking for it makes the kernel walk
+    /// its bind table for TCP sockets that are bound but neither listening nor connected, which
+    /// it then reports in state CLOSE. Older kernels ignore the bit.
+    pub const TCP_BOUND_INACTIVE: u8 = 13;
+    /// All kernel states 1..=12 and TCP_BOUND_INACTIVE (13).
+    pub const ALL_STATES: u32 = 0x3ffe;
 
     /// The listening view: TCP LISTEN only (CLOSE is deliberately not OR-ed in, so the kernel
     /// skips the established hash) and unconnected UDP.
@@ -209,7 +213,7 @@ pub fn snapshot(
         let mut db = users::UserDb::new();
         let uids: BTreeSet<u32> = sockets
             .iter()
-            .map(|s| s.uid)
+            .filter_map(|s| s.uid)
             .chain(processes.values().filter_map(|p| p.uid))
             .collect();
         uids.into_iter().map(|uid| (uid, db.name(uid))).collect()

@@ -92,7 +92,7 @@ fn table_via_netstat2(
                         local_port: t.local_port,
                         remote_addr: remote.map(|r| r.0),
                         remote_port: remote.map(|r| r.1),
-                        uid: 0,
+                        uid: None,
                         inode: 0,
                         bound_ifindex: None,
                         v6only: None,
@@ -113,7 +113,7 @@ fn table_via_netstat2(
                     local_port: u.local_port,
                     remote_addr: None,
                     remote_port: None,
-                    uid: 0,
+                    uid: None,
                     inode: 0,
                     bound_ifindex: None,
                     v6only: None,
@@ -178,7 +178,7 @@ fn tcp_state(state: TcpState) -> (SocketState, u8) {
         TcpState::LastAck => (SocketState::LastAck, 9),
         TcpState::Listen => (SocketState::Listen, 10),
         TcpState::Closing => (SocketState::Closing, 11),
-        _ => (SocketState::Close, 7),
+        _ => (SocketState::Bound, SocketQuery::TCP_BOUND_INACTIVE),
     }
 }
 

@@ -291,6 +291,21 @@ mod tests {
             ..ListArgs::default()
         });
         assert_eq!((q.tcp_states, q.udp_states), (0, 1 << 7));
+        // A bound TCP socket is asked for as TCP_BOUND_INACTIVE, never as CLOSE.
+        let q = query(&ListArgs {
+            state: vec![SocketState::Bound],
+            ..ListArgs::default()
+        });
+        assert_eq!((q.tcp_states, q.udp_states), (1 << 13, 0));
+        assert_eq!(
+            query(&ListArgs {
+                all: true,
+                ..ListArgs::default()
+            })
+            .tcp_states
+                & (1 << 13),
+            1 << 13
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use crate::analyze::filter::PortSpec;
 use crate::analyze::inventory;
-use crate::analyze::who::{self, AdviceInput, OwnerDetails};
+use crate::analyze::who::{self, AdviceInput, OwnerDetails, Verdict};
 use crate::cli::WhoArgs;
 use crate::collect::probe::{self, ProbeResult};
 use crate::collect::who::{PortSettings, owner_raw, port_settings, socket_units};
@@ -29,8 +29,11 @@ pub struct Investigation {
     pub sockets: Vec<SocketEntry>,
     /// Their holders, by pid.
     pub owners: Vec<OwnerDetails>,
-    /// Bind probe results (empty when not probed).
+    /// Bind probe results: only the protocols the socket table showed nothing for (empty when
+    /// not probed).
     pub probe: Vec<ProbeResult>,
+    /// In use, in use by a socket the table does not list, or free.
+    pub verdict: Verdict,
     /// Port sysctls.
     pub settings: PortSettings,
     /// Advice lines.
@@ -47,6 +50,7 @@ impl Investigation {
     pub fn document(&self) -> WhoDocument<'_> {
         let mut doc = WhoDocument::new(
             self.spec,
+            self.verdict,
             &self.sockets,
             &self.owners,
             &self.probe,
@@ -109,7 +113,8 @@ pub fn sockets_on_with(
     Ok((entries, snapshot))
 }
 
-/// Collect and analyse everything about `spec`; `with_probe` runs the bind probe.
+/// Collect and analyse everything about `spec`; `with_probe` allows the bind probe, which then
+/// runs for the protocols the socket table shows nothing for (see [`who::probe_protocols`]).
 ///
 /// # Errors
 /// When the socket table cannot be read.
@@ -139,14 +144,11 @@ pub fn investigate(spec: PortSpec, proc_root: &Path, with_probe: bool) -> Result
         })
         .collect();
     let probe = if with_probe {
-        let protos = match spec.proto {
-            Some(p) => vec![p],
-            None => vec![Proto::Tcp, Proto::Udp],
-        };
-        probe::probe(spec.port, &protos)
+        probe::probe(spec.port, &who::probe_protocols(spec, &sockets))
     } else {
         Vec::new()
     };
+    let verdict = who::verdict(&sockets, &probe);
     let settings = port_settings(proc_root);
     let advice = who::advice(&AdviceInput {
         spec,
@@ -160,6 +162,7 @@ pub fn investigate(spec: PortSpec, proc_root: &Path, with_probe: bool) -> Result
         sockets,
         owners,
         probe,
+        verdict,
         settings,
         advice,
         warnings,
@@ -177,7 +180,7 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Outcome> {
-    let found = investigate(args.port, &env.global.proc_root, true)?;
+    let found = investigate(args.port, &env.global.proc_root, !args.no_probe)?;
     print_warnings(err, &found.warnings)?;
     if args.json {
         // The human report says it under its heading.
@@ -187,9 +190,9 @@ pub fn run(
         write_report(out, &found.document(), env.style)?;
     }
     out.flush()?;
-    Ok(if found.sockets.is_empty() {
-        Outcome::NotFound
-    } else {
+    Ok(if found.verdict.in_use() {
         Outcome::Found
+    } else {
+        Outcome::NotFound
     })
 }

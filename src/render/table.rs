@@ -59,7 +59,7 @@ pub struct Table {
     /// Owning pid set → index of its shared owner cells in `rows`.
     owner_index: HashMap<Vec<u32>, u32>,
     /// (reason, uid) of owner-less rows → index of their shared cells.
-    unowned_index: HashMap<(u8, u32), u32>,
+    unowned_index: HashMap<(u8, Option<u32>), u32>,
 }
 
 impl Table {
@@ -557,15 +557,30 @@ fn owner_cells(e: &SocketEntry, style: Style) -> (String, String) {
     (pid, names.join(","))
 }
 
+/// The USER cell: every distinct user of the holding processes, in pid order, joined by `,`
+/// as the PROCESS cell joins names (`root,www-data` for a root master and its workers), so a
+/// socket shared across users never reads as one user's. Without a known holder, the socket's
+/// own owner; blank when the kernel gives none (TIME_WAIT, connection requests).
 fn user_cell(e: &SocketEntry) -> String {
-    let from_process = e
-        .processes
-        .first()
-        .and_then(|p| p.user.clone().or(p.uid.map(|u| u.to_string())));
-    let user = from_process
-        .or_else(|| e.user.clone())
-        .unwrap_or_else(|| e.uid.to_string());
-    sanitize(&user).into_owned()
+    let mut users: Vec<String> = Vec::new();
+    for p in &e.processes {
+        let user = match (&p.user, p.uid) {
+            (Some(name), _) => sanitize(name).into_owned(),
+            (None, Some(uid)) => uid.to_string(),
+            (None, None) => continue,
+        };
+        if !users.contains(&user) {
+            users.push(user);
+        }
+    }
+    if !users.is_empty() {
+        return users.join(",");
+    }
+    match (&e.user, e.uid) {
+        (Some(name), _) => sanitize(name).into_owned(),
+        (None, Some(uid)) => uid.to_string(),
+        (None, None) => String::new(),
+    }
 }
 
 fn command_cell(e: &SocketEntry) -> String {
@@ -738,6 +753,73 @@ mod tests {
         )
         .unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn user_cell_names_every_user_of_a_shared_socket() {
+        let p = |pid, user: Option<&str>, uid: Option<u32>| ProcessInfo {
+            user: user.map(str::to_string),
+            uid,
+            ..process(pid, "nginx", "x", &[])
+        };
+        let with =
+            |processes: Vec<ProcessInfo>, user: Option<&str>, uid: Option<u32>| SocketEntry {
+                processes,
+                user: user.map(str::to_string),
+                uid,
+                ..entry(80, "0.0.0.0")
+            };
+        let cases: Vec<(SocketEntry, &str)> = vec![
+            (
+                with(vec![p(1, Some("root"), Some(0))], Some("root"), Some(0)),
+                "root",
+            ),
+            (
+                with(
+                    vec![
+                        p(1, Some("root"), Some(0)),
+                        p(2, Some("www-data"), Some(33)),
+                        p(3, Some("www-data"), Some(33)),
+                    ],
+                    Some("root"),
+                    Some(0),
+                ),
+                "root,www-data",
+            ),
+            // Pid order, not the socket owner first.
+            (
+                with(
+                    vec![p(1, None, Some(1000)), p(2, Some("root"), Some(0))],
+                    Some("root"),
+                    Some(0),
+                ),
+                "1000,root",
+            ),
+            // A holder whose owner is unknown (it exited) adds nothing.
+            (
+                with(
+                    vec![p(1, None, None), p(2, Some("bob"), Some(1001))],
+                    None,
+                    Some(0),
+                ),
+                "bob",
+            ),
+            (
+                with(vec![p(1, None, None)], Some("alice"), Some(1000)),
+                "alice",
+            ),
+            (with(vec![], Some("root"), Some(0)), "root"),
+            (with(vec![], None, Some(1000)), "1000"),
+            // TIME_WAIT: the kernel gives no uid.
+            (with(vec![], None, None), ""),
+            (
+                with(vec![p(1, Some("ev\x1bil"), Some(5))], None, Some(5)),
+                "ev\\x1bil",
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(user_cell(&e), want, "{:?}", e.processes);
+        }
     }
 
     #[test]

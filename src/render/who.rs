@@ -10,7 +10,7 @@ use colored::Colorize;
 use serde::Serialize;
 
 use crate::analyze::filter::PortSpec;
-use crate::analyze::who::{OwnerDetails, human_age};
+use crate::analyze::who::{OwnerDetails, Verdict, human_age};
 use crate::collect::probe::{ProbeOutcome, ProbeResult};
 use crate::collect::who::PortSettings;
 use crate::model::{OwnerUnknown, PidNamespace, Proto, SocketEntry};
@@ -27,8 +27,11 @@ pub struct WhoDocument<'a> {
     pub port: u16,
     /// The protocol asked about, `null` for both.
     pub proto: Option<Proto>,
-    /// True when any socket uses the port.
+    /// True when any socket uses the port, listed or not (`verdict` is not `free`).
     pub in_use: bool,
+    /// `in_use`, `in_use_unlisted` (no listed socket, but the bind probe found the port in
+    /// use) or `free`.
+    pub verdict: Verdict,
     /// Every socket on the port, the same objects as `portscope --json`.
     pub sockets: &'a [SocketEntry],
     /// One object per pid in `sockets[].processes[]`, with the details `who` adds.
@@ -36,7 +39,8 @@ pub struct WhoDocument<'a> {
     /// The PID namespace the pids belong to when `--proc-root` is not portscope's own; `null`
     /// when it is.
     pub pid_namespace: Option<&'a PidNamespace>,
-    /// The bind probe.
+    /// The bind probe, of the protocols the socket table showed nothing for; empty when none
+    /// was probed.
     pub bind_probe: &'a [ProbeResult],
     /// The kernel's port settings.
     pub port_settings: &'a PortSettings,
@@ -49,8 +53,10 @@ pub struct WhoDocument<'a> {
 impl<'a> WhoDocument<'a> {
     /// Assemble the document.
     #[must_use]
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         spec: PortSpec,
+        verdict: Verdict,
         sockets: &'a [SocketEntry],
         owners: &'a [OwnerDetails],
         bind_probe: &'a [ProbeResult],
@@ -62,7 +68,8 @@ impl<'a> WhoDocument<'a> {
             schema_version: SCHEMA_VERSION,
             port: spec.port,
             proto: spec.proto,
-            in_use: !sockets.is_empty(),
+            in_use: verdict.in_use(),
+            verdict,
             sockets,
             owners,
             pid_namespace: None,
@@ -96,7 +103,13 @@ fn heading(out: &mut dyn Write, text: &str, style: Style) -> io::Result<()> {
 pub fn write_report(out: &mut dyn Write, doc: &WhoDocument<'_>, style: Style) -> io::Result<()> {
     let spec = doc.spec();
     if doc.sockets.is_empty() {
-        let line = format!("Port {spec} is free: no socket uses it.");
+        let line = match doc.verdict {
+            Verdict::InUseUnlisted => format!(
+                "Port {spec} is in use, but no listed socket explains it: a plain bind of it \
+                 fails (see the bind probe and advice)."
+            ),
+            Verdict::InUse | Verdict::Free => format!("Port {spec} is free: no socket uses it."),
+        };
         heading(out, &line, style)?;
     } else {
         let line = format!(
@@ -125,7 +138,7 @@ pub fn write_report(out: &mut dyn Write, doc: &WhoDocument<'_>, style: Style) ->
         writeln!(out)?;
         heading(
             out,
-            "Bind probe (a plain bind without SO_REUSEADDR, closed at once):",
+            "Bind probe where the socket table lists nothing (a plain bind without SO_REUSEADDR, closed at once):",
             style,
         )?;
         for p in doc.bind_probe {
@@ -303,6 +316,39 @@ pub fn utc(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn report(verdict: Verdict, probe: &[ProbeResult], advice: &[String]) -> String {
+        let spec = PortSpec {
+            port: 8080,
+            proto: Some(Proto::Tcp),
+        };
+        let settings = PortSettings::default();
+        let doc = WhoDocument::new(spec, verdict, &[], &[], probe, &settings, advice, &[]);
+        let mut out = Vec::new();
+        write_report(&mut out, &doc, Style::plain()).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn an_empty_table_is_free_only_when_no_probe_found_the_port_in_use() {
+        let in_use = ProbeResult {
+            proto: Proto::Tcp,
+            address: "127.0.0.1".parse().unwrap(),
+            result: ProbeOutcome::InUse,
+            error: Some("Address already in use (os error 98)".into()),
+        };
+        let text = report(Verdict::InUseUnlisted, &[in_use], &["No listed…".into()]);
+        assert!(
+            text.starts_with("Port 8080/tcp is in use, but no listed socket explains it"),
+            "{text}"
+        );
+        assert!(!text.contains("free"), "{text}");
+        assert!(text.contains("  tcp  127.0.0.1   in_use"), "{text}");
+        let text = report(Verdict::Free, &[], &[]);
+        assert!(text.starts_with("Port 8080/tcp is free"), "{text}");
+        // Nothing probed: no probe section at all.
+        assert!(!text.contains("Bind probe"), "{text}");
+    }
 
     #[test]
     fn utc_dates() {

@@ -141,6 +141,34 @@ pub fn v6_wildcard_listener_on(port: u16, v6only: bool) -> TcpListener {
     TcpListener::from(fd)
 }
 
+/// A TCP socket bound to 127.0.0.1 on a free port that never listens or connects (a server
+/// between bind and listen), and its port.
+pub fn tcp_bound_only() -> (OwnedFd, u16) {
+    let fd = raw_socket(libc::AF_INET, libc::SOCK_STREAM);
+    // SAFETY: sockaddr_in is plain data; zero is 0.0.0.0 port 0.
+    let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    addr.sin_family = libc::AF_INET as libc::sa_family_t;
+    addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+    let mut len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: addr is a valid sockaddr_in of the size given.
+    let rc = unsafe { libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len) };
+    assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
+    // SAFETY: addr and len are live and describe a buffer of len bytes.
+    let rc = unsafe { libc::getsockname(fd.as_raw_fd(), (&raw mut addr).cast(), &raw mut len) };
+    assert_eq!(rc, 0, "getsockname: {}", std::io::Error::last_os_error());
+    (fd, u16::from_be(addr.sin_port))
+}
+
+/// True when the running kernel is at least `major.minor`.
+pub fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
+}
+
 pub fn port_of(addr: std::io::Result<SocketAddr>) -> u16 {
     addr.expect("local addr").port()
 }

@@ -158,6 +158,109 @@ fn established_connection_only_with_all() {
     drop((server, client));
 }
 
+/// Issue 8: the kernel gives no uid for a TIME_WAIT socket (it writes 0), which was shown as
+/// uid 0 / root. Unknown is null in JSON and blank in the table.
+#[test]
+fn time_wait_socket_has_no_uid() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    // The side that closes first gets TIME_WAIT: the server, on the listener's port.
+    drop(server);
+    let _ = std::io::Read::read(&mut client, &mut [0u8; 1]);
+    drop(client);
+    drop(listener);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let doc = list_json(&["--all", "-t", "--port", &port.to_string()]);
+        if let Some(tw) = doc
+            .sockets
+            .iter()
+            .find(|s| s.state == SocketState::TimeWait && s.local_port == port)
+        {
+            assert_eq!((tw.uid, tw.user.as_deref()), (None, None), "{tw:#?}");
+            assert_eq!(tw.owner_unknown_reason, Some(OwnerUnknown::Kernel));
+            let out = portscope(&[
+                "--color",
+                "never",
+                "--state",
+                "time_wait",
+                "--port",
+                &port.to_string(),
+            ]);
+            let table = String::from_utf8(out.stdout).unwrap();
+            let row = table
+                .lines()
+                .find(|l| l.contains("time_wait"))
+                .unwrap_or_else(|| panic!("{table}"));
+            assert!(!row.contains("root"), "{table}");
+            assert!(row.trim_end().ends_with("(kernel)"), "{table}");
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no TIME_WAIT socket on {port}: {:#?}",
+            doc.sockets
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Issue 8: a socket held by processes of two users showed one user in the USER column.
+#[test]
+fn socket_shared_by_two_users_shows_both() {
+    if !is_root() && skip("needs root to start a process as another user") {
+        return;
+    }
+    if !have("setpriv") && skip("setpriv (util-linux) is not installed") {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "sleep",
+        "60",
+    ]);
+    let child = spawn_holding(cmd, &[listener.as_raw_fd()]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let users = loop {
+        let doc = list_json(&["--port", &port.to_string()]);
+        let row = ours(&doc, &listener)[0].clone();
+        let child_row = row.processes.iter().find(|p| p.pid == child.pid());
+        if child_row.is_some_and(|p| p.uid == Some(65534)) {
+            assert!(row.processes.iter().any(|p| p.uid == Some(0)), "{row:#?}");
+            // The cell lists every user in pid order, each once.
+            let mut users: Vec<String> = Vec::new();
+            for p in &row.processes {
+                let u = p.user.clone().unwrap_or_else(|| p.uid.unwrap().to_string());
+                if !users.contains(&u) {
+                    users.push(u);
+                }
+            }
+            break users;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "setpriv never ran: {row:#?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(users.len(), 2, "{users:?}");
+    let out = portscope(&["--color", "never", "--port", &port.to_string()]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    let row = table
+        .lines()
+        .find(|l| l.contains(&child.pid().to_string()))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(row.contains(&format!("  {}  ", users.join(","))), "{table}");
+    drop(child);
+}
+
 #[test]
 fn nothing_matched_exits_1_and_bad_input_exits_2() {
     // Port 1 (tcpmux) is not listened on by anything that runs these tests.
@@ -381,7 +484,7 @@ fn unprivileged_run_lists_everything_and_hints_once() {
     assert_eq!(row.len(), 1, "root's socket is listed for nobody too");
     assert!(row[0].processes.is_empty());
     assert_eq!(row[0].owner_unknown_reason, Some(OwnerUnknown::Permission));
-    assert_eq!(row[0].uid, 0);
+    assert_eq!(row[0].uid, Some(0));
     assert_eq!(row[0].user.as_deref(), Some("root"));
     let hints: Vec<&str> = stderr.lines().filter(|l| l.contains("sudo")).collect();
     assert_eq!(hints.len(), 1, "{stderr}");

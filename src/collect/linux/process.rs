@@ -19,15 +19,53 @@ pub fn details(proc_root: &Path, pids: &[u32]) -> BTreeMap<u32, ProcessInfo> {
     if pids.is_empty() {
         return BTreeMap::new();
     }
-    if proc_root == Path::new("/proc") {
-        if let Some(found) = sysinfo_details::details(pids) {
-            return found;
+    let via_sysinfo = if proc_root == Path::new("/proc") {
+        sysinfo_details::details(pids)
+    } else {
+        None
+    };
+    let mut found = via_sysinfo.unwrap_or_else(|| {
+        let clock = start_clock(proc_root);
+        pids.iter()
+            .filter_map(|&pid| read_one(proc_root, pid, clock).map(|info| (pid, info)))
+            .collect()
+    });
+    for info in found.values_mut() {
+        if info.cmdline.is_empty() && info.exe.is_none() {
+            from_live_thread(proc_root, info);
         }
     }
-    let clock = start_clock(proc_root);
-    pids.iter()
-        .filter_map(|&pid| read_one(proc_root, pid, clock).map(|info| (pid, info)))
-        .collect()
+    found
+}
+
+/// Fill the command line and executable of a process whose main thread has exited while
+/// other threads live on: `PID/cmdline` and `PID/exe` then read as empty (the main thread has
+/// no memory map any more), but every other thread's `PID/task/TID/` still has them. Kernel
+/// threads, which have neither anywhere, are left as they are.
+fn from_live_thread(proc_root: &Path, info: &mut ProcessInfo) {
+    let task = proc_root.join(info.pid.to_string()).join("task");
+    let Ok(entries) = fs::read_dir(&task) else {
+        return;
+    };
+    let pid = info.pid.to_string();
+    for entry in entries.flatten() {
+        if entry.file_name().as_encoded_bytes() == pid.as_bytes() {
+            continue;
+        }
+        let dir = entry.path();
+        let cmdline = fs::read(dir.join("cmdline"))
+            .map(|b| split_cmdline(&b))
+            .unwrap_or_default();
+        if cmdline.is_empty() {
+            continue;
+        }
+        info.exe = fs::read_link(dir.join("exe"))
+            .ok()
+            .map(|p| p.to_string_lossy().into_owned())
+            .filter(|e| !e.is_empty());
+        info.cmdline = cmdline;
+        return;
+    }
 }
 
 /// Read one process's details straight from `proc_root/PID`. `None` when it no longer exists.

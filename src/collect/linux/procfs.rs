@@ -64,16 +64,35 @@ pub fn scan_owners(proc_root: &Path, wanted: Option<&HashSet<u64>>) -> OwnerScan
         performed: true,
         ..OwnerScan::default()
     };
+    let mut empty = Vec::new();
     for part in parts {
         scan.processes_scanned += part.scanned;
         scan.vanished += part.vanished;
         scan.denied.extend(part.denied);
+        empty.extend(part.empty);
         for (inode, fd) in part.found {
             scan.by_inode.entry(inode).or_default().push(fd);
         }
     }
+    // A process whose main thread has exited while other threads live on shows an empty
+    // `PID/fd`: its descriptors are only under `PID/task/TID/fd`. Those are read only when a
+    // wanted socket is still without a holder, so a normal run pays nothing for it.
+    let unfound = wanted.is_none_or(|w| w.iter().any(|i| !scan.by_inode.contains_key(i)));
+    if unfound && !empty.is_empty() {
+        let part = scan_threads(proc_root, &empty, wanted);
+        for (inode, fd) in part.found {
+            scan.by_inode.entry(inode).or_default().push(fd);
+        }
+        for pid in part.denied {
+            if !scan.denied.contains(&pid) {
+                scan.denied.push(pid);
+            }
+        }
+    }
     for holders in scan.by_inode.values_mut() {
         holders.sort_unstable();
+        // Threads sharing one descriptor table list the same (pid, fd) each.
+        holders.dedup();
     }
     scan.denied.sort_unstable();
     scan
@@ -98,6 +117,73 @@ struct Partial {
     scanned: usize,
     denied: Vec<u32>,
     vanished: usize,
+    /// Processes whose `fd` directory listed no descriptor at all (kernel threads, and
+    /// processes whose main thread has exited: see [`scan_threads`]).
+    empty: Vec<u32>,
+}
+
+/// The reusable buffers of one scanning thread.
+struct Buffers {
+    link: [u8; 64],
+    dirents: Vec<u64>,
+    rel: String,
+}
+
+impl Buffers {
+    fn new() -> Self {
+        Buffers {
+            link: [0u8; 64],
+            dirents: vec![0u64; DIRENT_BUF_WORDS],
+            rel: String::new(),
+        }
+    }
+}
+
+/// What reading one fd directory gave.
+struct FdTable {
+    /// Descriptors listed (sockets or not).
+    fds: usize,
+    /// Some entry, or the listing itself, was denied.
+    denied: bool,
+}
+
+/// Read the fd directory `rel` (relative to `root`, NUL-terminated) of process `pid`,
+/// recording the wanted socket inodes it holds in `found`.
+fn scan_fd_dir(
+    root: &File,
+    pid: u32,
+    wanted: Option<&HashSet<u64>>,
+    buf: &mut Buffers,
+    found: &mut Vec<(u64, FdRef)>,
+) -> io::Result<FdTable> {
+    let dir = open_dir_at(root, &buf.rel)?;
+    let mut table = FdTable {
+        fds: 0,
+        denied: false,
+    };
+    let link = &mut buf.link;
+    let listed = for_each_entry(&dir, &mut buf.dirents, |name| {
+        let Some(fd) = parse_u32(name.to_bytes()) else {
+            return;
+        };
+        table.fds += 1;
+        match readlinkat(&dir, name, link) {
+            Ok(target) => {
+                if let Some(inode) = parse_socket_link(target) {
+                    if wanted.is_none_or(|w| w.contains(&inode)) {
+                        found.push((inode, FdRef { pid, fd: Some(fd) }));
+                    }
+                }
+            }
+            Err(err) if err.kind() == io::ErrorKind::PermissionDenied => table.denied = true,
+            // The fd closed or the process exited between getdents and readlink.
+            Err(_) => {}
+        }
+    });
+    if let Err(err) = listed {
+        table.denied |= err.kind() == io::ErrorKind::PermissionDenied;
+    }
+    Ok(table)
 }
 
 fn scan_pids(proc_root: &Path, pids: &[u32], wanted: Option<&HashSet<u64>>) -> Partial {
@@ -110,46 +196,57 @@ fn scan_pids(proc_root: &Path, pids: &[u32], wanted: Option<&HashSet<u64>>) -> P
             return part;
         }
     };
-    let mut link = [0u8; 64];
-    let mut dirents = vec![0u64; DIRENT_BUF_WORDS];
-    let mut rel = String::new();
+    let mut buf = Buffers::new();
     for &pid in pids {
-        rel.clear();
-        let _ = write!(rel, "{pid}/fd\0");
-        let dir = match open_dir_at(&root, &rel) {
-            Ok(dir) => dir,
-            Err(err) => {
-                match err.kind() {
-                    io::ErrorKind::PermissionDenied => part.denied.push(pid),
-                    _ => part.vanished += 1,
+        buf.rel.clear();
+        let _ = write!(buf.rel, "{pid}/fd\0");
+        match scan_fd_dir(&root, pid, wanted, &mut buf, &mut part.found) {
+            Ok(table) => {
+                part.scanned += 1;
+                if table.denied {
+                    part.denied.push(pid);
+                } else if table.fds == 0 {
+                    part.empty.push(pid);
                 }
-                continue;
             }
-        };
-        part.scanned += 1;
-        let mut denied_here = false;
-        let listed = for_each_entry(&dir, &mut dirents, |name| {
-            let Some(fd) = parse_u32(name.to_bytes()) else {
-                return;
-            };
-            match readlinkat(&dir, name, &mut link) {
-                Ok(target) => {
-                    if let Some(inode) = parse_socket_link(target) {
-                        if wanted.is_none_or(|w| w.contains(&inode)) {
-                            part.found.push((inode, FdRef { pid, fd: Some(fd) }));
-                        }
-                    }
-                }
-                Err(err) if err.kind() == io::ErrorKind::PermissionDenied => denied_here = true,
-                // The fd closed or the process exited between getdents and readlink.
-                Err(_) => {}
-            }
-        });
-        if let Err(err) = listed {
-            denied_here |= err.kind() == io::ErrorKind::PermissionDenied;
+            Err(err) => match err.kind() {
+                io::ErrorKind::PermissionDenied => part.denied.push(pid),
+                _ => part.vanished += 1,
+            },
         }
-        if denied_here {
-            part.denied.push(pid);
+    }
+    part
+}
+
+/// The descriptors of processes whose `PID/fd` was empty, read through their other threads'
+/// `PID/task/TID/fd` (as `ss -T` and `lsof -K` look): when the main thread has exited, the
+/// process lives on in its other threads, but `PID/fd` shows the main thread's (no) table.
+/// Holders are recorded under the process id, so every pid shown is one a signal reaches.
+fn scan_threads(proc_root: &Path, pids: &[u32], wanted: Option<&HashSet<u64>>) -> Partial {
+    let mut part = Partial::default();
+    let Ok(root) = File::open(proc_root) else {
+        return part;
+    };
+    let mut buf = Buffers::new();
+    let mut tids = Vec::new();
+    for &pid in pids {
+        buf.rel.clear();
+        let _ = write!(buf.rel, "{pid}/task\0");
+        let Ok(task) = open_dir_at(&root, &buf.rel) else {
+            continue;
+        };
+        tids.clear();
+        let _ = for_each_entry(&task, &mut buf.dirents, |name| {
+            tids.extend(parse_u32(name.to_bytes()).filter(|&tid| tid != pid));
+        });
+        for &tid in &tids {
+            buf.rel.clear();
+            let _ = write!(buf.rel, "{pid}/task/{tid}/fd\0");
+            if let Ok(table) = scan_fd_dir(&root, pid, wanted, &mut buf, &mut part.found) {
+                if table.denied && !part.denied.contains(&pid) {
+                    part.denied.push(pid);
+                }
+            }
         }
     }
     part
@@ -301,6 +398,37 @@ mod tests {
         assert!(scan.performed);
         assert_eq!(scan.processes_scanned, 0);
         assert!(scan.by_inode.is_empty());
+    }
+
+    #[test]
+    fn holders_behind_an_exited_main_thread_are_found_in_its_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = |path: &str, target: &str| {
+            let path = dir.path().join(path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(target, path).unwrap();
+        };
+        // pid 100: an ordinary process holding 777.
+        link("100/fd/3", "socket:[777]");
+        // pid 200: its main thread exited (empty fd table); threads 201 and 202 share a table
+        // holding 888.
+        fs::create_dir_all(dir.path().join("200/fd")).unwrap();
+        fs::create_dir_all(dir.path().join("200/task/200/fd")).unwrap();
+        link("200/task/201/fd/5", "socket:[888]");
+        link("200/task/202/fd/5", "socket:[888]");
+        // pid 300: a kernel thread, no descriptors anywhere.
+        fs::create_dir_all(dir.path().join("300/fd")).unwrap();
+        fs::create_dir_all(dir.path().join("300/task/300/fd")).unwrap();
+        let wanted: HashSet<u64> = [777, 888].into_iter().collect();
+        let scan = scan_owners(dir.path(), Some(&wanted));
+        let at = |pid, fd| FdRef { pid, fd: Some(fd) };
+        assert_eq!(scan.by_inode.get(&777), Some(&vec![at(100, 3)]));
+        // Recorded once, under the process id a signal reaches.
+        assert_eq!(scan.by_inode.get(&888), Some(&vec![at(200, 5)]));
+        assert!(scan.denied.is_empty());
+        // Without a wanted set every socket counts as not found yet.
+        let scan = scan_owners(dir.path(), None);
+        assert_eq!(scan.by_inode.get(&888), Some(&vec![at(200, 5)]));
     }
 
     #[test]

@@ -40,7 +40,8 @@ use netlink_packet_core::{
 };
 use netlink_packet_sock_diag::SockDiagMessage;
 use netlink_packet_sock_diag::constants::{
-    AF_INET, AF_INET6, INET_DIAG_SKV6ONLY, IPPROTO_TCP, IPPROTO_UDP, SOCK_DIAG_BY_FAMILY,
+    AF_INET, AF_INET6, INET_DIAG_SHUTDOWN, INET_DIAG_SKV6ONLY, IPPROTO_TCP, IPPROTO_UDP,
+    SOCK_DIAG_BY_FAMILY,
 };
 use netlink_packet_sock_diag::inet::{
     ExtensionFlags, InetRequest, InetResponseBuffer, InetResponseHeader, SocketId, StateFlags,
@@ -329,23 +330,28 @@ fn decode_socket(
         return Ok(None);
     };
 
-    let v6only = match req.family {
-        Family::Ipv4 => None,
-        Family::Ipv6 => {
-            let mut v6only = None;
-            for nla in NlasIterator::new(payload.get(INET_DIAG_MSG_LEN..).unwrap_or_default()) {
-                let nla = nla?;
-                if nla.kind() == INET_DIAG_SKV6ONLY {
-                    let value = nla
-                        .value()
-                        .first()
-                        .ok_or("empty INET_DIAG_SKV6ONLY attribute")?;
-                    v6only = Some(*value != 0);
-                }
+    // One walk over the attributes: INET_DIAG_SKV6ONLY (see the module documentation) and
+    // INET_DIAG_SHUTDOWN, which the kernel puts on every full socket (`inet_sk_diag_fill`) and
+    // on no mini socket: a TIME_WAIT socket (`inet_twsk_diag_fill`) or a connection request
+    // (`inet_req_diag_fill`, reported as SYN_RECV) has no owner, and the kernel writes 0 into
+    // its `idiag_uid`, which is not root but "no uid".
+    let mut v6only = None;
+    let mut full_socket = false;
+    for nla in NlasIterator::new(payload.get(INET_DIAG_MSG_LEN..).unwrap_or_default()) {
+        let nla = nla?;
+        match nla.kind() {
+            INET_DIAG_SKV6ONLY if req.family == Family::Ipv6 => {
+                let value = nla
+                    .value()
+                    .first()
+                    .ok_or("empty INET_DIAG_SKV6ONLY attribute")?;
+                v6only = Some(*value != 0);
             }
-            v6only
+            INET_DIAG_SHUTDOWN => full_socket = true,
+            _ => {}
         }
-    };
+    }
+    let uid = (full_socket && state != SocketState::TimeWait).then_some(header.uid);
 
     let id = &header.socket_id;
     let remote = id.destination_address.to_canonical();
@@ -362,7 +368,7 @@ fn decode_socket(
         local_port: id.source_port,
         remote_addr,
         remote_port,
-        uid: header.uid,
+        uid,
         inode: u64::from(header.inode),
         bound_ifindex: (id.interface_id != 0).then_some(id.interface_id),
         v6only,
@@ -478,7 +484,7 @@ mod tests {
                 local_port: port,
                 remote_addr: None,
                 remote_port: None,
-                uid: euid(),
+                uid: Some(euid()),
                 inode: inode(&listener),
                 bound_ifindex: None,
                 v6only: None,
@@ -548,7 +554,7 @@ mod tests {
         assert_eq!(b.state, SocketState::Unconnected);
         assert_eq!(b.local_port, bound.local_addr().unwrap().port());
         assert_eq!((b.remote_addr, b.remote_port), (None, None));
-        assert_eq!(b.uid, euid());
+        assert_eq!(b.uid, Some(euid()));
         assert!(find(&unconnected_only, inode(&connected)).is_none());
 
         let both = dump(Proto::Udp, Family::Ipv4, CLOSE | ESTABLISHED).unwrap();
@@ -624,7 +630,83 @@ mod tests {
             (a.remote_addr, a.remote_port),
             (Some(LOCALHOST), Some(client_addr.port()))
         );
-        assert_eq!(a.uid, euid());
+        assert_eq!(a.uid, Some(euid()));
+    }
+
+    /// True when the running kernel is at least `major.minor` (per `uname -r`).
+    fn kernel_at_least(major: u32, minor: u32) -> bool {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        let mut parts = release
+            .trim()
+            .split(|c: char| !c.is_ascii_digit())
+            .map(|p| p.parse::<u32>().unwrap_or(0));
+        let have = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        have >= (major, minor)
+    }
+
+    /// A TCP socket bound to 127.0.0.1:0 that never listens or connects, and its port.
+    fn bound_only_v4() -> (OwnedFd, u16) {
+        // SAFETY: plain socket(2) call; the result is checked before use.
+        let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+        assert!(raw >= 0, "socket: {}", io::Error::last_os_error());
+        // SAFETY: `raw` is a freshly created descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: sockaddr_in is plain data; all-zero is a valid starting value.
+        let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from(Ipv4Addr::LOCALHOST).to_be();
+        let mut len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        // SAFETY: `addr` is a valid sockaddr_in and its exact size is passed.
+        let rc = unsafe { libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len) };
+        assert_eq!(rc, 0, "bind: {}", io::Error::last_os_error());
+        // SAFETY: `addr` and `len` are live and describe a buffer of `len` bytes.
+        let rc = unsafe { libc::getsockname(fd.as_raw_fd(), (&raw mut addr).cast(), &raw mut len) };
+        assert_eq!(rc, 0, "getsockname: {}", io::Error::last_os_error());
+        (fd, u16::from_be(addr.sin_port))
+    }
+
+    #[test]
+    fn bound_but_inactive_tcp_socket_is_dumped_as_bound() {
+        if !kernel_at_least(6, 5) {
+            eprintln!("skipping: TCP_BOUND_INACTIVE needs Linux 6.5");
+            return;
+        }
+        let (sock, port) = bound_only_v4();
+        let bound = 1 << SocketQuery::TCP_BOUND_INACTIVE;
+        let only = dump_filtered(Proto::Tcp, Family::Ipv4, bound, Some((port, port))).unwrap();
+        let s = find(&only, inode(&sock)).expect("bound socket missing from the dump");
+        assert_eq!(s.state, SocketState::Bound);
+        assert_eq!((s.local_addr, s.local_port), (LOCALHOST, port));
+        assert_eq!((s.remote_addr, s.remote_port), (None, None));
+        assert_eq!(s.uid, Some(euid()));
+        let all = dump(Proto::Tcp, Family::Ipv4, SocketQuery::ALL_STATES).unwrap();
+        assert!(find(&all, inode(&sock)).is_some());
+        // Not part of the listening view.
+        let listening = dump(Proto::Tcp, Family::Ipv4, LISTEN).unwrap();
+        assert!(find(&listening, inode(&sock)).is_none());
+    }
+
+    #[test]
+    fn time_wait_socket_has_no_uid() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        // The side that closes first ends in TIME_WAIT: here the server, on the listener's port.
+        drop(server);
+        let _ = std::io::Read::read(&mut &client, &mut [0u8; 1]);
+        drop(client);
+        let time_wait = 1 << 6;
+        for _ in 0..100 {
+            let tw =
+                dump_filtered(Proto::Tcp, Family::Ipv4, time_wait, Some((port, port))).unwrap();
+            if let Some(s) = tw.iter().find(|s| s.state == SocketState::TimeWait) {
+                assert_eq!((s.uid, s.inode), (None, 0), "{s:?}");
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("no TIME_WAIT socket on port {port}");
     }
 
     #[test]
@@ -690,6 +772,17 @@ mod tests {
     }
 
     fn inet_diag_msg(family: u8, state: u8, id: SocketId, attrs: &[u8]) -> Vec<u8> {
+        inet_diag_msg_of(family, state, id, attrs, 1000, 42)
+    }
+
+    fn inet_diag_msg_of(
+        family: u8,
+        state: u8,
+        id: SocketId,
+        attrs: &[u8],
+        uid: u32,
+        inode: u32,
+    ) -> Vec<u8> {
         let header = InetResponseHeader {
             family,
             state,
@@ -697,8 +790,8 @@ mod tests {
             socket_id: id,
             recv_queue: 0,
             send_queue: 0,
-            uid: 1000,
-            inode: 42,
+            uid,
+            inode,
         };
         let mut out = vec![0; header.buffer_len()];
         header.emit(&mut out);
@@ -742,7 +835,7 @@ mod tests {
                 local_port: 8080,
                 remote_addr: None,
                 remote_port: None,
-                uid: 1000,
+                uid: Some(1000),
                 inode: 42,
                 bound_ifindex: Some(3),
                 v6only: Some(true),
@@ -765,11 +858,57 @@ mod tests {
         assert_eq!(out[0].v6only, None);
     }
 
+    /// INET_DIAG_SHUTDOWN (a full socket), padded to 8 bytes.
+    const SHUTDOWN_ATTR: [u8; 8] = [5, 0, 8, 0, 0, 0, 0, 0];
+    /// INET_DIAG_MARK, which the kernel also puts on TIME_WAIT and request sockets.
+    const MARK_ATTR: [u8; 8] = [8, 0, 15, 0, 0, 0, 0, 0];
+
+    #[test]
+    fn uid_is_known_only_for_full_sockets() {
+        // (kernel state, attributes, idiag_uid, idiag_inode) → uid, as the kernel fills them:
+        // inet_sk_diag_fill for full sockets, inet_twsk_diag_fill for TIME_WAIT (and a
+        // FIN_WAIT2 that became a timewait socket), inet_req_diag_fill for requests (SYN_RECV).
+        type Case<'a> = (u8, &'a [u8], u32, u32, Option<u32>);
+        let cases: [Case; 8] = [
+            (10, &SHUTDOWN_ATTR, 1000, 42, Some(1000)),
+            (1, &SHUTDOWN_ATTR, 0, 42, Some(0)),
+            // An orphaned full socket: no file any more, but the uid is real.
+            (4, &SHUTDOWN_ATTR, 33, 0, Some(33)),
+            (6, &MARK_ATTR, 0, 0, None),
+            (6, &[], 0, 0, None),
+            (5, &[], 0, 0, None),
+            (3, &MARK_ATTR, 0, 0, None),
+            // Never a uid for TIME_WAIT, whatever the attributes say.
+            (6, &SHUTDOWN_ATTR, 0, 0, None),
+        ];
+        for (state, attrs, uid, inode, want) in cases {
+            let datagram = message(
+                SOCK_DIAG_BY_FAMILY,
+                &inet_diag_msg_of(AF_INET6, state, SocketId::new_v6(), attrs, uid, inode),
+            );
+            let mut out = Vec::new();
+            parse_datagram(&datagram, &V6_REQ, &mut out).unwrap();
+            assert_eq!(out[0].uid, want, "state {state}, attributes {attrs:?}");
+        }
+    }
+
+    #[test]
+    fn bound_inactive_is_bound() {
+        let datagram = message(
+            SOCK_DIAG_BY_FAMILY,
+            &inet_diag_msg(AF_INET6, 7, SocketId::new_v6(), &SHUTDOWN_ATTR),
+        );
+        let mut out = Vec::new();
+        parse_datagram(&datagram, &V6_REQ, &mut out).unwrap();
+        assert_eq!(out[0].state, SocketState::Bound);
+        assert_eq!(out[0].uid, Some(1000));
+    }
+
     #[test]
     fn unknown_state_is_skipped() {
         let datagram = message(
             SOCK_DIAG_BY_FAMILY,
-            &inet_diag_msg(AF_INET6, 13, SocketId::new_v6(), &[]),
+            &inet_diag_msg(AF_INET6, 14, SocketId::new_v6(), &[]),
         );
         let mut out = Vec::new();
         assert_eq!(
