@@ -126,7 +126,7 @@ pub fn proc_text(path: &Path) -> Option<String> {
     read_regular_text(path, PROC_LIMIT).ok()
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::ffi::CString;
