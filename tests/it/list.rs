@@ -199,6 +199,47 @@ fn closed_pipe_is_not_an_error() {
     assert!(!stderr.contains("error"), "{stderr}");
 }
 
+/// Issue 8: `--help` and `--version` written to a full disk exited 0 with the text lost. A
+/// failed write is an error (exit 2, one line on stderr); a closed pipe still is not.
+#[test]
+fn help_and_version_to_a_full_disk_fail() {
+    for args in [
+        vec!["--help"],
+        vec!["-h"],
+        vec!["--version"],
+        vec!["who", "--help"],
+        vec!["audit", "--help"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = Command::new(bin())
+            .args(&args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains("cannot write") && err.contains("No space left"),
+            "{args:?}: {err}"
+        );
+
+        let mut child = Command::new(bin())
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let stderr = read_all(child.stderr.take().unwrap());
+        assert_eq!(child.wait().unwrap().code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}
+
 /// A closed pipe keeps the command's own exit code: `who` on a free port is still 1.
 #[test]
 fn closed_pipe_keeps_the_exit_code() {
