@@ -6,7 +6,8 @@
 
 use std::net::IpAddr;
 
-use serde::{Deserialize, Serialize};
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::analyze::audit::{Finding, process_names};
 use crate::analyze::exposure::rank;
@@ -16,11 +17,19 @@ use crate::model::{AddrClass, Proto, SocketEntry};
 pub const BASELINE_SCHEMA_VERSION: u32 = 1;
 
 /// A saved baseline (`--save-baseline`).
+///
+/// A baseline file is untrusted input: each field is read through a checker whose error says
+/// what the field expects, in the user's words, instead of a Rust type name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    expecting = "a portscope baseline (a JSON object with schema_version, created and listeners)"
+)]
 pub struct Baseline {
     /// Always [`BASELINE_SCHEMA_VERSION`].
+    #[serde(deserialize_with = "de_schema_version")]
     pub schema_version: u32,
     /// When it was recorded, Unix seconds.
+    #[serde(deserialize_with = "de_created")]
     pub created: u64,
     /// Every listener at that time.
     pub listeners: Vec<Listener>,
@@ -28,21 +37,101 @@ pub struct Baseline {
 
 /// One listener of a baseline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    expecting = "a listener (a JSON object with proto, local_address, port, exposure and wildcard)"
+)]
 pub struct Listener {
     /// Transport protocol.
+    #[serde(deserialize_with = "de_proto")]
     pub proto: Proto,
     /// Bound address.
+    #[serde(deserialize_with = "de_local_address")]
     pub local_address: IpAddr,
     /// Port.
+    #[serde(deserialize_with = "de_port")]
     pub port: u16,
     /// Exposure class then.
+    #[serde(default, deserialize_with = "de_exposure")]
     pub exposure: Option<AddrClass>,
     /// Wildcard bind.
+    #[serde(deserialize_with = "de_wildcard")]
     pub wildcard: bool,
     /// Names of the owning processes (informational; not used for matching, since upgrades and
     /// restarts change them).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_processes")]
     pub processes: Vec<String>,
+}
+
+/// Read one field as JSON, then as `T`; on failure say `KEY: expected EXPECTED, found VALUE`.
+fn checked<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+    d: D,
+    key: &str,
+    expected: &str,
+) -> Result<T, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    T::deserialize(&value).map_err(|_| {
+        D::Error::custom(format!(
+            "{key}: expected {expected}, found {}",
+            found(&value)
+        ))
+    })
+}
+
+/// A JSON value as quoted back in a message: strings cut at 40 characters, lists and objects
+/// named.
+fn found(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    let clip = |s: &str| match s.char_indices().nth(40) {
+        Some((end, _)) => format!("{}…", &s[..end]),
+        None => s.to_owned(),
+    };
+    match value {
+        Value::String(s) => format!("\"{}\"", clip(s)),
+        Value::Array(_) => "a list".to_owned(),
+        Value::Object(_) => "an object".to_owned(),
+        other => clip(&other.to_string()),
+    }
+}
+
+fn de_schema_version<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    checked(d, "schema_version", "a version number such as 1")
+}
+
+fn de_created<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    checked(d, "created", "a time in Unix seconds")
+}
+
+fn de_proto<'de, D: Deserializer<'de>>(d: D) -> Result<Proto, D::Error> {
+    checked(d, "proto", "\"tcp\" or \"udp\"")
+}
+
+fn de_local_address<'de, D: Deserializer<'de>>(d: D) -> Result<IpAddr, D::Error> {
+    checked(
+        d,
+        "local_address",
+        "an IP address such as \"0.0.0.0\" or \"::1\"",
+    )
+}
+
+fn de_port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    checked(d, "port", "a port number 0-65535")
+}
+
+fn de_exposure<'de, D: Deserializer<'de>>(d: D) -> Result<Option<AddrClass>, D::Error> {
+    checked(
+        d,
+        "exposure",
+        "null or an exposure class (loopback, link_local, private, documentation, multicast, \
+         reserved, public)",
+    )
+}
+
+fn de_wildcard<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    checked(d, "wildcard", "true or false")
+}
+
+fn de_processes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    checked(d, "processes", "a list of process names")
 }
 
 /// How a finding relates to the baseline.
@@ -199,6 +288,75 @@ mod tests {
             &HostContext::default(),
         );
         assert_eq!(base.drift(&less[0]), Drift::Unchanged);
+    }
+
+    /// Issue 8: serde's own words ("unknown variant", "expected u16") reached the user.
+    #[test]
+    fn messages_say_what_was_expected() {
+        let listener = |field: &str| {
+            let mut l = serde_json::json!({
+                "proto": "tcp", "local_address": "::", "port": 22,
+                "exposure": "public", "wildcard": true
+            });
+            let (key, value) = field.split_once('=').unwrap();
+            l[key] = serde_json::from_str(value).unwrap();
+            format!("{{\"schema_version\":1,\"created\":0,\"listeners\":[{l}]}}")
+        };
+        let cases: &[(String, &str)] = &[
+            (
+                listener("proto=\"sctp\""),
+                "proto: expected \"tcp\" or \"udp\", found \"sctp\"",
+            ),
+            (
+                listener("port=70000"),
+                "port: expected a port number 0-65535, found 70000",
+            ),
+            (
+                listener("port=\"22\""),
+                "port: expected a port number 0-65535, found \"22\"",
+            ),
+            (
+                listener("local_address=\"host\""),
+                "local_address: expected an IP address such as \"0.0.0.0\" or \"::1\", found \"host\"",
+            ),
+            (
+                listener("exposure=\"space\""),
+                "exposure: expected null or an exposure class",
+            ),
+            (
+                listener("wildcard=1"),
+                "wildcard: expected true or false, found 1",
+            ),
+            (
+                listener("processes=[1]"),
+                "processes: expected a list of process names, found a list",
+            ),
+            (
+                "{\"schema_version\":\"1\",\"created\":0,\"listeners\":[]}".to_owned(),
+                "schema_version: expected a version number such as 1, found \"1\"",
+            ),
+            (
+                "{\"schema_version\":1,\"created\":-1,\"listeners\":[]}".to_owned(),
+                "created: expected a time in Unix seconds, found -1",
+            ),
+            (
+                "[]".to_owned(),
+                "expected a portscope baseline (a JSON object",
+            ),
+            (
+                "{\"schema_version\":1,\"created\":0,\"listeners\":[5]}".to_owned(),
+                "expected a listener (a JSON object",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = Baseline::parse(text).unwrap_err();
+            assert!(err.contains(want), "{text}: {err}");
+            for internal in [
+                "variant", "u16", "u32", "u64", "struct", "Listener", "IpAddr",
+            ] {
+                assert!(!err.contains(internal), "{text}: {err}");
+            }
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use thiserror::Error;
 
 use crate::model::{InterfaceAddr, OwnerScan, PidNamespace, ProcessInfo, RawSocket};
 
+pub mod files;
 pub mod interfaces;
 #[cfg(target_os = "linux")]
 pub mod linux;
@@ -262,8 +263,8 @@ pub fn route_localnet(proc_root: &Path) -> Vec<String> {
         .filter_map(|e| e.file_name().into_string().ok())
         .filter(|name| name != "default")
         .filter(|name| {
-            std::fs::read_to_string(dir.join(name).join("route_localnet"))
-                .is_ok_and(|v| v.trim() == "1")
+            files::proc_text(&dir.join(name).join("route_localnet"))
+                .is_some_and(|v| v.trim() == "1")
         })
         .collect();
     out.sort();

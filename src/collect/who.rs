@@ -96,7 +96,7 @@ pub struct PortSettings {
 #[must_use]
 pub fn port_settings(proc_root: &Path) -> PortSettings {
     let dir = proc_root.join("sys/net/ipv4");
-    let read = |name: &str| fs::read_to_string(dir.join(name)).ok();
+    let read = |name: &str| crate::collect::files::proc_text(&dir.join(name));
     PortSettings {
         ephemeral_range: read("ip_local_port_range").and_then(|t| {
             let mut it = t.split_whitespace().map(str::parse::<u16>);

@@ -17,11 +17,13 @@ use crate::analyze::date::Date;
 use crate::analyze::inventory;
 use crate::analyze::rules::RuleSet;
 use crate::cli::AuditArgs;
+use crate::collect::files::{INPUT_LIMIT, read_regular_text};
 use crate::collect::{self, Request, SocketQuery};
 use crate::commands::list::load_services;
 use crate::commands::{Env, Outcome, print_warnings};
 use crate::render::audit::{AuditDocument, table};
 use crate::render::json::{self, SCHEMA_VERSION};
+use crate::render::sanitize;
 
 /// Run the audit.
 ///
@@ -57,7 +59,7 @@ pub fn run(
             err,
             "portscope: saved {} listener(s) to baseline {}",
             record.listeners.len(),
-            path.display()
+            sanitize(&path.display().to_string())
         )?;
         return Ok(Outcome::Found);
     }
@@ -123,14 +125,19 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// The text of an allowlist or baseline: a regular file (after symbolic links) of at most
+/// [`INPUT_LIMIT`] bytes, read without blocking on a FIFO or device.
+fn read_input(what: &str, path: &Path) -> Result<String> {
+    read_regular_text(path, INPUT_LIMIT)
+        .with_context(|| format!("cannot read {what} {}", path.display()))
+}
+
 fn load_allowlist(path: &Path) -> Result<Allowlist> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read allowlist {}", path.display()))?;
+    let text = read_input("allowlist", path)?;
     Allowlist::parse(&text).map_err(|e| anyhow!("allowlist {}: {e}", path.display()))
 }
 
 fn load_baseline(path: &Path) -> Result<Baseline> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read baseline {}", path.display()))?;
+    let text = read_input("baseline", path)?;
     Baseline::parse(&text).map_err(|e| anyhow!("baseline {}: {e}", path.display()))
 }

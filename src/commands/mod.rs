@@ -83,13 +83,13 @@ pub fn print_timings(err: &mut dyn Write, phases: &Phases) -> std::io::Result<()
     Ok(())
 }
 
-/// Print warnings on stderr, one line each.
+/// Print warnings on stderr, one line each, sanitized: they quote paths and file contents.
 ///
 /// # Errors
 /// When stderr cannot be written.
 pub fn print_warnings(err: &mut dyn Write, warnings: &[String]) -> std::io::Result<()> {
     for w in warnings {
-        writeln!(err, "portscope: warning: {w}")?;
+        writeln!(err, "portscope: warning: {}", crate::render::sanitize(w))?;
     }
     Ok(())
 }

@@ -383,3 +383,137 @@ fn allowlist_suppresses_expires_and_rejects_malformed_files() {
             .contains("missing.toml")
     );
 }
+
+/// `portscope audit ARGS` with its address space capped at 1 GiB and a 60 s watchdog, so an
+/// unbounded read fails fast instead of eating the machine, and a blocked one fails instead of
+/// hanging the suite.
+fn audit_bounded(args: &[&str]) -> Output {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(bin());
+    cmd.arg("audit").args(args);
+    // SAFETY: the closure only calls setrlimit, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            let cap = libc::rlimit {
+                rlim_cur: 1 << 30,
+                rlim_max: 1 << 30,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &cap) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    output_or_hang(cmd, std::time::Duration::from_secs(60))
+}
+
+fn mkfifo(path: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `c` is a NUL-terminated path that lives for the call.
+    assert_eq!(
+        unsafe { libc::mkfifo(c.as_ptr(), 0o600) },
+        0,
+        "mkfifo {path:?}"
+    );
+}
+
+/// Issue 8: `--allow F` and `--baseline F` read without limit (a link to /dev/zero grew to
+/// gigabytes) and blocked forever on a FIFO. Only regular files up to 16 MiB are read; anything
+/// else is one line naming the file and what it is, exit 2. These fail before anything is
+/// collected, so no namespace is needed.
+#[test]
+fn allowlist_and_baseline_must_be_bounded_regular_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    mkfifo(&p("fifo"));
+    std::os::unix::fs::symlink("/dev/zero", p("zero")).unwrap();
+    std::os::unix::fs::symlink(p("fifo"), p("fifo-link")).unwrap();
+    let big = std::fs::File::create(p("big")).unwrap();
+    big.set_len((16 << 20) + 1).unwrap();
+    let cases = [
+        ("fifo", "a FIFO (named pipe), not a regular file"),
+        ("fifo-link", "a FIFO (named pipe), not a regular file"),
+        ("zero", "a character device, not a regular file"),
+        ("", "a directory, not a regular file"),
+        ("big", "larger than 16 MiB"),
+    ];
+    for flag in ["--allow", "--baseline"] {
+        for (name, want) in cases {
+            let path = p(name);
+            let path_s = path.to_str().unwrap();
+            let out = audit_bounded(&[flag, path_s]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{flag} {name}: {err}");
+            assert_eq!(err.lines().count(), 1, "{flag} {name}: {err}");
+            assert!(
+                err.contains(path_s) && err.contains(want),
+                "{flag} {name}: {err}"
+            );
+            assert!(out.stdout.is_empty());
+        }
+    }
+}
+
+fn assert_no_control_bytes(what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "{what}: raw control characters reach the terminal: {text:?}"
+    );
+}
+
+/// Issue 8: error messages echoed allowlist and baseline content raw, so a repository's
+/// allowlist could drive the terminal of whoever reads the CI log. Every value is shown
+/// escaped, as is a file name that holds escape sequences, and warnings too.
+#[test]
+fn escape_sequences_in_input_files_never_reach_stderr() {
+    const ESC: &str = r"\u001b]0;PWNED\u0007\u001b[2J\u009b31m";
+    let dir = tempfile::tempdir().unwrap();
+    // The directory name itself carries an escape sequence.
+    let sub = dir.path().join("ci\x1b[31m\x07");
+    std::fs::create_dir(&sub).unwrap();
+    let allow = sub.join("allow.toml");
+    let allow_s = allow.to_str().unwrap();
+    let entry = |keys: &str| format!("[[allow]]\nreason = \"r\"\n{keys}\n");
+    let cases = [
+        entry(&format!("port = 1\naddress = \"{ESC}\"")),
+        entry(&format!("port = \"{ESC}\"")),
+        entry(&format!("port = 1\nexpires = \"{ESC}\"")),
+        entry(&format!("port = 1\nproto = \"{ESC}\"")),
+        entry(&format!("port = 1\n\"{ESC}\" = 1")),
+        format!("\"{ESC}\" = 1\n"),
+        entry(&format!("port = 1\nprocess = \"{ESC}\"\nprocess = 2")),
+    ];
+    for text in &cases {
+        std::fs::write(&allow, text).unwrap();
+        let out = portscope(&["audit", "--allow", allow_s]);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        assert_no_control_bytes(text, &out.stderr);
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(r"ci\x1b[31m\x07/allow.toml"), "{err}");
+    }
+    let baseline = sub.join("baseline.json");
+    std::fs::write(
+        &baseline,
+        format!(
+            "{{\"schema_version\":1,\"created\":0,\"listeners\":[{{\"proto\":\"{ESC}\",\
+             \"local_address\":\"::\",\"port\":1,\"exposure\":null,\"wildcard\":true}}]}}"
+        ),
+    )
+    .unwrap();
+    let out = portscope(&["audit", "--baseline", baseline.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_no_control_bytes("baseline", &out.stderr);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(r#"found "\x1b]0;PWNED\x07\x1b[2J\x9b31m""#),
+        "{err}"
+    );
+    // A valid allowlist whose entry expired: the warning names the file, escaped.
+    std::fs::write(&allow, entry("port = 1\nexpires = \"2020-01-01\"")).unwrap();
+    let out = portscope(&["audit", "--allow", allow_s]);
+    assert_no_control_bytes("warning", &out.stderr);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expired on 2020-01-01"));
+}

@@ -349,3 +349,51 @@ impl Drop for Netns {
             .output();
     }
 }
+
+/// `portscope ARGS`, killed and failed if it has not finished after a generous `limit`: for
+/// inputs that used to hang forever. Not a timing assertion: the limit is far above any normal
+/// run.
+pub fn portscope_or_hang(args: &[&str], limit: std::time::Duration) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.args(args).env_remove("NO_COLOR");
+    output_or_hang(cmd, limit)
+}
+
+/// Run `cmd` (stdin empty, output captured), killed and failed if it has not finished after
+/// `limit`.
+pub fn output_or_hang(mut cmd: Command, limit: std::time::Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let read_out = std::thread::spawn(move || read_bytes(stdout));
+    let read_err = std::thread::spawn(move || read_bytes(stderr));
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            // Not yet reaped, so the pid is still this child's.
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} still running after {limit:?}: it hangs");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: read_out.join().expect("stdout reader"),
+        stderr: read_err.join().expect("stderr reader"),
+    }
+}
+
+fn read_bytes(mut r: impl Read) -> Vec<u8> {
+    let mut v = Vec::new();
+    let _ = r.read_to_end(&mut v);
+    v
+}

@@ -302,6 +302,47 @@ fn closed_pipe_is_not_an_error() {
     assert!(!stderr.contains("error"), "{stderr}");
 }
 
+/// Issue 8: `--help` and `--version` written to a full disk exited 0 with the text lost. A
+/// failed write is an error (exit 2, one line on stderr); a closed pipe still is not.
+#[test]
+fn help_and_version_to_a_full_disk_fail() {
+    for args in [
+        vec!["--help"],
+        vec!["-h"],
+        vec!["--version"],
+        vec!["who", "--help"],
+        vec!["audit", "--help"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = Command::new(bin())
+            .args(&args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains("cannot write") && err.contains("No space left"),
+            "{args:?}: {err}"
+        );
+
+        let mut child = Command::new(bin())
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let stderr = read_all(child.stderr.take().unwrap());
+        assert_eq!(child.wait().unwrap().code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}
+
 /// A closed pipe keeps the command's own exit code: `who` on a free port is still 1.
 #[test]
 fn closed_pipe_keeps_the_exit_code() {
@@ -561,4 +602,89 @@ fn proc_root_fixture_is_used_for_owners() {
     assert_eq!(row.processes[0].name.as_deref(), Some("fixture-daemon"));
     assert_eq!(row.processes[0].cmdline, vec!["fixture-daemon", "--flag"]);
     assert_eq!(row.processes[0].fds, vec![7]);
+}
+
+fn mkfifo(path: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `c` is a NUL-terminated path that lives for the call.
+    assert_eq!(
+        unsafe { libc::mkfifo(c.as_ptr(), 0o600) },
+        0,
+        "mkfifo {path:?}"
+    );
+}
+
+/// Issue 8: a `<pid>/stat` that is a FIFO hung every command forever. Every file portscope reads
+/// under the proc root is a FIFO here (or a link to /dev/zero); each such process is treated as
+/// unreadable, and a normal process next to it is still described.
+#[test]
+fn fifos_and_devices_in_a_proc_root_do_not_hang() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr()).to_string();
+    let inode = inode_of(&listener);
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for pid in ["4242", "4243"] {
+        std::fs::create_dir_all(root.join(pid).join("fd")).unwrap();
+        std::os::unix::fs::symlink(format!("socket:[{inode}]"), root.join(pid).join("fd/7"))
+            .unwrap();
+    }
+    // 4242: every file a FIFO, except cmdline, a link to an endless device.
+    for name in ["stat", "status", "cgroup"] {
+        mkfifo(&root.join("4242").join(name));
+    }
+    std::os::unix::fs::symlink("/dev/zero", root.join("4242/cmdline")).unwrap();
+    // 4243: an ordinary process.
+    std::fs::write(
+        root.join("4243/stat"),
+        "4243 (fixture-ok) S 1 4243 4243 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0",
+    )
+    .unwrap();
+    std::fs::write(root.join("4243/cmdline"), b"fixture-ok\0").unwrap();
+    // The host files: boot time, own capabilities, port sysctls, route_localnet.
+    mkfifo(&root.join("stat"));
+    std::fs::create_dir_all(root.join("self")).unwrap();
+    mkfifo(&root.join("self/status"));
+    let net = root.join("sys/net/ipv4");
+    std::fs::create_dir_all(net.join("conf/eth0")).unwrap();
+    for name in [
+        "ip_local_port_range",
+        "ip_local_reserved_ports",
+        "ip_unprivileged_port_start",
+        "conf/eth0/route_localnet",
+    ] {
+        mkfifo(&net.join(name));
+    }
+    let root_s = root.to_str().unwrap();
+    let limit = std::time::Duration::from_secs(60);
+
+    let out = portscope_or_hang(&["--json", "--proc-root", root_s, "--port", &port], limit);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: ListDoc = serde_json::from_slice(&out.stdout).unwrap();
+    let row = ours(&doc, &listener)[0];
+    let pids: Vec<u32> = row.processes.iter().map(|p| p.pid).collect();
+    assert_eq!(pids, vec![4242, 4243]);
+    assert_eq!(row.processes[0].name, None);
+    assert_eq!(row.processes[1].name.as_deref(), Some("fixture-ok"));
+
+    let out = portscope_or_hang(&["who", "--json", &port, "--proc-root", root_s], limit);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = portscope_or_hang(&["audit", "--json", "--proc-root", root_s], limit);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -85,8 +85,7 @@ pub fn privileged(proc_root: &Path) -> bool {
     const CAP_DAC_READ_SEARCH: u32 = 2;
     const CAP_SYS_PTRACE: u32 = 19;
     const BOTH: u64 = (1 << CAP_DAC_READ_SEARCH) | (1 << CAP_SYS_PTRACE);
-    std::fs::read_to_string(proc_root.join("self/status"))
-        .ok()
+    crate::collect::files::proc_text(&proc_root.join("self/status"))
         .and_then(|s| {
             s.lines()
                 .find_map(|l| l.strip_prefix("CapEff:"))

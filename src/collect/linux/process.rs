@@ -4,12 +4,15 @@
 //! With the default `/proc` root the details come from sysinfo with a targeted refresh of just
 //! these pids (never a full refresh). sysinfo cannot be pointed at another root, so for
 //! `--proc-root DIR` the same fields are read directly from `DIR/PID/{stat,status,cmdline,exe}`.
-//! A process that exited meanwhile is simply absent from the result.
+//! A process that exited meanwhile is simply absent from the result. Every file is read through
+//! [`crate::collect::files`], so a FIFO or device in a fixture tree counts as unreadable
+//! instead of blocking, and no read is unbounded.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
+use crate::collect::files::{proc_bytes, proc_text};
 use crate::collect::sysinfo_details::{self, full_name};
 use crate::model::ProcessInfo;
 
@@ -82,18 +85,16 @@ fn start_clock(proc_root: &Path) -> Option<(u64, u64)> {
 
 fn read_one(proc_root: &Path, pid: u32, clock: Option<(u64, u64)>) -> Option<ProcessInfo> {
     let dir = proc_root.join(pid.to_string());
-    let stat = fs::read_to_string(dir.join("stat")).ok()?;
+    let stat = proc_text(&dir.join("stat"))?;
     let parsed = parse_stat(&stat)?;
-    let cmdline = fs::read(dir.join("cmdline"))
+    let cmdline = proc_bytes(&dir.join("cmdline"))
         .map(|b| split_cmdline(&b))
         .unwrap_or_default();
     let exe = fs::read_link(dir.join("exe"))
         .ok()
         .map(|p| p.to_string_lossy().into_owned())
         .filter(|e| !e.is_empty());
-    let uid = fs::read_to_string(dir.join("status"))
-        .ok()
-        .and_then(|s| parse_status_uid(&s));
+    let uid = proc_text(&dir.join("status")).and_then(|s| parse_status_uid(&s));
     let start_time = clock.map(|(btime, hz)| btime + parsed.start_ticks / hz);
     Some(ProcessInfo {
         pid,
@@ -111,13 +112,13 @@ fn read_one(proc_root: &Path, pid: u32, clock: Option<(u64, u64)>) -> Option<Pro
 /// The raw text of `proc_root/PID/cgroup`, `None` when unreadable.
 #[must_use]
 pub fn cgroup(proc_root: &Path, pid: u32) -> Option<String> {
-    fs::read_to_string(proc_root.join(pid.to_string()).join("cgroup")).ok()
+    proc_text(&proc_root.join(pid.to_string()).join("cgroup"))
 }
 
 /// Parent pid of `pid` from `proc_root/PID/stat`.
 #[must_use]
 pub fn parent_of(proc_root: &Path, pid: u32) -> Option<u32> {
-    let stat = fs::read_to_string(proc_root.join(pid.to_string()).join("stat")).ok()?;
+    let stat = proc_text(&proc_root.join(pid.to_string()).join("stat"))?;
     parse_stat(&stat).map(|s| s.ppid).filter(|&p| p > 0)
 }
 
@@ -125,7 +126,7 @@ pub fn parent_of(proc_root: &Path, pid: u32) -> Option<u32> {
 /// `None` for pid 1 and kernel roots.
 #[must_use]
 pub fn comm_and_parent(proc_root: &Path, pid: u32) -> Option<(String, Option<u32>)> {
-    let stat = fs::read_to_string(proc_root.join(pid.to_string()).join("stat")).ok()?;
+    let stat = proc_text(&proc_root.join(pid.to_string()).join("stat"))?;
     parse_stat(&stat).map(|s| (s.comm, Some(s.ppid).filter(|&p| p > 0)))
 }
 
@@ -136,7 +137,7 @@ pub fn is_kernel_thread(proc_root: &Path, pid: u32) -> bool {
         return true;
     }
     let dir = proc_root.join(pid.to_string());
-    let empty_cmdline = fs::read(dir.join("cmdline")).is_ok_and(|b| b.is_empty());
+    let empty_cmdline = proc_bytes(&dir.join("cmdline")).is_some_and(|b| b.is_empty());
     empty_cmdline && parent_of(proc_root, pid) == Some(2)
 }
 
@@ -183,7 +184,7 @@ fn split_cmdline(bytes: &[u8]) -> Vec<String> {
 }
 
 fn boot_time(proc_root: &Path) -> Option<u64> {
-    let stat = fs::read_to_string(proc_root.join("stat")).ok()?;
+    let stat = proc_text(&proc_root.join("stat"))?;
     stat.lines()
         .find_map(|l| l.strip_prefix("btime "))
         .and_then(|v| v.trim().parse().ok())
