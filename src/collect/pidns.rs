@@ -16,17 +16,14 @@
 //! namespaces: [`pid_namespace`] is always `None`.
 
 use std::collections::BTreeSet;
-use std::fs::{self, File};
-use std::io::{self, Read};
+use std::fs;
+use std::io;
 use std::path::Path;
 
 use crate::model::PidNamespace;
 
 /// portscope's own proc filesystem.
 const OWN_PROC: &str = "/proc";
-
-/// Longest proc file read here (`status` is ~1.5 KiB, `stat` ~300 bytes).
-const MAX_READ: u64 = 64 * 1024;
 
 /// What a proc filesystem's `self` says about portscope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,24 +237,10 @@ fn parse_socket_link(target: &str) -> Option<u64> {
         .ok()
 }
 
-/// A small regular file as text: `None` for anything else (a FIFO or device in a fixture tree
-/// would block or never end), when unreadable, or when longer than [`MAX_READ`].
+/// A small regular file as text through the one bounded, non-blocking proc reader: `None` for
+/// anything else (a FIFO or device in a fixture tree would block or never end).
 fn read_small(path: &Path) -> Option<String> {
-    let mut options = fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        // Opening a FIFO for reading would wait for a writer.
-        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
-    }
-    let file: File = options.open(path).ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut text = String::new();
-    file.take(MAX_READ + 1).read_to_string(&mut text).ok()?;
-    (text.len() as u64 <= MAX_READ).then_some(text)
+    crate::collect::files::proc_text(path)
 }
 
 #[cfg(test)]

@@ -56,7 +56,7 @@ fn from_live_thread(proc_root: &Path, info: &mut ProcessInfo) {
             continue;
         }
         let dir = entry.path();
-        let cmdline = fs::read(dir.join("cmdline"))
+        let cmdline = crate::collect::files::proc_bytes(&dir.join("cmdline"))
             .map(|b| split_cmdline(&b))
             .unwrap_or_default();
         if cmdline.is_empty() {
