@@ -158,6 +158,48 @@ fn established_connection_only_with_all() {
     drop((server, client));
 }
 
+/// `--all --json` is streamed one entry at a time: it must parse, hold our sockets, and be
+/// byte for byte the document the whole list would serialize to.
+#[test]
+fn all_json_is_streamed_as_the_whole_document() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    let udp = udp_bound("127.0.0.1");
+    let out = portscope(&["--all", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: ListDoc = serde_json::from_slice(&out.stdout).expect("--all --json parses");
+    for fd in [
+        &listener.as_raw_fd(),
+        &client.as_raw_fd(),
+        &server.as_raw_fd(),
+        &udp.as_raw_fd(),
+    ] {
+        assert_eq!(ours(&doc, fd).len(), 1, "socket fd {fd} missing");
+    }
+    let mut whole = Vec::new();
+    portscope::render::json::write(
+        &mut whole,
+        &portscope::render::json::ListDocument {
+            schema_version: doc.schema_version,
+            sockets: &doc.sockets,
+            warnings: &doc.warnings,
+        },
+    )
+    .unwrap();
+    assert!(
+        out.stdout == whole,
+        "streamed output differs from the whole document:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 #[test]
 fn nothing_matched_exits_1_and_bad_input_exits_2() {
     // Port 1 (tcpmux) is not listened on by anything that runs these tests.
@@ -186,17 +228,19 @@ fn closed_pipe_is_not_an_error() {
     let _keep: Vec<TcpListener> = (0..50)
         .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
         .collect();
-    let mut child = Command::new(bin())
-        .args(["--all", "--color", "never"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let stderr = read_all(child.stderr.take().unwrap());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
-    assert!(!stderr.contains("error"), "{stderr}");
+    for args in [["--all", "--color", "never"], ["--all", "--json", "-t"]] {
+        let mut child = Command::new(bin())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let stderr = read_all(child.stderr.take().unwrap());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{args:?} stderr: {stderr}");
+        assert!(!stderr.contains("error"), "{args:?}: {stderr}");
+    }
 }
 
 /// A closed pipe keeps the command's own exit code: `who` on a free port is still 1.
