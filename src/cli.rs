@@ -163,7 +163,7 @@ pub struct KillArgs {
 /// Options shared by every subcommand.
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
-    /// When to use colour: auto (a terminal and NO_COLOR unset), always, never.
+    /// When to use colour: auto (a terminal, NO_COLOR unset and TERM not dumb), always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
     pub color: ColorChoice,
     /// Read processes from this proc filesystem instead of /proc (e.g. /host/proc in a container).
@@ -174,7 +174,7 @@ pub struct GlobalArgs {
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
-    /// Colour when writing to a terminal and NO_COLOR is not set.
+    /// Colour when writing to a terminal, NO_COLOR is not set and TERM is not `dumb`.
     Auto,
     /// Always colour.
     Always,

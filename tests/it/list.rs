@@ -290,6 +290,84 @@ fn escape_sequences_in_process_names_are_shown_not_executed() {
     drop(child);
 }
 
+/// `portscope ARGS` on a pseudo-terminal (script(1)) of `cols` columns with `TERM` set as
+/// given: what the terminal shows, colour sequences included.
+fn on_terminal(term: &str, cols: u16, args: &str) -> String {
+    let cmd = format!("stty cols {cols} rows 50; exec {} {args}", bin());
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .env("TERM", term)
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    String::from_utf8(out.stdout).unwrap().replace("\r\n", "\n")
+}
+
+/// Terminal columns of an ASCII line that may hold colour sequences.
+fn shown_columns(line: &str) -> usize {
+    let mut n = 0;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            chars.by_ref().find(char::is_ascii_alphabetic);
+        } else {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// On a terminal no row is wider than the terminal (the long command line is cut with `…`);
+/// `TERM=dumb` gets no colour unless `--color always` forces it.
+#[test]
+fn terminal_rows_fit_and_dumb_terminals_get_no_colour() {
+    if !have("script") && skip("needs script(1) from util-linux for a pseudo-terminal") {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        &format!("sleep 60; : {}", "long-argument-".repeat(20)),
+    ]);
+    let child = spawn_holding(cmd, &[listener.as_raw_fd()]);
+    drop(listener);
+    let args = format!("--port {port}");
+    // At 60 columns COMMAND is dropped whole; at 100 and 200 it is cut.
+    for (term, cols, extra, colour) in [
+        ("dumb", 60, "", false),
+        ("xterm-256color", 60, "", true),
+        ("dumb", 60, "--color always", true),
+        ("xterm-256color", 100, "--color never", false),
+        ("xterm-256color", 200, "", true),
+    ] {
+        let text = on_terminal(term, cols, &format!("{args} {extra}"));
+        assert_eq!(
+            text.contains('\x1b'),
+            colour,
+            "TERM={term} {extra}: {text:?}"
+        );
+        let row = text
+            .lines()
+            .find(|l| l.contains(&child.pid().to_string()))
+            .unwrap_or_else(|| panic!("no row of pid {}: {text}", child.pid()));
+        if cols > 60 {
+            assert!(row.contains("sh -c sleep 60"), "{cols}: {row}");
+            assert!(row.ends_with('…'), "{cols}: command not cut: {row:?}");
+        }
+        for line in text.lines() {
+            assert!(shown_columns(line) <= usize::from(cols), "{cols}: {line:?}");
+        }
+    }
+    // A pipe gets the whole command line.
+    let out = portscope(&["--color", "never", "--port", &port.to_string()]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains(&"long-argument-".repeat(20)), "{table}");
+}
+
 #[test]
 fn table_has_header_and_own_row() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
