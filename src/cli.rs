@@ -90,7 +90,8 @@ pub enum Command {
                       how to fix it. Run as root to see every owner.",
         after_help = "Exit codes: 0 when no unsuppressed finding is at or above --fail-on \
                       (always 0 without it), 1 when one is, 2 on error (bad arguments, an \
-                      unreadable or malformed allowlist or baseline)."
+                      unreadable or malformed allowlist or baseline). --fail-on judges every \
+                      unsuppressed finding, including those --min-severity does not show."
     )]
     Audit(AuditArgs),
 }
@@ -102,10 +103,11 @@ pub struct AuditArgs {
     #[arg(long)]
     pub json: bool,
     /// Exit 1 when an unsuppressed finding is at or above this severity (critical, high,
-    /// medium, low, info).
+    /// medium, low, info), whether --min-severity shows it or not.
     #[arg(long, value_name = "SEVERITY")]
     pub fail_on: Option<Severity>,
-    /// Report only findings at or above this severity.
+    /// Report only findings at or above this severity. Only the report: --fail-on still judges
+    /// every finding (and a warning counts those it fails on without showing).
     #[arg(long, value_name = "SEVERITY")]
     pub min_severity: Option<Severity>,
     /// Allowlist of accepted findings (TOML, see docs/audit.md).
