@@ -217,7 +217,9 @@ pub struct ListArgs {
     /// Sockets in this state (implies --all for the states given), e.g. time_wait.
     #[arg(long, value_name = "STATE", value_delimiter = ',', value_parser = filter::parse_state)]
     pub state: Vec<SocketState>,
-    /// Sockets exposed this far: loopback, link_local, private, public, …
+    /// Sockets exposed at least this far, in the order loopback < link_local (and multicast) <
+    /// private (and documentation, reserved) < public: `--exposure private` shows private,
+    /// documentation, reserved and public sockets (docs/exposure.md).
     #[arg(long, value_name = "CLASS", value_delimiter = ',', value_parser = filter::parse_exposure)]
     pub exposure: Vec<AddrClass>,
     /// Skip the owner lookup (fastest; no process columns).
