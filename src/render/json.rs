@@ -38,6 +38,9 @@ pub fn write<T: Serialize>(out: &mut dyn Write, doc: &T) -> io::Result<()> {
 pub struct ListStream<W> {
     out: W,
     entries: usize,
+    /// One entry's text: serde writes it token by token into this buffer (cheap, inlined), and
+    /// the buffer goes to `out` in one call (`out` is often a `dyn Write`).
+    buf: Vec<u8>,
 }
 
 impl<W: Write> ListStream<W> {
@@ -50,7 +53,11 @@ impl<W: Write> ListStream<W> {
             out,
             "{{\n  \"schema_version\": {SCHEMA_VERSION},\n  \"sockets\": ["
         )?;
-        Ok(ListStream { out, entries: 0 })
+        Ok(ListStream {
+            out,
+            entries: 0,
+            buf: Vec::with_capacity(4096),
+        })
     }
 
     /// Write one entry of `sockets`.
@@ -58,11 +65,13 @@ impl<W: Write> ListStream<W> {
     /// # Errors
     /// When writing fails.
     pub fn entry(&mut self, entry: &SocketEntry) -> io::Result<()> {
-        self.out
-            .write_all(if self.entries == 0 { b"\n" } else { b",\n" })?;
-        self.out.write_all(b"    ")?;
+        self.buf.clear();
+        self.buf
+            .extend_from_slice(if self.entries == 0 { b"\n" } else { b",\n" });
+        self.buf.extend_from_slice(b"    ");
         // The entry sits two levels deep: its own lines get that indentation.
-        to_writer_indented(&mut self.out, entry, b"    ")?;
+        to_writer_indented(&mut self.buf, entry, 2)?;
+        self.out.write_all(&self.buf)?;
         self.entries += 1;
         Ok(())
     }
@@ -77,44 +86,100 @@ impl<W: Write> ListStream<W> {
             self.out.write_all(b"\n  ")?;
         }
         self.out.write_all(b"],\n  \"warnings\": ")?;
-        to_writer_indented(&mut self.out, &warnings, b"  ")?;
+        to_writer_indented(&mut self.out, warnings, 1)?;
         self.out.write_all(b"\n}\n")?;
         Ok(self.entries)
     }
 }
 
-/// `serde_json::to_writer_pretty` of a value nested under `indent`: every line after the first
-/// starts with `indent`. JSON strings never hold a raw newline (serde escapes it), so every
-/// newline serde writes is a line break of the layout.
+/// `serde_json::to_writer_pretty` of a value nested `level` levels deep: its lines after the
+/// first are indented as the whole document's pretty printing would indent them.
 fn to_writer_indented<T: Serialize + ?Sized>(
     out: &mut impl Write,
     value: &T,
-    indent: &'static [u8],
+    level: usize,
 ) -> io::Result<()> {
-    serde_json::to_writer_pretty(Indent { out, indent }, value).map_err(io::Error::from)
+    let formatter = Nested {
+        level,
+        has_value: false,
+    };
+    value
+        .serialize(&mut serde_json::Serializer::with_formatter(out, formatter))
+        .map_err(io::Error::from)
 }
 
-/// A writer that inserts `indent` after every newline.
-struct Indent<'w, W> {
-    out: &'w mut W,
-    indent: &'static [u8],
+/// serde_json's `PrettyFormatter` (two-space indent) starting `level` levels deep, so an entry
+/// can be written on its own with the layout it has inside the document.
+struct Nested {
+    level: usize,
+    has_value: bool,
 }
 
-impl<W: Write> Write for Indent<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut rest = buf;
-        while let Some(at) = rest.iter().position(|&b| b == b'\n') {
-            let (line, tail) = rest.split_at(at + 1);
-            self.out.write_all(line)?;
-            self.out.write_all(self.indent)?;
-            rest = tail;
+impl Nested {
+    fn newline<W: ?Sized + Write>(&self, out: &mut W) -> io::Result<()> {
+        out.write_all(b"\n")?;
+        for _ in 0..self.level {
+            out.write_all(b"  ")?;
         }
-        self.out.write_all(rest)?;
-        Ok(buf.len())
+        Ok(())
+    }
+}
+
+impl serde_json::ser::Formatter for Nested {
+    fn begin_array<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        out.write_all(b"[")
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+    fn end_array<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            self.newline(out)?;
+        }
+        out.write_all(b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(&mut self, out: &mut W, first: bool) -> io::Result<()> {
+        if !first {
+            out.write_all(b",")?;
+        }
+        self.newline(out)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, _out: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        out.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            self.newline(out)?;
+        }
+        out.write_all(b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(&mut self, out: &mut W, first: bool) -> io::Result<()> {
+        if !first {
+            out.write_all(b",")?;
+        }
+        self.newline(out)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        out.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, _out: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
     }
 }
 
