@@ -9,7 +9,8 @@ What it does, in order:
   3. checks that portscope's listening set equals ss's ((proto, port, pids) from
      `portscope --json` vs `ss -tulpnH`) and fails loudly if not;
   4. times, side by side and in alternating order, the listening view, a single-port lookup and
-     the all-states view, plus the peak memory of each command (GNU time %M);
+     the all-states view (table and `--all --json`), plus the peak memory of each command (GNU
+     time %M);
   5. tears the load down again, by the pids it started, and prints one table.
 
 `--sweep` repeats steps 2-5 for three load sizes and writes an SVG chart of time against load
