@@ -323,7 +323,7 @@ fn shown_columns(line: &str) -> usize {
 /// `TERM=dumb` gets no colour unless `--color always` forces it.
 #[test]
 fn terminal_rows_fit_and_dumb_terminals_get_no_colour() {
-    if !have("script") && skip("needs script(1) from util-linux for a pseudo-terminal") {
+    if !have("script") && skip("needs script(1) (bsdutils) for a pseudo-terminal") {
         return;
     }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -276,7 +276,7 @@ fn kill_without_terminal_needs_yes() {
 /// answers "n".
 #[test]
 fn kill_prompt_comes_after_the_report_on_a_terminal() {
-    if !have("script") && skip("needs script(1) from util-linux for a pseudo-terminal") {
+    if !have("script") && skip("needs script(1) (bsdutils) for a pseudo-terminal") {
         return;
     }
     let (mut child, port) = child_listener(sleep_cmd());
