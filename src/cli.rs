@@ -90,7 +90,8 @@ pub enum Command {
                       how to fix it. Run as root to see every owner.",
         after_help = "Exit codes: 0 when no unsuppressed finding is at or above --fail-on \
                       (always 0 without it), 1 when one is, 2 on error (bad arguments, an \
-                      unreadable or malformed allowlist or baseline)."
+                      unreadable or malformed allowlist or baseline). --fail-on judges every \
+                      unsuppressed finding, including those --min-severity does not show."
     )]
     Audit(AuditArgs),
 }
@@ -102,10 +103,11 @@ pub struct AuditArgs {
     #[arg(long)]
     pub json: bool,
     /// Exit 1 when an unsuppressed finding is at or above this severity (critical, high,
-    /// medium, low, info).
+    /// medium, low, info), whether --min-severity shows it or not.
     #[arg(long, value_name = "SEVERITY")]
     pub fail_on: Option<Severity>,
-    /// Report only findings at or above this severity.
+    /// Report only findings at or above this severity. Only the report: --fail-on still judges
+    /// every finding (and a warning counts those it fails on without showing).
     #[arg(long, value_name = "SEVERITY")]
     pub min_severity: Option<Severity>,
     /// Allowlist of accepted findings (TOML, see docs/audit.md).
@@ -167,7 +169,7 @@ pub struct KillArgs {
 /// Options shared by every subcommand.
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
-    /// When to use colour: auto (a terminal and NO_COLOR unset), always, never.
+    /// When to use colour: auto (a terminal, NO_COLOR unset and TERM not dumb), always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
     pub color: ColorChoice,
     /// Read processes from this proc filesystem instead of /proc (e.g. /host/proc in a container).
@@ -178,7 +180,7 @@ pub struct GlobalArgs {
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
-    /// Colour when writing to a terminal and NO_COLOR is not set.
+    /// Colour when writing to a terminal, NO_COLOR is not set and TERM is not `dumb`.
     Auto,
     /// Always colour.
     Always,
@@ -219,7 +221,9 @@ pub struct ListArgs {
     /// Sockets in this state (implies --all for the states given), e.g. time_wait.
     #[arg(long, value_name = "STATE", value_delimiter = ',', value_parser = filter::parse_state)]
     pub state: Vec<SocketState>,
-    /// Sockets exposed this far: loopback, link_local, private, public, …
+    /// Sockets exposed at least this far, in the order loopback < link_local (and multicast) <
+    /// private (and documentation, reserved) < public: `--exposure private` shows private,
+    /// documentation, reserved and public sockets (docs/exposure.md).
     #[arg(long, value_name = "CLASS", value_delimiter = ',', value_parser = filter::parse_exposure)]
     pub exposure: Vec<AddrClass>,
     /// Skip the owner lookup (fastest; no process columns).

@@ -7,10 +7,11 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::error::ErrorKind;
 use portscope::cli::{Cli, Command};
 use portscope::commands::{self, Env, Outcome};
-use portscope::render::{ClosedPipeOk, sanitize};
+use portscope::render::{self, sanitize};
 
 fn main() -> ExitCode {
     let cli = match Cli::parse_checked() {
@@ -18,7 +19,8 @@ fn main() -> ExitCode {
         Err(err) => return clap_exit(&err),
     };
     let env = Env::detect(&cli.global);
-    let mut out = ClosedPipeOk::new(io::stdout().lock());
+    // Buffered: stdout alone is line-buffered, one `write` per line (docs/performance.md).
+    let mut out = render::buffered(io::stdout().lock());
     let mut err = io::stderr();
     let result = match &cli.command {
         None => commands::list::run(&cli.list, &env, &mut out, &mut err),
@@ -27,6 +29,11 @@ fn main() -> ExitCode {
         Some(Command::Who(args)) => commands::who::run(args, &env, &mut out, &mut err),
         Some(Command::Kill(args)) => commands::kill::run(args, &env, &mut out, &mut err),
     };
+    // Commands flush their output; this also covers an error path that left some behind. A
+    // closed pipe is swallowed by `ClosedPipeOk`; any other write failure is an error.
+    let flushed = out.flush();
+    let result =
+        result.and_then(|outcome| flushed.map(|()| outcome).context("cannot write output"));
     match result {
         Ok(Outcome::Found) => ExitCode::SUCCESS,
         Ok(Outcome::NotFound | Outcome::Failed) => ExitCode::from(1),

@@ -438,6 +438,40 @@ pub fn fails(findings: &[Finding], threshold: Severity) -> bool {
         .any(|f| !f.suppressed && f.severity >= threshold)
 }
 
+/// The verdict of `--fail-on` (see [`gate`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Gate {
+    /// An unsuppressed finding is at or above `--fail-on`: exit 1.
+    pub failed: bool,
+    /// Unsuppressed findings at or above `--fail-on` that `--min-severity` keeps out of the
+    /// report: the audit fails on findings it does not show, and must say so.
+    pub hidden: usize,
+}
+
+/// The CI gate. `--fail-on` judges every unsuppressed finding left after the baseline and the
+/// allowlist, whatever `--min-severity` leaves out of the report: that option only filters what
+/// is shown, so `--min-severity critical --fail-on high` still fails on a high finding (and
+/// counts it in [`Gate::hidden`]). Without `--fail-on` the audit never fails.
+#[must_use]
+pub fn gate(
+    findings: &[Finding],
+    fail_on: Option<Severity>,
+    min_severity: Option<Severity>,
+) -> Gate {
+    let Some(threshold) = fail_on else {
+        return Gate::default();
+    };
+    let hidden = findings
+        .iter()
+        .filter(|f| !f.suppressed && f.severity >= threshold)
+        .filter(|f| min_severity.is_some_and(|floor| f.severity < floor))
+        .count();
+    Gate {
+        failed: fails(findings, threshold),
+        hidden,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -698,6 +732,45 @@ mod tests {
             f.suppressed = true;
         }
         assert_eq!(Summary::of(&fs).line(), "no findings, 4 suppressed");
+    }
+
+    #[test]
+    fn gate_ignores_the_display_filter() {
+        let entries = [
+            entry(Proto::Tcp, "0.0.0.0", 23, Some(Public)),
+            entry(Proto::Tcp, "10.0.0.5", 6379, Some(Private)),
+        ];
+        // One high (telnet, public) and one medium (redis, private) finding.
+        let fs = run(&entries, &HostContext::default());
+        assert_eq!(Summary::of(&fs).line(), "1 high, 1 medium");
+        let mut suppressed = fs.clone();
+        suppressed[0].suppressed = true;
+        let gate = |failed, hidden| Gate { failed, hidden };
+        // (findings, --fail-on, --min-severity) → verdict
+        let cases = [
+            (&fs, None, None, gate(false, 0)),
+            (&fs, None, Some(Critical), gate(false, 0)),
+            (&fs, Some(Critical), None, gate(false, 0)),
+            (&fs, Some(High), None, gate(true, 0)),
+            (&fs, Some(High), Some(High), gate(true, 0)),
+            (&fs, Some(High), Some(Low), gate(true, 0)),
+            // The reported combination: the high finding is not shown but still fails.
+            (&fs, Some(High), Some(Critical), gate(true, 1)),
+            (&fs, Some(Medium), Some(Critical), gate(true, 2)),
+            (&fs, Some(Medium), Some(High), gate(true, 1)),
+            (&fs, Some(Critical), Some(Critical), gate(false, 0)),
+            // Suppressed findings never fail, shown or not.
+            (&suppressed, Some(High), Some(Critical), gate(false, 0)),
+            (&suppressed, Some(Medium), Some(Critical), gate(true, 1)),
+            (&vec![], Some(Info), Some(Critical), gate(false, 0)),
+        ];
+        for (findings, fail_on, min, want) in cases {
+            assert_eq!(
+                super::gate(findings, fail_on, min),
+                want,
+                "--fail-on {fail_on:?} --min-severity {min:?}"
+            );
+        }
     }
 
     #[test]

@@ -207,8 +207,9 @@ pub fn is_wildcard(ip: IpAddr) -> bool {
     ip.to_canonical().is_unspecified()
 }
 
-/// How exposed an address class is, for comparisons: higher is more exposed. Never 0, so callers
-/// may use 0 for "no class" (`class.map_or(0, rank)`).
+/// How exposed an address class is, for comparisons (a wildcard's class, the `--exposure`
+/// filter): higher is more exposed. Never 0, so callers may use 0 for "no class"
+/// (`class.map_or(0, rank)`).
 ///
 /// | rank | classes | why |
 /// |---|---|---|

@@ -6,6 +6,7 @@
 
 use std::str::FromStr;
 
+use crate::analyze::exposure;
 use crate::model::{AddrClass, Proto, RawSocket, SocketEntry, SocketState};
 
 pub use crate::model::PortRange;
@@ -218,7 +219,8 @@ pub struct Filter {
     pub users: Vec<UserSpec>,
     /// States.
     pub states: Vec<SocketState>,
-    /// Exposure classes.
+    /// Exposure: sockets exposed at least as far as one of these classes (by
+    /// [`exposure::rank`]; in practice the least far one given).
     pub exposure: Vec<AddrClass>,
     /// Protocols (empty: both).
     pub protos: Vec<Proto>,
@@ -266,9 +268,11 @@ impl Filter {
                 }
             });
         let exposure_ok = self.exposure.is_empty()
-            || entry
-                .exposure
-                .is_some_and(|class| self.exposure.contains(&class));
+            || entry.exposure.is_some_and(|class| {
+                self.exposure
+                    .iter()
+                    .any(|&floor| exposure::rank(class) >= exposure::rank(floor))
+            });
         pid_ok && proc_ok && user_ok && exposure_ok && self.keep_raw_entry(entry)
     }
 
@@ -355,6 +359,51 @@ mod tests {
         assert!(parse_state("bogus").unwrap_err().contains("time_wait"));
         assert_eq!(parse_exposure("link-local"), Ok(AddrClass::LinkLocal));
         assert!(parse_exposure("internet").unwrap_err().contains("public"));
+    }
+
+    #[test]
+    fn exposure_filter_is_at_least_this_far() {
+        use AddrClass::*;
+        let classes = [
+            Loopback,
+            LinkLocal,
+            Multicast,
+            Private,
+            Documentation,
+            Reserved,
+            Public,
+        ];
+        // --exposure X → the classes shown (in the order above); a socket without a class
+        // (a wildcard that covers no address) is never shown.
+        let cases: [(&[AddrClass], &[AddrClass]); 10] = [
+            (&[Loopback], &classes),
+            (&[LinkLocal], &classes[1..]),
+            (&[Multicast], &classes[1..]),
+            (&[Private], &classes[3..]),
+            (&[Documentation], &classes[3..]),
+            (&[Reserved], &classes[3..]),
+            (&[Public], &[Public]),
+            (&[Public, LinkLocal], &classes[1..]),
+            (&[Public, Private], &classes[3..]),
+            (&[], &classes),
+        ];
+        for (wanted, shown) in cases {
+            let filter = Filter {
+                exposure: wanted.to_vec(),
+                ..Filter::default()
+            };
+            let mut entry = SocketEntry::test_listener("127.0.0.1", 80);
+            let got: Vec<AddrClass> = classes
+                .into_iter()
+                .filter(|&class| {
+                    entry.exposure = Some(class);
+                    filter.keep_entry(&entry)
+                })
+                .collect();
+            assert_eq!(got, shown, "--exposure {wanted:?}");
+            entry.exposure = None;
+            assert_eq!(filter.keep_entry(&entry), wanted.is_empty(), "{wanted:?}");
+        }
     }
 
     #[test]

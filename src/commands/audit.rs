@@ -1,5 +1,6 @@
-//! `portscope audit`: collect the listeners, turn them into findings, apply the baseline, the
-//! allowlist and the severity floor, render, and say whether `--fail-on` is met.
+//! `portscope audit`: collect the listeners, turn them into findings, apply the baseline and the
+//! allowlist, judge `--fail-on` on every finding left, then apply the severity floor (a display
+//! filter) and render.
 //!
 //! Only composition and file handling (allowlist, baseline) live here; findings, allowlist
 //! matching and drift are in `analyze`, the table and JSON in `render`.
@@ -84,13 +85,22 @@ pub fn run(
     if let Some(baseline) = &baseline {
         baseline.filter(&mut findings);
     }
-    if let Some(floor) = args.min_severity {
-        findings.retain(|f| f.severity >= floor);
-    }
     if let (Some(list), Some(path)) = (&allowlist, &args.allow) {
         for w in list.apply(&mut findings, Date::today_utc()) {
             warnings.push(format!("allowlist {}: {w}", path.display()));
         }
+    }
+    // The gate judges every unsuppressed finding; --min-severity only filters the report.
+    let gate = audit::gate(&findings, args.fail_on, args.min_severity);
+    if let (true, Some(fail_on), Some(floor)) = (gate.hidden > 0, args.fail_on, args.min_severity) {
+        warnings.push(format!(
+            "{} unsuppressed finding(s) at or above --fail-on {fail_on} are below \
+             --min-severity {floor} and not shown, but still fail the audit",
+            gate.hidden
+        ));
+    }
+    if let Some(floor) = args.min_severity {
+        findings.retain(|f| f.severity >= floor);
     }
     print_warnings(err, &warnings)?;
 
@@ -113,9 +123,10 @@ pub fn run(
         table(out, &shown, &summary, env.style)?;
     }
     out.flush()?;
-    Ok(match args.fail_on {
-        Some(threshold) if audit::fails(&findings, threshold) => Outcome::Failed,
-        _ => Outcome::Found,
+    Ok(if gate.failed {
+        Outcome::Failed
+    } else {
+        Outcome::Found
     })
 }
 

@@ -137,6 +137,9 @@ pub fn run(
     if !args.json {
         write_report(out, &found.document(), env.style)?;
         writeln!(out)?;
+        // stdout is buffered: the report must be on the screen before the prompt or a refusal
+        // on stderr.
+        out.flush()?;
     }
     let (outcome, freed) = if found.sockets.is_empty() {
         messages.push(format!("Port {spec} is free: nothing to signal."));

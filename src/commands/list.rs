@@ -12,7 +12,7 @@ use crate::cli::ListArgs;
 use crate::collect::{self, Phases, Request, SocketQuery};
 use crate::commands::{Env, Outcome, print_pid_namespace, print_timings, print_warnings};
 use crate::model::{Proto, SocketState};
-use crate::render::json::{self, ListDocument, SCHEMA_VERSION};
+use crate::render::json;
 use crate::render::table::{Columns, Table};
 
 /// Run the listing view.
@@ -62,7 +62,8 @@ pub fn run(
     })
 }
 
-/// `--json`: every entry is needed at once by the document.
+/// `--json`: streamed like the table, each entry written as it is built and dropped right
+/// after ([`json::ListStream`]); the warnings close the document.
 fn json_view(
     snapshot: &collect::Snapshot,
     services: &ServiceDb,
@@ -71,28 +72,29 @@ fn json_view(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<bool> {
-    let (entries, warnings) = phases.time("analyze (join, sort, filter)", || {
-        let mut entries = inventory::build(snapshot, services);
-        let mut sieve = Sieve::new(filter);
-        entries.retain(|e| sieve.keep(e));
-        let warnings = sieve.warnings(snapshot);
-        (entries, warnings)
-    });
-    print_warnings(err, &warnings)?;
-    print_pid_namespace(err, shown_namespace(snapshot))?;
-    let render_start = Instant::now();
-    json::write(
-        out,
-        &ListDocument {
-            schema_version: SCHEMA_VERSION,
-            sockets: &entries,
-            pid_namespace: snapshot.pid_namespace.as_ref(),
-            warnings: &warnings,
+    let (written, warnings) = phases.time(
+        "analyze and write JSON",
+        || -> std::io::Result<(usize, Vec<String>)> {
+            let mut stream = json::ListStream::begin(&mut *out)?;
+            let mut sieve = Sieve::new(filter);
+            let mut failed = None;
+            inventory::for_each_entry(snapshot, services, |entry| {
+                if sieve.keep(&entry) && failed.is_none() {
+                    failed = stream.entry(&entry).err();
+                }
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            let warnings = sieve.warnings(snapshot);
+            let written = stream.finish(snapshot.pid_namespace.as_ref(), &warnings)?;
+            out.flush()?;
+            Ok((written, warnings))
         },
     )?;
-    out.flush()?;
-    phases.0.push(("render", render_start.elapsed()));
-    Ok(!entries.is_empty())
+    print_warnings(err, &warnings)?;
+    print_pid_namespace(err, shown_namespace(snapshot))?;
+    Ok(written > 0)
 }
 
 /// The table: each entry goes into the table as it is built and is dropped right after, so a

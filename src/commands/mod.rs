@@ -1,6 +1,7 @@
 //! Subcommands: each composes collect → analyze → render for one task and returns what the
 //! exit code should say. They hold no logic of their own beyond that composition.
 
+use std::ffi::OsStr;
 use std::io::{IsTerminal, Write};
 
 use crate::cli::{ColorChoice, GlobalArgs};
@@ -40,20 +41,24 @@ pub struct Env<'a> {
 }
 
 impl<'a> Env<'a> {
-    /// Decide colour and width from the flags, NO_COLOR and whether stdout is a terminal;
-    /// phase timings from `PORTSCOPE_TIMINGS` (`1`, or any value but empty and `0`).
+    /// Decide colour ([`use_color`]) and width from the flags, `NO_COLOR`, `TERM` and whether
+    /// stdout is a terminal; phase timings from `PORTSCOPE_TIMINGS` (`1`, or any value but
+    /// empty and `0`).
     #[must_use]
     pub fn detect(global: &'a GlobalArgs) -> Self {
         let stdout_is_terminal = std::io::stdout().is_terminal();
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let color = match global.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => stdout_is_terminal && !no_color,
-        };
+        let color = use_color(
+            global.color,
+            std::env::var_os("NO_COLOR").as_deref(),
+            std::env::var_os("TERM").as_deref(),
+            stdout_is_terminal,
+        );
         colored::control::set_override(color);
         let width = if stdout_is_terminal {
-            terminal_size::terminal_size().map(|(w, _)| usize::from(w.0))
+            // A terminal that reports 0 columns (no size set) is not fitted to.
+            terminal_size::terminal_size()
+                .map(|(w, _)| usize::from(w.0))
+                .filter(|&w| w > 0)
         } else {
             None
         };
@@ -64,6 +69,27 @@ impl<'a> Env<'a> {
             style: Style { color, width },
             stdout_is_terminal,
             timings,
+        }
+    }
+}
+
+/// Whether stdout gets colour. `--color always` and `--color never` decide alone; `auto`
+/// colours a terminal unless `NO_COLOR` is set to a non-empty value (no-color.org) or `TERM` is
+/// `dumb` (a terminal that cannot show escape sequences: Emacs shells, some CI consoles).
+#[must_use]
+pub fn use_color(
+    choice: ColorChoice,
+    no_color: Option<&OsStr>,
+    term: Option<&OsStr>,
+    stdout_is_terminal: bool,
+) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            let no_color = no_color.is_some_and(|v| !v.is_empty());
+            let dumb = term.is_some_and(|t| t == "dumb");
+            stdout_is_terminal && !no_color && !dumb
         }
     }
 }
@@ -107,5 +133,37 @@ pub fn print_pid_namespace(err: &mut dyn Write, ns: Option<&PidNamespace>) -> st
             crate::render::sanitize(&ns.to_string())
         ),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_decision() {
+        use ColorChoice::{Always, Auto, Never};
+        let (set, empty) = (Some(OsStr::new("1")), Some(OsStr::new("")));
+        let (xterm, dumb) = (Some(OsStr::new("xterm-256color")), Some(OsStr::new("dumb")));
+        // (flag, NO_COLOR, TERM, stdout is a terminal) → colour
+        let cases = [
+            (Auto, None, xterm, true, true),
+            (Auto, None, None, true, true),
+            (Auto, None, xterm, false, false),
+            (Auto, set, xterm, true, false),
+            (Auto, empty, xterm, true, true),
+            (Auto, None, dumb, true, false),
+            (Auto, None, Some(OsStr::new("dumb-not")), true, true),
+            (Always, set, dumb, false, true),
+            (Always, None, dumb, true, true),
+            (Never, None, xterm, true, false),
+        ];
+        for (flag, no_color, term, tty, want) in cases {
+            assert_eq!(
+                use_color(flag, no_color, term, tty),
+                want,
+                "{flag:?} NO_COLOR={no_color:?} TERM={term:?} terminal={tty}"
+            );
+        }
     }
 }

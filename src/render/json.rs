@@ -32,3 +32,232 @@ pub fn write<T: Serialize>(out: &mut dyn Write, doc: &T) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, doc).map_err(io::Error::from)?;
     out.write_all(b"\n")
 }
+
+/// A [`ListDocument`] written one socket at a time, so `--all --json` on a busy host never holds
+/// every entry: the bytes are exactly those of [`write`] of the whole document (pinned by a unit
+/// test). Start with [`ListStream::begin`], add each entry with [`ListStream::entry`], end with
+/// [`ListStream::finish`], which writes the warnings (known only once every entry was seen).
+#[derive(Debug)]
+pub struct ListStream<W> {
+    out: W,
+    entries: usize,
+    /// One entry's text: serde writes it token by token into this buffer (cheap, inlined), and
+    /// the buffer goes to `out` in one call (`out` is often a `dyn Write`).
+    buf: Vec<u8>,
+}
+
+impl<W: Write> ListStream<W> {
+    /// Write the head of the document, up to the opening of `sockets`.
+    ///
+    /// # Errors
+    /// When writing fails.
+    pub fn begin(mut out: W) -> io::Result<Self> {
+        write!(
+            out,
+            "{{\n  \"schema_version\": {SCHEMA_VERSION},\n  \"sockets\": ["
+        )?;
+        Ok(ListStream {
+            out,
+            entries: 0,
+            buf: Vec::with_capacity(4096),
+        })
+    }
+
+    /// Write one entry of `sockets`.
+    ///
+    /// # Errors
+    /// When writing fails.
+    pub fn entry(&mut self, entry: &SocketEntry) -> io::Result<()> {
+        self.buf.clear();
+        self.buf
+            .extend_from_slice(if self.entries == 0 { b"\n" } else { b",\n" });
+        self.buf.extend_from_slice(b"    ");
+        // The entry sits two levels deep: its own lines get that indentation.
+        to_writer_indented(&mut self.buf, entry, 2)?;
+        self.out.write_all(&self.buf)?;
+        self.entries += 1;
+        Ok(())
+    }
+
+    /// Close `sockets`, write `pid_namespace`, `warnings` and the end of the document; returns
+    /// the number of entries written.
+    ///
+    /// # Errors
+    /// When writing fails.
+    pub fn finish(
+        mut self,
+        pid_namespace: Option<&PidNamespace>,
+        warnings: &[String],
+    ) -> io::Result<usize> {
+        if self.entries > 0 {
+            self.out.write_all(b"\n  ")?;
+        }
+        self.out.write_all(b"],\n  \"pid_namespace\": ")?;
+        to_writer_indented(&mut self.out, &pid_namespace, 1)?;
+        self.out.write_all(b",\n  \"warnings\": ")?;
+        to_writer_indented(&mut self.out, warnings, 1)?;
+        self.out.write_all(b"\n}\n")?;
+        Ok(self.entries)
+    }
+}
+
+/// `serde_json::to_writer_pretty` of a value nested `level` levels deep: its lines after the
+/// first are indented as the whole document's pretty printing would indent them.
+fn to_writer_indented<T: Serialize + ?Sized>(
+    out: &mut impl Write,
+    value: &T,
+    level: usize,
+) -> io::Result<()> {
+    let formatter = Nested {
+        level,
+        has_value: false,
+    };
+    value
+        .serialize(&mut serde_json::Serializer::with_formatter(out, formatter))
+        .map_err(io::Error::from)
+}
+
+/// serde_json's `PrettyFormatter` (two-space indent) starting `level` levels deep, so an entry
+/// can be written on its own with the layout it has inside the document.
+struct Nested {
+    level: usize,
+    has_value: bool,
+}
+
+impl Nested {
+    fn newline<W: ?Sized + Write>(&self, out: &mut W) -> io::Result<()> {
+        out.write_all(b"\n")?;
+        for _ in 0..self.level {
+            out.write_all(b"  ")?;
+        }
+        Ok(())
+    }
+}
+
+impl serde_json::ser::Formatter for Nested {
+    fn begin_array<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        out.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            self.newline(out)?;
+        }
+        out.write_all(b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(&mut self, out: &mut W, first: bool) -> io::Result<()> {
+        if !first {
+            out.write_all(b",")?;
+        }
+        self.newline(out)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, _out: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        out.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            self.newline(out)?;
+        }
+        out.write_all(b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(&mut self, out: &mut W, first: bool) -> io::Result<()> {
+        if !first {
+            out.write_all(b",")?;
+        }
+        self.newline(out)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {
+        out.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, _out: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AddrClass, OwnerUnknown, ProcessInfo};
+
+    fn entries() -> Vec<SocketEntry> {
+        let mut a = SocketEntry::test_listener("0.0.0.0", 22);
+        a.exposure = Some(AddrClass::Public);
+        a.service = Some("ssh".into());
+        a.processes = vec![ProcessInfo {
+            cmdline: vec![
+                "sshd: \"quoted\"\nnew\tline 服务 \u{1b}[31m".into(),
+                "-D".into(),
+            ],
+            ..ProcessInfo::unknown(812)
+        }];
+        let mut b = SocketEntry::test_listener("::", 8080);
+        b.owner_unknown_reason = Some(OwnerUnknown::Hidden);
+        vec![a, b]
+    }
+
+    fn streamed(entries: &[SocketEntry], ns: Option<&PidNamespace>, warnings: &[String]) -> String {
+        let mut out = Vec::new();
+        let mut stream = ListStream::begin(&mut out).unwrap();
+        for e in entries {
+            stream.entry(e).unwrap();
+        }
+        assert_eq!(stream.finish(ns, warnings).unwrap(), entries.len());
+        String::from_utf8(out).unwrap()
+    }
+
+    fn whole(entries: &[SocketEntry], ns: Option<&PidNamespace>, warnings: &[String]) -> String {
+        let mut out = Vec::new();
+        write(
+            &mut out,
+            &ListDocument {
+                schema_version: SCHEMA_VERSION,
+                sockets: entries,
+                pid_namespace: ns,
+                warnings,
+            },
+        )
+        .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn streamed_list_is_byte_identical_to_the_whole_document() {
+        let all = entries();
+        let warnings = ["one \"warning\"\nwith a newline".to_string(), "two".into()];
+        let other = PidNamespace {
+            proc_root: "/proc/42/root/proc".into(),
+            inode: Some(4_026_532_000),
+            own_inode: None,
+            ancestor: false,
+        };
+        for n in 0..=all.len() {
+            for w in [&[][..], &warnings[..1], &warnings[..]] {
+                for ns in [None, Some(&other)] {
+                    assert_eq!(
+                        streamed(&all[..n], ns, w),
+                        whole(&all[..n], ns, w),
+                        "{n} entries"
+                    );
+                }
+            }
+        }
+    }
+}

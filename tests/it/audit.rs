@@ -517,3 +517,50 @@ fn escape_sequences_in_input_files_never_reach_stderr() {
     assert_no_control_bytes("warning", &out.stderr);
     assert!(String::from_utf8_lossy(&out.stderr).contains("expired on 2020-01-01"));
 }
+
+/// `--min-severity` filters the report, never the gate: a high finding fails
+/// `--fail-on high` even when `--min-severity critical` hides it, and the run says so.
+#[test]
+fn min_severity_does_not_weaken_fail_on() {
+    let Some(ns) = Netns::create("audit") else {
+        return;
+    };
+    standard(&ns);
+    // Telnet on the public address: one high finding, nothing critical.
+    let _sockets = ns.run(|| tcp("11.22.33.44:23"));
+    let (doc, out) = audit_json(&ns, &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(one(&doc, 23, Proto::Tcp).severity, Severity::High);
+    assert_eq!(doc.summary.critical, 0);
+
+    let hiding = ["--min-severity", "critical", "--fail-on", "high"];
+    let out = audit(&ns, &hiding);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("below --min-severity critical") && stderr.contains("still fail"),
+        "{stderr}"
+    );
+    let (doc, out) = audit_json(&ns, &hiding);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(doc.findings.is_empty(), "{:#?}", doc.findings);
+    assert!(
+        doc.warnings.iter().any(|w| w.contains("still fail")),
+        "{:?}",
+        doc.warnings
+    );
+    // A floor that shows what the gate judges: same verdict, no warning.
+    let out = audit(&ns, &["--min-severity", "high", "--fail-on", "high"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        !String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("still fail")
+    );
+    // Nothing at or above critical: passes, whatever is hidden.
+    let out = audit(
+        &ns,
+        &["--min-severity", "critical", "--fail-on", "critical"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+}

@@ -16,6 +16,7 @@ use serde::Deserialize;
 pub struct ListDoc {
     pub schema_version: u32,
     pub sockets: Vec<SocketEntry>,
+    pub pid_namespace: Option<portscope::model::PidNamespace>,
     pub warnings: Vec<String>,
 }
 

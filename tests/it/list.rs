@@ -261,6 +261,49 @@ fn socket_shared_by_two_users_shows_both() {
     drop(child);
 }
 
+/// `--all --json` is streamed one entry at a time: it must parse, hold our sockets, and be
+/// byte for byte the document the whole list would serialize to.
+#[test]
+fn all_json_is_streamed_as_the_whole_document() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    let udp = udp_bound("127.0.0.1");
+    let out = portscope(&["--all", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: ListDoc = serde_json::from_slice(&out.stdout).expect("--all --json parses");
+    for fd in [
+        &listener.as_raw_fd(),
+        &client.as_raw_fd(),
+        &server.as_raw_fd(),
+        &udp.as_raw_fd(),
+    ] {
+        assert_eq!(ours(&doc, fd).len(), 1, "socket fd {fd} missing");
+    }
+    let mut whole = Vec::new();
+    portscope::render::json::write(
+        &mut whole,
+        &portscope::render::json::ListDocument {
+            schema_version: doc.schema_version,
+            sockets: &doc.sockets,
+            pid_namespace: doc.pid_namespace.as_ref(),
+            warnings: &doc.warnings,
+        },
+    )
+    .unwrap();
+    assert!(
+        out.stdout == whole,
+        "streamed output differs from the whole document:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 #[test]
 fn nothing_matched_exits_1_and_bad_input_exits_2() {
     // Port 1 (tcpmux) is not listened on by anything that runs these tests.
@@ -289,17 +332,19 @@ fn closed_pipe_is_not_an_error() {
     let _keep: Vec<TcpListener> = (0..50)
         .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
         .collect();
-    let mut child = Command::new(bin())
-        .args(["--all", "--color", "never"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let stderr = read_all(child.stderr.take().unwrap());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
-    assert!(!stderr.contains("error"), "{stderr}");
+    for args in [["--all", "--color", "never"], ["--all", "--json", "-t"]] {
+        let mut child = Command::new(bin())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let stderr = read_all(child.stderr.take().unwrap());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{args:?} stderr: {stderr}");
+        assert!(!stderr.contains("error"), "{args:?}: {stderr}");
+    }
 }
 
 /// Issue 8: `--help` and `--version` written to a full disk exited 0 with the text lost. A
@@ -388,6 +433,84 @@ fn escape_sequences_in_process_names_are_shown_not_executed() {
         .unwrap();
     assert_eq!(p.name.as_deref(), Some("ev\x1b[31mil"));
     drop(child);
+}
+
+/// `portscope ARGS` on a pseudo-terminal (script(1)) of `cols` columns with `TERM` set as
+/// given: what the terminal shows, colour sequences included.
+fn on_terminal(term: &str, cols: u16, args: &str) -> String {
+    let cmd = format!("stty cols {cols} rows 50; exec {} {args}", bin());
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .env("TERM", term)
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    String::from_utf8(out.stdout).unwrap().replace("\r\n", "\n")
+}
+
+/// Terminal columns of an ASCII line that may hold colour sequences.
+fn shown_columns(line: &str) -> usize {
+    let mut n = 0;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            chars.by_ref().find(char::is_ascii_alphabetic);
+        } else {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// On a terminal no row is wider than the terminal (the long command line is cut with `…`);
+/// `TERM=dumb` gets no colour unless `--color always` forces it.
+#[test]
+fn terminal_rows_fit_and_dumb_terminals_get_no_colour() {
+    if !have("script") && skip("needs script(1) (bsdutils) for a pseudo-terminal") {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let mut cmd = Command::new("sh");
+    cmd.args([
+        "-c",
+        &format!("sleep 60; : {}", "long-argument-".repeat(20)),
+    ]);
+    let child = spawn_holding(cmd, &[listener.as_raw_fd()]);
+    drop(listener);
+    let args = format!("--port {port}");
+    // At 60 columns COMMAND is dropped whole; at 100 and 200 it is cut.
+    for (term, cols, extra, colour) in [
+        ("dumb", 60, "", false),
+        ("xterm-256color", 60, "", true),
+        ("dumb", 60, "--color always", true),
+        ("xterm-256color", 100, "--color never", false),
+        ("xterm-256color", 200, "", true),
+    ] {
+        let text = on_terminal(term, cols, &format!("{args} {extra}"));
+        assert_eq!(
+            text.contains('\x1b'),
+            colour,
+            "TERM={term} {extra}: {text:?}"
+        );
+        let row = text
+            .lines()
+            .find(|l| l.contains(&child.pid().to_string()))
+            .unwrap_or_else(|| panic!("no row of pid {}: {text}", child.pid()));
+        if cols > 60 {
+            assert!(row.contains("sh -c sleep 60"), "{cols}: {row}");
+            assert!(row.ends_with('…'), "{cols}: command not cut: {row:?}");
+        }
+        for line in text.lines() {
+            assert!(shown_columns(line) <= usize::from(cols), "{cols}: {line:?}");
+        }
+    }
+    // A pipe gets the whole command line.
+    let out = portscope(&["--color", "never", "--port", &port.to_string()]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains(&"long-argument-".repeat(20)), "{table}");
 }
 
 #[test]

@@ -55,14 +55,70 @@ fn public_private_and_wildcard_v4() {
     assert_eq!(any.exposure, Some(AddrClass::Public));
     assert_eq!(any.exposure_address, Some(ip("11.22.33.44")));
     assert_eq!(any.exposure_interface.as_deref(), Some("va"));
-    // Filtering by exposure.
+    // Filtering by exposure: at least this far.
     let doc = ns.list_json(&["-t", "--exposure", "private"]);
-    assert!(
-        doc.sockets
-            .iter()
-            .all(|s| s.exposure == Some(AddrClass::Private))
-    );
-    assert_eq!(doc.sockets.len(), 1);
+    let mut shown: Vec<u16> = doc.sockets.iter().map(|s| s.local_port).collect();
+    shown.sort_unstable();
+    let mut want = vec![ports[0], ports[1], ports[4]];
+    want.sort_unstable();
+    assert_eq!(shown, want, "{:#?}", doc.sockets);
+}
+
+/// `--exposure CLASS` shows what is exposed at least that far: documentation and reserved rank
+/// with private, multicast with link-local (docs/exposure.md).
+#[test]
+fn exposure_filter_is_at_least_this_far() {
+    let Some(ns) = Netns::create("expf") else {
+        return;
+    };
+    ns.addr("va", "11.22.33.44/24");
+    ns.addr("va", "192.0.2.5/24");
+    ns.addr("vb", "10.9.8.7/24");
+    ns.addr("vb", "169.254.5.5/16");
+    ns.addr("vb", "240.0.0.9/24");
+    let socks = ns.run(|| {
+        [
+            "11.22.33.44:0",
+            "192.0.2.5:0",
+            "10.9.8.7:0",
+            "240.0.0.9:0",
+            "169.254.5.5:0",
+            "127.0.0.1:0",
+        ]
+        .map(|a| TcpListener::bind(a).unwrap())
+    });
+    let ports: Vec<u16> = socks.iter().map(|s| port_of(s.local_addr())).collect();
+    let classes = [
+        AddrClass::Public,
+        AddrClass::Documentation,
+        AddrClass::Private,
+        AddrClass::Reserved,
+        AddrClass::LinkLocal,
+        AddrClass::Loopback,
+    ];
+    let doc = ns.list_json(&["-t"]);
+    for (port, class) in ports.iter().zip(classes) {
+        let s = doc.sockets.iter().find(|s| s.local_port == *port).unwrap();
+        assert_eq!(s.exposure, Some(class), "{s:#?}");
+    }
+    // --exposure X → how many of the sockets above (most exposed first) are shown.
+    for (floor, count) in [
+        ("public", 1),
+        ("documentation", 4),
+        ("private", 4),
+        ("reserved", 4),
+        ("link-local", 5),
+        ("multicast", 5),
+        ("loopback", 6),
+        ("public,link_local", 5),
+    ] {
+        let doc = ns.list_json(&["-t", "--exposure", floor]);
+        let mut shown: Vec<u16> = doc.sockets.iter().map(|s| s.local_port).collect();
+        shown.sort_unstable();
+        let mut want = ports[..count].to_vec();
+        want.sort_unstable();
+        assert_eq!(shown, want, "--exposure {floor}: {:#?}", doc.sockets);
+    }
 }
 
 #[test]

@@ -454,6 +454,39 @@ fn kill_without_terminal_needs_yes() {
     }
 }
 
+/// stdout is buffered: on a terminal the report must still be on screen before the prompt
+/// (stderr) waits for an answer. A pseudo-terminal from `script` stands in for the user, who
+/// answers "n".
+#[test]
+fn kill_prompt_comes_after_the_report_on_a_terminal() {
+    if !have("script") && skip("needs script(1) (bsdutils) for a pseudo-terminal") {
+        return;
+    }
+    let (mut child, port) = child_listener(sleep_cmd());
+    let cmd = format!("{} kill {port}/tcp --color never", bin());
+    let mut script = Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    script.stdin.take().unwrap().write_all(b"n\n").unwrap();
+    let out = script.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    // The end of the report (the table alone may already have been flushed).
+    let report = text
+        .find("Advice:")
+        .unwrap_or_else(|| panic!("no report: {text}"));
+    let prompt = text
+        .find(&format!("Send SIGTERM to pid {} (", child.pid()))
+        .unwrap_or_else(|| panic!("no prompt: {text}"));
+    assert!(report < prompt, "prompt before the report:\n{text}");
+    assert!(text.contains("Not confirmed"), "{text}");
+    assert!(alive(&mut child));
+}
+
 #[test]
 fn kill_yes_frees_the_port() {
     let (mut child, port) = child_listener(sleep_cmd());
