@@ -9,10 +9,12 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use std::time::Duration;
 
-use crate::analyze::filter::{self, PortRange, PortSpec, UserSpec};
 use crate::analyze::kill;
-use crate::analyze::rules::Severity;
-use crate::model::{AddrClass, SocketState};
+use crate::model::Severity;
+use crate::model::{
+    AddrClass, PortRange, PortSpec, SocketState, UserSpec, parse_exposure, parse_port_list,
+    parse_port_spec, parse_state,
+};
 
 /// What is listening here, who holds a port, and what is exposed.
 #[derive(Debug, Parser)]
@@ -128,7 +130,7 @@ pub struct AuditArgs {
 #[derive(Debug, Args, Clone)]
 pub struct WhoArgs {
     /// The port, optionally with a protocol: 8080, 8080/tcp, 53/udp.
-    #[arg(value_name = "PORT[/tcp|/udp]", value_parser = filter::parse_port_spec)]
+    #[arg(value_name = "PORT[/tcp|/udp]", value_parser = parse_port_spec)]
     pub port: PortSpec,
     /// JSON for scripts (schema in docs/json.md).
     #[arg(long)]
@@ -143,7 +145,7 @@ pub struct WhoArgs {
 #[derive(Debug, Args, Clone)]
 pub struct KillArgs {
     /// The port, optionally with a protocol: 8080, 8080/tcp, 53/udp.
-    #[arg(value_name = "PORT[/tcp|/udp]", value_parser = filter::parse_port_spec)]
+    #[arg(value_name = "PORT[/tcp|/udp]", value_parser = parse_port_spec)]
     pub port: PortSpec,
     /// Signal to send first, by name or number.
     #[arg(short, long, value_name = "NAME|NUM", default_value = "TERM", value_parser = kill::parse_signal)]
@@ -207,24 +209,24 @@ pub struct ListArgs {
     #[arg(short = '6', long = "ipv6")]
     pub ipv6: bool,
     /// Local ports, e.g. 22,80,8000-8100.
-    #[arg(long, value_name = "PORTS", value_parser = filter::parse_port_list, allow_hyphen_values = true)]
+    #[arg(long, value_name = "PORTS", value_parser = parse_port_list, allow_hyphen_values = true)]
     pub port: Vec<Vec<PortRange>>,
     /// Sockets held by this pid (repeat or separate with commas).
-    #[arg(long, value_name = "PID", value_delimiter = ',', value_parser = filter::parse_pid)]
+    #[arg(long, value_name = "PID", value_delimiter = ',', value_parser = parse_pid)]
     pub pid: Vec<u32>,
     /// Sockets held by a process of this name (exact or substring).
-    #[arg(long, value_name = "NAME", value_parser = filter::parse_process_name)]
+    #[arg(long, value_name = "NAME", value_parser = parse_process_name)]
     pub process: Vec<String>,
     /// Sockets owned by this user, by name or uid (socket owner or process owner).
     #[arg(long, value_name = "USER")]
     pub user: Vec<UserSpec>,
     /// Sockets in this state (implies --all for the states given), e.g. time_wait.
-    #[arg(long, value_name = "STATE", value_delimiter = ',', value_parser = filter::parse_state)]
+    #[arg(long, value_name = "STATE", value_delimiter = ',', value_parser = parse_state)]
     pub state: Vec<SocketState>,
     /// Sockets exposed at least this far, in the order loopback < link_local (and multicast) <
     /// private (and documentation, reserved) < public: `--exposure private` shows private,
     /// documentation, reserved and public sockets (docs/exposure.md).
-    #[arg(long, value_name = "CLASS", value_delimiter = ',', value_parser = filter::parse_exposure)]
+    #[arg(long, value_name = "CLASS", value_delimiter = ',', value_parser = parse_exposure)]
     pub exposure: Vec<AddrClass>,
     /// Skip the owner lookup (fastest; no process columns).
     #[arg(long, conflicts_with_all = ["pid", "process"])]
@@ -252,9 +254,42 @@ impl ListArgs {
     }
 }
 
+/// Parse a pid: a positive number.
+///
+/// # Errors
+/// A message naming the value.
+pub fn parse_pid(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(0) | Err(_) => Err(format!("'{text}' is not a pid: give a positive number")),
+        Ok(pid) => Ok(pid),
+    }
+}
+
+/// Parse a process name for `--process`: not empty.
+///
+/// # Errors
+/// When the name is empty.
+pub fn parse_process_name(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        Err("a process name is missing".to_string())
+    } else {
+        Ok(t.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pids_and_names() {
+        assert_eq!(parse_pid("42"), Ok(42));
+        assert!(parse_pid("abc").unwrap_err().contains("'abc' is not a pid"));
+        assert!(parse_pid("0").is_err());
+        assert!(parse_process_name(" ").is_err());
+        assert_eq!(parse_process_name("nginx"), Ok("nginx".into()));
+    }
 
     #[test]
     fn clap_definition_is_consistent() {

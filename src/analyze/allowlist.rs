@@ -27,8 +27,8 @@ use toml::de::{DeTable, DeValue};
 
 use crate::analyze::audit::Finding;
 use crate::analyze::date::Date;
-use crate::analyze::filter::{PortRange, parse_port};
 use crate::model::Proto;
+use crate::model::{PortRange, parse_port};
 
 /// An IP network `addr/len`; a plain address is a `/32` or `/128`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,8 +16,9 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::owner::{CgroupInfo, Container, Forwarder, parse_forwarder};
-use crate::analyze::rules::{RuleSet, Severity, Why, effective_severity};
+use crate::analyze::rules::{RuleSet, effective_severity};
 use crate::model::{AddrClass, OwnerUnknown, ProcessInfo, Proto, SocketEntry};
+use crate::model::{Severity, Why};
 
 /// Rule id of a public listener whose owning process cannot be identified.
 pub const UNIDENTIFIED_PUBLIC_LISTENER: &str = "unidentified-public-listener";

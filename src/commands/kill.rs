@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::analyze::filter::PortSpec;
 use crate::analyze::kill::{
     Delivery, Recheck, Translation, decide, recheck, signal_name, translate, wait_after,
 };
@@ -29,6 +28,7 @@ use crate::collect::signal::{self, Pidfd};
 use crate::collect::{self, CollectError};
 use crate::commands::who::{Investigation, investigate, sockets_on, sockets_on_with};
 use crate::commands::{Env, Outcome, print_pid_namespace, print_warnings};
+use crate::model::PortSpec;
 use crate::model::{OwnerUnknown, SocketEntry, SocketState};
 use crate::render::json::{self, SCHEMA_VERSION};
 use crate::render::who::{WhoDocument, write_report};

@@ -5,12 +5,13 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use crate::analyze::filter::{Filter, UserSpec};
+use crate::analyze::filter::Filter;
 use crate::analyze::inventory::{self, UnknownOwners};
 use crate::analyze::services::ServiceDb;
 use crate::cli::ListArgs;
 use crate::collect::{self, Phases, Request, SocketQuery};
 use crate::commands::{Env, Outcome, print_pid_namespace, print_timings, print_warnings};
+use crate::model::UserSpec;
 use crate::model::{Proto, SocketState};
 use crate::render::json;
 use crate::render::table::{Columns, Table};
@@ -312,7 +313,7 @@ mod tests {
 
     #[test]
     fn one_port_range_reaches_the_kernel() {
-        let one = |ports: Vec<Vec<crate::analyze::filter::PortRange>>| {
+        let one = |ports: Vec<Vec<crate::model::PortRange>>| {
             query(&ListArgs {
                 all: true,
                 port: ports,
@@ -320,7 +321,7 @@ mod tests {
             })
             .local_ports
         };
-        let r = |start, end| crate::analyze::filter::PortRange { start, end };
+        let r = |start, end| crate::model::PortRange { start, end };
         assert_eq!(one(vec![]), None);
         assert_eq!(one(vec![vec![r(22, 22)]]), Some((22, 22)));
         assert_eq!(one(vec![vec![r(8000, 8100)]]), Some((8000, 8100)));

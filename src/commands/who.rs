@@ -8,7 +8,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 
-use crate::analyze::filter::PortSpec;
 use crate::analyze::inventory;
 use crate::analyze::who::{self, AdviceInput, OwnerDetails, Verdict};
 use crate::cli::WhoArgs;
@@ -17,6 +16,7 @@ use crate::collect::who::{PortSettings, owner_raw, port_settings, socket_units};
 use crate::collect::{self, Request, SocketQuery};
 use crate::commands::list::load_services;
 use crate::commands::{Env, Outcome, print_pid_namespace, print_warnings};
+use crate::model::PortSpec;
 use crate::model::{PidNamespace, Proto, SocketEntry};
 use crate::render::who::{WhoDocument, write_report};
 

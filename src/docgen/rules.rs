@@ -10,8 +10,9 @@
 use super::{TemplateError, fill};
 use crate::analyze::audit::{FORWARDERS, UNIDENTIFIED_PUBLIC_LISTENER, UNIDENTIFIED_SEVERITY};
 use crate::analyze::rules::{
-    EXPOSURE_CLASSES, Rule, RuleSet, Severity, Why, effective_severity, exposure_steps, source_id,
+    EXPOSURE_CLASSES, Rule, RuleSet, effective_severity, exposure_steps, source_id,
 };
+use crate::model::{Severity, Why};
 
 /// The prose of `docs/rules.md`, with `{{name}}` placeholders for the generated parts.
 const TEMPLATE: &str = include_str!("rules.md.tpl");

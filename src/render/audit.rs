@@ -10,8 +10,8 @@ use colored::{ColoredString, Colorize};
 use serde::Serialize;
 
 use crate::analyze::audit::{Finding, Summary};
-use crate::analyze::rules::Severity;
 use crate::model::OwnerUnknown;
+use crate::model::Severity;
 use crate::render::{Style, addr, sanitize};
 
 /// `portscope audit --json`.

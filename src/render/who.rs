@@ -9,10 +9,10 @@ use std::io::{self, Write};
 use colored::Colorize;
 use serde::Serialize;
 
-use crate::analyze::filter::PortSpec;
 use crate::analyze::who::{OwnerDetails, Verdict, human_age};
 use crate::collect::probe::{ProbeOutcome, ProbeResult};
 use crate::collect::who::PortSettings;
+use crate::model::PortSpec;
 use crate::model::{OwnerUnknown, PidNamespace, Proto, SocketEntry};
 use crate::render::json::SCHEMA_VERSION;
 use crate::render::table::{self, Columns};

@@ -8,7 +8,7 @@ use std::net::{TcpListener, UdpSocket};
 use std::process::Output;
 
 use portscope::analyze::audit::{Finding, Summary};
-use portscope::analyze::rules::Severity;
+use portscope::model::Severity;
 use portscope::model::{AddrClass, Proto};
 use serde::Deserialize;
 

@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use super::{Rule, RuleSet, Severity, Source, Why, source_id};
+use super::{Rule, RuleSet, Source, source_id};
 use crate::model::{PortRange, Proto};
+use crate::model::{Severity, Why};
 
 /// Why a rule table was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -14,16 +14,14 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Proto;
+use crate::model::{Proto, Severity, Why};
 
 mod load;
 mod severity;
 
 pub use crate::model::PortRange;
 pub use load::RulesError;
-pub use severity::{
-    EXPOSURE_CLASSES, ParseSeverityError, Severity, Why, effective_severity, exposure_steps,
-};
+pub use severity::{EXPOSURE_CLASSES, effective_severity, exposure_steps};
 
 /// The text of the built-in rule table.
 const BUILTIN_TEXT: &str = include_str!("../rules.toml");

@@ -1,0 +1,200 @@
+//! Port numbers and ranges as the user and the rules name them.
+//!
+//! Plain data: nothing here touches the operating system.
+
+use serde::{Deserialize, Serialize};
+
+use super::Proto;
+
+/// An inclusive range of ports; a single port has `start == end`. Shown as `80` or `6000-6063`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PortRange {
+    /// First port of the range.
+    pub start: u16,
+    /// Last port of the range (inclusive).
+    pub end: u16,
+}
+
+impl PortRange {
+    /// True when `port` lies in the range.
+    #[must_use]
+    pub fn contains(self, port: u16) -> bool {
+        self.start <= port && port <= self.end
+    }
+}
+
+impl std::fmt::Display for PortRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.start == self.end {
+            write!(f, "{}", self.start)
+        } else {
+            write!(f, "{}-{}", self.start, self.end)
+        }
+    }
+}
+
+/// Parse one port: a number from 1 to 65535.
+///
+/// # Errors
+/// A message naming the value when it is not such a number.
+pub fn parse_port(text: &str) -> Result<u16, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err("a port is missing: give a number from 1 to 65535".to_string());
+    }
+    match t.parse::<u64>() {
+        Ok(0) => Err(format!("'{t}' is not a usable port: ports are 1 to 65535")),
+        Ok(n) => {
+            u16::try_from(n).map_err(|_| format!("'{t}' is out of range: ports are 1 to 65535"))
+        }
+        Err(_) if t.bytes().all(|b| b.is_ascii_digit()) => {
+            Err(format!("'{t}' is out of range: ports are 1 to 65535"))
+        }
+        Err(_) => Err(format!(
+            "'{t}' is not a port number: give a number from 1 to 65535"
+        )),
+    }
+}
+
+/// A port with an optional protocol: `8080`, `8080/tcp`, `53/udp` (the argument of `who` and
+/// `kill`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortSpec {
+    /// The port.
+    pub port: u16,
+    /// The protocol asked for; `None` means both.
+    pub proto: Option<Proto>,
+}
+
+impl std::fmt::Display for PortSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.proto {
+            Some(p) => write!(f, "{}/{p}", self.port),
+            None => write!(f, "{}", self.port),
+        }
+    }
+}
+
+/// Parse `PORT[/tcp|/udp]`.
+///
+/// # Errors
+/// A message naming the value when the port or the suffix is not valid.
+pub fn parse_port_spec(text: &str) -> Result<PortSpec, String> {
+    let t = text.trim();
+    let (port, proto) = match t.split_once('/') {
+        Some((port, suffix)) => {
+            let proto = match suffix.to_ascii_lowercase().as_str() {
+                "tcp" => Proto::Tcp,
+                "udp" => Proto::Udp,
+                _ => {
+                    return Err(format!(
+                        "'{t}' has an unknown protocol '{suffix}': write PORT, PORT/tcp or PORT/udp"
+                    ));
+                }
+            };
+            (port, Some(proto))
+        }
+        None => (t, None),
+    };
+    Ok(PortSpec {
+        port: parse_port(port)?,
+        proto,
+    })
+}
+
+/// Parse a port list such as `22,80,8000-8100`.
+///
+/// # Errors
+/// A message naming the offending item.
+pub fn parse_port_list(text: &str) -> Result<Vec<PortRange>, String> {
+    let mut out = Vec::new();
+    for item in text.split(',') {
+        let item = item.trim();
+        if item.starts_with('-') {
+            return Err(format!("'{item}' is not a port: ports are 1 to 65535"));
+        }
+        if let Some((a, b)) = item.split_once('-') {
+            let (start, end) = (parse_port(a)?, parse_port(b)?);
+            if start > end {
+                return Err(format!(
+                    "range '{item}' is backwards: write the lower port first"
+                ));
+            }
+            out.push(PortRange { start, end });
+        } else {
+            let port = parse_port(item)?;
+            out.push(PortRange {
+                start: port,
+                end: port,
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_lists() {
+        type Case<'a> = (&'a str, Result<Vec<(u16, u16)>, &'a str>);
+        let cases: &[Case] = &[
+            ("22", Ok(vec![(22, 22)])),
+            ("22,80", Ok(vec![(22, 22), (80, 80)])),
+            ("8000-8100", Ok(vec![(8000, 8100)])),
+            (" 22 , 8000-8001 ", Ok(vec![(22, 22), (8000, 8001)])),
+            ("65535", Ok(vec![(65535, 65535)])),
+            ("99999", Err("'99999' is out of range")),
+            ("0", Err("'0' is not a usable port")),
+            ("abc", Err("'abc' is not a port number")),
+            ("", Err("a port is missing")),
+            ("80,", Err("a port is missing")),
+            ("9-3", Err("range '9-3' is backwards")),
+            ("-5", Err("'-5' is not a port")),
+            (
+                "99999999999999999999",
+                Err("'99999999999999999999' is out of range"),
+            ),
+            ("1-2-3", Err("'2-3' is not a port number")),
+        ];
+        for (input, want) in cases {
+            let got = parse_port_list(input)
+                .map(|v| v.iter().map(|r| (r.start, r.end)).collect::<Vec<_>>());
+            match (want, got) {
+                (Ok(w), Ok(g)) => assert_eq!(&g, w, "{input}"),
+                (Err(w), Err(g)) => assert!(g.starts_with(w), "{input}: {g}"),
+                (w, g) => panic!("{input}: want {w:?}, got {g:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn port_specs() {
+        type Case<'a> = (&'a str, Result<(u16, Option<Proto>), &'a str>);
+        let cases: &[Case] = &[
+            ("8080", Ok((8080, None))),
+            ("8080/tcp", Ok((8080, Some(Proto::Tcp)))),
+            ("53/UDP", Ok((53, Some(Proto::Udp)))),
+            (" 1/udp ", Ok((1, Some(Proto::Udp)))),
+            ("65535/tcp", Ok((65535, Some(Proto::Tcp)))),
+            ("0", Err("'0' is not a usable port")),
+            ("65536", Err("'65536' is out of range")),
+            ("http", Err("'http' is not a port number")),
+            ("", Err("a port is missing")),
+            ("/tcp", Err("a port is missing")),
+            ("80/sctp", Err("'80/sctp' has an unknown protocol 'sctp'")),
+            ("80/", Err("'80/' has an unknown protocol ''")),
+            ("-1/tcp", Err("'-1' is not a port number")),
+        ];
+        for (input, want) in cases {
+            let got = parse_port_spec(input).map(|s| (s.port, s.proto));
+            match (want, got) {
+                (Ok(w), Ok(g)) => assert_eq!(&g, w, "{input}"),
+                (Err(w), Err(g)) => assert!(g.starts_with(w), "{input}: {g}"),
+                (w, g) => panic!("{input}: want {w:?}, got {g:?}"),
+            }
+        }
+        assert_eq!(parse_port_spec("53/udp").unwrap().to_string(), "53/udp");
+    }
+}

@@ -1,0 +1,344 @@
+//! Sockets: as the kernel's table reports them ([`RawSocket`]), who holds them ([`OwnerScan`]),
+//! and the enriched row every renderer and `--json` sees ([`SocketEntry`]).
+//!
+//! Plain data: nothing here touches the operating system or formats for a terminal.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::{AddrClass, OwnerUnknown, ProcessInfo};
+
+/// Transport protocol of a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl Proto {
+    /// Lower-case name as used in the CLI, JSON and `/etc/services`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+impl std::fmt::Display for Proto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Address family of a socket (not of the address shown: an IPv6 socket bound to `::ffff:a.b.c.d`
+/// is `Ipv6` while its address is shown as IPv4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// AF_INET.
+    Ipv4,
+    /// AF_INET6.
+    Ipv6,
+}
+
+impl Family {
+    /// `"ipv4"` or `"ipv6"`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "ipv4",
+            Family::Ipv6 => "ipv6",
+        }
+    }
+}
+
+/// Socket state. TCP states carry the kernel's names; a bound, unconnected UDP socket is
+/// `Unconnected` and a connected UDP socket is `Established`, as `ss` shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SocketState {
+    /// TCP_LISTEN.
+    Listen,
+    /// UDP socket with no remote end (kernel state TCP_CLOSE on a UDP socket).
+    Unconnected,
+    /// TCP_ESTABLISHED, or a connected UDP socket.
+    Established,
+    /// TCP_SYN_SENT.
+    SynSent,
+    /// TCP_SYN_RECV.
+    SynRecv,
+    /// TCP_FIN_WAIT1.
+    FinWait1,
+    /// TCP_FIN_WAIT2.
+    FinWait2,
+    /// TCP_TIME_WAIT.
+    TimeWait,
+    /// A TCP socket that is bound to a port but neither listening nor connected (a server
+    /// between `bind` and `listen`, a client that bound before `connect`). Kernels since 6.5
+    /// list these when asked for the pseudo-state TCP_BOUND_INACTIVE (13) and report them in
+    /// state TCP_CLOSE (7); older kernels do not list them at all.
+    Bound,
+    /// TCP_CLOSE_WAIT.
+    CloseWait,
+    /// TCP_LAST_ACK.
+    LastAck,
+    /// TCP_CLOSING.
+    Closing,
+    /// TCP_NEW_SYN_RECV (a request socket of a listener).
+    NewSynRecv,
+}
+
+impl SocketState {
+    /// Every state, in the order used for parsing and help texts.
+    pub const ALL: [SocketState; 13] = [
+        SocketState::Listen,
+        SocketState::Unconnected,
+        SocketState::Established,
+        SocketState::SynSent,
+        SocketState::SynRecv,
+        SocketState::FinWait1,
+        SocketState::FinWait2,
+        SocketState::TimeWait,
+        SocketState::Bound,
+        SocketState::CloseWait,
+        SocketState::LastAck,
+        SocketState::Closing,
+        SocketState::NewSynRecv,
+    ];
+
+    /// Map a kernel `TCP_*` state number (include/net/tcp_states.h) for the given protocol.
+    #[must_use]
+    pub fn from_kernel(proto: Proto, state: u8) -> Option<SocketState> {
+        Some(match (proto, state) {
+            // UDP sockets only ever report these two states.
+            (Proto::Udp, 7) => SocketState::Unconnected,
+            (Proto::Udp, 1) => SocketState::Established,
+            (Proto::Udp, _) => return None,
+            (_, 1) => SocketState::Established,
+            (_, 2) => SocketState::SynSent,
+            (_, 3) => SocketState::SynRecv,
+            (_, 4) => SocketState::FinWait1,
+            (_, 5) => SocketState::FinWait2,
+            (_, 6) => SocketState::TimeWait,
+            // TCP_CLOSE with a local port: bound but inactive (reported so by the kernel's walk
+            // of the bind table); 13, TCP_BOUND_INACTIVE, is what a request asks for.
+            (_, 7 | 13) => SocketState::Bound,
+            (_, 8) => SocketState::CloseWait,
+            (_, 9) => SocketState::LastAck,
+            (_, 10) => SocketState::Listen,
+            (_, 11) => SocketState::Closing,
+            (_, 12) => SocketState::NewSynRecv,
+            _ => return None,
+        })
+    }
+
+    /// The kernel state number to ask for (a bit of `idiag_states`) to get this state for
+    /// `proto`, `None` when the protocol has no such state (an unconnected TCP socket, a
+    /// listening UDP socket). `Bound` is asked for as TCP_BOUND_INACTIVE (13): asking for
+    /// TCP_CLOSE (7) would only walk the established hash, where bound sockets are not.
+    #[must_use]
+    pub fn kernel_number(self, proto: Proto) -> Option<u8> {
+        if proto == Proto::Tcp && self == SocketState::Bound {
+            return Some(13);
+        }
+        (1..=12).find(|&n| SocketState::from_kernel(proto, n) == Some(self))
+    }
+
+    /// The snake_case name used in JSON and accepted by `--state`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SocketState::Listen => "listen",
+            SocketState::Unconnected => "unconnected",
+            SocketState::Established => "established",
+            SocketState::SynSent => "syn_sent",
+            SocketState::SynRecv => "syn_recv",
+            SocketState::FinWait1 => "fin_wait1",
+            SocketState::FinWait2 => "fin_wait2",
+            SocketState::TimeWait => "time_wait",
+            SocketState::Bound => "bound",
+            SocketState::CloseWait => "close_wait",
+            SocketState::LastAck => "last_ack",
+            SocketState::Closing => "closing",
+            SocketState::NewSynRecv => "new_syn_recv",
+        }
+    }
+
+    /// True for the states of the default (listening) view.
+    #[must_use]
+    pub fn is_listening(self) -> bool {
+        matches!(self, SocketState::Listen | SocketState::Unconnected)
+    }
+}
+
+impl std::fmt::Display for SocketState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One socket as the kernel's socket table reports it, before any owner lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawSocket {
+    /// Transport protocol.
+    pub proto: Proto,
+    /// Address family of the socket.
+    pub family: Family,
+    /// State (see [`SocketState`]).
+    pub state: SocketState,
+    /// Local address, IPv4-mapped IPv6 addresses already canonicalised to IPv4.
+    pub local_addr: IpAddr,
+    /// Local port.
+    pub local_port: u16,
+    /// Remote address, `None` when there is no remote end (listeners, unconnected UDP).
+    pub remote_addr: Option<IpAddr>,
+    /// Remote port, `None` when there is no remote end.
+    pub remote_port: Option<u16>,
+    /// Owning uid of the socket (visible without privileges); `None` for the kernel's mini
+    /// sockets (TIME_WAIT, a connection request in SYN_RECV), whose reply carries no uid.
+    pub uid: Option<u32>,
+    /// Socket inode; 0 for sockets no file refers to (TIME_WAIT, kernel sockets).
+    pub inode: u64,
+    /// Interface index of a device-bound socket (`SO_BINDTODEVICE`, or a scoped link-local bind).
+    pub bound_ifindex: Option<u32>,
+    /// IPV6_V6ONLY of an IPv6 socket; `None` for IPv4 sockets or when the kernel did not say.
+    pub v6only: Option<bool>,
+}
+
+/// One (process, file descriptor) that holds a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FdRef {
+    /// Process id.
+    pub pid: u32,
+    /// File descriptor number in that process; `None` where the OS does not say (not Linux).
+    pub fd: Option<u32>,
+}
+
+/// The result of the one pass over `/proc/*/fd`: every holder of every socket inode, and what
+/// could not be read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnerScan {
+    /// Socket inode → every (pid, fd) holding it, sorted.
+    pub by_inode: HashMap<u64, Vec<FdRef>>,
+    /// Processes whose fd table was read.
+    pub processes_scanned: usize,
+    /// Processes whose fd table (or some of its links) could not be read: permission denied.
+    pub denied: Vec<u32>,
+    /// Processes that exited during the scan.
+    pub vanished: usize,
+    /// False when the scan was skipped on request (`--no-owners`).
+    pub performed: bool,
+}
+
+/// A fully enriched socket row as the renderers and `--json` see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SocketEntry {
+    /// Transport protocol.
+    pub proto: Proto,
+    /// Socket family.
+    pub family: Family,
+    /// Local address (IPv4-mapped shown as IPv4).
+    pub local_address: IpAddr,
+    /// Local port.
+    pub local_port: u16,
+    /// Remote address or `None`.
+    pub remote_address: Option<IpAddr>,
+    /// Remote port or `None`.
+    pub remote_port: Option<u16>,
+    /// State.
+    pub state: SocketState,
+    /// For an IPv6 wildcard socket: true when it accepts IPv4 too (not v6-only). `None` where it
+    /// does not apply (IPv4 sockets, specific addresses).
+    pub dual_stack: Option<bool>,
+    /// Bound device name, or `None`.
+    pub interface: Option<String>,
+    /// Socket owner uid; `None` when the kernel does not say (TIME_WAIT, SYN_RECV requests).
+    pub uid: Option<u32>,
+    /// Name of that uid, `None` when it has none or the uid is unknown.
+    pub user: Option<String>,
+    /// Socket inode (0 for TIME_WAIT and kernel sockets).
+    pub inode: u64,
+    /// Every process holding the socket, sorted by pid.
+    pub processes: Vec<ProcessInfo>,
+    /// Why `processes` is empty, or `None` when it is not.
+    pub owner_unknown_reason: Option<OwnerUnknown>,
+    /// Service name for (port, proto), or `None`.
+    pub service: Option<String>,
+    /// IANA range of the port: `system` (0–1023), `registered` (1024–49151), `dynamic`.
+    pub port_range: String,
+    /// Exposure class (see [`Exposure::class`]).
+    pub exposure: Option<AddrClass>,
+    /// The address that makes the socket as exposed as `exposure` says.
+    pub exposure_address: Option<IpAddr>,
+    /// The interface carrying `exposure_address`.
+    pub exposure_interface: Option<String>,
+    /// True for a wildcard bind.
+    pub wildcard: bool,
+}
+
+#[cfg(test)]
+impl SocketEntry {
+    /// A fixture for tests: a TCP listener on `addr:port` (UDP callers change `proto` and
+    /// `state`), owned by nobody known, loopback-exposed; adjust fields with struct update syntax.
+    pub(crate) fn test_listener(addr: &str, port: u16) -> SocketEntry {
+        let local: IpAddr = addr.parse().expect("fixture address");
+        SocketEntry {
+            proto: Proto::Tcp,
+            family: if local.is_ipv4() {
+                Family::Ipv4
+            } else {
+                Family::Ipv6
+            },
+            local_address: local,
+            local_port: port,
+            remote_address: None,
+            remote_port: None,
+            state: SocketState::Listen,
+            dual_stack: None,
+            interface: None,
+            uid: Some(0),
+            user: None,
+            inode: 1,
+            processes: Vec::new(),
+            owner_unknown_reason: None,
+            service: None,
+            port_range: String::new(),
+            exposure: Some(AddrClass::Loopback),
+            exposure_address: None,
+            exposure_interface: None,
+            wildcard: local.is_unspecified(),
+        }
+    }
+}
+
+/// Parse a state name as JSON spells it (`time_wait`); `-` may stand for `_` and case is ignored.
+///
+/// # Errors
+/// A message listing the accepted names.
+pub fn parse_state(text: &str) -> Result<SocketState, String> {
+    let norm = text.trim().to_ascii_lowercase().replace('-', "_");
+    let norm = match norm.as_str() {
+        "estab" => "established".to_string(),
+        "unconn" => "unconnected".to_string(),
+        // ss's names for a bound TCP socket; portscope's `bound` was called `close` before.
+        "close" | "bound_inactive" => "bound".to_string(),
+        _ => norm,
+    };
+    SocketState::ALL
+        .into_iter()
+        .find(|s| s.as_str() == norm)
+        .ok_or_else(|| {
+            let names: Vec<&str> = SocketState::ALL.iter().map(|s| s.as_str()).collect();
+            format!(
+                "unknown state '{text}': expected one of {}",
+                names.join(", ")
+            )
+        })
+}
