@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::PossibleValue;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use std::time::Duration;
@@ -15,6 +16,7 @@ use crate::model::{
     AddrClass, PortRange, PortSpec, SocketState, UserSpec, parse_exposure, parse_port_list,
     parse_port_spec, parse_state,
 };
+use crate::render::Format;
 
 /// What is listening here, who holds a port, and what is exposed.
 #[derive(Debug, Parser)]
@@ -53,8 +55,22 @@ impl Cli {
     /// The check of [`Cli::parse_checked`] on already-parsed arguments.
     ///
     /// # Errors
-    /// When options of the default view come with a subcommand.
+    /// When options of the default view come with a subcommand, or `--json` with a `--format`
+    /// other than `json`.
     pub fn check(cli: Cli) -> Result<Cli, clap::Error> {
+        let (json, format) = match &cli.command {
+            None => (cli.list.json, cli.list.format),
+            Some(Command::List(a)) => (a.json, a.format),
+            Some(Command::Who(a)) => (a.json, a.format),
+            Some(Command::Kill(a)) => (a.json, a.format),
+            Some(Command::Audit(a)) => (a.json, a.format),
+        };
+        if let Some(other) = format.filter(|&f| json && f != Format::Json) {
+            return Err(Self::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("`--json` is short for `--format json` and cannot be combined with `--format {other}`"),
+            ));
+        }
         if let Some(command) = &cli.command {
             if cli.list != ListArgs::default() {
                 let name = match command {
@@ -101,9 +117,12 @@ pub enum Command {
 /// Arguments of `portscope audit`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct AuditArgs {
-    /// JSON for scripts (schema in docs/json.md).
+    /// JSON for scripts (schema in docs/json.md); short for --format json.
     #[arg(long)]
     pub json: bool,
+    /// Output format: table or json.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
     /// Exit 1 when an unsuppressed finding is at or above this severity (critical, high,
     /// medium, low, info), whether --min-severity shows it or not.
     #[arg(long, value_name = "SEVERITY")]
@@ -132,9 +151,12 @@ pub struct WhoArgs {
     /// The port, optionally with a protocol: 8080, 8080/tcp, 53/udp.
     #[arg(value_name = "PORT[/tcp|/udp]", value_parser = parse_port_spec)]
     pub port: PortSpec,
-    /// JSON for scripts (schema in docs/json.md).
+    /// JSON for scripts (schema in docs/json.md); short for --format json.
     #[arg(long)]
     pub json: bool,
+    /// Output format: table or json.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
     /// Never try to bind the port. Without it, a protocol the socket table shows nothing for
     /// is probed with a bind (closed at once) to catch sockets the table does not list.
     #[arg(long)]
@@ -163,9 +185,13 @@ pub struct KillArgs {
     /// Only show what would be signalled.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
-    /// JSON for scripts (never counts as consent; schema in docs/json.md).
+    /// JSON for scripts (never counts as consent; schema in docs/json.md); short for --format
+    /// json.
     #[arg(long)]
     pub json: bool,
+    /// Output format: table or json (json never counts as consent).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
 }
 
 /// Options shared by every subcommand.
@@ -231,9 +257,12 @@ pub struct ListArgs {
     /// Skip the owner lookup (fastest; no process columns).
     #[arg(long, conflicts_with_all = ["pid", "process"])]
     pub no_owners: bool,
-    /// JSON for scripts (schema in docs/json.md).
+    /// JSON for scripts (schema in docs/json.md); short for --format json.
     #[arg(long)]
     pub json: bool,
+    /// Output format: table (fitted to a terminal) or json.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
     /// Accepted for ss/netstat muscle memory (`portscope -tulpn`): listening is the default,
     /// output is always numeric with service names in their own column, processes are shown.
     #[arg(short = 'l', hide = true)]
@@ -251,6 +280,63 @@ impl ListArgs {
     #[must_use]
     pub fn ports(&self) -> Vec<PortRange> {
         self.port.iter().flatten().copied().collect()
+    }
+
+    /// The output format of `--json` or `--format` ([`output_format`]).
+    #[must_use]
+    pub fn format(&self) -> Format {
+        output_format(self.json, self.format)
+    }
+}
+
+impl WhoArgs {
+    /// The output format of `--json` or `--format` ([`output_format`]).
+    #[must_use]
+    pub fn format(&self) -> Format {
+        output_format(self.json, self.format)
+    }
+}
+
+impl KillArgs {
+    /// The output format of `--json` or `--format` ([`output_format`]).
+    #[must_use]
+    pub fn format(&self) -> Format {
+        output_format(self.json, self.format)
+    }
+}
+
+impl AuditArgs {
+    /// The output format of `--json` or `--format` ([`output_format`]).
+    #[must_use]
+    pub fn format(&self) -> Format {
+        output_format(self.json, self.format)
+    }
+}
+
+/// The one output format of a command: `--json` is `--format json` (a contradicting
+/// `--format` was refused by [`Cli::check`]); the table without either.
+#[must_use]
+pub fn output_format(json: bool, format: Option<Format>) -> Format {
+    if json {
+        Format::Json
+    } else {
+        format.unwrap_or_default()
+    }
+}
+
+/// `--format` takes the names of [`Format::ALL`]; the format itself lives with its writers in
+/// `render`, which knows nothing of clap.
+impl ValueEnum for Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Format::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let help = match self {
+            Format::Table => "aligned columns for people",
+            Format::Json => "one document for scripts (docs/json.md)",
+        };
+        Some(PossibleValue::new(self.as_str()).help(help))
     }
 }
 
@@ -399,6 +485,64 @@ mod tests {
             assert!(err.to_string().contains(bad), "{err}");
         }
         assert!(Cli::try_parse_from(["portscope", "who"]).is_err());
+    }
+
+    #[test]
+    fn json_is_short_for_format_json() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).and_then(Cli::check);
+        let list = |args: &[&str]| parse(args).map(|cli| cli.list.format());
+        // (arguments of the default view) → format
+        let cases: [(&[&str], Format); 5] = [
+            (&["portscope"], Format::Table),
+            (&["portscope", "--json"], Format::Json),
+            (&["portscope", "--format", "json"], Format::Json),
+            (&["portscope", "--format", "table"], Format::Table),
+            (&["portscope", "--json", "--format", "json"], Format::Json),
+        ];
+        for (args, want) in cases {
+            assert_eq!(list(args).unwrap(), want, "{args:?}");
+        }
+        let err = list(&["portscope", "--json", "--format", "table"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(
+            err.to_string().contains(
+                "`--json` is short for `--format json` and cannot be combined with `--format table`"
+            ),
+            "{err}"
+        );
+        assert!(list(&["portscope", "--format", "yaml"]).is_err());
+
+        let format = |args: &[&str]| match parse(args).map(|cli| cli.command) {
+            Ok(Some(Command::List(a))) => Ok(a.format()),
+            Ok(Some(Command::Who(a))) => Ok(a.format()),
+            Ok(Some(Command::Kill(a))) => Ok(a.format()),
+            Ok(Some(Command::Audit(a))) => Ok(a.format()),
+            Ok(None) => panic!("no subcommand in {args:?}"),
+            Err(e) => Err(e.kind()),
+        };
+        for command in [&["list"][..], &["who", "80"], &["kill", "80"], &["audit"]] {
+            let with = |extra: &[&str]| {
+                let mut args = vec!["portscope"];
+                args.extend_from_slice(command);
+                args.extend_from_slice(extra);
+                format(&args)
+            };
+            assert_eq!(with(&[]), Ok(Format::Table), "{command:?}");
+            assert_eq!(with(&["--json"]), Ok(Format::Json), "{command:?}");
+            assert_eq!(with(&["--format", "json"]), Ok(Format::Json), "{command:?}");
+            assert_eq!(
+                with(&["--format", "json", "--json"]),
+                Ok(Format::Json),
+                "{command:?}"
+            );
+            assert_eq!(
+                with(&["--json", "--format", "table"]),
+                Err(clap::error::ErrorKind::ArgumentConflict),
+                "{command:?}"
+            );
+        }
+        // Like --json, --format of the default view does not go before a subcommand.
+        assert!(parse(&["portscope", "--format", "json", "who", "80"]).is_err());
     }
 
     #[test]

@@ -1,18 +1,23 @@
 //! The plain data every layer shares: sockets as the kernel reports them, the processes that own
-//! them, interface addresses, and the enriched rows that reach the renderers.
+//! them, interface addresses, the enriched rows that reach the renderers, and the labels
+//! (`Display` wrappers) every output spells them with.
 //!
 //! Nothing here touches the operating system or formats for a terminal. Numbers stay numbers and
 //! an unknown value is `None` (JSON `null`), never a placeholder string. One file per concept;
 //! everything is re-exported here, so users write `crate::model::SocketEntry`.
 
 mod exposure;
+mod label;
 mod port;
 mod process;
 mod severity;
 mod socket;
 
 pub use exposure::{AddrClass, Exposure, InterfaceAddr, parse_exposure};
-pub use port::{PortRange, PortSpec, parse_port, parse_port_list, parse_port_spec};
+pub use label::{
+    ClassName, Endpoint, ExposureLabel, HostAddr, LocalEnd, OwnerUnknownForm, OwnerUnknownLabel,
+};
+pub use port::{IanaRange, PortRange, PortSpec, parse_port, parse_port_list, parse_port_spec};
 pub use process::{OwnerUnknown, PidNamespace, ProcessInfo, UserSpec};
 pub use severity::{ParseSeverityError, Severity, Why};
 pub use socket::{

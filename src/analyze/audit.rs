@@ -510,7 +510,7 @@ mod tests {
             user: Some("root".to_owned()),
             inode: 99,
             processes: vec![process(42, "daemon")],
-            port_range: "system".to_owned(),
+            port_range: crate::model::IanaRange::System,
             exposure,
             exposure_address: Some(if local.is_unspecified() {
                 ip("11.22.33.44")
@@ -831,7 +831,7 @@ mod tests {
                 ..ProcessInfo::test_process(4321, "redis-server")
             }],
             service: Some("redis".into()),
-            port_range: "registered".into(),
+            port_range: crate::model::IanaRange::Registered,
             exposure: Some(AddrClass::Public),
             ..SocketEntry::test_listener("0.0.0.0", 6379)
         }

@@ -1,5 +1,7 @@
 //! Joins a collected [`Snapshot`] into the rows users see: each socket with all its owning
-//! processes, the user names, service name, exposure and, where no owner is shown, the reason.
+//! processes, the user names, service name, port range, exposure and, where no owner is shown,
+//! the reason; and says what a partial result must warn about ([`warnings_for`],
+//! [`shown_pid_namespace`]).
 //!
 //! Pure: it reads nothing from the system and prints nothing.
 
@@ -11,7 +13,8 @@ use crate::collect::Snapshot;
 use std::net::IpAddr;
 
 use crate::model::{
-    Family, OwnerScan, OwnerUnknown, ProcessInfo, Proto, RawSocket, SocketEntry, SocketState,
+    Family, OwnerScan, OwnerUnknown, PidNamespace, ProcessInfo, Proto, RawSocket, SocketEntry,
+    SocketState,
 };
 
 /// Build one [`SocketEntry`] per socket of the snapshot, sorted (see [`sort_entries`]).
@@ -102,7 +105,7 @@ fn entry(snapshot: &Snapshot, services: &ServiceDb, sock: &RawSocket) -> SocketE
         service: services
             .lookup(sock.local_port, sock.proto)
             .map(str::to_string),
-        port_range: port_range(sock.local_port).to_string(),
+        port_range: port_range(sock.local_port),
         exposure: exposure.class,
         exposure_address: exposure.via_address,
         exposure_interface: exposure.via_interface,
@@ -177,6 +180,16 @@ fn compare_raw(a: &RawSocket, b: &RawSocket) -> Ordering {
         )
     };
     key(a).cmp(&key(b))
+}
+
+/// The PID namespace to name in a note on stderr: the snapshot's, and only when pids of that
+/// namespace are shown (some owner was found).
+#[must_use]
+pub fn shown_pid_namespace(snapshot: &Snapshot) -> Option<&PidNamespace> {
+    snapshot
+        .pid_namespace
+        .as_ref()
+        .filter(|_| !snapshot.processes.is_empty())
 }
 
 /// How many shown sockets have no visible owner, by the reasons [`warnings`] reports.
@@ -328,6 +341,38 @@ mod tests {
         assert_eq!(entries[0].processes[0].fds, vec![4, 9]);
         assert_eq!(entries[0].user.as_deref(), Some("alice"));
         assert_eq!(entries[0].owner_unknown_reason, None);
+    }
+
+    #[test]
+    fn pid_namespace_is_named_only_with_pids_of_it() {
+        let other = PidNamespace {
+            proc_root: "/proc/42/root/proc".into(),
+            inode: Some(4_026_532_000),
+            own_inode: None,
+            ancestor: false,
+        };
+        // (namespace of the proc root, some process found) → named
+        let cases = [
+            (None, false, false),
+            (None, true, false),
+            (Some(other.clone()), false, false),
+            (Some(other.clone()), true, true),
+        ];
+        for (pid_namespace, with_process, named) in cases {
+            let mut snapshot = Snapshot {
+                pid_namespace,
+                ..Snapshot::default()
+            };
+            if with_process {
+                snapshot.processes.insert(7, ProcessInfo::unknown(7));
+            }
+            assert_eq!(
+                shown_pid_namespace(&snapshot).is_some(),
+                named,
+                "{:?} {with_process}",
+                snapshot.pid_namespace
+            );
+        }
     }
 
     #[test]

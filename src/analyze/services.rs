@@ -8,8 +8,8 @@
 //! This module must not do I/O: the caller reads `/etc/services` and passes its text. Lookups
 //! are binary searches over sorted slices, cheap enough to run once per socket.
 
-use crate::model::Proto;
 use crate::model::Proto::{Tcp, Udp};
+use crate::model::{IanaRange, Proto};
 
 #[path = "services_iana.rs"]
 mod iana;
@@ -250,14 +250,14 @@ fn parse_line(line: &str) -> Option<(u16, Proto, Box<str>)> {
     Some((port, proto, name.into()))
 }
 
-/// IANA port range label: "system" (0–1023), "registered" (1024–49151) or "dynamic"
+/// The IANA range `port` falls in: system (0–1023), registered (1024–49151) or dynamic
 /// (49152–65535).
 #[must_use]
-pub fn port_range(port: u16) -> &'static str {
+pub fn port_range(port: u16) -> IanaRange {
     match port {
-        0..=1023 => "system",
-        1024..=49151 => "registered",
-        _ => "dynamic",
+        0..=1023 => IanaRange::System,
+        1024..=49151 => IanaRange::Registered,
+        _ => IanaRange::Dynamic,
     }
 }
 
@@ -471,12 +471,12 @@ mod tests {
     #[test]
     fn port_range_boundaries() {
         let cases = [
-            (0, "system"),
-            (1023, "system"),
-            (1024, "registered"),
-            (49151, "registered"),
-            (49152, "dynamic"),
-            (65535, "dynamic"),
+            (0, IanaRange::System),
+            (1023, IanaRange::System),
+            (1024, IanaRange::Registered),
+            (49151, IanaRange::Registered),
+            (49152, IanaRange::Dynamic),
+            (65535, IanaRange::Dynamic),
         ];
         for (port, want) in cases {
             assert_eq!(port_range(port), want, "{port}");

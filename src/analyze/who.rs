@@ -154,7 +154,7 @@ pub fn stop_advice(o: &OwnerDetails, spec: PortSpec) -> String {
             (Some(a), Some(p)) => {
                 let a = a
                     .parse::<IpAddr>()
-                    .map_or_else(|_| a.clone(), crate::render::addr);
+                    .map_or_else(|_| a.clone(), |ip| crate::model::HostAddr(ip).to_string());
                 format!(" to {a}:{p}")
             }
             (None, Some(p)) => format!(" to container port {p}"),
@@ -311,7 +311,7 @@ fn unlisted_holders(sockets: &[SocketEntry], probe: &[ProbeResult]) -> Vec<(Prot
         if p.result != ProbeOutcome::InUse || sockets.iter().any(|s| s.proto == p.proto) {
             continue;
         }
-        let address = crate::render::addr(p.address);
+        let address = crate::model::HostAddr(p.address).to_string();
         match out.iter_mut().find(|(proto, _)| *proto == p.proto) {
             Some((_, addresses)) => addresses.push(address),
             None => out.push((p.proto, vec![address])),
@@ -489,7 +489,7 @@ fn address_conflicts(sockets: &[SocketEntry], port: u16) -> Vec<String> {
     let specific: Vec<String> = bound
         .iter()
         .filter(|s| !s.local_address.is_unspecified())
-        .map(|s| crate::render::addr(s.local_address))
+        .map(|s| crate::model::HostAddr(s.local_address).to_string())
         .fold(Vec::new(), |mut v, a| {
             if !v.contains(&a) {
                 v.push(a);
@@ -521,7 +521,7 @@ mod tests {
         SocketEntry {
             state,
             owner_unknown_reason: reason,
-            port_range: "registered".into(),
+            port_range: crate::model::IanaRange::Registered,
             exposure: None,
             wildcard: false,
             ..SocketEntry::test_listener(addr, 8080)

@@ -105,7 +105,7 @@ pub fn run(
     print_warnings(err, &warnings)?;
 
     let summary = Summary::of(&findings);
-    if args.json {
+    if args.format() == crate::render::Format::Json {
         json::write(
             out,
             &AuditDocument {

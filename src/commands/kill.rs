@@ -116,7 +116,7 @@ pub fn run(
     let proc_root = &env.global.proc_root;
     let found = investigate(spec, proc_root, false)?;
     print_warnings(err, &found.warnings)?;
-    if args.json {
+    if args.format() == crate::render::Format::Json {
         // The human report says it under its heading.
         print_pid_namespace(err, found.shown_namespace())?;
     }
@@ -134,7 +134,7 @@ pub fn run(
     let refused = targets.iter().filter(|t| t.action == "refused").count();
     let to_signal: Vec<&Target> = targets.iter().filter(|t| t.action == "signal").collect();
 
-    if !args.json {
+    if args.format() != crate::render::Format::Json {
         write_report(out, &found.document(), env.style)?;
         writeln!(out)?;
         // stdout is buffered: the report must be on the screen before the prompt or a refusal
@@ -213,7 +213,7 @@ pub fn run(
         };
         (outcome, freed)
     };
-    if args.json {
+    if args.format() == crate::render::Format::Json {
         json::write(
             out,
             &KillDocument {

@@ -1,20 +1,24 @@
-//! `portscope` / `portscope list`: the listening inventory (and every state with `--all`).
+//! `portscope` / `portscope list`: the listing (listeners, and every state with `--all`).
+//!
+//! Composition only: the arguments become a kernel query and a filter, the snapshot is
+//! collected, and each entry goes from the inventory through the filter into the sink of the
+//! chosen format as it is built, so a busy host's `--all` is never held whole.
 
 use std::io::Write;
 use std::time::Instant;
 
 use anyhow::Result;
 
-use crate::analyze::filter::Filter;
-use crate::analyze::inventory::{self, UnknownOwners};
+use crate::analyze::filter::{Filter, Sieve};
+use crate::analyze::inventory;
 use crate::analyze::services::ServiceDb;
 use crate::cli::ListArgs;
-use crate::collect::{self, Phases, Request, SocketQuery};
+use crate::collect::{self, Request, SocketQuery};
 use crate::commands::{Env, Outcome, print_pid_namespace, print_timings, print_warnings};
 use crate::model::UserSpec;
 use crate::model::{Proto, SocketState};
-use crate::render::json;
-use crate::render::table::{Columns, Table};
+use crate::render::table::Columns;
+use crate::render::{ListEnd, list_sink};
 
 /// Run the listing view.
 ///
@@ -36,153 +40,45 @@ pub fn run(
     let snapshot = collect::snapshot(&request, &|s| filter.keep_raw(s))?;
     let mut phases = snapshot.phases.clone();
     let services = phases.time("services table", load_services);
-    let found = if args.json {
-        json_view(&snapshot, &services, &filter, &mut phases, out, err)?
-    } else {
-        table_view(
-            args,
-            env,
-            &snapshot,
-            &services,
-            &filter,
-            &mut phases,
-            out,
-            err,
-        )?
+    let cols = Columns {
+        states: args.all || !args.state.is_empty(),
+        owners: !args.no_owners,
     };
+    let mut sink = list_sink(args.format(), cols, env.style, out)?;
+    let mut sieve = Sieve::new(&filter);
+    let mut failed = None;
+    phases.time(sink.feed_phase(), || {
+        inventory::for_each_entry(&snapshot, &services, |entry| {
+            if sieve.keep(&entry) && failed.is_none() {
+                failed = sink.entry(&entry).err();
+            }
+        });
+    });
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    let warnings = sieve.warnings(&snapshot);
+    let end = ListEnd {
+        pid_namespace: snapshot.pid_namespace.as_ref(),
+        warnings: &warnings,
+    };
+    let written = phases.time("render (write)", || {
+        sink.finish(&end, &mut || {
+            print_warnings(err, &warnings)?;
+            print_pid_namespace(err, inventory::shown_pid_namespace(&snapshot))
+        })
+    })?;
     if env.timings {
         phases
             .0
             .push(("total (after argument parsing)", started.elapsed()));
         print_timings(err, &phases)?;
     }
-    Ok(if found {
+    Ok(if written > 0 {
         Outcome::Found
     } else {
         Outcome::NotFound
     })
-}
-
-/// `--json`: streamed like the table, each entry written as it is built and dropped right
-/// after ([`json::ListStream`]); the warnings close the document.
-fn json_view(
-    snapshot: &collect::Snapshot,
-    services: &ServiceDb,
-    filter: &Filter,
-    phases: &mut Phases,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Result<bool> {
-    let (written, warnings) = phases.time(
-        "analyze and write JSON",
-        || -> std::io::Result<(usize, Vec<String>)> {
-            let mut stream = json::ListStream::begin(&mut *out)?;
-            let mut sieve = Sieve::new(filter);
-            let mut failed = None;
-            inventory::for_each_entry(snapshot, services, |entry| {
-                if sieve.keep(&entry) && failed.is_none() {
-                    failed = stream.entry(&entry).err();
-                }
-            });
-            if let Some(e) = failed {
-                return Err(e);
-            }
-            let warnings = sieve.warnings(snapshot);
-            let written = stream.finish(snapshot.pid_namespace.as_ref(), &warnings)?;
-            out.flush()?;
-            Ok((written, warnings))
-        },
-    )?;
-    print_warnings(err, &warnings)?;
-    print_pid_namespace(err, shown_namespace(snapshot))?;
-    Ok(written > 0)
-}
-
-/// The table: each entry goes into the table as it is built and is dropped right after, so a
-/// busy host's `--all` never holds every entry (see [`table::Table`]).
-#[allow(clippy::too_many_arguments)]
-fn table_view(
-    args: &ListArgs,
-    env: &Env<'_>,
-    snapshot: &collect::Snapshot,
-    services: &ServiceDb,
-    filter: &Filter,
-    phases: &mut Phases,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Result<bool> {
-    let cols = Columns {
-        states: args.all || !args.state.is_empty(),
-        owners: !args.no_owners,
-    };
-    let (table, warnings) = phases.time("analyze and lay out rows", || {
-        let mut table = Table::new(cols, env.style);
-        let mut sieve = Sieve::new(filter);
-        inventory::for_each_entry(snapshot, services, |entry| {
-            if sieve.keep(&entry) {
-                table.push(&entry);
-            }
-        });
-        (table, sieve.warnings(snapshot))
-    });
-    print_warnings(err, &warnings)?;
-    print_pid_namespace(err, shown_namespace(snapshot))?;
-    let found = !table.is_empty();
-    phases.time("render (write)", || -> std::io::Result<()> {
-        table.write(out)?;
-        out.flush()
-    })?;
-    Ok(found)
-}
-
-/// The PID namespace to name on stderr: only when pids of another namespace are shown.
-fn shown_namespace(snapshot: &collect::Snapshot) -> Option<&crate::model::PidNamespace> {
-    snapshot
-        .pid_namespace
-        .as_ref()
-        .filter(|_| !snapshot.processes.is_empty())
-}
-
-/// Applies the post-collection filter while counting what the warnings must say: owners that
-/// could not be seen (over everything collected, before the owner filters drop rows), and the
-/// sockets an owner filter could not match because their owner is unknown — an empty answer
-/// must not look like a complete one.
-struct Sieve<'a> {
-    filter: &'a Filter,
-    unknown: UnknownOwners,
-    unmatched_unknown: usize,
-}
-
-impl<'a> Sieve<'a> {
-    fn new(filter: &'a Filter) -> Self {
-        Sieve {
-            filter,
-            unknown: UnknownOwners::default(),
-            unmatched_unknown: 0,
-        }
-    }
-
-    /// True when the entry is shown.
-    fn keep(&mut self, entry: &crate::model::SocketEntry) -> bool {
-        self.unknown.add(entry);
-        let keep = self.filter.keep_entry(entry);
-        if !keep && entry.processes.is_empty() {
-            self.unmatched_unknown += 1;
-        }
-        keep
-    }
-
-    fn warnings(self, snapshot: &collect::Snapshot) -> Vec<String> {
-        let mut out = inventory::warnings_for(self.unknown, snapshot);
-        if self.filter.needs_owners() && self.unmatched_unknown > 0 {
-            out.push(format!(
-                "{} socket(s) whose owner is not visible could not be matched against \
-                 --pid/--process/--user and are not shown",
-                self.unmatched_unknown
-            ));
-        }
-        out
-    }
 }
 
 /// The service table: built-in tables plus the system's `/etc/services` when readable.

@@ -182,7 +182,7 @@ pub fn run(
 ) -> Result<Outcome> {
     let found = investigate(args.port, &env.global.proc_root, !args.no_probe)?;
     print_warnings(err, &found.warnings)?;
-    if args.json {
+    if args.format() == crate::render::Format::Json {
         // The human report says it under its heading.
         print_pid_namespace(err, found.shown_namespace())?;
         crate::render::json::write(out, &found.document())?;

@@ -33,6 +33,37 @@ impl std::fmt::Display for PortRange {
     }
 }
 
+/// The IANA range a port falls in (RFC 6335): shown as `(system)` in a table when the port has
+/// no service name, `"system"` in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IanaRange {
+    /// 0–1023, the well-known ports: binding one needs privileges.
+    System,
+    /// 1024–49151.
+    Registered,
+    /// 49152–65535, the dynamic (private, ephemeral) ports.
+    Dynamic,
+}
+
+impl IanaRange {
+    /// The lower-case name used in JSON and tables.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IanaRange::System => "system",
+            IanaRange::Registered => "registered",
+            IanaRange::Dynamic => "dynamic",
+        }
+    }
+}
+
+impl std::fmt::Display for IanaRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Parse one port: a number from 1 to 65535.
 ///
 /// # Errors
@@ -196,5 +227,23 @@ mod tests {
             }
         }
         assert_eq!(parse_port_spec("53/udp").unwrap().to_string(), "53/udp");
+    }
+
+    #[test]
+    fn iana_ranges_read_as_json_names() {
+        let cases = [
+            (IanaRange::System, "system"),
+            (IanaRange::Registered, "registered"),
+            (IanaRange::Dynamic, "dynamic"),
+        ];
+        for (range, name) in cases {
+            assert_eq!(range.to_string(), name);
+            assert_eq!(
+                serde_json::to_string(&range).unwrap(),
+                format!("\"{name}\"")
+            );
+            let back: IanaRange = serde_json::from_str(&format!("\"{name}\"")).unwrap();
+            assert_eq!(back, range);
+        }
     }
 }

@@ -49,7 +49,7 @@ impl ProcessInfo {
 }
 
 /// Why a socket's owning process is not shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OwnerUnknown {
     /// Not privileged: other users' `/proc/PID/fd` cannot be read.

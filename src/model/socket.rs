@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AddrClass, OwnerUnknown, ProcessInfo};
+use super::{AddrClass, IanaRange, OwnerUnknown, ProcessInfo};
 
 /// Transport protocol of a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -272,8 +272,8 @@ pub struct SocketEntry {
     /// Service name for (port, proto), or `None`.
     pub service: Option<String>,
     /// IANA range of the port: `system` (0–1023), `registered` (1024–49151), `dynamic`.
-    pub port_range: String,
-    /// Exposure class (see [`Exposure::class`]).
+    pub port_range: IanaRange,
+    /// Exposure class (see [`super::Exposure::class`]).
     pub exposure: Option<AddrClass>,
     /// The address that makes the socket as exposed as `exposure` says.
     pub exposure_address: Option<IpAddr>,
@@ -286,7 +286,8 @@ pub struct SocketEntry {
 #[cfg(test)]
 impl SocketEntry {
     /// A fixture for tests: a TCP listener on `addr:port` (UDP callers change `proto` and
-    /// `state`), owned by nobody known, loopback-exposed; adjust fields with struct update syntax.
+    /// `state`), owned by nobody known, loopback-exposed, in the registered port range whatever
+    /// the port; adjust fields with struct update syntax.
     pub(crate) fn test_listener(addr: &str, port: u16) -> SocketEntry {
         let local: IpAddr = addr.parse().expect("fixture address");
         SocketEntry {
@@ -309,7 +310,7 @@ impl SocketEntry {
             processes: Vec::new(),
             owner_unknown_reason: None,
             service: None,
-            port_range: String::new(),
+            port_range: IanaRange::Registered,
             exposure: Some(AddrClass::Loopback),
             exposure_address: None,
             exposure_interface: None,

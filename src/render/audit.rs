@@ -10,9 +10,10 @@ use colored::{ColoredString, Colorize};
 use serde::Serialize;
 
 use crate::analyze::audit::{Finding, Summary};
+use crate::model::HostAddr;
 use crate::model::OwnerUnknown;
 use crate::model::Severity;
-use crate::render::{Style, addr, sanitize};
+use crate::render::{Style, sanitize};
 
 /// `portscope audit --json`.
 #[derive(Debug, Serialize)]
@@ -51,7 +52,7 @@ fn dim(text: &str, style: Style) -> String {
 
 /// `tcp 0.0.0.0:6379`, `tcp [::]:6379 v6-only`, `udp 0.0.0.0%eth0:53`.
 fn socket_label(f: &Finding) -> String {
-    let mut s = format!("{} {}", f.proto, addr(f.local_address));
+    let mut s = format!("{} {}", f.proto, HostAddr(f.local_address));
     if let Some(dev) = &f.interface {
         s.push('%');
         s.push_str(&sanitize(dev));

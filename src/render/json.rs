@@ -34,7 +34,7 @@ pub fn write<T: Serialize>(out: &mut dyn Write, doc: &T) -> io::Result<()> {
 }
 
 /// A [`ListDocument`] written one socket at a time, so `--all --json` on a busy host never holds
-/// every entry: the bytes are exactly those of [`write`] of the whole document (pinned by a unit
+/// every entry: the bytes are exactly those of [`write()`] of the whole document (pinned by a unit
 /// test). Start with [`ListStream::begin`], add each entry with [`ListStream::entry`], end with
 /// [`ListStream::finish`], which writes the warnings (known only once every entry was seen).
 #[derive(Debug)]
@@ -79,8 +79,8 @@ impl<W: Write> ListStream<W> {
         Ok(())
     }
 
-    /// Close `sockets`, write `pid_namespace`, `warnings` and the end of the document; returns
-    /// the number of entries written.
+    /// Close `sockets`, write `pid_namespace`, `warnings` and the end of the document, and
+    /// flush; returns the number of entries written.
     ///
     /// # Errors
     /// When writing fails.
@@ -97,6 +97,7 @@ impl<W: Write> ListStream<W> {
         self.out.write_all(b",\n  \"warnings\": ")?;
         to_writer_indented(&mut self.out, warnings, 1)?;
         self.out.write_all(b"\n}\n")?;
+        self.out.flush()?;
         Ok(self.entries)
     }
 }

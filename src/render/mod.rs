@@ -1,15 +1,16 @@
 //! Rendering: a report and a writer in, bytes out. Colour and terminal sanitization live only
-//! here; nothing in this module collects or analyses.
-
-use std::net::IpAddr;
+//! here; labels come from `model`, the output format and its listing writer from [`sink`].
+//! Nothing in this module collects or analyses.
 
 pub mod audit;
 pub mod json;
 pub mod sanitize;
+pub mod sink;
 pub mod table;
 pub mod who;
 
-pub use sanitize::sanitize;
+pub use sanitize::{Sanitized, sanitize};
+pub use sink::{Format, ListEnd, ListSink, list_sink};
 
 /// How to render for the destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,15 +88,6 @@ impl<W: std::io::Write> std::io::Write for ClosedPipeOk<W> {
             }
             other => other,
         }
-    }
-}
-
-/// `127.0.0.1` or `[::1]`.
-#[must_use]
-pub fn addr(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("[{v6}]"),
     }
 }
 

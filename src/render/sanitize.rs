@@ -5,7 +5,7 @@
 //! in ordinary text.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
+use std::fmt::{self, Display, Formatter, Write as _};
 
 /// Escape C0 and C1 control characters, DEL, and the Unicode bidirectional overrides that can
 /// make a terminal show text other than what it is.
@@ -15,24 +15,48 @@ pub fn sanitize(text: &str) -> Cow<'_, str> {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
+    let _ = escape_into(&mut out, text);
+    Cow::Owned(out)
+}
+
+/// A value's `Display` text, [`sanitize`]d as it is written: `write!(cell, "{}",
+/// Sanitized(label))` escapes the names inside a label without an intermediate string. Width
+/// and alignment flags are not passed on (the table measures cells itself).
+#[derive(Debug, Clone, Copy)]
+pub struct Sanitized<T>(pub T);
+
+impl<T: Display> Display for Sanitized<T> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        /// Escapes every piece of text on its way to the formatter.
+        struct Escape<'a, 'b>(&'a mut Formatter<'b>);
+        impl fmt::Write for Escape<'_, '_> {
+            fn write_str(&mut self, text: &str) -> fmt::Result {
+                escape_into(self.0, text)
+            }
+        }
+        write!(Escape(f), "{}", self.0)
+    }
+}
+
+/// Write `text` to `out` with the characters [`sanitize`] escapes escaped; runs of ordinary
+/// characters go out in one piece.
+fn escape_into(out: &mut dyn fmt::Write, text: &str) -> fmt::Result {
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
         if !needs_escape(c) {
-            out.push(c);
             continue;
         }
+        out.write_str(text.get(start..i).unwrap_or_default())?;
+        start = i + c.len_utf8();
         match c {
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if u32::from(c) < 0x100 => {
-                let _ = write!(out, "\\x{:02x}", u32::from(c));
-            }
-            c => {
-                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-            }
+            '\n' => out.write_str("\\n")?,
+            '\t' => out.write_str("\\t")?,
+            '\r' => out.write_str("\\r")?,
+            c if u32::from(c) < 0x100 => write!(out, "\\x{:02x}", u32::from(c))?,
+            c => write!(out, "\\u{{{:x}}}", u32::from(c))?,
         }
     }
-    Cow::Owned(out)
+    out.write_str(text.get(start..).unwrap_or_default())
 }
 
 fn needs_escape(c: char) -> bool {
@@ -60,5 +84,19 @@ mod tests {
             assert_eq!(sanitize(input), want, "{input:?}");
         }
         assert!(matches!(sanitize("plain"), Cow::Borrowed(_)));
+        for (input, want) in cases {
+            assert_eq!(Sanitized(input).to_string(), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn sanitized_display_escapes_only_the_names_in_a_label() {
+        let end = crate::model::LocalEnd {
+            address: "10.0.0.1".parse().unwrap(),
+            interface: Some("e\x1b[2Jth0"),
+            port: Some(53),
+            dual_stack: None,
+        };
+        assert_eq!(Sanitized(end).to_string(), "10.0.0.1%e\\x1b[2Jth0:53");
     }
 }

@@ -12,11 +12,12 @@ use serde::Serialize;
 use crate::analyze::who::{OwnerDetails, Verdict, human_age};
 use crate::collect::probe::{ProbeOutcome, ProbeResult};
 use crate::collect::who::PortSettings;
+use crate::model::HostAddr;
 use crate::model::PortSpec;
 use crate::model::{OwnerUnknown, PidNamespace, Proto, SocketEntry};
 use crate::render::json::SCHEMA_VERSION;
 use crate::render::table::{self, Columns};
-use crate::render::{Style, addr, sanitize};
+use crate::render::{Style, sanitize};
 
 /// `portscope who --json` (see docs/json.md).
 #[derive(Debug, Serialize)]
@@ -157,10 +158,14 @@ pub fn write_report(out: &mut dyn Write, doc: &WhoDocument<'_>, style: Style) ->
                 Some(e) => format!(
                     "  {:<4} {:<11} {result}{pad} {}",
                     p.proto.as_str(),
-                    addr(p.address),
+                    HostAddr(p.address),
                     sanitize(e)
                 ),
-                None => format!("  {:<4} {:<11} {result}", p.proto.as_str(), addr(p.address)),
+                None => format!(
+                    "  {:<4} {:<11} {result}",
+                    p.proto.as_str(),
+                    HostAddr(p.address)
+                ),
             };
             writeln!(out, "{line}")?;
         }
@@ -274,7 +279,7 @@ fn write_unseen(out: &mut dyn Write, sockets: &[SocketEntry]) -> io::Result<()> 
             "  {} {} {}:{}: {why}",
             s.proto,
             s.state,
-            addr(s.local_address),
+            HostAddr(s.local_address),
             s.local_port
         );
         if !lines.contains(&line) {

@@ -327,6 +327,32 @@ fn nothing_matched_exits_1_and_bad_input_exits_2() {
     }
 }
 
+/// `--format json` is `--json` for every command; `--json --format table` is one usage line.
+#[test]
+fn format_json_is_json_and_a_contradiction_exits_2() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let port = port.to_string();
+    for command in [&[][..], &["who", port.as_str()], &["audit"]] {
+        let mut args = command.to_vec();
+        args.extend(["--format", "json"]);
+        let out = portscope(&args);
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e})"));
+        assert_eq!(value["schema_version"], 1, "{args:?}");
+        let mut args = command.to_vec();
+        args.extend(["--json", "--format", "table"]);
+        let out = portscope(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains("--format table"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let doc = list_json(&["--format", "json", "--port", &port]);
+    assert_eq!(ours(&doc, &listener.as_raw_fd()).len(), 1);
+}
+
 #[test]
 fn closed_pipe_is_not_an_error() {
     let _keep: Vec<TcpListener> = (0..50)
