@@ -6,6 +6,9 @@
 //! an unknown value is `None` (JSON `null`), never a placeholder string. One file per concept;
 //! everything is re-exported here, so users write `crate::model::SocketEntry`.
 
+mod audit;
+mod cidr;
+mod date;
 mod exposure;
 mod label;
 mod port;
@@ -13,11 +16,19 @@ mod process;
 mod severity;
 mod socket;
 
+pub use audit::{
+    AuditReport, Drift, Finding, FindingSocket, Gate, HostContext, Summary, process_names,
+};
+pub use cidr::Cidr;
+pub use date::{Date, UnixTime, civil_from_days};
 pub use exposure::{AddrClass, Exposure, InterfaceAddr, parse_exposure};
 pub use label::{
     ClassName, Endpoint, ExposureLabel, HostAddr, LocalEnd, OwnerUnknownForm, OwnerUnknownLabel,
 };
-pub use port::{IanaRange, PortRange, PortSpec, parse_port, parse_port_list, parse_port_spec};
+pub use port::{
+    IanaRange, PortError, PortRange, PortRangeError, PortSpec, parse_port, parse_port_list,
+    parse_port_spec,
+};
 pub use process::{OwnerUnknown, PidNamespace, ProcessInfo, UserSpec};
 pub use severity::{ParseSeverityError, Severity, Why};
 pub use socket::{

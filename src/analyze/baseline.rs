@@ -9,9 +9,8 @@ use std::net::IpAddr;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::analyze::audit::{Finding, process_names};
 use crate::analyze::exposure::rank;
-use crate::model::{AddrClass, Proto, SocketEntry};
+use crate::model::{AddrClass, Drift, Finding, Proto, SocketEntry, process_names};
 
 /// Version of the baseline file format.
 pub const BASELINE_SCHEMA_VERSION: u32 = 1;
@@ -36,6 +35,11 @@ pub struct Baseline {
 }
 
 /// One listener of a baseline.
+///
+/// Its own fields rather than a finding's flattened socket ([`crate::model::FindingSocket`]):
+/// the file has `local_address` before `port`, process names instead of processes, and a checker
+/// per field; and a flattened struct would be read from a buffer, so serde_json would report a
+/// bad field at the end of its listener instead of at the field (`… at line L column C`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     expecting = "a listener (a JSON object with proto, local_address, port, exposure and wildcard)"
@@ -134,25 +138,17 @@ fn de_processes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error
     checked(d, "processes", "a list of process names")
 }
 
-/// How a finding relates to the baseline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Drift {
-    /// Same listener, same or lower exposure: not reported.
-    Unchanged,
-    /// No listener with this protocol, address and port in the baseline.
-    New,
-    /// In the baseline, but with a lower exposure rank.
-    MoreExposed,
-}
-
-impl Drift {
-    /// `new` / `more_exposed` for JSON, `None` for unchanged.
+impl Listener {
+    /// The listener of an inventory row.
     #[must_use]
-    pub fn label(self) -> Option<&'static str> {
-        match self {
-            Drift::Unchanged => None,
-            Drift::New => Some("new"),
-            Drift::MoreExposed => Some("more_exposed"),
+    pub fn of(entry: &SocketEntry) -> Listener {
+        Listener {
+            proto: entry.proto,
+            local_address: entry.local_address,
+            port: entry.local_port,
+            exposure: entry.exposure,
+            wildcard: entry.wildcard,
+            processes: process_names(&entry.processes),
         }
     }
 }
@@ -167,14 +163,7 @@ impl Baseline {
             listeners: entries
                 .iter()
                 .filter(|e| e.state.is_listening())
-                .map(|e| Listener {
-                    proto: e.proto,
-                    local_address: e.local_address,
-                    port: e.local_port,
-                    exposure: e.exposure,
-                    wildcard: e.wildcard,
-                    processes: process_names(&e.processes),
-                })
+                .map(Listener::of)
                 .collect(),
         }
     }
@@ -204,29 +193,30 @@ impl Baseline {
     /// protocol, address and port decides.
     #[must_use]
     pub fn drift(&self, f: &Finding) -> Drift {
+        let now = &f.socket;
         let before = self
             .listeners
             .iter()
             .filter(|l| {
-                l.proto == f.proto && l.port == f.port && l.local_address == f.local_address
+                l.proto == now.proto && l.port == now.port && l.local_address == now.local_address
             })
             .map(|l| l.exposure.map_or(0, rank))
             .max();
         match before {
             None => Drift::New,
-            Some(old) if f.exposure.map_or(0, rank) > old => Drift::MoreExposed,
+            Some(old) if now.exposure.map_or(0, rank) > old => Drift::MoreExposed,
             Some(_) => Drift::Unchanged,
         }
     }
 
-    /// Keep only the findings that are new or more exposed, labelled in `baseline`; returns how
-    /// many were dropped as unchanged.
+    /// Keep only the findings that are new or more exposed, their drift in `baseline`; returns
+    /// how many were dropped as unchanged.
     pub fn filter(&self, findings: &mut Vec<Finding>) -> usize {
         let before = findings.len();
         findings.retain_mut(|f| {
-            let label = self.drift(f).label();
-            f.baseline = label.map(str::to_owned);
-            label.is_some()
+            let drift = self.drift(f);
+            f.baseline = Some(drift);
+            drift != Drift::Unchanged
         });
         before - findings.len()
     }
@@ -235,8 +225,11 @@ impl Baseline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::audit::{HostContext, findings};
-    use crate::analyze::rules::RuleSet;
+
+    /// The findings a rule would make of `entries`: one per entry.
+    fn findings(entries: &[SocketEntry]) -> Vec<Finding> {
+        entries.iter().map(Finding::test_finding).collect()
+    }
 
     fn entry(addr: &str, port: u16, exposure: AddrClass) -> SocketEntry {
         SocketEntry {
@@ -264,13 +257,16 @@ mod tests {
             entry("11.22.33.44", 5432, Public), // new address
             entry("0.0.0.0", 3306, Public),     // new port
         ];
-        let mut fs = findings(&now, RuleSet::builtin(), &HostContext::default());
+        let mut fs = findings(&now);
         assert_eq!(fs.len(), 5);
         let dropped = base.filter(&mut fs);
         assert_eq!(dropped, 2);
         let mut kept: Vec<(u16, String, Option<String>)> = fs
             .iter()
-            .map(|f| (f.port, f.local_address.to_string(), f.baseline.clone()))
+            .map(|f| {
+                let drift = f.baseline.and_then(Drift::label).map(str::to_owned);
+                (f.socket.port, f.socket.local_address.to_string(), drift)
+            })
             .collect();
         kept.sort();
         assert_eq!(
@@ -282,11 +278,7 @@ mod tests {
             ]
         );
         // Less exposed than before is not drift.
-        let less = findings(
-            &[entry("::", 6379, LinkLocal)],
-            RuleSet::builtin(),
-            &HostContext::default(),
-        );
+        let less = findings(&[entry("::", 6379, LinkLocal)]);
         assert_eq!(base.drift(&less[0]), Drift::Unchanged);
     }
 

@@ -4,7 +4,6 @@
 pub mod allowlist;
 pub mod audit;
 pub mod baseline;
-pub mod date;
 pub mod exposure;
 pub mod filter;
 pub mod inventory;

@@ -1,20 +1,21 @@
-//! `portscope audit`: collect the listeners, turn them into findings, apply the baseline and the
-//! allowlist, judge `--fail-on` on every finding left, then apply the severity floor (a display
-//! filter) and render.
+//! `portscope audit`: load the allowlist and baseline, read the clock once, collect the listeners
+//! and the owners' cgroups, let [`audit::report`] decide, render the report and return the gate's
+//! outcome. With `--save-baseline` it records the listeners instead.
 //!
-//! Only composition and file handling (allowlist, baseline) live here; findings, allowlist
-//! matching and drift are in `analyze`, the table and JSON in `render`.
+//! Only composition and file handling (allowlist, baseline) live here: the findings, the
+//! baseline, the allowlist, the severity floor and the `--fail-on` gate are decided in
+//! [`crate::analyze::audit`], the table and JSON are written by [`crate::render::audit`].
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use anyhow::{Context, Result, anyhow};
 
 use crate::analyze::allowlist::Allowlist;
-use crate::analyze::audit::{self, Finding, HostContext, Summary};
+use crate::analyze::audit::{self, Accepted, AuditOptions};
 use crate::analyze::baseline::Baseline;
-use crate::analyze::date::Date;
 use crate::analyze::inventory;
 use crate::analyze::rules::RuleSet;
 use crate::cli::AuditArgs;
@@ -22,8 +23,9 @@ use crate::collect::files::{INPUT_LIMIT, read_regular_text};
 use crate::collect::{self, Request, SocketQuery};
 use crate::commands::list::load_services;
 use crate::commands::{Env, Outcome, print_warnings};
+use crate::model::{HostContext, UnixTime};
 use crate::render::audit::{AuditDocument, table};
-use crate::render::json::{self, SCHEMA_VERSION};
+use crate::render::json;
 use crate::render::sanitize;
 
 /// Run the audit.
@@ -40,6 +42,8 @@ pub fn run(
     // Inputs first: a bad file fails before anything is collected.
     let allowlist = args.allow.as_deref().map(load_allowlist).transpose()?;
     let baseline = args.baseline.as_deref().map(load_baseline).transpose()?;
+    // The one reading of the clock: the baseline's `created` and the allowlist's today.
+    let now = UnixTime::from_system_time(SystemTime::now());
 
     let request = Request {
         query: SocketQuery::listening(),
@@ -48,11 +52,11 @@ pub fn run(
     };
     let snapshot = collect::snapshot(&request, &|_| true)?;
     let entries = inventory::build(&snapshot, &load_services());
-    let mut warnings = inventory::warnings(&entries, &snapshot);
+    let warnings = inventory::warnings(&entries, &snapshot);
 
     if let Some(path) = &args.save_baseline {
         print_warnings(err, &warnings)?;
-        let record = Baseline::from_entries(&entries, unix_now());
+        let record = Baseline::from_entries(&entries, now.0);
         let text = serde_json::to_string_pretty(&record)?;
         std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write baseline {}", path.display()))?;
@@ -68,72 +72,41 @@ pub fn run(
     let host = HostContext {
         route_localnet: collect::route_localnet(&env.global.proc_root),
     };
-    let mut findings = audit::findings(&entries, RuleSet::builtin(), &host);
+    let findings = audit::findings(&entries, RuleSet::builtin(), &host);
     // Units and containers of the owners: one cgroup read per owning pid of a finding.
-    let pids: std::collections::BTreeSet<u32> = findings
-        .iter()
-        .flat_map(|f| f.processes.iter().map(|p| p.pid))
-        .collect();
-    let cgroups: std::collections::HashMap<u32, crate::analyze::owner::CgroupInfo> = pids
+    let cgroups: HashMap<u32, String> = audit::owner_pids(&findings)
         .into_iter()
-        .filter_map(|pid| {
-            let text = crate::collect::who::cgroup(&env.global.proc_root, pid)?;
-            Some((pid, crate::analyze::owner::parse_cgroup(&text)))
-        })
+        .filter_map(|pid| Some((pid, collect::who::cgroup(&env.global.proc_root, pid)?)))
         .collect();
-    audit::attach_owners(&mut findings, &cgroups);
-    if let Some(baseline) = &baseline {
-        baseline.filter(&mut findings);
-    }
-    if let (Some(list), Some(path)) = (&allowlist, &args.allow) {
-        for w in list.apply(&mut findings, Date::today_utc()) {
-            warnings.push(format!("allowlist {}: {w}", path.display()));
-        }
-    }
-    // The gate judges every unsuppressed finding; --min-severity only filters the report.
-    let gate = audit::gate(&findings, args.fail_on, args.min_severity);
-    if let (true, Some(fail_on), Some(floor)) = (gate.hidden > 0, args.fail_on, args.min_severity) {
-        warnings.push(format!(
-            "{} unsuppressed finding(s) at or above --fail-on {fail_on} are below \
-             --min-severity {floor} and not shown, but still fail the audit",
-            gate.hidden
-        ));
-    }
-    if let Some(floor) = args.min_severity {
-        findings.retain(|f| f.severity >= floor);
-    }
-    print_warnings(err, &warnings)?;
+    let allowlist_name = args
+        .allow
+        .as_deref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let accepted = Accepted {
+        baseline: baseline.as_ref(),
+        allowlist: allowlist.as_ref(),
+        allowlist_name: &allowlist_name,
+    };
+    let options = AuditOptions {
+        min_severity: args.min_severity,
+        fail_on: args.fail_on,
+        show_suppressed: args.show_suppressed,
+    };
+    let report = audit::report(findings, &cgroups, accepted, options, now.date(), warnings);
+    print_warnings(err, &report.warnings)?;
 
-    let summary = Summary::of(&findings);
     if args.format() == crate::render::Format::Json {
-        json::write(
-            out,
-            &AuditDocument {
-                schema_version: SCHEMA_VERSION,
-                findings: &findings,
-                summary,
-                warnings: &warnings,
-            },
-        )?;
+        json::write(out, &AuditDocument::of(&report))?;
     } else {
-        let shown: Vec<&Finding> = findings
-            .iter()
-            .filter(|f| args.show_suppressed || !f.suppressed)
-            .collect();
-        table(out, &shown, &summary, env.style)?;
+        table(out, &report.shown(), &report.summary, env.style)?;
     }
     out.flush()?;
-    Ok(if gate.failed {
+    Ok(if report.gate.failed {
         Outcome::Failed
     } else {
         Outcome::Found
     })
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// The text of an allowlist or baseline: a regular file (after symbolic links) of at most

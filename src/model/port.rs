@@ -21,6 +21,97 @@ impl PortRange {
     pub fn contains(self, port: u16) -> bool {
         self.start <= port && port <= self.end
     }
+
+    /// The range of one port.
+    #[must_use]
+    pub fn single(port: u16) -> PortRange {
+        PortRange {
+            start: port,
+            end: port,
+        }
+    }
+
+    /// Parse `80` or `8000-8100`: one port, or two joined by the first `-`, each a number from 1
+    /// to 65535 (blanks around a number are ignored), the lower first. The one parser of port
+    /// ranges: `--port`, the allowlist's `port` and the rule table's `ports` each word its
+    /// errors from the [`PortRangeError`].
+    ///
+    /// # Errors
+    /// [`PortRangeError::Port`] naming the end that is not a port, or
+    /// [`PortRangeError::Backwards`].
+    pub fn parse(text: &str) -> Result<PortRange, PortRangeError> {
+        let end = |part: &str| {
+            port_number(part).map_err(|error| PortRangeError::Port {
+                text: part.to_owned(),
+                error,
+            })
+        };
+        let (start, last) = match text.split_once('-') {
+            Some((a, b)) => (end(a)?, end(b)?),
+            None => {
+                let port = end(text)?;
+                (port, port)
+            }
+        };
+        if start > last {
+            return Err(PortRangeError::Backwards);
+        }
+        Ok(PortRange { start, end: last })
+    }
+}
+
+/// Why a text is not a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortError {
+    /// Nothing but blanks.
+    Missing,
+    /// Not a decimal number.
+    NotANumber,
+    /// The number 0.
+    Zero,
+    /// A number above 65535.
+    TooLarge,
+}
+
+/// Why a text is not a port range ([`PortRange::parse`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortRangeError {
+    /// One end is not a port.
+    Port {
+        /// That end as written (blanks kept).
+        text: String,
+        /// What is wrong with it.
+        error: PortError,
+    },
+    /// The first port is above the last.
+    Backwards,
+}
+
+/// One port: a number from 1 to 65535, blanks around it ignored.
+fn port_number(text: &str) -> Result<u16, PortError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(PortError::Missing);
+    }
+    match t.parse::<u64>() {
+        Ok(0) => Err(PortError::Zero),
+        Ok(n) => u16::try_from(n).map_err(|_| PortError::TooLarge),
+        Err(_) if t.bytes().all(|b| b.is_ascii_digit()) => Err(PortError::TooLarge),
+        Err(_) => Err(PortError::NotANumber),
+    }
+}
+
+/// The message of [`parse_port`] for `text`, which `error` rejected.
+fn port_message(text: &str, error: PortError) -> String {
+    let t = text.trim();
+    match error {
+        PortError::Missing => "a port is missing: give a number from 1 to 65535".to_string(),
+        PortError::Zero => format!("'{t}' is not a usable port: ports are 1 to 65535"),
+        PortError::TooLarge => format!("'{t}' is out of range: ports are 1 to 65535"),
+        PortError::NotANumber => {
+            format!("'{t}' is not a port number: give a number from 1 to 65535")
+        }
+    }
 }
 
 impl std::fmt::Display for PortRange {
@@ -69,22 +160,7 @@ impl std::fmt::Display for IanaRange {
 /// # Errors
 /// A message naming the value when it is not such a number.
 pub fn parse_port(text: &str) -> Result<u16, String> {
-    let t = text.trim();
-    if t.is_empty() {
-        return Err("a port is missing: give a number from 1 to 65535".to_string());
-    }
-    match t.parse::<u64>() {
-        Ok(0) => Err(format!("'{t}' is not a usable port: ports are 1 to 65535")),
-        Ok(n) => {
-            u16::try_from(n).map_err(|_| format!("'{t}' is out of range: ports are 1 to 65535"))
-        }
-        Err(_) if t.bytes().all(|b| b.is_ascii_digit()) => {
-            Err(format!("'{t}' is out of range: ports are 1 to 65535"))
-        }
-        Err(_) => Err(format!(
-            "'{t}' is not a port number: give a number from 1 to 65535"
-        )),
-    }
+    port_number(text).map_err(|error| port_message(text, error))
 }
 
 /// A port with an optional protocol: `8080`, `8080/tcp`, `53/udp` (the argument of `who` and
@@ -144,21 +220,12 @@ pub fn parse_port_list(text: &str) -> Result<Vec<PortRange>, String> {
         if item.starts_with('-') {
             return Err(format!("'{item}' is not a port: ports are 1 to 65535"));
         }
-        if let Some((a, b)) = item.split_once('-') {
-            let (start, end) = (parse_port(a)?, parse_port(b)?);
-            if start > end {
-                return Err(format!(
-                    "range '{item}' is backwards: write the lower port first"
-                ));
+        out.push(PortRange::parse(item).map_err(|e| match e {
+            PortRangeError::Port { text, error } => port_message(&text, error),
+            PortRangeError::Backwards => {
+                format!("range '{item}' is backwards: write the lower port first")
             }
-            out.push(PortRange { start, end });
-        } else {
-            let port = parse_port(item)?;
-            out.push(PortRange {
-                start: port,
-                end: port,
-            });
-        }
+        })?);
     }
     Ok(out)
 }
@@ -197,6 +264,63 @@ mod tests {
                 (Err(w), Err(g)) => assert!(g.starts_with(w), "{input}: {g}"),
                 (w, g) => panic!("{input}: want {w:?}, got {g:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn port_ranges() {
+        use PortError::*;
+        let port = |text: &str, error| {
+            Err(PortRangeError::Port {
+                text: text.to_owned(),
+                error,
+            })
+        };
+        let cases: &[(&str, Result<PortRange, PortRangeError>)] = &[
+            ("80", Ok(PortRange::single(80))),
+            (" 80 ", Ok(PortRange::single(80))),
+            ("+80", Ok(PortRange::single(80))),
+            (
+                "8000-8100",
+                Ok(PortRange {
+                    start: 8000,
+                    end: 8100,
+                }),
+            ),
+            (
+                "8000 - 8100",
+                Ok(PortRange {
+                    start: 8000,
+                    end: 8100,
+                }),
+            ),
+            ("7-7", Ok(PortRange::single(7))),
+            (
+                "1-65535",
+                Ok(PortRange {
+                    start: 1,
+                    end: 65535,
+                }),
+            ),
+            ("", port("", Missing)),
+            ("-5", port("", Missing)),
+            ("5-", port("", Missing)),
+            ("0", port("0", Zero)),
+            ("0-10", port("0", Zero)),
+            ("65536", port("65536", TooLarge)),
+            ("10-70000", port("70000", TooLarge)),
+            (
+                "99999999999999999999",
+                port("99999999999999999999", TooLarge),
+            ),
+            ("http", port("http", NotANumber)),
+            ("a-b", port("a", NotANumber)),
+            ("1-2-3", port("2-3", NotANumber)),
+            ("5--1", port("-1", NotANumber)),
+            ("20-10", Err(PortRangeError::Backwards)),
+        ];
+        for (text, want) in cases {
+            assert_eq!(&PortRange::parse(text), want, "{text:?}");
         }
     }
 

@@ -1,7 +1,7 @@
 //! Rendering of `portscope audit`: the findings grouped by severity (critical first) with a
 //! one-line summary, and the typed JSON document (see docs/json.md).
 //!
-//! Every untrusted string (process names, users, interface names) goes through [`sanitize`]
+//! Every untrusted string (process names, users, interface names) goes through [`sanitize()`]
 //! before it is coloured; JSON never carries colour. Nothing here collects or analyses.
 
 use std::io::{self, Write};
@@ -9,16 +9,16 @@ use std::io::{self, Write};
 use colored::{ColoredString, Colorize};
 use serde::Serialize;
 
-use crate::analyze::audit::{Finding, Summary};
-use crate::model::HostAddr;
-use crate::model::OwnerUnknown;
-use crate::model::Severity;
+use crate::model::{
+    AuditReport, Drift, Finding, FindingSocket, HostAddr, OwnerUnknown, Severity, Summary,
+};
+use crate::render::json::SCHEMA_VERSION;
 use crate::render::{Style, sanitize};
 
 /// `portscope audit --json`.
 #[derive(Debug, Serialize)]
 pub struct AuditDocument<'a> {
-    /// Always [`crate::render::json::SCHEMA_VERSION`].
+    /// Always [`SCHEMA_VERSION`].
     pub schema_version: u32,
     /// Every finding, suppressed ones included, most severe first.
     pub findings: &'a [Finding],
@@ -26,6 +26,19 @@ pub struct AuditDocument<'a> {
     pub summary: Summary,
     /// Why the result may be partial, expired allowlist entries (also printed on stderr).
     pub warnings: &'a [String],
+}
+
+impl<'a> AuditDocument<'a> {
+    /// The document of a report.
+    #[must_use]
+    pub fn of(report: &'a AuditReport) -> Self {
+        AuditDocument {
+            schema_version: SCHEMA_VERSION,
+            findings: &report.findings,
+            summary: report.summary,
+            warnings: &report.warnings,
+        }
+    }
 }
 
 fn paint(text: &str, level: Severity, style: Style) -> String {
@@ -51,7 +64,7 @@ fn dim(text: &str, style: Style) -> String {
 }
 
 /// `tcp 0.0.0.0:6379`, `tcp [::]:6379 v6-only`, `udp 0.0.0.0%eth0:53`.
-fn socket_label(f: &Finding) -> String {
+fn socket_label(f: &FindingSocket) -> String {
     let mut s = format!("{} {}", f.proto, HostAddr(f.local_address));
     if let Some(dev) = &f.interface {
         s.push('%');
@@ -67,7 +80,7 @@ fn socket_label(f: &Finding) -> String {
     s
 }
 
-fn exposure_label(f: &Finding) -> String {
+fn exposure_label(f: &FindingSocket) -> String {
     let Some(class) = f.exposure else {
         return "no address".to_owned();
     };
@@ -85,8 +98,8 @@ fn exposure_label(f: &Finding) -> String {
 }
 
 fn owner_label(f: &Finding) -> String {
-    if f.processes.is_empty() {
-        return match f.owner_unknown_reason {
+    if f.socket.processes.is_empty() {
+        return match f.socket.owner_unknown_reason {
             Some(OwnerUnknown::Permission) => "unknown (run as root to see it)".to_owned(),
             Some(OwnerUnknown::Hidden) => "unknown (hidden even from root)".to_owned(),
             Some(OwnerUnknown::NotFound) => "unknown (no process holds it)".to_owned(),
@@ -95,6 +108,7 @@ fn owner_label(f: &Finding) -> String {
         };
     }
     let parts: Vec<String> = f
+        .socket
         .processes
         .iter()
         .map(|p| {
@@ -119,7 +133,8 @@ fn owner_label(f: &Finding) -> String {
 }
 
 /// Write the findings grouped by severity, then the summary line. `findings` are those to show
-/// (the caller drops suppressed ones unless `--show-suppressed`); `summary` counts them all.
+/// ([`AuditReport::shown`]: suppressed ones only with `--show-suppressed`); `summary` counts them
+/// all.
 ///
 /// # Errors
 /// When writing fails.
@@ -150,7 +165,7 @@ fn write_finding(out: &mut dyn Write, f: &Finding, style: Style) -> io::Result<(
         .as_deref()
         .map(|s| format!("  {s}"))
         .unwrap_or_default();
-    let mut head = format!("  {}{service}  ", socket_label(f));
+    let mut head = format!("  {}{service}  ", socket_label(&f.socket));
     head.push_str(&dim(&format!("[{}]", f.rule), style));
     if f.severity != f.base_severity {
         head.push_str(&dim(&format!(" (base {})", f.base_severity), style));
@@ -159,14 +174,14 @@ fn write_finding(out: &mut dyn Write, f: &Finding, style: Style) -> io::Result<(
         let reason = f.suppressed_reason.as_deref().unwrap_or("allowlisted");
         head.push_str(&dim(&format!(" suppressed: {}", sanitize(reason)), style));
     }
-    if let Some(drift) = &f.baseline {
+    if let Some(drift) = f.baseline.and_then(Drift::label) {
         head.push_str(&dim(
             &format!(" ({} since baseline)", drift.replace('_', " ")),
             style,
         ));
     }
     writeln!(out, "{head}")?;
-    writeln!(out, "      exposure: {}", exposure_label(f))?;
+    writeln!(out, "      exposure: {}", exposure_label(&f.socket))?;
     writeln!(out, "      owner:    {}", owner_label(f))?;
     writeln!(out, "      why:      {}", f.why)?;
     writeln!(out, "      fix:      {}", f.fix)?;
@@ -179,9 +194,9 @@ fn write_finding(out: &mut dyn Write, f: &Finding, style: Style) -> io::Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::audit::{HostContext, findings};
+    use crate::analyze::audit::findings;
     use crate::analyze::rules::RuleSet;
-    use crate::model::{AddrClass, ProcessInfo, SocketEntry};
+    use crate::model::{AddrClass, HostContext, ProcessInfo, SocketEntry};
 
     fn entry(addr: &str, port: u16, class: AddrClass, name: &str) -> SocketEntry {
         SocketEntry {

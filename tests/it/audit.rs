@@ -7,9 +7,9 @@
 use std::net::{TcpListener, UdpSocket};
 use std::process::Output;
 
-use portscope::analyze::audit::{Finding, Summary};
 use portscope::model::Severity;
 use portscope::model::{AddrClass, Proto};
+use portscope::model::{Drift, Finding, Summary};
 use serde::Deserialize;
 
 use crate::common::*;
@@ -66,7 +66,7 @@ fn udp(addr: &str) -> UdpSocket {
 fn find(doc: &AuditDoc, port: u16, proto: Proto) -> Vec<&Finding> {
     doc.findings
         .iter()
-        .filter(|f| f.port == port && f.proto == proto)
+        .filter(|f| f.socket.port == port && f.socket.proto == proto)
         .collect()
 }
 
@@ -103,10 +103,13 @@ fn severity_follows_the_address_a_service_is_bound_to() {
         (telnet.severity, telnet.base_severity),
         (Severity::High, Severity::High)
     );
-    assert_eq!(telnet.exposure, Some(AddrClass::Public));
-    assert_eq!(telnet.exposure_address, Some(ip("11.22.33.44")));
-    assert_eq!(telnet.exposure_interface.as_deref(), Some("va"));
-    assert!(telnet.processes.iter().any(|p| p.pid == me), "{telnet:#?}");
+    assert_eq!(telnet.socket.exposure, Some(AddrClass::Public));
+    assert_eq!(telnet.socket.exposure_address, Some(ip("11.22.33.44")));
+    assert_eq!(telnet.socket.exposure_interface.as_deref(), Some("va"));
+    assert!(
+        telnet.socket.processes.iter().any(|p| p.pid == me),
+        "{telnet:#?}"
+    );
     assert!(!telnet.why.is_empty() && !telnet.fix.is_empty() && !telnet.why_codes.is_empty());
 
     let redis = one(&doc, 6379, Proto::Tcp);
@@ -114,14 +117,14 @@ fn severity_follows_the_address_a_service_is_bound_to() {
         (redis.rule.as_str(), redis.severity),
         ("exposed-redis", Severity::Medium)
     );
-    assert_eq!(redis.exposure, Some(AddrClass::Private));
+    assert_eq!(redis.socket.exposure, Some(AddrClass::Private));
 
     let pg = one(&doc, 5432, Proto::Tcp);
     assert_eq!(
-        (pg.severity, pg.exposure),
+        (pg.severity, pg.socket.exposure),
         (Severity::Low, Some(AddrClass::LinkLocal))
     );
-    assert_eq!(pg.exposure_interface.as_deref(), Some("vb"));
+    assert_eq!(pg.socket.exposure_interface.as_deref(), Some("vb"));
 
     assert!(
         find(&doc, 11211, Proto::Tcp).is_empty(),
@@ -130,12 +133,12 @@ fn severity_follows_the_address_a_service_is_bound_to() {
     let memcached = one(&doc, 11211, Proto::Udp);
     assert_eq!(memcached.rule, "exposed-memcached-udp");
     assert_eq!(memcached.severity, Severity::High);
-    assert!(memcached.wildcard);
-    assert_eq!(memcached.exposure_address, Some(ip("11.22.33.44")));
+    assert!(memcached.socket.wildcard);
+    assert_eq!(memcached.socket.exposure_address, Some(ip("11.22.33.44")));
 
     let mysql = one(&doc, 3306, Proto::Tcp);
     assert_eq!(
-        (mysql.severity, mysql.exposure),
+        (mysql.severity, mysql.socket.exposure),
         (Severity::Medium, Some(AddrClass::Private))
     );
     assert!(
@@ -199,7 +202,7 @@ fn severity_follows_the_address_a_service_is_bound_to() {
         (lo.severity, lo.base_severity),
         (Severity::Low, Severity::High)
     );
-    assert_eq!(lo.exposure, Some(AddrClass::Loopback));
+    assert_eq!(lo.socket.exposure, Some(AddrClass::Loopback));
     assert!(
         lo.notes
             .iter()
@@ -228,14 +231,14 @@ fn dual_stack_counts_ipv4_and_baseline_reports_drift() {
     });
     let (doc, _) = audit_json(&ns, &[]);
     let v6only = one(&doc, 6379, Proto::Tcp);
-    assert_eq!(v6only.dual_stack, Some(false));
-    assert_eq!(v6only.exposure, Some(AddrClass::Private));
-    assert_eq!(v6only.exposure_address, Some(ip("fd00::1")));
+    assert_eq!(v6only.socket.dual_stack, Some(false));
+    assert_eq!(v6only.socket.exposure, Some(AddrClass::Private));
+    assert_eq!(v6only.socket.exposure_address, Some(ip("fd00::1")));
     assert_eq!(v6only.severity, Severity::Medium);
     let dual = one(&doc, 5432, Proto::Tcp);
-    assert_eq!(dual.dual_stack, Some(true));
-    assert_eq!(dual.exposure, Some(AddrClass::Public));
-    assert_eq!(dual.exposure_address, Some(ip("11.22.33.44")));
+    assert_eq!(dual.socket.dual_stack, Some(true));
+    assert_eq!(dual.socket.exposure, Some(AddrClass::Public));
+    assert_eq!(dual.socket.exposure_address, Some(ip("11.22.33.44")));
     assert_eq!(dual.severity, Severity::High);
     assert!(v6only.severity < dual.severity);
 
@@ -265,7 +268,7 @@ fn dual_stack_counts_ipv4_and_baseline_reports_drift() {
     let mut got: Vec<(u16, Option<&str>, Severity)> = doc
         .findings
         .iter()
-        .map(|f| (f.port, f.baseline.as_deref(), f.severity))
+        .map(|f| (f.socket.port, f.baseline.and_then(Drift::label), f.severity))
         .collect();
     got.sort();
     assert_eq!(

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 
 use super::{Rule, RuleSet, Source, source_id};
-use crate::model::{PortRange, Proto};
+use crate::model::{PortError, PortRange, PortRangeError, Proto};
 use crate::model::{Severity, Why};
 
 /// Why a rule table was rejected.
@@ -264,42 +264,29 @@ fn parse_port(rule: &str, raw: &RawPort) -> Result<PortRange, RulesError> {
         value,
         reason,
     };
-    let number = |text: &str| -> Result<u16, RulesError> {
-        let n: i64 = text.trim().parse().map_err(|_| {
-            bad(
-                text.to_owned(),
-                "expected a port number or a range written \"a-b\"",
-            )
-        })?;
-        port_number(n).ok_or_else(|| bad(text.to_owned(), "a port must be within 1..=65535"))
-    };
     match raw {
-        RawPort::Number(n) => {
-            let port = port_number(*n)
-                .ok_or_else(|| bad(n.to_string(), "a port must be within 1..=65535"))?;
-            Ok(PortRange {
-                start: port,
-                end: port,
-            })
-        }
-        RawPort::Text(text) => {
-            let Some((a, b)) = text.split_once('-') else {
-                return Err(bad(
-                    text.clone(),
-                    "write a range as \"a-b\", a single port as a number",
-                ));
-            };
-            let (start, end) = (number(a)?, number(b)?);
-            if start > end {
-                return Err(bad(text.clone(), "the range starts after it ends"));
-            }
-            Ok(PortRange { start, end })
-        }
+        RawPort::Number(n) => u16::try_from(*n)
+            .ok()
+            .filter(|&port| port != 0)
+            .map(PortRange::single)
+            .ok_or_else(|| bad(n.to_string(), "a port must be within 1..=65535")),
+        // A single port is written as a number, so text must be a range.
+        RawPort::Text(text) if !text.contains('-') => Err(bad(
+            text.clone(),
+            "write a range as \"a-b\", a single port as a number",
+        )),
+        RawPort::Text(text) => PortRange::parse(text).map_err(|e| match e {
+            PortRangeError::Port { text, error } => match error {
+                PortError::Missing | PortError::NotANumber => {
+                    bad(text, "expected a port number or a range written \"a-b\"")
+                }
+                PortError::Zero | PortError::TooLarge => {
+                    bad(text, "a port must be within 1..=65535")
+                }
+            },
+            PortRangeError::Backwards => bad(text.clone(), "the range starts after it ends"),
+        }),
     }
-}
-
-fn port_number(n: i64) -> Option<u16> {
-    u16::try_from(n).ok().filter(|&port| port != 0)
 }
 
 fn build_index(rules: &[Rule]) -> Result<Vec<(Proto, u16, u16, usize)>, RulesError> {

@@ -1,11 +1,13 @@
 //! Calendar dates (`YYYY-MM-DD`, proleptic Gregorian, UTC) for allowlist expiry, without a date
-//! crate: parsing, validation and the conversion from Unix seconds.
+//! crate: parsing, validation and the conversion from Unix seconds; and [`UnixTime`], the one
+//! reading of the wall clock a command takes and passes down.
 //!
-//! Pure: it must not read the clock; callers pass the seconds (see
-//! [`Date::from_unix_seconds`]).
+//! Plain data: nothing here reads the clock. A command calls `SystemTime::now()` once and hands
+//! the reading to [`UnixTime::from_system_time`]; analysis gets the [`UnixTime`] or the [`Date`].
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A calendar date. Ordered chronologically.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -32,38 +34,61 @@ fn days_in_month(year: i32, month: u8) -> u8 {
     }
 }
 
+/// The (year, month 1–12, day 1–31) of a day counted from 1970-01-01 (day 0; negative is
+/// before).
+///
+/// Howard Hinnant's `civil_from_days`, exact for every date of the proleptic Gregorian calendar.
+/// [`Date::from_unix_seconds`] is built on it; a renderer that also shows the time of day can
+/// use it directly.
+#[must_use]
+pub fn civil_from_days(days: i64) -> (i64, u8, u8) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097; // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11]
+    let day = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
+    let month = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    // Both are within their documented ranges above.
+    (
+        year,
+        u8::try_from(month).unwrap_or(1),
+        u8::try_from(day).unwrap_or(1),
+    )
+}
+
 impl Date {
     /// The UTC date of a Unix time (seconds since 1970-01-01T00:00:00Z; negative is before).
-    ///
-    /// Howard Hinnant's `civil_from_days`, exact for every date of the proleptic Gregorian
-    /// calendar.
     #[must_use]
     pub fn from_unix_seconds(secs: i64) -> Date {
-        let days = secs.div_euclid(86_400);
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097; // [0, 146096]
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-        let mp = (5 * doy + 2) / 153; // [0, 11]
-        let day = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
-        let month = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
-        let year = yoe + era * 400 + i64::from(month <= 2);
+        let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
         Date {
             year: i32::try_from(year).unwrap_or(i32::MAX),
-            // Both are within their documented ranges above.
-            month: u8::try_from(month).unwrap_or(1),
-            day: u8::try_from(day).unwrap_or(1),
+            month,
+            day,
         }
     }
+}
 
-    /// Today's date in UTC from the system clock (a clock before 1970 counts as 1970-01-01).
+/// One reading of the wall clock in whole seconds since the Unix epoch, taken once by a command
+/// and passed to whatever needs "now" (a baseline's `created`, today's date for allowlist
+/// expiry), so every part of one run agrees on the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UnixTime(pub u64);
+
+impl UnixTime {
+    /// The reading of `time`; a clock before 1970 counts as 0 (1970-01-01).
     #[must_use]
-    pub fn today_utc() -> Date {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        Date::from_unix_seconds(secs)
+    pub fn from_system_time(time: SystemTime) -> UnixTime {
+        UnixTime(time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+    }
+
+    /// The UTC date of this time.
+    #[must_use]
+    pub fn date(self) -> Date {
+        Date::from_unix_seconds(i64::try_from(self.0).unwrap_or(i64::MAX))
     }
 }
 
@@ -103,6 +128,7 @@ impl FromStr for Date {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn d(year: i32, month: u8, day: u8) -> Date {
         Date { year, month, day }
@@ -127,7 +153,26 @@ mod tests {
         for &(secs, want) in cases {
             assert_eq!(Date::from_unix_seconds(secs), want, "{secs}");
         }
-        assert!(Date::today_utc() >= d(2025, 1, 1));
+    }
+
+    #[test]
+    fn clock_readings() {
+        let at = |secs: u64| UnixTime::from_system_time(UNIX_EPOCH + Duration::from_secs(secs));
+        let cases: &[(UnixTime, u64, Date)] = &[
+            (at(0), 0, d(1970, 1, 1)),
+            (at(1_735_689_600), 1_735_689_600, d(2025, 1, 1)),
+            // A clock before the epoch reads as the epoch.
+            (
+                UnixTime::from_system_time(UNIX_EPOCH - Duration::from_secs(5)),
+                0,
+                d(1970, 1, 1),
+            ),
+        ];
+        for &(time, secs, date) in cases {
+            assert_eq!((time.0, time.date()), (secs, date), "{time:?}");
+        }
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
     }
 
     #[test]

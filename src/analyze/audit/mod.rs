@@ -1,24 +1,32 @@
 //! The findings of `portscope audit`: which listening sockets are risky, how severe each is, why
-//! and how to fix it.
+//! and how to fix it; and, in the submodules, the rest of the audit decision up to the exit code.
 //!
 //! Input is the listening inventory ([`SocketEntry`] rows, exposure already decided by
 //! [`crate::analyze::exposure`]), the rule table and a little host context ([`HostContext`]);
 //! output is plain [`Finding`]s. Three checks go beyond the port table: a public listener whose
 //! owner cannot be identified, a note on container port forwarders (their published ports bypass
 //! the host's INPUT rules), and `route_localnet=1`, which makes loopback listeners reachable.
+//! `owners.rs` names the owners' units and containers, `gate.rs` judges `--fail-on`, and
+//! `report.rs` ([`report()`]) composes it all with the baseline ([`crate::analyze::baseline`]) and
+//! the allowlist ([`crate::analyze::allowlist`]) into the [`crate::model::AuditReport`] a command
+//! renders.
 //!
-//! Pure: it must not read the system, print, or decide exposure itself. Allowlists and baselines
-//! are applied afterwards by [`crate::analyze::allowlist`] and [`crate::analyze::baseline`].
+//! Pure: it must not read the system, the clock, print, or decide exposure itself; the command
+//! passes in what it read (cgroup texts, today's date).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
-use serde::{Deserialize, Serialize};
-
-use crate::analyze::owner::{CgroupInfo, Container, Forwarder, parse_forwarder};
 use crate::analyze::rules::{RuleSet, effective_severity};
-use crate::model::{AddrClass, OwnerUnknown, ProcessInfo, Proto, SocketEntry};
-use crate::model::{Severity, Why};
+use crate::model::Severity;
+use crate::model::{AddrClass, Finding, FindingSocket, HostContext, OwnerUnknown, SocketEntry};
+
+mod gate;
+mod owners;
+mod report;
+
+pub use gate::{fails, gate};
+pub use owners::{attach_owners, owner_pids};
+pub use report::{Accepted, AuditOptions, report};
 
 /// Rule id of a public listener whose owning process cannot be identified.
 pub const UNIDENTIFIED_PUBLIC_LISTENER: &str = "unidentified-public-listener";
@@ -41,137 +49,6 @@ pub const FORWARDER_NOTE: &str = "held by a container port forwarder: traffic to
      container port is DNATed in PREROUTING and forwarded, so the host's INPUT firewall rules \
      (ufw, firewalld) do not filter it; filter in the DOCKER-USER chain, or publish to \
      127.0.0.1 only (-p 127.0.0.1:HOST:CONTAINER)";
-
-/// Host settings that change how far a socket reaches, collected by
-/// [`crate::collect::route_localnet`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HostContext {
-    /// Interfaces (`all` included) with `net.ipv4.conf.<if>.route_localnet=1`.
-    pub route_localnet: Vec<String>,
-}
-
-/// One audit finding: a risky listening socket, or a public one nobody can be named for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Finding {
-    /// Rule id: a port rule of `docs/rules.md` or [`UNIDENTIFIED_PUBLIC_LISTENER`].
-    pub rule: String,
-    /// Service the rule is about, e.g. `Redis`; `None` for rules without one.
-    pub service: Option<String>,
-    /// Severity once exposure is taken into account.
-    pub severity: Severity,
-    /// The rule's severity for a publicly reachable socket.
-    pub base_severity: Severity,
-    /// Transport protocol.
-    pub proto: Proto,
-    /// Local port.
-    pub port: u16,
-    /// Local (bound) address.
-    pub local_address: IpAddr,
-    /// Bound device, if any.
-    pub interface: Option<String>,
-    /// Exposure class of the socket.
-    pub exposure: Option<AddrClass>,
-    /// The local address that makes the socket as exposed as `exposure` says.
-    pub exposure_address: Option<IpAddr>,
-    /// The interface carrying `exposure_address`.
-    pub exposure_interface: Option<String>,
-    /// True for a wildcard bind (also covers addresses added later).
-    pub wildcard: bool,
-    /// For an IPv6 wildcard: true when it accepts IPv4 too.
-    pub dual_stack: Option<bool>,
-    /// Every process holding the socket (same objects as `portscope --json`).
-    pub processes: Vec<ProcessInfo>,
-    /// Why `processes` is empty.
-    pub owner_unknown_reason: Option<OwnerUnknown>,
-    /// Why it matters.
-    pub why: String,
-    /// Reason codes (see docs/rules.md).
-    pub why_codes: Vec<Why>,
-    /// What to do about it.
-    pub fix: String,
-    /// Extra context: forwarders, route_localnet, wildcard binds.
-    pub notes: Vec<String>,
-    /// True when an allowlist entry covers the finding.
-    pub suppressed: bool,
-    /// The allowlist entry's reason.
-    pub suppressed_reason: Option<String>,
-    /// With `--baseline`: `new` (absent from the baseline) or `more_exposed`.
-    pub baseline: Option<String>,
-    /// systemd units of the owning processes (`nginx.service`), from their cgroups.
-    #[serde(default)]
-    pub units: Vec<String>,
-    /// Containers of the owning processes, from their cgroups, and the container a port
-    /// forwarder (`docker-proxy -container-ip …`) sends the traffic to.
-    #[serde(default)]
-    pub containers: Vec<Container>,
-}
-
-impl Finding {
-    /// Names of the owning processes, deduplicated, in pid order.
-    #[must_use]
-    pub fn process_names(&self) -> Vec<String> {
-        process_names(&self.processes)
-    }
-}
-
-/// Name each finding's owners beyond their processes: the systemd unit and the container of
-/// every owning pid (from `cgroups`, parsed `/proc/PID/cgroup` texts), and for a container port
-/// forwarder the address and port it forwards to, as a note.
-pub fn attach_owners(findings: &mut [Finding], cgroups: &HashMap<u32, CgroupInfo>) {
-    for f in findings.iter_mut() {
-        for p in &f.processes {
-            let Some(info) = cgroups.get(&p.pid) else {
-                continue;
-            };
-            // Session and user-manager scopes say nothing an administrator would stop.
-            if let Some(unit) = info
-                .unit
-                .as_ref()
-                .filter(|u| u.ends_with(".service") || u.ends_with(".socket"))
-            {
-                if !f.units.contains(unit) {
-                    f.units.push(unit.clone());
-                }
-            }
-            if let Some(c) = &info.container {
-                if !f.containers.iter().any(|k| k.id == c.id) {
-                    f.containers.push(c.clone());
-                }
-            }
-        }
-        for p in &f.processes {
-            let fwd = parse_forwarder(p.name.as_deref(), &p.cmdline, f.port, f.proto);
-            if let Some(Forwarder {
-                kind,
-                container_address: Some(addr),
-                container_port,
-                ..
-            }) = fwd
-            {
-                let target = match container_port {
-                    Some(port) => format!("{addr}:{port}"),
-                    None => addr,
-                };
-                let note = format!("{kind} forwards this port to the container at {target}");
-                if !f.notes.contains(&note) {
-                    f.notes.push(note);
-                }
-            }
-        }
-    }
-}
-
-/// Names of processes, deduplicated, in order; unnamed ones are skipped.
-#[must_use]
-pub fn process_names(processes: &[ProcessInfo]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for name in processes.iter().filter_map(|p| p.name.as_ref()) {
-        if !names.contains(name) {
-            names.push(name.clone());
-        }
-    }
-    names
-}
 
 /// True when a process name is a container port forwarder ([`FORWARDERS`]); `pasta.avx2` counts
 /// as `pasta`.
@@ -207,9 +84,9 @@ pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
-            .then(a.port.cmp(&b.port))
-            .then(a.proto.cmp(&b.proto))
-            .then(a.local_address.cmp(&b.local_address))
+            .then(a.socket.port.cmp(&b.socket.port))
+            .then(a.socket.proto.cmp(&b.socket.proto))
+            .then(a.socket.local_address.cmp(&b.socket.local_address))
             .then(a.rule.cmp(&b.rule))
     });
 }
@@ -333,24 +210,14 @@ fn add_forwarder_note(entry: &SocketEntry, notes: &mut Vec<String>) {
     }
 }
 
-/// The socket half of a finding; rule fields are filled by the caller.
+/// A finding about `entry` with its socket half filled in; the rule fields are the caller's.
 fn base(entry: &SocketEntry) -> Finding {
     Finding {
         rule: String::new(),
         service: None,
         severity: Severity::Info,
         base_severity: Severity::Info,
-        proto: entry.proto,
-        port: entry.local_port,
-        local_address: entry.local_address,
-        interface: entry.interface.clone(),
-        exposure: entry.exposure,
-        exposure_address: entry.exposure_address,
-        exposure_interface: entry.exposure_interface.clone(),
-        wildcard: entry.wildcard,
-        dual_stack: entry.dual_stack,
-        processes: entry.processes.clone(),
-        owner_unknown_reason: entry.owner_unknown_reason,
+        socket: FindingSocket::from(entry),
         why: String::new(),
         why_codes: Vec::new(),
         fix: String::new(),
@@ -363,128 +230,18 @@ fn base(entry: &SocketEntry) -> Finding {
     }
 }
 
-/// Counts for the summary line and JSON `summary`: unsuppressed findings per severity, and the
-/// suppressed ones.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Summary {
-    /// Unsuppressed critical findings.
-    pub critical: usize,
-    /// Unsuppressed high findings.
-    pub high: usize,
-    /// Unsuppressed medium findings.
-    pub medium: usize,
-    /// Unsuppressed low findings.
-    pub low: usize,
-    /// Unsuppressed info findings.
-    pub info: usize,
-    /// Findings an allowlist entry covers.
-    pub suppressed: usize,
-}
-
-impl Summary {
-    /// Count `findings`.
-    #[must_use]
-    pub fn of(findings: &[Finding]) -> Self {
-        let mut s = Summary::default();
-        for f in findings {
-            if f.suppressed {
-                s.suppressed += 1;
-                continue;
-            }
-            *s.slot(f.severity) += 1;
-        }
-        s
-    }
-
-    fn slot(&mut self, level: Severity) -> &mut usize {
-        match level {
-            Severity::Critical => &mut self.critical,
-            Severity::High => &mut self.high,
-            Severity::Medium => &mut self.medium,
-            Severity::Low => &mut self.low,
-            Severity::Info => &mut self.info,
-        }
-    }
-
-    /// Unsuppressed findings of one level.
-    #[must_use]
-    pub fn count(&self, level: Severity) -> usize {
-        let mut copy = *self;
-        *copy.slot(level)
-    }
-
-    /// `2 high, 1 medium, 1 suppressed`, or `no findings` (plus `, N suppressed`).
-    #[must_use]
-    pub fn line(&self) -> String {
-        let mut parts: Vec<String> = Severity::ALL
-            .iter()
-            .filter(|&&level| self.count(level) > 0)
-            .map(|&level| format!("{} {level}", self.count(level)))
-            .collect();
-        if parts.is_empty() {
-            parts.push("no findings".to_owned());
-        }
-        if self.suppressed > 0 {
-            parts.push(format!("{} suppressed", self.suppressed));
-        }
-        parts.join(", ")
-    }
-}
-
-/// True when an unsuppressed finding is at or above `threshold`.
-#[must_use]
-pub fn fails(findings: &[Finding], threshold: Severity) -> bool {
-    findings
-        .iter()
-        .any(|f| !f.suppressed && f.severity >= threshold)
-}
-
-/// The verdict of `--fail-on` (see [`gate`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Gate {
-    /// An unsuppressed finding is at or above `--fail-on`: exit 1.
-    pub failed: bool,
-    /// Unsuppressed findings at or above `--fail-on` that `--min-severity` keeps out of the
-    /// report: the audit fails on findings it does not show, and must say so.
-    pub hidden: usize,
-}
-
-/// The CI gate. `--fail-on` judges every unsuppressed finding left after the baseline and the
-/// allowlist, whatever `--min-severity` leaves out of the report: that option only filters what
-/// is shown, so `--min-severity critical --fail-on high` still fails on a high finding (and
-/// counts it in [`Gate::hidden`]). Without `--fail-on` the audit never fails.
-#[must_use]
-pub fn gate(
-    findings: &[Finding],
-    fail_on: Option<Severity>,
-    min_severity: Option<Severity>,
-) -> Gate {
-    let Some(threshold) = fail_on else {
-        return Gate::default();
-    };
-    let hidden = findings
-        .iter()
-        .filter(|f| !f.suppressed && f.severity >= threshold)
-        .filter(|f| min_severity.is_some_and(|floor| f.severity < floor))
-        .count();
-    Gate {
-        failed: fails(findings, threshold),
-        hidden,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::SocketState;
+    use crate::model::{ProcessInfo, Proto, SocketState, Summary};
     use AddrClass::*;
     use Severity::*;
 
-    fn ip(s: &str) -> IpAddr {
+    pub(super) fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
     }
 
-    fn process(pid: u32, name: &str) -> ProcessInfo {
+    pub(super) fn process(pid: u32, name: &str) -> ProcessInfo {
         ProcessInfo {
             pid,
             fds: vec![3],
@@ -498,7 +255,12 @@ mod tests {
         }
     }
 
-    fn entry(proto: Proto, addr: &str, port: u16, exposure: Option<AddrClass>) -> SocketEntry {
+    pub(super) fn entry(
+        proto: Proto,
+        addr: &str,
+        port: u16,
+        exposure: Option<AddrClass>,
+    ) -> SocketEntry {
         let local = ip(addr);
         SocketEntry {
             proto,
@@ -522,7 +284,7 @@ mod tests {
         }
     }
 
-    fn run(entries: &[SocketEntry], host: &HostContext) -> Vec<Finding> {
+    pub(super) fn run(entries: &[SocketEntry], host: &HostContext) -> Vec<Finding> {
         findings(entries, RuleSet::builtin(), host)
     }
 
@@ -605,8 +367,8 @@ mod tests {
             &HostContext::default(),
         )[0];
         assert_eq!((f.severity, f.base_severity), (High, High));
-        assert_eq!(f.exposure_address, Some(ip("11.22.33.44")));
-        assert_eq!(f.exposure_interface.as_deref(), Some("eth0"));
+        assert_eq!(f.socket.exposure_address, Some(ip("11.22.33.44")));
+        assert_eq!(f.socket.exposure_interface.as_deref(), Some("eth0"));
         assert_eq!(f.process_names(), vec!["daemon".to_owned()]);
         assert!(f.why.contains("Redis") || !f.why.is_empty());
         assert!(!f.fix.is_empty() && !f.why_codes.is_empty());
@@ -721,7 +483,7 @@ mod tests {
             entry(Proto::Tcp, "10.0.0.1", 6379, Some(Private)),
         ];
         let mut fs = run(&entries, &HostContext::default());
-        let order: Vec<u16> = fs.iter().map(|f| f.port).collect();
+        let order: Vec<u16> = fs.iter().map(|f| f.socket.port).collect();
         assert_eq!(order, vec![2375, 23, 21, 6379]);
         assert_eq!(Summary::of(&fs).line(), "1 critical, 1 high, 2 medium");
         assert!(fails(&fs, Critical));
@@ -733,107 +495,5 @@ mod tests {
             f.suppressed = true;
         }
         assert_eq!(Summary::of(&fs).line(), "no findings, 4 suppressed");
-    }
-
-    #[test]
-    fn gate_ignores_the_display_filter() {
-        let entries = [
-            entry(Proto::Tcp, "0.0.0.0", 23, Some(Public)),
-            entry(Proto::Tcp, "10.0.0.5", 6379, Some(Private)),
-        ];
-        // One high (telnet, public) and one medium (redis, private) finding.
-        let fs = run(&entries, &HostContext::default());
-        assert_eq!(Summary::of(&fs).line(), "1 high, 1 medium");
-        let mut suppressed = fs.clone();
-        suppressed[0].suppressed = true;
-        let gate = |failed, hidden| Gate { failed, hidden };
-        // (findings, --fail-on, --min-severity) → verdict
-        let cases = [
-            (&fs, None, None, gate(false, 0)),
-            (&fs, None, Some(Critical), gate(false, 0)),
-            (&fs, Some(Critical), None, gate(false, 0)),
-            (&fs, Some(High), None, gate(true, 0)),
-            (&fs, Some(High), Some(High), gate(true, 0)),
-            (&fs, Some(High), Some(Low), gate(true, 0)),
-            // The reported combination: the high finding is not shown but still fails.
-            (&fs, Some(High), Some(Critical), gate(true, 1)),
-            (&fs, Some(Medium), Some(Critical), gate(true, 2)),
-            (&fs, Some(Medium), Some(High), gate(true, 1)),
-            (&fs, Some(Critical), Some(Critical), gate(false, 0)),
-            // Suppressed findings never fail, shown or not.
-            (&suppressed, Some(High), Some(Critical), gate(false, 0)),
-            (&suppressed, Some(Medium), Some(Critical), gate(true, 1)),
-            (&vec![], Some(Info), Some(Critical), gate(false, 0)),
-        ];
-        for (findings, fail_on, min, want) in cases {
-            assert_eq!(
-                super::gate(findings, fail_on, min),
-                want,
-                "--fail-on {fail_on:?} --min-severity {min:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn owners_are_named_by_unit_container_and_forwarder_target() {
-        use crate::analyze::owner::parse_cgroup;
-        let mut f = base(&redis_entry_for_owner_test());
-        f.processes[0].name = Some("docker-proxy".into());
-        f.processes[0].cmdline = [
-            "/usr/bin/docker-proxy",
-            "-proto",
-            "tcp",
-            "-host-ip",
-            "0.0.0.0",
-            "-host-port",
-            "6379",
-            "-container-ip",
-            "172.17.0.2",
-            "-container-port",
-            "6379",
-        ]
-        .map(String::from)
-        .to_vec();
-        let pid = f.processes[0].pid;
-        let cgroups = HashMap::from([(pid, parse_cgroup("0::/system.slice/docker.service\n"))]);
-        let mut findings = vec![f];
-        attach_owners(&mut findings, &cgroups);
-        assert_eq!(findings[0].units, vec!["docker.service"]);
-        assert!(findings[0].containers.is_empty());
-        assert!(
-            findings[0]
-                .notes
-                .iter()
-                .any(|n| n.contains("172.17.0.2:6379")),
-            "{:?}",
-            findings[0].notes
-        );
-        let cgroups = HashMap::from([(
-            pid,
-            parse_cgroup(&format!(
-                "0::/system.slice/docker-{}.scope\n",
-                "ab".repeat(32)
-            )),
-        )]);
-        attach_owners(&mut findings, &cgroups);
-        assert_eq!(findings[0].containers.len(), 1);
-        assert_eq!(findings[0].containers[0].runtime, "docker");
-    }
-
-    fn redis_entry_for_owner_test() -> SocketEntry {
-        SocketEntry {
-            inode: 9,
-            processes: vec![ProcessInfo {
-                fds: vec![4],
-                uid: Some(0),
-                user: Some("root".into()),
-                ppid: Some(1),
-                ..ProcessInfo::test_process(4321, "redis-server")
-            }],
-            service: Some("redis".into()),
-            port_range: crate::model::IanaRange::Registered,
-            exposure: Some(AddrClass::Public),
-            ..SocketEntry::test_listener("0.0.0.0", 6379)
-        }
     }
 }
