@@ -6,15 +6,19 @@
 //! everything is re-exported here, so users write `crate::model::SocketEntry`.
 
 mod exposure;
+mod host;
 mod port;
 mod process;
 mod severity;
+mod snapshot;
 mod socket;
 
 pub use exposure::{AddrClass, Exposure, InterfaceAddr, parse_exposure};
+pub use host::{Ancestor, OwnerRaw, PortSettings, ProbeOutcome, ProbeResult, ProcIdentity};
 pub use port::{PortRange, PortSpec, parse_port, parse_port_list, parse_port_spec};
 pub use process::{OwnerUnknown, PidNamespace, ProcessInfo, UserSpec};
 pub use severity::{ParseSeverityError, Severity, Why};
+pub use snapshot::{Phases, Request, Snapshot, SocketKey, SocketQuery};
 pub use socket::{
     Family, FdRef, OwnerScan, Proto, RawSocket, SocketEntry, SocketState, parse_state,
 };

@@ -43,7 +43,7 @@ pub const FORWARDER_NOTE: &str = "held by a container port forwarder: traffic to
      127.0.0.1 only (-p 127.0.0.1:HOST:CONTAINER)";
 
 /// Host settings that change how far a socket reaches, collected by
-/// [`crate::collect::route_localnet`].
+/// [`crate::collect::Platform::route_localnet`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostContext {
     /// Interfaces (`all` included) with `net.ipv4.conf.<if>.route_localnet=1`.

@@ -19,9 +19,8 @@ use crate::analyze::inventory;
 use crate::analyze::rules::RuleSet;
 use crate::cli::AuditArgs;
 use crate::collect::files::{INPUT_LIMIT, read_regular_text};
-use crate::collect::{self, Request, SocketQuery};
-use crate::commands::list::load_services;
 use crate::commands::{Env, Outcome, print_warnings};
+use crate::model::{Request, SocketQuery};
 use crate::render::audit::{AuditDocument, table};
 use crate::render::json::{self, SCHEMA_VERSION};
 use crate::render::sanitize;
@@ -44,10 +43,9 @@ pub fn run(
     let request = Request {
         query: SocketQuery::listening(),
         owners: true,
-        proc_root: env.global.proc_root.clone(),
     };
-    let snapshot = collect::snapshot(&request, &|_| true)?;
-    let entries = inventory::build(&snapshot, &load_services());
+    let snapshot = env.collector.snapshot(&request, &|_| true)?;
+    let entries = inventory::build(&snapshot, &env.services());
     let mut warnings = inventory::warnings(&entries, &snapshot);
 
     if let Some(path) = &args.save_baseline {
@@ -66,7 +64,7 @@ pub fn run(
     }
 
     let host = HostContext {
-        route_localnet: collect::route_localnet(&env.global.proc_root),
+        route_localnet: env.platform().route_localnet(),
     };
     let mut findings = audit::findings(&entries, RuleSet::builtin(), &host);
     // Units and containers of the owners: one cgroup read per owning pid of a finding.
@@ -77,7 +75,7 @@ pub fn run(
     let cgroups: std::collections::HashMap<u32, crate::analyze::owner::CgroupInfo> = pids
         .into_iter()
         .filter_map(|pid| {
-            let text = crate::collect::who::cgroup(&env.global.proc_root, pid)?;
+            let text = env.platform().cgroup(pid)?;
             Some((pid, crate::analyze::owner::parse_cgroup(&text)))
         })
         .collect();

@@ -9,9 +9,10 @@ use crate::analyze::filter::Filter;
 use crate::analyze::inventory::{self, UnknownOwners};
 use crate::analyze::services::ServiceDb;
 use crate::cli::ListArgs;
-use crate::collect::{self, Phases, Request, SocketQuery};
+use crate::collect::Platform;
 use crate::commands::{Env, Outcome, print_pid_namespace, print_timings, print_warnings};
 use crate::model::UserSpec;
+use crate::model::{Phases, Request, Snapshot, SocketQuery};
 use crate::model::{Proto, SocketState};
 use crate::render::json;
 use crate::render::table::{Columns, Table};
@@ -27,15 +28,14 @@ pub fn run(
     err: &mut dyn Write,
 ) -> Result<Outcome> {
     let started = Instant::now();
-    let filter = filter(args)?;
+    let filter = filter(args, env.platform())?;
     let request = Request {
         query: query(args),
         owners: !args.no_owners,
-        proc_root: env.global.proc_root.clone(),
     };
-    let snapshot = collect::snapshot(&request, &|s| filter.keep_raw(s))?;
+    let snapshot = env.collector.snapshot(&request, &|s| filter.keep_raw(s))?;
     let mut phases = snapshot.phases.clone();
-    let services = phases.time("services table", load_services);
+    let services = phases.time("services table", || env.services());
     let found = if args.json {
         json_view(&snapshot, &services, &filter, &mut phases, out, err)?
     } else {
@@ -66,7 +66,7 @@ pub fn run(
 /// `--json`: streamed like the table, each entry written as it is built and dropped right
 /// after ([`json::ListStream`]); the warnings close the document.
 fn json_view(
-    snapshot: &collect::Snapshot,
+    snapshot: &Snapshot,
     services: &ServiceDb,
     filter: &Filter,
     phases: &mut Phases,
@@ -104,7 +104,7 @@ fn json_view(
 fn table_view(
     args: &ListArgs,
     env: &Env<'_>,
-    snapshot: &collect::Snapshot,
+    snapshot: &Snapshot,
     services: &ServiceDb,
     filter: &Filter,
     phases: &mut Phases,
@@ -136,7 +136,7 @@ fn table_view(
 }
 
 /// The PID namespace to name on stderr: only when pids of another namespace are shown.
-fn shown_namespace(snapshot: &collect::Snapshot) -> Option<&crate::model::PidNamespace> {
+fn shown_namespace(snapshot: &Snapshot) -> Option<&crate::model::PidNamespace> {
     snapshot
         .pid_namespace
         .as_ref()
@@ -172,7 +172,7 @@ impl<'a> Sieve<'a> {
         keep
     }
 
-    fn warnings(self, snapshot: &collect::Snapshot) -> Vec<String> {
+    fn warnings(self, snapshot: &Snapshot) -> Vec<String> {
         let mut out = inventory::warnings_for(self.unknown, snapshot);
         if self.filter.needs_owners() && self.unmatched_unknown > 0 {
             out.push(format!(
@@ -185,22 +185,13 @@ impl<'a> Sieve<'a> {
     }
 }
 
-/// The service table: built-in tables plus the system's `/etc/services` when readable.
-#[must_use]
-pub fn load_services() -> ServiceDb {
-    match std::fs::read_to_string("/etc/services") {
-        Ok(text) => ServiceDb::with_etc_services(&text),
-        Err(_) => ServiceDb::builtin(),
-    }
-}
-
 /// The filters of the arguments; user names are resolved to uids here, so an unknown name is an
 /// error rather than an empty answer.
-fn filter(args: &ListArgs) -> Result<Filter> {
+fn filter(args: &ListArgs, platform: &dyn Platform) -> Result<Filter> {
     let mut users = Vec::with_capacity(args.user.len());
     for user in &args.user {
         users.push(match user {
-            UserSpec::Name(name) => match collect::users::uid_of(name) {
+            UserSpec::Name(name) => match platform.uid_of(name) {
                 Some(uid) => UserSpec::Uid(uid),
                 None => anyhow::bail!("unknown user '{name}' in --user: no such account"),
             },
