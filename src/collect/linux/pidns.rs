@@ -9,9 +9,10 @@
 //! what does not depend on the viewer: its innermost namespace (`ns/pid`), its pid there (the
 //! last `NSpid:` entry) and its start time.
 //!
-//! Every read goes through the proc root it is given, except
-//! [`own_namespace_processes_in`], which by design reads portscope's own `/proc`. Reads refuse
-//! anything but regular files and are bounded, so a fixture tree with a FIFO cannot hang them.
+//! Every read goes through the proc root it is given, except [`own_namespace_processes_in`] and
+//! the `own_inode` of [`pid_namespace`], which by design read portscope's own `/proc`. Reads
+//! refuse anything but regular files and are bounded, so a fixture tree with a FIFO cannot hang
+//! them.
 //! Nothing here decides whom to signal (`analyze::kill` does).
 
 use std::collections::BTreeSet;
