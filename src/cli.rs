@@ -201,7 +201,7 @@ pub struct GlobalArgs {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
     pub color: ColorChoice,
     /// Read processes from this proc filesystem instead of /proc (e.g. /host/proc in a container).
-    #[arg(long, value_name = "DIR", global = true, default_value = "/proc")]
+    #[arg(long, value_name = "DIR", global = true, default_value = crate::collect::PROC_ROOT)]
     pub proc_root: PathBuf,
 }
 

@@ -1,10 +1,13 @@
 //! portscope: what is listening on this machine, who holds a port, and what is exposed.
 //!
-//! The crate is a library with a thin binary. Data flows one way:
-//! `cli` → `collect` (the only code that touches the OS) → `model` (plain data) →
-//! `analyze` (pure functions) → `render` (table or JSON). `commands` compose those steps, one
-//! module per subcommand. `docgen` (compiled for tests only) renders reference documents such as
-//! `docs/rules.md` from the domain, above all of it.
+//! The crate is a library with a thin binary. Data flows one way: `cli` (arguments) →
+//! `collect` (the only code that reads the system's state or acts on other processes: one
+//! [`collect::Platform`] per OS, held by a [`collect::Collector`] with its caches) → `model`
+//! (plain data, a [`model::Snapshot`]) → `analyze` (pure functions) → `render` (table or
+//! JSON). `commands` compose those steps, one module per subcommand, reading the system only
+//! through the collector that [`commands::Env`] carries: `main` builds it from `--proc-root`,
+//! tests inject recorded data. `docgen` (compiled for tests only) renders reference documents
+//! such as `docs/rules.md` from the domain, above all of it.
 
 pub mod analyze;
 pub mod cli;

@@ -1,4 +1,5 @@
-//! The `portscope` binary: parse arguments, run one command, map the result to an exit code.
+//! The `portscope` binary: parse arguments, pick the platform (`--proc-root` decides where
+//! processes are read), run one command, map the result to an exit code.
 //! Exit codes: 0 found (audit: passed), 1 nothing found (audit: a finding at or above
 //! `--fail-on`), 2 error. A closed stdout pipe is not an error: the exit code stays the
 //! command's own. Every message this file prints goes through [`for_terminal`]: errors quote
@@ -9,7 +10,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::error::ErrorKind;
-use portscope::cli::{Cli, Command};
+use portscope::cli::Cli;
+use portscope::collect;
 use portscope::commands::{self, Env, Outcome};
 use portscope::render::{self, sanitize};
 
@@ -18,17 +20,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return clap_exit(&err),
     };
-    let env = Env::detect(&cli.global);
+    let env = Env::detect(&cli.global, collect::native(cli.global.proc_root.clone()));
     // Buffered: stdout alone is line-buffered, one `write` per line (docs/performance.md).
     let mut out = render::buffered(io::stdout().lock());
     let mut err = io::stderr();
-    let result = match &cli.command {
-        None => commands::list::run(&cli.list, &env, &mut out, &mut err),
-        Some(Command::List(args)) => commands::list::run(args, &env, &mut out, &mut err),
-        Some(Command::Audit(args)) => commands::audit::run(args, &env, &mut out, &mut err),
-        Some(Command::Who(args)) => commands::who::run(args, &env, &mut out, &mut err),
-        Some(Command::Kill(args)) => commands::kill::run(args, &env, &mut out, &mut err),
-    };
+    let result = commands::run(&cli, &env, &mut out, &mut err);
     // Commands flush their output; this also covers an error path that left some behind. A
     // closed pipe is swallowed by `ClosedPipeOk`; any other write failure is an error.
     let flushed = out.flush();

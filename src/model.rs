@@ -10,10 +10,12 @@ mod audit;
 mod cidr;
 mod date;
 mod exposure;
+mod host;
 mod label;
 mod port;
 mod process;
 mod severity;
+mod snapshot;
 mod socket;
 
 pub use audit::{
@@ -22,6 +24,7 @@ pub use audit::{
 pub use cidr::Cidr;
 pub use date::{Date, UnixTime, civil_from_days};
 pub use exposure::{AddrClass, Exposure, InterfaceAddr, parse_exposure};
+pub use host::{Ancestor, OwnerRaw, PortSettings, ProbeOutcome, ProbeResult, ProcIdentity};
 pub use label::{
     ClassName, Endpoint, ExposureLabel, HostAddr, LocalEnd, OwnerUnknownForm, OwnerUnknownLabel,
 };
@@ -31,6 +34,7 @@ pub use port::{
 };
 pub use process::{OwnerUnknown, PidNamespace, ProcessInfo, UserSpec};
 pub use severity::{ParseSeverityError, Severity, Why};
+pub use snapshot::{Phases, Request, Snapshot, SocketKey, SocketQuery};
 pub use socket::{
     Family, FdRef, OwnerScan, Proto, RawSocket, SocketEntry, SocketState, parse_state,
 };

@@ -7,7 +7,7 @@
 //! currently covers on this host (see [`rank`]).
 //!
 //! This module is pure: it must not read the system, list interfaces, resolve names or send
-//! traffic. The interface addresses come in as data from [`crate::collect::interfaces()`]. It also
+//! traffic. The interface addresses come in as data from `collect::Platform::interfaces`. It also
 //! does not judge the firewall: "public" means "bound to, or covering, a globally routable
 //! address", not "reachable from the internet".
 

@@ -7,7 +7,7 @@
 
 use crate::analyze::exposure;
 use crate::analyze::inventory::{self, UnknownOwners};
-use crate::collect::Snapshot;
+use crate::model::Snapshot;
 use crate::model::{AddrClass, PortRange, Proto, RawSocket, SocketEntry, SocketState, UserSpec};
 
 /// Every filter of the listing views; an empty list means "no restriction".

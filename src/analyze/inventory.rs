@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 
 use crate::analyze::exposure;
 use crate::analyze::services::{ServiceDb, port_range};
-use crate::collect::Snapshot;
+use crate::model::Snapshot;
 use std::net::IpAddr;
 
 use crate::model::{

@@ -4,13 +4,12 @@
 //! whether to wait after a round of signals, and the parsers of `--signal` and `--timeout`.
 //!
 //! Pure: it decides from data and never sends a signal or reads the system (sending lives in
-//! `collect::signal`, identities are read by `collect::pidns`).
+//! `collect`, behind `collect::Platform`: `signal`, `pin`, `identity`).
 
 use std::time::Duration;
 
 use crate::analyze::who::{OwnerDetails, restarting_unit};
-use crate::collect::pidns::ProcIdentity;
-use crate::model::PidNamespace;
+use crate::model::{PidNamespace, ProcIdentity};
 
 /// Why a holder is not signalled.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,9 +11,8 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::owner::{self, Container, Forwarder};
-use crate::collect::probe::{ProbeOutcome, ProbeResult};
-use crate::collect::who::{Ancestor, OwnerRaw, PortSettings};
 use crate::model::PortSpec;
+use crate::model::{Ancestor, OwnerRaw, PortSettings, ProbeOutcome, ProbeResult};
 use crate::model::{OwnerUnknown, ProcessInfo, Proto, SocketEntry, SocketState};
 
 /// Linux `TCP_TIMEWAIT_LEN`: how long a TIME_WAIT socket lives.

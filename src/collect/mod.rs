@@ -1,36 +1,49 @@
-//! Collection: the only code that reads the operating system. Each function returns plain data
-//! (see [`crate::model`]); per-item failures are counted in the result, never fatal.
+//! Collection: the only code that reads the operating system or acts on it. A backend implements
+//! one interface, [`Platform`]; a [`Collector`] holds one and turns requests into
+//! [`crate::model::Snapshot`]s, caching what does not change between two looks. Everything it
+//! returns is plain data from [`crate::model`]; per-item failures are counted in the result,
+//! never fatal.
 //!
-//! Linux reads the socket table through netlink sock_diag and owners through one pass over
-//! `/proc/*/fd`; other systems go through the `netstat2` crate behind the same functions.
+//! Backends: [`linux::Linux`] (netlink sock_diag for the socket table, one pass over
+//! `/proc/*/fd` for owners, everything Linux-only: cgroups, sysctls, systemd socket units, PID
+//! namespaces, pidfds) and, off Linux, `other::Netstat2` (the `netstat2` crate). What several
+//! Unix backends share (kill(2), the bind probe, passwd look-ups, `/etc/services`) is in
+//! `unix`. Tests serve recorded data through `recorded::Recorded`.
+//!
+//! It must not decide what to show or whom to signal (that is `analyze`), nor import from
+//! `analyze`, `render` or `commands`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::model::{InterfaceAddr, OwnerScan, PidNamespace, ProcessInfo, RawSocket};
+use crate::model::{
+    InterfaceAddr, OwnerRaw, OwnerScan, Phases, PidNamespace, PortSettings, ProbeResult,
+    ProcIdentity, ProcessInfo, Proto, RawSocket, SocketQuery,
+};
 
+mod collector;
 pub mod files;
-pub mod interfaces;
+mod interfaces;
 #[cfg(target_os = "linux")]
 pub mod linux;
-#[cfg(target_os = "linux")]
-use linux as target_os;
 #[cfg(not(target_os = "linux"))]
 pub mod other;
-#[cfg(not(target_os = "linux"))]
-use other as target_os;
-pub mod pidns;
-pub mod probe;
-pub mod signal;
-pub mod sysinfo_details;
-pub mod users;
-pub mod who;
+#[cfg(test)]
+pub(crate) mod recorded;
+mod sysinfo_details;
+#[cfg(unix)]
+mod unix;
 
-pub use interfaces::interfaces;
-pub use target_os::{privileged, processes, sockets};
+pub use collector::Collector;
+
+/// portscope's own proc filesystem: the default `--proc-root`, and where `kill` re-checks a
+/// process before signalling it when the proc root is another PID namespace's.
+pub const PROC_ROOT: &str = "/proc";
 
 /// Errors at the collection boundary. Per-process failures are not errors: they are counted in
 /// [`crate::model::OwnerScan`].
@@ -67,230 +80,172 @@ pub enum CollectError {
     Interfaces(#[source] std::io::Error),
 }
 
-/// Which sockets to ask the kernel for. State masks are bit sets of kernel `TCP_*` state numbers
-/// (`1 << 10` is LISTEN); a zero mask skips that protocol entirely.
+/// Through which proc filesystem a per-process read of `kill` goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SocketQuery {
-    /// TCP states to dump.
-    pub tcp_states: u32,
-    /// UDP states to dump (`1 << 7` is unconnected, `1 << 1` connected).
-    pub udp_states: u32,
-    /// Include IPv4 sockets.
-    pub ipv4: bool,
-    /// Include IPv6 sockets.
-    pub ipv6: bool,
-    /// Only sockets whose local port is in this inclusive range, filtered by the kernel (a
-    /// sock_diag bytecode filter, as `ss 'sport = :P'` sends): a port lookup then does not
-    /// copy every established socket out of the kernel. `None` dumps every port.
-    pub local_ports: Option<(u16, u16)>,
+pub enum ProcView {
+    /// The proc root the platform was built with (`--proc-root`): the pids of the report.
+    Root,
+    /// portscope's own ([`PROC_ROOT`]): the pids portscope can signal.
+    Own,
 }
 
-impl SocketQuery {
-    /// Kernel TCP state number of LISTEN.
-    pub const TCP_LISTEN: u8 = 10;
-    /// Kernel state number of CLOSE (unconnected UDP).
-    pub const TCP_CLOSE: u8 = 7;
-    /// Kernel pseudo-state TCP_BOUND_INACTIVE (Linux 6.5): asking for it makes the kernel walk
-    /// its bind table for TCP sockets that are bound but neither listening nor connected, which
-    /// it then reports in state CLOSE. Older kernels ignore the bit.
-    pub const TCP_BOUND_INACTIVE: u8 = 13;
-    /// All kernel states 1..=12 and TCP_BOUND_INACTIVE (13).
-    pub const ALL_STATES: u32 = 0x3ffe;
+/// A process pinned for signalling: a signal sent through it reaches that process or fails, and
+/// never reaches a later process that reuses its pid. On Linux a pidfd; elsewhere no such handle
+/// exists ([`Platform::pin`] always answers `None` there) and the type has no values.
+#[cfg(target_os = "linux")]
+pub use linux::pidfd::Pidfd as Pinned;
+/// A process pinned for signalling; off Linux there is none (see the Linux documentation).
+#[cfg(not(target_os = "linux"))]
+pub use other::Pinned;
 
-    /// The listening view: TCP LISTEN only (CLOSE is deliberately not OR-ed in, so the kernel
-    /// skips the established hash) and unconnected UDP.
-    #[must_use]
-    pub fn listening() -> Self {
-        SocketQuery {
-            tcp_states: 1 << Self::TCP_LISTEN,
-            udp_states: 1 << Self::TCP_CLOSE,
-            ipv4: true,
-            ipv6: true,
-            local_ports: None,
-        }
-    }
-
-    /// Every state of both protocols.
-    #[must_use]
-    pub fn all() -> Self {
-        SocketQuery {
-            tcp_states: Self::ALL_STATES,
-            udp_states: Self::ALL_STATES,
-            ipv4: true,
-            ipv6: true,
-            local_ports: None,
-        }
-    }
-}
-
-/// What a command asks the collectors for.
-#[derive(Debug, Clone)]
-pub struct Request {
-    /// Sockets to dump.
-    pub query: SocketQuery,
-    /// Look up owning processes (the `/proc` pass and process details).
-    pub owners: bool,
-    /// Root of the proc filesystem (`--proc-root`).
-    pub proc_root: PathBuf,
-}
-
-/// Everything one run collected: plain data for the pure analysis.
-#[derive(Debug, Clone, Default)]
-pub struct Snapshot {
-    /// Sockets kept by the caller's pre-filter.
-    pub sockets: Vec<RawSocket>,
-    /// Holders of those sockets.
-    pub owners: OwnerScan,
-    /// Details of every holder, by pid.
-    pub processes: BTreeMap<u32, ProcessInfo>,
-    /// Names of every uid that appears (socket owners and process owners).
-    pub users: HashMap<u32, Option<String>>,
-    /// Local interface addresses.
-    pub interfaces: Vec<InterfaceAddr>,
-    /// Whether this process can see other users' sockets' owners.
-    pub privileged: bool,
-    /// The PID namespace the pids belong to when the proc root is not portscope's own; `None`
-    /// when it is, or when owners were not looked up.
-    pub pid_namespace: Option<PidNamespace>,
-    /// Problems that made the snapshot partial, for the user (stderr and JSON `warnings`).
-    pub warnings: Vec<String>,
-    /// How long each collection step took (printed with `PORTSCOPE_TIMINGS=1`).
-    pub phases: Phases,
-}
-
-/// Wall-clock durations of named steps, in the order they ran. Recording costs two clock reads
-/// per step, so it is always on; printing them is the command layer's decision
-/// (`PORTSCOPE_TIMINGS=1`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Phases(pub Vec<(&'static str, Duration)>);
-
-impl Phases {
-    /// Run `step` and record its duration under `name`.
-    pub fn time<T>(&mut self, name: &'static str, step: impl FnOnce() -> T) -> T {
-        let start = Instant::now();
-        let out = step();
-        self.0.push((name, start.elapsed()));
-        out
-    }
-}
-
-/// Collect a snapshot. `keep` filters sockets before the owner lookup, so the `/proc` pass only
-/// records what will be shown.
+/// The interface a platform backend implements: everything portscope reads from, or does to,
+/// the operating system. Each method answers for the proc root / network namespace the backend
+/// was built for. What a backend cannot know it reports as unknown (`None`, empty, default),
+/// never as invented data; the documentation of each method says what differs by platform.
 ///
-/// # Errors
-/// When the socket table cannot be read. A failing interface listing is a warning.
-pub fn snapshot(
-    request: &Request,
-    keep: &dyn Fn(&RawSocket) -> bool,
-) -> Result<Snapshot, CollectError> {
-    if request.owners && cfg!(target_os = "linux") {
-        std::fs::read_dir(&request.proc_root).map_err(|source| CollectError::ProcRoot {
-            path: request.proc_root.display().to_string(),
-            source,
-        })?;
+/// Methods are grouped as the commands use them: the snapshot (`list`, `audit`, `who`), host
+/// facts (`who`, `audit`), owner facts (`who`), the bind probe (`who`) and signalling (`kill`).
+pub trait Platform: fmt::Debug {
+    // ── the snapshot ────────────────────────────────────────────────────────────────────────
+
+    /// The socket table: the sockets `query` asks for that `keep` accepts and, with
+    /// `with_owners`, every holder of those sockets (the owner scan). Steps are timed into
+    /// `phases`.
+    ///
+    /// Linux: netlink sock_diag with the kernel filtering states and ports, then one pass over
+    /// `PROC_ROOT/*/fd`. netstat2: everything is dumped and filtered here, owners are pids only.
+    ///
+    /// # Errors
+    /// When the socket table cannot be read, and (Linux, `with_owners`) when the proc root
+    /// cannot be listed ([`CollectError::ProcRoot`], checked first).
+    fn socket_table(
+        &self,
+        query: &SocketQuery,
+        keep: &dyn Fn(&RawSocket) -> bool,
+        with_owners: bool,
+        phases: &mut Phases,
+    ) -> Result<(Vec<RawSocket>, OwnerScan), CollectError>;
+
+    /// Details of the given pids (name, command line, executable, uid, parent, start time);
+    /// a pid that exited meanwhile is absent. `user` is left `None`: names come from
+    /// [`Platform::user_name`] through the collector's cache.
+    fn processes(&self, pids: &[u32]) -> BTreeMap<u32, ProcessInfo>;
+
+    /// Every address on every local interface of this network namespace, grouped by interface
+    /// index.
+    ///
+    /// # Errors
+    /// [`CollectError::Interfaces`] when the OS refuses to list them.
+    fn interfaces(&self) -> Result<Vec<InterfaceAddr>, CollectError>;
+
+    /// Whether this process may see the owners of other users' sockets (Linux: euid 0, or both
+    /// CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH; macOS: root; Windows: always).
+    fn privileged(&self) -> bool;
+
+    /// The PID namespace the pids belong to when the proc root is not portscope's own; `None`
+    /// when it is, and on platforms without PID namespaces.
+    fn pid_namespace(&self) -> Option<PidNamespace>;
+
+    /// The name of `uid` in the system's user database (NSS on Unix), `None` when it has none
+    /// or the platform has no uids.
+    fn user_name(&self, uid: u32) -> Option<String>;
+
+    /// The uid of the account `name`, `None` when there is none (or no uids on this platform).
+    fn uid_of(&self, name: &str) -> Option<u32>;
+
+    /// The text of the system's services table (`/etc/services` on Unix), `None` when it cannot
+    /// be read or the platform has none; the built-in tables then stand alone.
+    fn services_text(&self) -> Option<String>;
+
+    // ── host facts ──────────────────────────────────────────────────────────────────────────
+
+    /// The kernel's port settings (Linux sysctls under `PROC_ROOT/sys/net/ipv4`); every field
+    /// `None` elsewhere.
+    fn port_settings(&self) -> PortSettings;
+
+    /// Interfaces whose `net.ipv4.conf.<if>.route_localnet` is 1 (`all` included), sorted;
+    /// empty where the setting does not exist.
+    fn route_localnet(&self) -> Vec<String>;
+
+    /// Every systemd `*.socket` unit as (unit name, text), first directory of a name winning;
+    /// empty without systemd.
+    fn socket_units(&self) -> Vec<(String, String)>;
+
+    // ── owner facts ─────────────────────────────────────────────────────────────────────────
+
+    /// The cgroup text, parent chain and kernel-thread flag of `pid`; empty where unknown.
+    fn owner_raw(&self, pid: u32) -> OwnerRaw;
+
+    /// The raw cgroup text of `pid`, `None` when unreadable or off Linux.
+    fn cgroup(&self, pid: u32) -> Option<String>;
+
+    // ── the bind probe ──────────────────────────────────────────────────────────────────────
+
+    /// Try to bind `port` for each protocol on the IPv4 and IPv6 wildcard and loopback
+    /// addresses, without `SO_REUSEADDR`, and report what the kernel said; empty where the
+    /// platform cannot probe.
+    fn probe(&self, port: u16, protos: &[Proto]) -> Vec<ProbeResult>;
+
+    // ── signalling (`kill`) ─────────────────────────────────────────────────────────────────
+
+    /// Who `pid` is, read through `view`; fields that cannot be read are `None` (all of them
+    /// off Linux).
+    fn identity(&self, view: ProcView, pid: u32) -> ProcIdentity;
+
+    /// The processes of portscope's own proc filesystem whose innermost PID namespace is `ns`,
+    /// with their identities; `None` when that cannot be told (off Linux, or `/proc` is not
+    /// portscope's own).
+    fn own_namespace_processes_in(&self, ns: u64) -> Option<Vec<(u32, ProcIdentity)>>;
+
+    /// True when `pid`, read through `view`, holds one of the socket `inodes`.
+    ///
+    /// # Errors
+    /// When its descriptors cannot be listed (gone, not permitted, not supported here).
+    fn holds_any_socket(
+        &self,
+        view: ProcView,
+        pid: u32,
+        inodes: &BTreeSet<u64>,
+    ) -> io::Result<bool>;
+
+    /// True when `pid` is visible through `view` (Linux: `PROC_ROOT/PID` exists).
+    fn process_exists(&self, view: ProcView, pid: u32) -> bool;
+
+    /// Pin `pid` (a pid of portscope's own namespace) for signalling. `Ok(None)` when the
+    /// platform has no such handle (off Linux, kernels before 5.3, a seccomp filter): the caller
+    /// then falls back to [`Platform::signal`].
+    ///
+    /// # Errors
+    /// ESRCH when no process has this pid; EINVAL for pid 0 or one that does not fit a `pid_t`.
+    fn pin(&self, pid: u32) -> io::Result<Option<Pinned>>;
+
+    /// Send `signal` to `pid` by number (kill(2)): the fallback where pinning is unavailable.
+    /// Never a process group: pids that would address one are refused with EINVAL.
+    ///
+    /// # Errors
+    /// ESRCH when the process is gone, EPERM when not permitted, ENOSYS where signals do not
+    /// exist.
+    fn signal(&self, pid: u32, signal: i32) -> io::Result<()>;
+
+    /// Wait until one of `pinned` exits or `timeout` passes; return which have exited.
+    ///
+    /// # Errors
+    /// When waiting fails.
+    fn wait_exit(&self, pinned: &[Pinned], timeout: Duration) -> io::Result<Vec<bool>>;
+}
+
+/// The backend of the system portscope runs on, reading processes through `proc_root`
+/// (`--proc-root`; only Linux has one, other backends ignore it).
+#[must_use]
+pub fn native(proc_root: PathBuf) -> Box<dyn Platform> {
+    #[cfg(target_os = "linux")]
+    {
+        Box::new(linux::Linux::new(proc_root))
     }
-    let mut phases = Phases::default();
-    let (sockets, owners) = target_os::socket_table(
-        &request.query,
-        keep,
-        request.owners,
-        &request.proc_root,
-        &mut phases,
-    )?;
-    let pids: Vec<u32> = owners
-        .by_inode
-        .values()
-        .flatten()
-        .map(|f| f.pid)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let processes = if request.owners {
-        phases.time("process details", || processes(&request.proc_root, &pids))
-    } else {
-        BTreeMap::new()
-    };
-    let users = phases.time("user names", || {
-        let mut db = users::UserDb::new();
-        let uids: BTreeSet<u32> = sockets
-            .iter()
-            .filter_map(|s| s.uid)
-            .chain(processes.values().filter_map(|p| p.uid))
-            .collect();
-        uids.into_iter().map(|uid| (uid, db.name(uid))).collect()
-    });
-    let mut warnings = Vec::new();
-    let interfaces = phases.time("interfaces", || {
-        interfaces().unwrap_or_else(|err| {
-            let cause = std::error::Error::source(&err)
-                .map(|s| format!(": {s}"))
-                .unwrap_or_default();
-            warnings.push(format!(
-                "{err}{cause}; exposure of wildcard binds is unknown"
-            ));
-            Vec::new()
-        })
-    });
-    Ok(Snapshot {
-        sockets,
-        owners,
-        processes,
-        users,
-        interfaces,
-        privileged: privileged(&request.proc_root),
-        pid_namespace: if request.owners {
-            pidns::pid_namespace(&request.proc_root)
-        } else {
-            None
-        },
-        warnings,
-        phases,
-    })
-}
-
-/// Interfaces whose `net.ipv4.conf.<if>.route_localnet` is 1, read from
-/// `<proc_root>/sys/net/ipv4/conf/*/route_localnet` (`all` included, `default` skipped: it only
-/// seeds interfaces created later). The sysctls are those of the reader's network namespace.
-/// Where the files do not exist (other systems, a fixture tree without them) the list is empty.
-#[must_use]
-pub fn route_localnet(proc_root: &Path) -> Vec<String> {
-    let dir = proc_root.join("sys/net/ipv4/conf");
-    let Ok(read) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<String> = read
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|name| name != "default")
-        .filter(|name| {
-            files::proc_text(&dir.join(name).join("route_localnet"))
-                .is_some_and(|v| v.trim() == "1")
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-/// Default proc root of this platform.
-#[must_use]
-pub fn default_proc_root() -> &'static Path {
-    Path::new("/proc")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn route_localnet_reads_the_proc_root() {
-        let root = tempfile::tempdir().unwrap();
-        let conf = root.path().join("sys/net/ipv4/conf");
-        for (dev, value) in [("all", "0"), ("default", "1"), ("eth0", "1\n"), ("lo", "0")] {
-            std::fs::create_dir_all(conf.join(dev)).unwrap();
-            std::fs::write(conf.join(dev).join("route_localnet"), value).unwrap();
-        }
-        std::fs::create_dir_all(conf.join("wg0")).unwrap();
-        assert_eq!(route_localnet(root.path()), vec!["eth0".to_owned()]);
-        assert!(route_localnet(&root.path().join("missing")).is_empty());
+    #[cfg(not(target_os = "linux"))]
+    {
+        // netstat2 reads no proc filesystem.
+        let _ = proc_root;
+        Box::new(other::Netstat2)
     }
 }

@@ -1,51 +1,227 @@
-//! macOS and Windows backend through the `netstat2` crate, behind the same functions as the
-//! Linux backend. It is compiled only off Linux and is not exercised by this project's CI.
+//! The macOS and Windows backend: the socket table and owning pids through the `netstat2` crate,
+//! process details through sysinfo, and on macOS what Unix systems share (`collect::unix`:
+//! kill(2), the bind probe, passwd look-ups, `/etc/services`). It is compiled only off Linux
+//! and is not exercised by this project's CI.
 //!
 //! Differences the callers must expect (see docs/architecture.md): netstat2 has no kernel state
 //! filter (everything is dumped and filtered here), UDP sockets have no state or remote end (all
 //! are reported as unconnected), the IPv6-only flag and bound device are unknown, there is no
 //! socket inode (a synthetic one numbers the rows) and no fd numbers. On macOS, sockets of
 //! processes the caller cannot inspect are missing entirely, and a socket shared by N processes
-//! comes back N times: rows are merged here.
+//! comes back N times: rows are merged here. There is no proc root, no PID namespace, no
+//! cgroup, no port sysctl and no systemd: those answers are empty, never guessed. Processes
+//! cannot be pinned, so `kill` cannot verify a holder before signalling and refuses.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io;
+use std::time::Duration;
 
 use netstat2::{AddressFamilyFlags, ProtocolFlags, ProtocolSocketInfo, TcpState};
 
-use crate::collect::{CollectError, Phases, SocketQuery};
-use crate::model::{Family, FdRef, OwnerScan, ProcessInfo, Proto, RawSocket, SocketState};
+#[cfg(unix)]
+use crate::collect::unix::{self, probe, signal, users};
+use crate::collect::{CollectError, Platform, ProcView, interfaces, sysinfo_details};
+use crate::model::{
+    Family, FdRef, InterfaceAddr, OwnerRaw, OwnerScan, Phases, PidNamespace, PortSettings,
+    ProbeResult, ProcIdentity, ProcessInfo, Proto, RawSocket, SocketQuery, SocketState,
+};
 
-/// Dump the sockets the query asks for, owners dropped.
-///
-/// # Errors
-/// When netstat2 fails.
-pub fn sockets(query: &SocketQuery) -> Result<Vec<RawSocket>, CollectError> {
-    socket_table(
-        query,
-        &|_| true,
-        false,
-        Path::new("/proc"),
-        &mut Phases::default(),
-    )
-    .map(|(s, _)| s)
+/// The netstat2 platform. It has no proc root: `--proc-root` is ignored here.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Netstat2;
+
+/// A pinned process: none exist off Linux ([`Netstat2`]'s `pin` always answers `None`), so this
+/// type has no values and its methods cannot be called.
+#[derive(Debug)]
+pub enum Pinned {}
+
+impl Pinned {
+    /// The pid this handle was opened for.
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        match *self {}
+    }
+
+    /// Send `signal` to the pinned process.
+    ///
+    /// # Errors
+    /// Never: there is no value to call it on.
+    pub fn send(&self, _signal: i32) -> io::Result<()> {
+        match *self {}
+    }
+
+    /// True when the pinned process has exited.
+    ///
+    /// # Errors
+    /// Never: there is no value to call it on.
+    pub fn exited(&self) -> io::Result<bool> {
+        match *self {}
+    }
 }
 
-/// The socket table with owners, filtered by the query and `keep`.
-///
-/// # Errors
-/// When netstat2 fails.
-pub fn socket_table(
-    query: &SocketQuery,
-    keep: &dyn Fn(&RawSocket) -> bool,
-    with_owners: bool,
-    _proc_root: &Path,
-    phases: &mut Phases,
-) -> Result<(Vec<RawSocket>, OwnerScan), CollectError> {
-    phases.time("socket table and owners (netstat2)", || {
-        table_via_netstat2(query, keep, with_owners)
-    })
+impl Platform for Netstat2 {
+    fn socket_table(
+        &self,
+        query: &SocketQuery,
+        keep: &dyn Fn(&RawSocket) -> bool,
+        with_owners: bool,
+        phases: &mut Phases,
+    ) -> Result<(Vec<RawSocket>, OwnerScan), CollectError> {
+        phases.time("socket table and owners (netstat2)", || {
+            table_via_netstat2(query, keep, with_owners)
+        })
+    }
+
+    fn processes(&self, pids: &[u32]) -> BTreeMap<u32, ProcessInfo> {
+        sysinfo_details::details(pids).unwrap_or_default()
+    }
+
+    fn interfaces(&self) -> Result<Vec<InterfaceAddr>, CollectError> {
+        interfaces::interfaces()
+    }
+
+    /// Windows always reports owners; on macOS only root sees every process.
+    fn privileged(&self) -> bool {
+        #[cfg(unix)]
+        {
+            unix::is_root()
+        }
+        #[cfg(not(unix))]
+        {
+            true
+        }
+    }
+
+    fn pid_namespace(&self) -> Option<PidNamespace> {
+        None
+    }
+
+    fn user_name(&self, uid: u32) -> Option<String> {
+        #[cfg(unix)]
+        {
+            users::name_of(uid)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = uid;
+            None
+        }
+    }
+
+    fn uid_of(&self, name: &str) -> Option<u32> {
+        #[cfg(unix)]
+        {
+            users::uid_of(name)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = name;
+            None
+        }
+    }
+
+    fn services_text(&self) -> Option<String> {
+        #[cfg(unix)]
+        {
+            unix::etc_services()
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
+    }
+
+    fn port_settings(&self) -> PortSettings {
+        PortSettings::default()
+    }
+
+    fn route_localnet(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn socket_units(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    fn owner_raw(&self, _pid: u32) -> OwnerRaw {
+        OwnerRaw::default()
+    }
+
+    fn cgroup(&self, _pid: u32) -> Option<String> {
+        None
+    }
+
+    fn probe(&self, port: u16, protos: &[Proto]) -> Vec<ProbeResult> {
+        #[cfg(unix)]
+        {
+            probe::probe(port, protos)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (port, protos);
+            Vec::new()
+        }
+    }
+
+    fn identity(&self, _view: ProcView, _pid: u32) -> ProcIdentity {
+        ProcIdentity::default()
+    }
+
+    fn own_namespace_processes_in(&self, _ns: u64) -> Option<Vec<(u32, ProcIdentity)>> {
+        None
+    }
+
+    fn holds_any_socket(
+        &self,
+        _view: ProcView,
+        _pid: u32,
+        _inodes: &BTreeSet<u64>,
+    ) -> io::Result<bool> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    /// On Unix, kill(pid, 0): the process exists when it succeeds or is refused. On Windows
+    /// this cannot be told here and is answered true; the identity re-check that follows in
+    /// `kill` finds nothing and refuses.
+    fn process_exists(&self, _view: ProcView, pid: u32) -> bool {
+        #[cfg(unix)]
+        {
+            match signal::send(pid, 0) {
+                Ok(()) => true,
+                Err(e) => e.raw_os_error() == Some(libc::EPERM),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = pid;
+            true
+        }
+    }
+
+    fn pin(&self, _pid: u32) -> io::Result<Option<Pinned>> {
+        Ok(None)
+    }
+
+    fn signal(&self, pid: u32, signal: i32) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            signal::send(pid, signal)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (pid, signal);
+            Err(io::ErrorKind::Unsupported.into())
+        }
+    }
+
+    fn wait_exit(&self, pinned: &[Pinned], _timeout: Duration) -> io::Result<Vec<bool>> {
+        Ok(pinned.iter().map(|p| match *p {}).collect())
+    }
 }
+
+/// What makes two netstat2 rows one socket: protocol, local address and port, remote address
+/// and port (empty and 0 without a remote end), kernel state number.
+type MergeKey = (Proto, String, u16, String, u16, u8);
 
 fn table_via_netstat2(
     query: &SocketQuery,
@@ -71,8 +247,7 @@ fn table_via_netstat2(
         source: std::io::Error::other(e.to_string()),
     })?;
     // Merge duplicates (macOS reports a shared socket once per holder).
-    let mut merged: BTreeMap<(Proto, String, u16, String, u16, u8), (RawSocket, Vec<u32>)> =
-        BTreeMap::new();
+    let mut merged: BTreeMap<MergeKey, (RawSocket, Vec<u32>)> = BTreeMap::new();
     for info in infos {
         let (raw, kernel_state) = match info.protocol_socket_info {
             ProtocolSocketInfo::Tcp(t) => {
@@ -179,26 +354,5 @@ fn tcp_state(state: TcpState) -> (SocketState, u8) {
         TcpState::Listen => (SocketState::Listen, 10),
         TcpState::Closing => (SocketState::Closing, 11),
         _ => (SocketState::Bound, SocketQuery::TCP_BOUND_INACTIVE),
-    }
-}
-
-/// Details of the given pids through sysinfo's targeted refresh.
-#[must_use]
-pub fn processes(_proc_root: &Path, pids: &[u32]) -> BTreeMap<u32, ProcessInfo> {
-    crate::collect::sysinfo_details::details(pids).unwrap_or_default()
-}
-
-/// Whether owners of other users' sockets are visible. Windows always reports owners; on macOS
-/// only root sees every process.
-#[must_use]
-pub fn privileged(_proc_root: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        unsafe { libc::geteuid() == 0 }
-    }
-    #[cfg(not(unix))]
-    {
-        true
     }
 }

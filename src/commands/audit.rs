@@ -20,10 +20,8 @@ use crate::analyze::inventory;
 use crate::analyze::rules::RuleSet;
 use crate::cli::AuditArgs;
 use crate::collect::files::{INPUT_LIMIT, read_regular_text};
-use crate::collect::{self, Request, SocketQuery};
-use crate::commands::list::load_services;
 use crate::commands::{Env, Outcome, print_warnings};
-use crate::model::{HostContext, UnixTime};
+use crate::model::{HostContext, Request, SocketQuery, UnixTime};
 use crate::render::audit::{AuditDocument, table};
 use crate::render::json;
 use crate::render::sanitize;
@@ -48,10 +46,9 @@ pub fn run(
     let request = Request {
         query: SocketQuery::listening(),
         owners: true,
-        proc_root: env.global.proc_root.clone(),
     };
-    let snapshot = collect::snapshot(&request, &|_| true)?;
-    let entries = inventory::build(&snapshot, &load_services());
+    let snapshot = env.collector.snapshot(&request, &|_| true)?;
+    let entries = inventory::build(&snapshot, &env.services());
     let warnings = inventory::warnings(&entries, &snapshot);
 
     if let Some(path) = &args.save_baseline {
@@ -70,13 +67,13 @@ pub fn run(
     }
 
     let host = HostContext {
-        route_localnet: collect::route_localnet(&env.global.proc_root),
+        route_localnet: env.platform().route_localnet(),
     };
     let findings = audit::findings(&entries, RuleSet::builtin(), &host);
     // Units and containers of the owners: one cgroup read per owning pid of a finding.
     let cgroups: HashMap<u32, String> = audit::owner_pids(&findings)
         .into_iter()
-        .filter_map(|pid| Some((pid, collect::who::cgroup(&env.global.proc_root, pid)?)))
+        .filter_map(|pid| Some((pid, env.platform().cgroup(pid)?)))
         .collect();
     let allowlist_name = args
         .allow

@@ -12,7 +12,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -23,13 +22,11 @@ use crate::analyze::kill::{
 };
 use crate::analyze::who::TIME_WAIT_SECONDS;
 use crate::cli::KillArgs;
-use crate::collect::pidns::{self, ProcIdentity};
-use crate::collect::signal::{self, Pidfd};
-use crate::collect::{self, CollectError};
+use crate::collect::{CollectError, Pinned, Platform, ProcView};
 use crate::commands::who::{Investigation, investigate, sockets_on, sockets_on_with};
 use crate::commands::{Env, Outcome, print_pid_namespace, print_warnings};
-use crate::model::PortSpec;
 use crate::model::{OwnerUnknown, SocketEntry, SocketState};
+use crate::model::{PortSpec, ProcIdentity};
 use crate::render::json::{self, SCHEMA_VERSION};
 use crate::render::who::{WhoDocument, write_report};
 
@@ -113,14 +110,13 @@ pub fn run(
     err: &mut dyn Write,
 ) -> Result<Outcome> {
     let spec = args.port;
-    let proc_root = &env.global.proc_root;
-    let found = investigate(spec, proc_root, false)?;
+    let found = investigate(spec, env, false)?;
     print_warnings(err, &found.warnings)?;
     if args.format() == crate::render::Format::Json {
         // The human report says it under its heading.
         print_pid_namespace(err, found.shown_namespace())?;
     }
-    let targets = plan(&found, args.force, proc_root);
+    let targets = plan(&found, args.force, env.platform());
     let mut messages: Vec<String> = Vec::new();
     let mut signalled: Vec<u32> = Vec::new();
     let mut killed: Vec<u32> = Vec::new();
@@ -264,18 +260,18 @@ fn blocks(s: &SocketEntry) -> bool {
 /// Decide, per holder, whether it is signalled (and under which pid of portscope's namespace)
 /// or refused. Reads each holder's identity through the proc root and, when that is another PID
 /// namespace, looks the holder up in portscope's own `/proc`.
-fn plan(found: &Investigation, force: bool, proc_root: &Path) -> Vec<Target> {
+fn plan(found: &Investigation, force: bool, platform: &dyn Platform) -> Vec<Target> {
     let me = std::process::id();
     let ns = found.pid_namespace.as_ref();
     // Processes of portscope's /proc per innermost namespace, read once per namespace.
     let mut candidates: BTreeMap<u64, Option<Vec<(u32, ProcIdentity)>>> = BTreeMap::new();
     let mut out = Vec::with_capacity(found.owners.len());
     for o in &found.owners {
-        let identity = pidns::identity(proc_root, o.pid);
+        let identity = platform.identity(ProcView::Root, o.pid);
         let here = match (ns, identity.ns) {
             (Some(_), Some(inode)) => candidates
                 .entry(inode)
-                .or_insert_with(|| pidns::own_namespace_processes_in(inode))
+                .or_insert_with(|| platform.own_namespace_processes_in(inode))
                 .as_deref(),
             _ => None,
         };
@@ -333,7 +329,7 @@ struct Holding {
 /// longer be read (it was a namespace's, and that namespace ended with the processes signalled)
 /// nobody read through it holds the port any more: the map is empty.
 fn current_holders(spec: PortSpec, env: &Env<'_>) -> Result<BTreeMap<u32, Holding>> {
-    let entries = match sockets_on(spec, &env.global.proc_root) {
+    let entries = match sockets_on(spec, env) {
         Ok((entries, _)) => entries,
         Err(e) if is_proc_root_error(&e) => Vec::new(),
         Err(e) => return Err(e),
@@ -359,7 +355,7 @@ fn is_proc_root_error(e: &anyhow::Error) -> bool {
 /// True when no socket other than TIME_WAIT is left on the port: the socket table alone, with
 /// no owner lookup, so it holds after the proc root has gone.
 fn port_free(spec: PortSpec, env: &Env<'_>) -> Result<bool> {
-    let (entries, _) = sockets_on_with(spec, &env.global.proc_root, false)?;
+    let (entries, _) = sockets_on_with(spec, env, false)?;
     Ok(!entries.iter().any(blocks))
 }
 
@@ -377,16 +373,16 @@ fn act(
     let spec = args.port;
     // The re-check reads the signalled process through the proc filesystem of portscope's own
     // namespace: the proc root when it is that, else /proc.
-    let verify_root = if found.pid_namespace.is_some() {
-        Path::new("/proc")
+    let verify = if found.pid_namespace.is_some() {
+        ProcView::Own
     } else {
-        env.global.proc_root.as_path()
+        ProcView::Root
     };
-    let mut pinned: Vec<Pidfd> = Vec::new();
+    let mut pinned: Vec<Pinned> = Vec::new();
     let round = send_checked(
         spec,
         env,
-        verify_root,
+        verify,
         targets,
         args.signal,
         signalled,
@@ -406,7 +402,7 @@ fn act(
         let round = send_checked(
             spec,
             env,
-            verify_root,
+            verify,
             targets,
             libc::SIGKILL,
             killed,
@@ -469,7 +465,7 @@ fn nothing_signalled(spec: PortSpec, env: &Env<'_>, messages: &mut Vec<String>) 
 }
 
 /// For each target: check it still holds the port with the same start time (through the proc
-/// root), pin its pid in portscope's namespace with a pidfd, re-check through `verify_root`
+/// root), pin its pid in portscope's namespace with a pidfd, re-check through `verify`
 /// that the pinned process is the planned one and holds a socket of the port, and only then
 /// signal it through the pidfd (kill(2) where pidfds do not exist). Signalled pidfds are kept in
 /// `pinned` to wait on.
@@ -477,17 +473,17 @@ fn nothing_signalled(spec: PortSpec, env: &Env<'_>, messages: &mut Vec<String>) 
 fn send_checked(
     spec: PortSpec,
     env: &Env<'_>,
-    verify_root: &Path,
+    verify: ProcView,
     targets: &[&Target],
     sig: i32,
     sent: &mut Vec<u32>,
     messages: &mut Vec<String>,
-    pinned: &mut Vec<Pidfd>,
+    pinned: &mut Vec<Pinned>,
 ) -> Result<Vec<Delivery>> {
     let holders = current_holders(spec, env)?;
     let mut round = Vec::with_capacity(targets.len());
     for t in targets {
-        let delivery = deliver(spec, env, verify_root, &holders, t, sig, messages, pinned);
+        let delivery = deliver(spec, env, verify, &holders, t, sig, messages, pinned);
         if delivery == Delivery::Sent {
             sent.push(t.pid);
         }
@@ -501,12 +497,12 @@ fn send_checked(
 fn deliver(
     spec: PortSpec,
     env: &Env<'_>,
-    verify_root: &Path,
+    verify: ProcView,
     holders: &BTreeMap<u32, Holding>,
     t: &Target,
     sig: i32,
     messages: &mut Vec<String>,
-    pinned: &mut Vec<Pidfd>,
+    pinned: &mut Vec<Pinned>,
 ) -> Delivery {
     let label = t.label();
     let holding = match holders.get(&t.pid) {
@@ -535,7 +531,7 @@ fn deliver(
         Delivery::Gone
     };
     // Pin the process first: from here on, a reused pid cannot receive the signal.
-    let pidfd = match Pidfd::open(here) {
+    let pidfd = match env.platform().pin(here) {
         Ok(pidfd) => pidfd,
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return gone(messages),
         Err(e) => {
@@ -543,11 +539,14 @@ fn deliver(
             return Delivery::Failed;
         }
     };
-    if !verify_root.join(here.to_string()).exists() {
+    if !env.platform().process_exists(verify, here) {
         return gone(messages);
     }
-    let now = pidns::identity(verify_root, here);
-    let holds = pidns::holds_any_socket(verify_root, here, &holding.inodes).ok();
+    let now = env.platform().identity(verify, here);
+    let holds = env
+        .platform()
+        .holds_any_socket(verify, here, &holding.inodes)
+        .ok();
     match recheck(&t.identity, &now, t.translated, holds) {
         Recheck::Holder => {}
         Recheck::OtherProcess => {
@@ -577,7 +576,7 @@ fn deliver(
     }
     let result = match &pidfd {
         Some(p) => p.send(sig),
-        None => signal::send(here, sig),
+        None => env.platform().signal(here, sig),
     };
     match result {
         Ok(()) => {
@@ -589,7 +588,7 @@ fn deliver(
         Err(e) => {
             messages.push(format!(
                 "Cannot signal pid {label}: {e}{}",
-                if collect::privileged(&env.global.proc_root) {
+                if env.platform().privileged() {
                     ""
                 } else {
                     " (run with sudo)"
@@ -607,7 +606,7 @@ fn wait_free(
     spec: PortSpec,
     env: &Env<'_>,
     timeout: Duration,
-    pinned: &mut Vec<Pidfd>,
+    pinned: &mut Vec<Pinned>,
 ) -> Result<bool> {
     let deadline = Instant::now() + timeout;
     loop {
@@ -623,7 +622,7 @@ fn wait_free(
             std::thread::sleep(pause);
             continue;
         }
-        match signal::wait_exit(pinned, pause) {
+        match env.platform().wait_exit(pinned, pause) {
             Ok(exited) => {
                 // An exited process's pidfd stays readable: stop waiting on it.
                 let mut flags = exited.into_iter();

@@ -11,11 +11,11 @@ use anyhow::Result;
 
 use crate::analyze::filter::{Filter, Sieve};
 use crate::analyze::inventory;
-use crate::analyze::services::ServiceDb;
 use crate::cli::ListArgs;
-use crate::collect::{self, Request, SocketQuery};
+use crate::collect::Platform;
 use crate::commands::{Env, Outcome, print_pid_namespace, print_timings, print_warnings};
 use crate::model::UserSpec;
+use crate::model::{Request, SocketQuery};
 use crate::model::{Proto, SocketState};
 use crate::render::table::Columns;
 use crate::render::{ListEnd, list_sink};
@@ -31,15 +31,14 @@ pub fn run(
     err: &mut dyn Write,
 ) -> Result<Outcome> {
     let started = Instant::now();
-    let filter = filter(args)?;
+    let filter = filter(args, env.platform())?;
     let request = Request {
         query: query(args),
         owners: !args.no_owners,
-        proc_root: env.global.proc_root.clone(),
     };
-    let snapshot = collect::snapshot(&request, &|s| filter.keep_raw(s))?;
+    let snapshot = env.collector.snapshot(&request, &|s| filter.keep_raw(s))?;
     let mut phases = snapshot.phases.clone();
-    let services = phases.time("services table", load_services);
+    let services = phases.time("services table", || env.services());
     let cols = Columns {
         states: args.all || !args.state.is_empty(),
         owners: !args.no_owners,
@@ -81,22 +80,13 @@ pub fn run(
     })
 }
 
-/// The service table: built-in tables plus the system's `/etc/services` when readable.
-#[must_use]
-pub fn load_services() -> ServiceDb {
-    match std::fs::read_to_string("/etc/services") {
-        Ok(text) => ServiceDb::with_etc_services(&text),
-        Err(_) => ServiceDb::builtin(),
-    }
-}
-
 /// The filters of the arguments; user names are resolved to uids here, so an unknown name is an
 /// error rather than an empty answer.
-fn filter(args: &ListArgs) -> Result<Filter> {
+fn filter(args: &ListArgs, platform: &dyn Platform) -> Result<Filter> {
     let mut users = Vec::with_capacity(args.user.len());
     for user in &args.user {
         users.push(match user {
-            UserSpec::Name(name) => match collect::users::uid_of(name) {
+            UserSpec::Name(name) => match platform.uid_of(name) {
                 Some(uid) => UserSpec::Uid(uid),
                 None => anyhow::bail!("unknown user '{name}' in --user: no such account"),
             },

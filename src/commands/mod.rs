@@ -1,12 +1,18 @@
 //! Subcommands: each composes collect → analyze → render for one task and returns what the
-//! exit code should say. They hold no logic of their own beyond that composition.
+//! exit code should say. [`Env`] carries what every command gets from outside: the options,
+//! the output style decided once, and the collector over the platform `main` chose (a recorded
+//! one in tests), so a command never picks its own data source.
+//!
+//! This module holds what the commands share (the environment, stderr notes); it must not hold
+//! a command's logic, and commands must not import each other.
 
 use std::ffi::OsStr;
 use std::io::{IsTerminal, Write};
 
-use crate::cli::{ColorChoice, GlobalArgs};
-use crate::collect::Phases;
-use crate::model::PidNamespace;
+use crate::analyze::services::ServiceDb;
+use crate::cli::{Cli, ColorChoice, Command, GlobalArgs};
+use crate::collect::{Collector, Platform};
+use crate::model::{Phases, PidNamespace};
 use crate::render::Style;
 
 pub mod audit;
@@ -27,7 +33,28 @@ pub enum Outcome {
     Refused,
 }
 
-/// Everything a command needs from the environment, decided once (ripgrep's "high-level args").
+/// Run the command `cli` names (the listing when it names none).
+///
+/// # Errors
+/// The command's error (the socket table cannot be read, an input file is bad, output cannot
+/// be written).
+pub fn run(
+    cli: &Cli,
+    env: &Env<'_>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<Outcome> {
+    match &cli.command {
+        None => list::run(&cli.list, env, out, err),
+        Some(Command::List(args)) => list::run(args, env, out, err),
+        Some(Command::Audit(args)) => audit::run(args, env, out, err),
+        Some(Command::Who(args)) => who::run(args, env, out, err),
+        Some(Command::Kill(args)) => kill::run(args, env, out, err),
+    }
+}
+
+/// Everything a command needs from the environment, decided once (ripgrep's "high-level args"),
+/// and the platform it reads and acts through (bandwhich's injected `OsInputOutput`).
 #[derive(Debug)]
 pub struct Env<'a> {
     /// Options every subcommand takes.
@@ -38,14 +65,16 @@ pub struct Env<'a> {
     pub stdout_is_terminal: bool,
     /// Print phase durations on stderr (`PORTSCOPE_TIMINGS=1`), for docs/performance.md.
     pub timings: bool,
+    /// The platform with its caches: every read of the system goes through it.
+    pub collector: Collector,
 }
 
 impl<'a> Env<'a> {
     /// Decide colour ([`use_color`]) and width from the flags, `NO_COLOR`, `TERM` and whether
     /// stdout is a terminal; phase timings from `PORTSCOPE_TIMINGS` (`1`, or any value but
-    /// empty and `0`).
+    /// empty and `0`). Every read of the system goes through `platform`.
     #[must_use]
-    pub fn detect(global: &'a GlobalArgs) -> Self {
+    pub fn detect(global: &'a GlobalArgs, platform: Box<dyn Platform>) -> Self {
         let stdout_is_terminal = std::io::stdout().is_terminal();
         let color = use_color(
             global.color,
@@ -69,6 +98,23 @@ impl<'a> Env<'a> {
             style: Style { color, width },
             stdout_is_terminal,
             timings,
+            collector: Collector::new(platform),
+        }
+    }
+
+    /// The platform, for host facts, the probe and signalling.
+    #[must_use]
+    pub fn platform(&self) -> &dyn Platform {
+        self.collector.platform()
+    }
+
+    /// The service table: the built-in tables plus the system's services text when readable
+    /// (read once per collector; parsed here, where collect and analyze meet).
+    #[must_use]
+    pub fn services(&self) -> ServiceDb {
+        match self.collector.services_text() {
+            Some(text) => ServiceDb::with_etc_services(text),
+            None => ServiceDb::builtin(),
         }
     }
 }
@@ -165,5 +211,276 @@ mod tests {
                 "{flag:?} NO_COLOR={no_color:?} TERM={term:?} terminal={tty}"
             );
         }
+    }
+
+    /// Commands run on recorded data: the platform `main` would build is replaced by
+    /// [`Recorded`], so these tests see no kernel, no `/proc` and no `/etc/services`.
+    mod recorded {
+        use clap::Parser;
+
+        use super::super::*;
+        use crate::collect::recorded::Recorded;
+        use crate::model::{
+            Family, FdRef, InterfaceAddr, OwnerScan, ProcIdentity, ProcessInfo, Proto, RawSocket,
+            Snapshot, SocketState,
+        };
+
+        fn socket(proto: Proto, state: SocketState, local: &str, inode: u64) -> RawSocket {
+            let (addr, port) = local.rsplit_once(':').unwrap();
+            let local_addr: std::net::IpAddr = addr.trim_matches(['[', ']']).parse().unwrap();
+            RawSocket {
+                proto,
+                family: if local_addr.is_ipv4() {
+                    Family::Ipv4
+                } else {
+                    Family::Ipv6
+                },
+                state,
+                local_addr,
+                local_port: port.parse().unwrap(),
+                remote_addr: None,
+                remote_port: None,
+                uid: Some(1000),
+                inode,
+                bound_ifindex: None,
+                v6only: None,
+            }
+        }
+
+        /// A host with a web app on 127.0.0.1:8080 (pid 700), a game server on UDP 65000
+        /// (pid 700 too), one connection to the app, and a name for 65000 only in its
+        /// services text.
+        fn host() -> Recorded {
+            let mut connection = socket(Proto::Tcp, SocketState::Established, "127.0.0.1:8080", 3);
+            connection.remote_addr = Some("127.0.0.1".parse().unwrap());
+            connection.remote_port = Some(40000);
+            let mut game = socket(Proto::Udp, SocketState::Unconnected, "[::]:65000", 2);
+            game.v6only = Some(false);
+            let snapshot = Snapshot {
+                sockets: vec![
+                    socket(Proto::Tcp, SocketState::Listen, "127.0.0.1:8080", 1),
+                    game,
+                    connection,
+                ],
+                owners: OwnerScan {
+                    by_inode: [(1, 5), (2, 6), (3, 7)]
+                        .into_iter()
+                        .map(|(inode, fd)| {
+                            (
+                                inode,
+                                vec![FdRef {
+                                    pid: 700,
+                                    fd: Some(fd),
+                                }],
+                            )
+                        })
+                        .collect(),
+                    processes_scanned: 1,
+                    performed: true,
+                    ..OwnerScan::default()
+                },
+                processes: [(
+                    700,
+                    ProcessInfo {
+                        name: Some("app".into()),
+                        cmdline: vec!["/usr/bin/app".into(), "--serve".into()],
+                        exe: Some("/usr/bin/app".into()),
+                        uid: Some(1000),
+                        ppid: Some(1),
+                        start_time: Some(1_700_000_000),
+                        ..ProcessInfo::unknown(700)
+                    },
+                )]
+                .into_iter()
+                .collect(),
+                users: [(1000, Some("alice".into()))].into_iter().collect(),
+                interfaces: vec![
+                    InterfaceAddr {
+                        addr: "127.0.0.1".parse().unwrap(),
+                        index: Some(1),
+                        name: "lo".into(),
+                    },
+                    InterfaceAddr {
+                        addr: "192.168.1.10".parse().unwrap(),
+                        index: Some(2),
+                        name: "eth0".into(),
+                    },
+                ],
+                privileged: true,
+                ..Snapshot::default()
+            };
+            Recorded {
+                services: Some("my-game 65000/udp\n".into()),
+                ..Recorded::new(snapshot)
+            }
+        }
+
+        /// Run `args` as `main` would, on `platform`; return stdout, stderr and the outcome.
+        fn run_on(platform: Recorded, args: &[&str]) -> (String, String, Outcome) {
+            let cli = Cli::check(Cli::try_parse_from(args).unwrap()).unwrap();
+            let env = Env {
+                global: &cli.global,
+                style: Style::plain(),
+                stdout_is_terminal: false,
+                timings: false,
+                collector: Collector::new(Box::new(platform)),
+            };
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let outcome = run(&cli, &env, &mut out, &mut err).unwrap();
+            (
+                String::from_utf8(out).unwrap(),
+                String::from_utf8(err).unwrap(),
+                outcome,
+            )
+        }
+
+        #[test]
+        fn list_json_from_a_recorded_snapshot() {
+            let (out, err, outcome) = run_on(host(), &["portscope", "--json"]);
+            assert_eq!(outcome, Outcome::Found);
+            assert_eq!(err, "");
+            assert_eq!(out, LIST_JSON, "{out}");
+        }
+
+        #[test]
+        fn list_table_of_every_state() {
+            let (out, err, outcome) = run_on(host(), &["portscope", "list", "--all"]);
+            assert_eq!(outcome, Outcome::Found);
+            assert_eq!(err, "");
+            assert_eq!(
+                out,
+                "\
+PROTO  STATE        ADDRESS     PORT   REMOTE           SERVICE   EXPOSURE          PID  PROCESS  USER   COMMAND
+tcp    listen       127.0.0.1   8080                    http-alt  loopback          700  app      alice  /usr/bin/app --serve
+tcp    established  127.0.0.1   8080   127.0.0.1:40000  http-alt  loopback          700  app      alice  /usr/bin/app --serve
+udp    unconnected  [::] v4+v6  65000                   my-game   private via eth0  700  app      alice  /usr/bin/app --serve
+",
+                "{out}"
+            );
+        }
+
+        #[test]
+        fn kill_signals_through_the_platform() {
+            let mut platform = host();
+            // The identity `kill` re-checks before it signals.
+            platform.identities.insert(
+                700,
+                ProcIdentity {
+                    ns: Some(4_026_531_836),
+                    ns_pid: Some(700),
+                    start_ticks: Some(42),
+                },
+            );
+            let signals = std::sync::Arc::clone(&platform.signals);
+            let (out, err, outcome) = run_on(
+                platform,
+                &["portscope", "kill", "8080/tcp", "--yes", "--timeout", "0"],
+            );
+            // Recorded sockets never go away: signalled, but still in use.
+            assert_eq!(outcome, Outcome::NotFound);
+            assert_eq!(*signals.lock().unwrap(), [(700, libc::SIGTERM)]);
+            assert_eq!(err, "", "{err}");
+            // The report's "started … ago" depends on the clock; the decisions do not.
+            assert!(
+                out.starts_with("Port 8080/tcp is in use: 2 socket(s), 1 owning process(es).\n"),
+                "{out}"
+            );
+            assert!(
+                out.ends_with(
+                    "\n\nSent SIGTERM to pid 700 (app).\nPort 8080/tcp is still in use after 0ns, \
+                     held by pid 700 (add --force to escalate to SIGKILL).\n"
+                ),
+                "{out}"
+            );
+        }
+
+        /// The listing of [`host`] as JSON: the listeners only (the connection needs `--all`),
+        /// the UDP name from the services text, exposure from the recorded interfaces.
+        const LIST_JSON: &str = r#"{
+  "schema_version": 1,
+  "sockets": [
+    {
+      "proto": "tcp",
+      "family": "ipv4",
+      "local_address": "127.0.0.1",
+      "local_port": 8080,
+      "remote_address": null,
+      "remote_port": null,
+      "state": "listen",
+      "dual_stack": null,
+      "interface": null,
+      "uid": 1000,
+      "user": "alice",
+      "inode": 1,
+      "processes": [
+        {
+          "pid": 700,
+          "fds": [
+            5
+          ],
+          "name": "app",
+          "cmdline": [
+            "/usr/bin/app",
+            "--serve"
+          ],
+          "exe": "/usr/bin/app",
+          "uid": 1000,
+          "user": "alice",
+          "ppid": 1,
+          "start_time": 1700000000
+        }
+      ],
+      "owner_unknown_reason": null,
+      "service": "http-alt",
+      "port_range": "registered",
+      "exposure": "loopback",
+      "exposure_address": "127.0.0.1",
+      "exposure_interface": "lo",
+      "wildcard": false
+    },
+    {
+      "proto": "udp",
+      "family": "ipv6",
+      "local_address": "::",
+      "local_port": 65000,
+      "remote_address": null,
+      "remote_port": null,
+      "state": "unconnected",
+      "dual_stack": true,
+      "interface": null,
+      "uid": 1000,
+      "user": "alice",
+      "inode": 2,
+      "processes": [
+        {
+          "pid": 700,
+          "fds": [
+            6
+          ],
+          "name": "app",
+          "cmdline": [
+            "/usr/bin/app",
+            "--serve"
+          ],
+          "exe": "/usr/bin/app",
+          "uid": 1000,
+          "user": "alice",
+          "ppid": 1,
+          "start_time": 1700000000
+        }
+      ],
+      "owner_unknown_reason": null,
+      "service": "my-game",
+      "port_range": "dynamic",
+      "exposure": "private",
+      "exposure_address": "192.168.1.10",
+      "exposure_interface": "eth0",
+      "wildcard": true
+    }
+  ],
+  "pid_namespace": null,
+  "warnings": []
+}
+"#;
     }
 }

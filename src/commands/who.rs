@@ -3,7 +3,6 @@
 //! shared with `portscope kill`.
 
 use std::io::Write;
-use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
@@ -11,13 +10,9 @@ use anyhow::Result;
 use crate::analyze::inventory;
 use crate::analyze::who::{self, AdviceInput, OwnerDetails, Verdict};
 use crate::cli::WhoArgs;
-use crate::collect::probe::{self, ProbeResult};
-use crate::collect::who::{PortSettings, owner_raw, port_settings, socket_units};
-use crate::collect::{self, Request, SocketQuery};
-use crate::commands::list::load_services;
 use crate::commands::{Env, Outcome, print_pid_namespace, print_warnings};
-use crate::model::PortSpec;
 use crate::model::{PidNamespace, Proto, SocketEntry};
+use crate::model::{PortSettings, PortSpec, ProbeResult, Request, Snapshot, SocketQuery};
 use crate::render::who::{WhoDocument, write_report};
 
 /// Everything `who` found about one port.
@@ -75,11 +70,8 @@ impl Investigation {
 ///
 /// # Errors
 /// When the socket table cannot be read.
-pub fn sockets_on(
-    spec: PortSpec,
-    proc_root: &Path,
-) -> Result<(Vec<SocketEntry>, collect::Snapshot)> {
-    sockets_on_with(spec, proc_root, true)
+pub fn sockets_on(spec: PortSpec, env: &Env<'_>) -> Result<(Vec<SocketEntry>, Snapshot)> {
+    sockets_on_with(spec, env, true)
 }
 
 /// [`sockets_on`], with the owner lookup only when `owners` is true: without it the socket
@@ -90,9 +82,9 @@ pub fn sockets_on(
 /// When the socket table cannot be read.
 pub fn sockets_on_with(
     spec: PortSpec,
-    proc_root: &Path,
+    env: &Env<'_>,
     owners: bool,
-) -> Result<(Vec<SocketEntry>, collect::Snapshot)> {
+) -> Result<(Vec<SocketEntry>, Snapshot)> {
     let mut query = SocketQuery::all();
     // The kernel skips every other port (sock_diag bytecode, as `ss 'sport = :P'`).
     query.local_ports = Some((spec.port, spec.port));
@@ -101,15 +93,11 @@ pub fn sockets_on_with(
         Some(Proto::Udp) => query.tcp_states = 0,
         None => {}
     }
-    let request = Request {
-        query,
-        owners,
-        proc_root: proc_root.to_path_buf(),
-    };
-    let snapshot = collect::snapshot(&request, &|s| {
+    let request = Request { query, owners };
+    let snapshot = env.collector.snapshot(&request, &|s| {
         s.local_port == spec.port && spec.proto.is_none_or(|p| p == s.proto)
     })?;
-    let entries = inventory::build(&snapshot, &load_services());
+    let entries = inventory::build(&snapshot, &env.services());
     Ok((entries, snapshot))
 }
 
@@ -118,15 +106,16 @@ pub fn sockets_on_with(
 ///
 /// # Errors
 /// When the socket table cannot be read.
-pub fn investigate(spec: PortSpec, proc_root: &Path, with_probe: bool) -> Result<Investigation> {
-    let (sockets, snapshot) = sockets_on(spec, proc_root)?;
+pub fn investigate(spec: PortSpec, env: &Env<'_>, with_probe: bool) -> Result<Investigation> {
+    let platform = env.platform();
+    let (sockets, snapshot) = sockets_on(spec, env)?;
     let warnings = inventory::warnings(&sockets, &snapshot);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let holders = who::holders(&sockets);
     let units = if holders.contains_key(&1) {
-        socket_units()
+        platform.socket_units()
     } else {
         Vec::new()
     };
@@ -135,7 +124,7 @@ pub fn investigate(spec: PortSpec, proc_root: &Path, with_probe: bool) -> Result
         .map(|(info, proto)| {
             who::owner_details(
                 info,
-                &owner_raw(proc_root, info.pid),
+                &platform.owner_raw(info.pid),
                 spec,
                 *proto,
                 now,
@@ -144,12 +133,12 @@ pub fn investigate(spec: PortSpec, proc_root: &Path, with_probe: bool) -> Result
         })
         .collect();
     let probe = if with_probe {
-        probe::probe(spec.port, &who::probe_protocols(spec, &sockets))
+        platform.probe(spec.port, &who::probe_protocols(spec, &sockets))
     } else {
         Vec::new()
     };
     let verdict = who::verdict(&sockets, &probe);
-    let settings = port_settings(proc_root);
+    let settings = platform.port_settings();
     let advice = who::advice(&AdviceInput {
         spec,
         sockets: &sockets,
@@ -180,7 +169,7 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Outcome> {
-    let found = investigate(args.port, &env.global.proc_root, !args.no_probe)?;
+    let found = investigate(args.port, env, !args.no_probe)?;
     print_warnings(err, &found.warnings)?;
     if args.format() == crate::render::Format::Json {
         // The human report says it under its heading.

@@ -10,11 +10,10 @@ use colored::Colorize;
 use serde::Serialize;
 
 use crate::analyze::who::{OwnerDetails, Verdict, human_age};
-use crate::collect::probe::{ProbeOutcome, ProbeResult};
-use crate::collect::who::PortSettings;
 use crate::model::HostAddr;
 use crate::model::PortSpec;
 use crate::model::{OwnerUnknown, PidNamespace, Proto, SocketEntry};
+use crate::model::{PortSettings, ProbeOutcome, ProbeResult};
 use crate::render::json::SCHEMA_VERSION;
 use crate::render::table::{self, Columns};
 use crate::render::{Style, sanitize};

@@ -9,8 +9,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use portscope::analyze::who::{OwnerDetails, Verdict};
-use portscope::collect::probe::{ProbeOutcome, ProbeResult};
 use portscope::model::{OwnerUnknown, Proto, SocketEntry, SocketState};
+use portscope::model::{ProbeOutcome, ProbeResult};
 use serde::Deserialize;
 
 use crate::common::*;

@@ -1,21 +1,190 @@
-//! Linux backend: netlink sock_diag for the socket table, one pass over `/proc/*/fd` for owners,
-//! sysinfo (or the same files under `--proc-root`) for process details.
+//! The Linux backend: netlink sock_diag for the socket table, one pass over `/proc/*/fd` for
+//! owners, sysinfo (or the same files under `--proc-root`) for process details, and everything
+//! only Linux has: cgroups, port and `route_localnet` sysctls, systemd socket units, PID
+//! namespaces and pidfds. What other Unix systems share (kill(2), the bind probe, passwd
+//! look-ups, `/etc/services`) comes from `collect::unix`.
+//!
+//! Every `/proc` read goes through [`Linux`]'s one proc root, except what by design reads
+//! portscope's own ([`crate::collect::PROC_ROOT`]): the PID-namespace check and the re-check of
+//! a process before `kill` signals it.
 
-pub mod process;
-pub mod procfs;
-pub mod sock_diag;
+mod host;
+pub(crate) mod pidfd;
+mod pidns;
+mod process;
+mod procfs;
+mod sock_diag;
 
-use std::collections::HashSet;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use crate::collect::{CollectError, Phases, SocketQuery};
-use crate::model::{Family, OwnerScan, Proto, RawSocket};
+use crate::collect::unix::{self, probe, signal, users};
+use crate::collect::{CollectError, PROC_ROOT, Pinned, Platform, ProcView, files, interfaces};
+use crate::model::{
+    Family, InterfaceAddr, OwnerRaw, OwnerScan, Phases, PidNamespace, PortSettings, ProbeResult,
+    ProcIdentity, ProcessInfo, Proto, RawSocket, SocketQuery,
+};
+
+/// The Linux platform, reading processes through one proc root (`--proc-root`).
+#[derive(Debug, Clone)]
+pub struct Linux {
+    proc_root: PathBuf,
+}
+
+impl Linux {
+    /// A backend reading processes through `proc_root` (usually [`PROC_ROOT`]).
+    #[must_use]
+    pub fn new(proc_root: PathBuf) -> Self {
+        Linux { proc_root }
+    }
+
+    /// The proc filesystem a per-process read goes through.
+    fn root(&self, view: ProcView) -> &Path {
+        match view {
+            ProcView::Root => &self.proc_root,
+            ProcView::Own => Path::new(PROC_ROOT),
+        }
+    }
+}
+
+impl Platform for Linux {
+    /// Checks the proc root first (with owners), then dumps, keeps what `keep` accepts and runs
+    /// one `/proc` pass recording only the kept sockets' inodes.
+    fn socket_table(
+        &self,
+        query: &SocketQuery,
+        keep: &dyn Fn(&RawSocket) -> bool,
+        with_owners: bool,
+        phases: &mut Phases,
+    ) -> Result<(Vec<RawSocket>, OwnerScan), CollectError> {
+        if with_owners {
+            std::fs::read_dir(&self.proc_root).map_err(|source| CollectError::ProcRoot {
+                path: self.proc_root.display().to_string(),
+                source,
+            })?;
+        }
+        let mut table = phases.time("socket dump (netlink)", || sockets(query))?;
+        table.retain(|s| keep(s));
+        let scan = if with_owners {
+            let wanted: HashSet<u64> = table.iter().map(|s| s.inode).filter(|&i| i != 0).collect();
+            phases.time("owner scan (/proc/*/fd)", || {
+                procfs::scan_owners(&self.proc_root, Some(&wanted))
+            })
+        } else {
+            OwnerScan::default()
+        };
+        Ok((table, scan))
+    }
+
+    fn processes(&self, pids: &[u32]) -> BTreeMap<u32, ProcessInfo> {
+        process::details(&self.proc_root, pids)
+    }
+
+    fn interfaces(&self) -> Result<Vec<InterfaceAddr>, CollectError> {
+        interfaces::interfaces()
+    }
+
+    /// Effective uid 0, or both CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH in the effective set
+    /// (read from the proc root's `self/status`).
+    fn privileged(&self) -> bool {
+        if unix::is_root() {
+            return true;
+        }
+        // Opening another user's /proc/PID/fd needs CAP_DAC_READ_SEARCH; reading its links needs
+        // CAP_SYS_PTRACE. One without the other sees no owner at all.
+        const CAP_DAC_READ_SEARCH: u32 = 2;
+        const CAP_SYS_PTRACE: u32 = 19;
+        const BOTH: u64 = (1 << CAP_DAC_READ_SEARCH) | (1 << CAP_SYS_PTRACE);
+        files::proc_text(&self.proc_root.join("self/status"))
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("CapEff:"))
+                    .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            })
+            .is_some_and(|caps| caps & BOTH == BOTH)
+    }
+
+    fn pid_namespace(&self) -> Option<PidNamespace> {
+        pidns::pid_namespace(&self.proc_root)
+    }
+
+    fn user_name(&self, uid: u32) -> Option<String> {
+        users::name_of(uid)
+    }
+
+    fn uid_of(&self, name: &str) -> Option<u32> {
+        users::uid_of(name)
+    }
+
+    fn services_text(&self) -> Option<String> {
+        unix::etc_services()
+    }
+
+    fn port_settings(&self) -> PortSettings {
+        host::port_settings(&self.proc_root)
+    }
+
+    fn route_localnet(&self) -> Vec<String> {
+        host::route_localnet(&self.proc_root)
+    }
+
+    fn socket_units(&self) -> Vec<(String, String)> {
+        host::socket_units()
+    }
+
+    fn owner_raw(&self, pid: u32) -> OwnerRaw {
+        host::owner_raw(&self.proc_root, pid)
+    }
+
+    fn cgroup(&self, pid: u32) -> Option<String> {
+        process::cgroup(&self.proc_root, pid)
+    }
+
+    fn probe(&self, port: u16, protos: &[Proto]) -> Vec<ProbeResult> {
+        probe::probe(port, protos)
+    }
+
+    fn identity(&self, view: ProcView, pid: u32) -> ProcIdentity {
+        pidns::identity(self.root(view), pid)
+    }
+
+    fn own_namespace_processes_in(&self, ns: u64) -> Option<Vec<(u32, ProcIdentity)>> {
+        pidns::own_namespace_processes_in(ns)
+    }
+
+    fn holds_any_socket(
+        &self,
+        view: ProcView,
+        pid: u32,
+        inodes: &BTreeSet<u64>,
+    ) -> io::Result<bool> {
+        pidns::holds_any_socket(self.root(view), pid, inodes)
+    }
+
+    fn process_exists(&self, view: ProcView, pid: u32) -> bool {
+        self.root(view).join(pid.to_string()).exists()
+    }
+
+    fn pin(&self, pid: u32) -> io::Result<Option<Pinned>> {
+        pidfd::Pidfd::open(pid)
+    }
+
+    fn signal(&self, pid: u32, signal: i32) -> io::Result<()> {
+        signal::send(pid, signal)
+    }
+
+    fn wait_exit(&self, pinned: &[Pinned], timeout: Duration) -> io::Result<Vec<bool>> {
+        pidfd::wait_exit(pinned, timeout)
+    }
+}
 
 /// Dump the sockets the query asks for, one netlink request per (protocol, family).
 ///
 /// # Errors
 /// When netlink cannot be opened or a reply cannot be decoded.
-pub fn sockets(query: &SocketQuery) -> Result<Vec<RawSocket>, CollectError> {
+fn sockets(query: &SocketQuery) -> Result<Vec<RawSocket>, CollectError> {
     let mut out = Vec::new();
     for (proto, states) in [
         (Proto::Tcp, query.tcp_states),
@@ -36,60 +205,4 @@ pub fn sockets(query: &SocketQuery) -> Result<Vec<RawSocket>, CollectError> {
         }
     }
     Ok(out)
-}
-
-/// The socket table with owners: dump, keep what `keep` accepts, then (when `with_owners`) one
-/// `/proc` pass recording only the kept sockets' inodes. Both steps are timed into `phases`.
-///
-/// # Errors
-/// When the socket table cannot be read.
-pub fn socket_table(
-    query: &SocketQuery,
-    keep: &dyn Fn(&RawSocket) -> bool,
-    with_owners: bool,
-    proc_root: &Path,
-    phases: &mut Phases,
-) -> Result<(Vec<RawSocket>, OwnerScan), CollectError> {
-    let mut table = phases.time("socket dump (netlink)", || sockets(query))?;
-    table.retain(|s| keep(s));
-    let scan = if with_owners {
-        let wanted: HashSet<u64> = table.iter().map(|s| s.inode).filter(|&i| i != 0).collect();
-        phases.time("owner scan (/proc/*/fd)", || {
-            procfs::scan_owners(proc_root, Some(&wanted))
-        })
-    } else {
-        OwnerScan::default()
-    };
-    Ok((table, scan))
-}
-
-/// Details of the given pids (see [`process::details`]).
-#[must_use]
-pub fn processes(
-    proc_root: &Path,
-    pids: &[u32],
-) -> std::collections::BTreeMap<u32, crate::model::ProcessInfo> {
-    process::details(proc_root, pids)
-}
-
-/// True when this process may read other users' `/proc/PID/fd`: effective uid 0, or both
-/// CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH in the effective set.
-#[must_use]
-pub fn privileged(proc_root: &Path) -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    // Opening another user's /proc/PID/fd needs CAP_DAC_READ_SEARCH; reading its links needs
-    // CAP_SYS_PTRACE. One without the other sees no owner at all.
-    const CAP_DAC_READ_SEARCH: u32 = 2;
-    const CAP_SYS_PTRACE: u32 = 19;
-    const BOTH: u64 = (1 << CAP_DAC_READ_SEARCH) | (1 << CAP_SYS_PTRACE);
-    crate::collect::files::proc_text(&proc_root.join("self/status"))
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapEff:"))
-                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-        })
-        .is_some_and(|caps| caps & BOTH == BOTH)
 }

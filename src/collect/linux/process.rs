@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
+use crate::collect::PROC_ROOT;
 use crate::collect::files::{proc_bytes, proc_text};
 use crate::collect::sysinfo_details::{self, full_name};
 use crate::model::ProcessInfo;
@@ -22,7 +23,7 @@ pub fn details(proc_root: &Path, pids: &[u32]) -> BTreeMap<u32, ProcessInfo> {
     if pids.is_empty() {
         return BTreeMap::new();
     }
-    let via_sysinfo = if proc_root == Path::new("/proc") {
+    let via_sysinfo = if proc_root == Path::new(PROC_ROOT) {
         sysinfo_details::details(pids)
     } else {
         None
@@ -72,8 +73,8 @@ fn from_live_thread(proc_root: &Path, info: &mut ProcessInfo) {
 }
 
 /// Read one process's details straight from `proc_root/PID`. `None` when it no longer exists.
-#[must_use]
-pub fn read_process(proc_root: &Path, pid: u32) -> Option<ProcessInfo> {
+#[cfg(test)]
+fn read_process(proc_root: &Path, pid: u32) -> Option<ProcessInfo> {
     read_one(proc_root, pid, start_clock(proc_root))
 }
 
@@ -233,7 +234,7 @@ mod tests {
     #[test]
     fn own_reader_and_sysinfo_agree_on_self() {
         let me = std::process::id();
-        let direct = read_process(Path::new("/proc"), me).unwrap();
+        let direct = read_process(Path::new(PROC_ROOT), me).unwrap();
         let via = sysinfo_details::details(&[me])
             .unwrap()
             .remove(&me)

@@ -354,6 +354,7 @@ fn parse_u32(bytes: &[u8]) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collect::PROC_ROOT;
     use std::net::TcpListener;
     use std::os::unix::fs::MetadataExt;
 
@@ -380,7 +381,7 @@ mod tests {
         let fd = listener.as_raw_fd();
         let inode = fs::metadata(format!("/proc/self/fd/{fd}")).unwrap().ino();
         let wanted: HashSet<u64> = [inode].into_iter().collect();
-        let scan = scan_owners(Path::new("/proc"), Some(&wanted));
+        let scan = scan_owners(Path::new(PROC_ROOT), Some(&wanted));
         assert!(scan.performed);
         let me = std::process::id();
         let holders = scan.by_inode.get(&inode).expect("own socket found");

@@ -9,21 +9,19 @@
 //! what does not depend on the viewer: its innermost namespace (`ns/pid`), its pid there (the
 //! last `NSpid:` entry) and its start time.
 //!
-//! Every read goes through the proc root it is given, except
-//! [`own_namespace_processes_in`], which by design reads portscope's own `/proc`. Reads refuse
-//! anything but regular files and are bounded, so a fixture tree with a FIFO cannot hang them.
-//! Nothing here decides whom to signal (`analyze::kill` does). Off Linux there are no PID
-//! namespaces: [`pid_namespace`] is always `None`.
+//! Every read goes through the proc root it is given, except [`own_namespace_processes_in`] and
+//! the `own_inode` of [`pid_namespace`], which by design read portscope's own `/proc`. Reads
+//! refuse anything but regular files and are bounded, so a fixture tree with a FIFO cannot hang
+//! them.
+//! Nothing here decides whom to signal (`analyze::kill` does).
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::io;
 use std::path::Path;
 
-use crate::model::PidNamespace;
-
-/// portscope's own proc filesystem.
-const OWN_PROC: &str = "/proc";
+use crate::collect::PROC_ROOT as OWN_PROC;
+use crate::model::{PidNamespace, ProcIdentity};
 
 /// What a proc filesystem's `self` says about portscope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,12 +80,9 @@ pub fn self_view(proc_root: &Path) -> SelfView {
 }
 
 /// The PID namespace of `proc_root` when it is not portscope's own; `None` when it is (the
-/// usual `/proc`), and always off Linux.
+/// usual `/proc`).
 #[must_use]
 pub fn pid_namespace(proc_root: &Path) -> Option<PidNamespace> {
-    if !cfg!(target_os = "linux") {
-        return None;
-    }
     let rel = relation(&self_view(proc_root), std::process::id());
     if rel == Relation::Own {
         return None;
@@ -121,18 +116,6 @@ fn namespace_inode(proc_root: &Path) -> Option<u64> {
                     .flatten()
             })
     })
-}
-
-/// Who a process is, independently of the proc filesystem it is looked at through.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ProcIdentity {
-    /// Inode of the process's own (innermost) PID namespace; `None` when `ns/pid` is
-    /// unreadable (another user's process without privileges, a fixture tree).
-    pub ns: Option<u64>,
-    /// Its pid in that namespace: the last `NSpid:` entry.
-    pub ns_pid: Option<u32>,
-    /// Start time in clock ticks since boot (`stat` field 22).
-    pub start_ticks: Option<u64>,
 }
 
 /// Read the identity of `pid` through `proc_root`; fields that cannot be read are `None`.
@@ -301,8 +284,8 @@ mod tests {
 
     #[test]
     fn own_proc_is_own_namespace() {
-        assert_eq!(pid_namespace(Path::new("/proc")), None);
-        let me = identity(Path::new("/proc"), std::process::id());
+        assert_eq!(pid_namespace(Path::new(OWN_PROC)), None);
+        let me = identity(Path::new(OWN_PROC), std::process::id());
         assert!(me.ns.is_some() && me.start_ticks.is_some(), "{me:?}");
         assert_eq!(me.ns_pid, Some(std::process::id()));
         // This process is found among the processes of its own namespace.
@@ -347,7 +330,7 @@ mod tests {
             .unwrap()
             .ino();
         let me = std::process::id();
-        let proc = Path::new("/proc");
+        let proc = Path::new(OWN_PROC);
         assert!(holds_any_socket(proc, me, &BTreeSet::from([inode])).unwrap());
         assert!(!holds_any_socket(proc, me, &BTreeSet::from([1])).unwrap());
         assert!(holds_any_socket(proc, u32::MAX, &BTreeSet::from([inode])).is_err());

@@ -1,102 +1,52 @@
-//! The extra reads of `portscope who` and `kill` about the few processes that hold one port:
-//! the raw cgroup text, the parent chain, whether a pid is a kernel thread, the port sysctls,
-//! and the systemd socket units that may name a pid-1 listener.
+//! Linux host and owner facts beyond the socket table: the raw cgroup text, the parent chain and
+//! the kernel-thread flag of one owning process (`portscope who`), the port sysctls, the
+//! interfaces with `route_localnet` set (`audit`), and the systemd socket units that may name a
+//! pid-1 listener.
 //!
-//! Every `/proc` read goes through the caller's proc root (`--proc-root`). Nothing here
-//! interprets what it reads beyond splitting numbers: cgroup paths and unit files are parsed
-//! by `analyze::owner`. Outside Linux the reads find nothing and return empty values.
+//! Every `/proc` read goes through the caller's proc root (`--proc-root`) and the one bounded
+//! reader; the sysctls are those of the reader's network namespace. Nothing here interprets
+//! what it reads beyond splitting numbers: cgroup paths and unit files are parsed by
+//! `analyze::owner`.
 
 use std::fs;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
-/// One ancestor of an owning process.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ancestor {
-    /// Process id.
-    pub pid: u32,
-    /// Its `comm` name, `None` when unreadable.
-    pub name: Option<String>,
-}
-
-/// What `/proc/PID` says about one owner beyond [`crate::model::ProcessInfo`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OwnerRaw {
-    /// Text of `/proc/PID/cgroup`.
-    pub cgroup: Option<String>,
-    /// Parent, grandparent, … up to and including pid 1 (or as far as readable).
-    pub ancestors: Vec<Ancestor>,
-    /// True for a kernel thread.
-    pub kernel_thread: bool,
-}
+use crate::collect::files::proc_text;
+use crate::collect::linux::process;
+use crate::model::{Ancestor, OwnerRaw, PortSettings};
 
 /// Longest parent chain followed (a guard against a cycle in a fixture tree).
 const MAX_DEPTH: usize = 64;
 
 /// Read the cgroup, the parent chain and the kernel-thread flag of `pid`.
 #[must_use]
-pub fn owner_raw(proc_root: &Path, pid: u32) -> OwnerRaw {
-    #[cfg(target_os = "linux")]
-    {
-        use crate::collect::linux::process;
-        // One read of each stat file gives an ancestor's name and the next parent.
-        let mut ancestors = Vec::new();
-        let mut next = process::parent_of(proc_root, pid);
-        while let Some(parent) = next {
-            if ancestors.len() >= MAX_DEPTH || parent == pid {
-                break;
-            }
-            let stat = process::comm_and_parent(proc_root, parent);
-            next = stat.as_ref().and_then(|(_, p)| *p).filter(|_| parent != 1);
-            ancestors.push(Ancestor {
-                pid: parent,
-                name: stat.map(|(name, _)| name),
-            });
+pub(crate) fn owner_raw(proc_root: &Path, pid: u32) -> OwnerRaw {
+    // One read of each stat file gives an ancestor's name and the next parent.
+    let mut ancestors = Vec::new();
+    let mut next = process::parent_of(proc_root, pid);
+    while let Some(parent) = next {
+        if ancestors.len() >= MAX_DEPTH || parent == pid {
+            break;
         }
-        OwnerRaw {
-            cgroup: process::cgroup(proc_root, pid),
-            ancestors,
-            kernel_thread: process::is_kernel_thread(proc_root, pid),
-        }
+        let stat = process::comm_and_parent(proc_root, parent);
+        next = stat.as_ref().and_then(|(_, p)| *p).filter(|_| parent != 1);
+        ancestors.push(Ancestor {
+            pid: parent,
+            name: stat.map(|(name, _)| name),
+        });
     }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = (proc_root, pid, MAX_DEPTH);
-        OwnerRaw::default()
+    OwnerRaw {
+        cgroup: process::cgroup(proc_root, pid),
+        ancestors,
+        kernel_thread: process::is_kernel_thread(proc_root, pid),
     }
-}
-
-/// The raw text of `proc_root/PID/cgroup`; `None` when unreadable or off Linux.
-#[must_use]
-pub fn cgroup(proc_root: &Path, pid: u32) -> Option<String> {
-    #[cfg(target_os = "linux")]
-    {
-        crate::collect::linux::process::cgroup(proc_root, pid)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = (proc_root, pid);
-        None
-    }
-}
-
-/// The kernel's port settings that matter when a bind fails.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PortSettings {
-    /// `net.ipv4.ip_local_port_range`: the ephemeral range for outgoing connections.
-    pub ephemeral_range: Option<(u16, u16)>,
-    /// `net.ipv4.ip_local_reserved_ports`, as written there (`8080,9000-9010`).
-    pub reserved_ports: Option<String>,
-    /// `net.ipv4.ip_unprivileged_port_start`: lower ports need privileges to bind.
-    pub unprivileged_port_start: Option<u16>,
 }
 
 /// Read the port sysctls from `proc_root/sys/net/ipv4`.
 #[must_use]
-pub fn port_settings(proc_root: &Path) -> PortSettings {
+pub(crate) fn port_settings(proc_root: &Path) -> PortSettings {
     let dir = proc_root.join("sys/net/ipv4");
-    let read = |name: &str| crate::collect::files::proc_text(&dir.join(name));
+    let read = |name: &str| proc_text(&dir.join(name));
     PortSettings {
         ephemeral_range: read("ip_local_port_range").and_then(|t| {
             let mut it = t.split_whitespace().map(str::parse::<u16>);
@@ -120,10 +70,32 @@ const UNIT_DIRS: [&str; 5] = [
     "/lib/systemd/system",
 ];
 
+/// Interfaces whose `net.ipv4.conf.<if>.route_localnet` is 1, read from
+/// `<proc_root>/sys/net/ipv4/conf/*/route_localnet` (`all` included, `default` skipped: it only
+/// seeds interfaces created later). The sysctls are those of the reader's network namespace.
+/// Where the files do not exist (a fixture tree without them) the list is empty.
+#[must_use]
+pub(crate) fn route_localnet(proc_root: &Path) -> Vec<String> {
+    let dir = proc_root.join("sys/net/ipv4/conf");
+    let Ok(read) = fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = read
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|name| name != "default")
+        .filter(|name| {
+            proc_text(&dir.join(name).join("route_localnet")).is_some_and(|v| v.trim() == "1")
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// Every `*.socket` unit file as (unit name, text); the first file of a name wins, as in
 /// systemd's own lookup order. Unreadable directories are skipped.
 #[must_use]
-pub fn socket_units() -> Vec<(String, String)> {
+pub(crate) fn socket_units() -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for dir in UNIT_DIRS {
         let Ok(entries) = fs::read_dir(dir) else {
@@ -194,5 +166,18 @@ mod tests {
             port_settings(Path::new("/nonexistent")),
             PortSettings::default()
         );
+    }
+
+    #[test]
+    fn route_localnet_reads_the_proc_root() {
+        let root = tempfile::tempdir().unwrap();
+        let conf = root.path().join("sys/net/ipv4/conf");
+        for (dev, value) in [("all", "0"), ("default", "1"), ("eth0", "1\n"), ("lo", "0")] {
+            fs::create_dir_all(conf.join(dev)).unwrap();
+            fs::write(conf.join(dev).join("route_localnet"), value).unwrap();
+        }
+        fs::create_dir_all(conf.join("wg0")).unwrap();
+        assert_eq!(route_localnet(root.path()), vec!["eth0".to_owned()]);
+        assert!(route_localnet(&root.path().join("missing")).is_empty());
     }
 }

@@ -1,42 +1,18 @@
-//! Sending signals to processes (`portscope kill`). The only code in portscope that acts on
-//! other processes; callers decide whom to signal (see `analyze::kill`), this module only
-//! delivers.
+//! Pinning processes with pidfds (Linux 5.3 and later), for `portscope kill`: [`Pidfd::open`]
+//! pins the process a pid names at that moment, so a signal sent through it ([`Pidfd::send`])
+//! reaches that process or fails with ESRCH, and never a later process that reuses the pid; its
+//! exit is awaited through the same descriptor ([`wait_exit`]). Where pidfds do not exist (older
+//! kernels, a seccomp filter that blocks them) [`Pidfd::open`] says so and the caller falls back
+//! to kill(2) (`collect::unix::signal`).
 //!
-//! On Linux (5.3 and later) a process is addressed through a pidfd: [`Pidfd::open`] pins the
-//! process a pid names at that moment, so a signal sent through it ([`Pidfd::send`]) reaches
-//! that process or fails with ESRCH, and never a later process that reuses the pid; its exit is
-//! awaited through the same descriptor ([`wait_exit`]). Where pidfds do not exist (other
-//! systems, older kernels, a seccomp filter that blocks them) [`Pidfd::open`] says so and the
-//! caller falls back to [`send`], plain kill(2).
-//!
-//! It must never signal a pid it was not given, nor process groups (`pid <= 0`).
+//! Callers decide whom to signal (see `analyze::kill`); this module only pins and delivers. It
+//! must never signal a pid it was not given, nor process groups (`pid <= 0`).
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-/// Send `signal` to `pid` with kill(2): the fallback where pidfds do not exist.
-///
-/// # Errors
-/// ESRCH when the process is gone, EPERM when not permitted, EINVAL for a pid that would
-/// address a process group or every process (refused here before any call).
-pub fn send(pid: u32, signal: i32) -> io::Result<()> {
-    let pid = positive(pid)?;
-    // SAFETY: kill(2) with a positive pid addresses exactly one process; no memory is shared.
-    let rc = unsafe { libc::kill(pid, signal) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-fn positive(pid: u32) -> io::Result<libc::pid_t> {
-    libc::pid_t::try_from(pid)
-        .ok()
-        .filter(|&p| p > 0)
-        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))
-}
+use crate::collect::unix::signal::positive;
 
 /// A process pinned by a pidfd: signals sent through it reach only that process.
 #[derive(Debug)]
@@ -50,43 +26,34 @@ pub struct Pidfd {
 /// seccomp profiles answer EPERM for syscalls they do not know; pidfd_open itself needs no
 /// permission).
 #[must_use]
-pub fn pidfd_unsupported(errno: i32) -> bool {
+pub(crate) fn pidfd_unsupported(errno: i32) -> bool {
     errno == libc::ENOSYS || errno == libc::EPERM
 }
 
 impl Pidfd {
     /// Open a pidfd for `pid` (a pid of portscope's own PID namespace). `Ok(None)` when pidfds
-    /// are not available (see [`pidfd_unsupported`]; always off Linux): the caller falls back
-    /// to [`send`].
+    /// are not available (ENOSYS, or EPERM from a seccomp filter): the caller falls back to
+    /// kill(2).
     ///
     /// # Errors
     /// ESRCH when no process has this pid; EINVAL for pid 0 or one that does not fit a
     /// `pid_t`; EMFILE and the like.
-    pub fn open(pid: u32) -> io::Result<Option<Pidfd>> {
+    pub(crate) fn open(pid: u32) -> io::Result<Option<Pidfd>> {
         let raw = positive(pid)?;
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::fd::FromRawFd;
-            // SAFETY: pidfd_open(pid, 0) takes two integers and returns a new descriptor or -1.
-            let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, raw, 0) };
-            if rc < 0 {
-                let err = io::Error::last_os_error();
-                return match err.raw_os_error() {
-                    Some(errno) if pidfd_unsupported(errno) => Ok(None),
-                    _ => Err(err),
-                };
-            }
-            let fd = i32::try_from(rc).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
-            // SAFETY: the kernel just returned this descriptor (O_CLOEXEC is implied for
-            // pidfds); nobody else owns it.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            Ok(Some(Pidfd { fd, pid }))
+        // SAFETY: pidfd_open(pid, 0) takes two integers and returns a new descriptor or -1.
+        let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, raw, 0) };
+        if rc < 0 {
+            let err = io::Error::last_os_error();
+            return match err.raw_os_error() {
+                Some(errno) if pidfd_unsupported(errno) => Ok(None),
+                _ => Err(err),
+            };
         }
-        #[cfg(not(target_os = "linux"))]
-        {
-            let _ = raw;
-            Ok(None)
-        }
+        let fd = i32::try_from(rc).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+        // SAFETY: the kernel just returned this descriptor (O_CLOEXEC is implied for pidfds);
+        // nobody else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Some(Pidfd { fd, pid }))
     }
 
     /// The pid this pidfd was opened for.
@@ -100,28 +67,20 @@ impl Pidfd {
     /// # Errors
     /// ESRCH when it has exited (and was reaped), EPERM when not permitted.
     pub fn send(&self, signal: i32) -> io::Result<()> {
-        #[cfg(target_os = "linux")]
-        {
-            // SAFETY: pidfd_send_signal(fd, sig, NULL, 0): a valid pidfd, no siginfo, no flags.
-            let rc = unsafe {
-                libc::syscall(
-                    libc::SYS_pidfd_send_signal,
-                    self.fd.as_raw_fd(),
-                    signal,
-                    std::ptr::null::<libc::siginfo_t>(),
-                    0,
-                )
-            };
-            if rc == 0 {
-                Ok(())
-            } else {
-                Err(io::Error::last_os_error())
-            }
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            let _ = signal;
-            Err(io::Error::from_raw_os_error(libc::ENOSYS))
+        // SAFETY: pidfd_send_signal(fd, sig, NULL, 0): a valid pidfd, no siginfo, no flags.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.fd.as_raw_fd(),
+                signal,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
         }
     }
 
@@ -139,7 +98,7 @@ impl Pidfd {
 ///
 /// # Errors
 /// When poll(2) fails otherwise.
-pub fn wait_exit(pidfds: &[Pidfd], timeout: Duration) -> io::Result<Vec<bool>> {
+pub(crate) fn wait_exit(pidfds: &[Pidfd], timeout: Duration) -> io::Result<Vec<bool>> {
     let mut fds: Vec<libc::pollfd> = pidfds
         .iter()
         .map(|p| libc::pollfd {
@@ -169,11 +128,6 @@ mod tests {
 
     #[test]
     fn refuses_group_pids() {
-        assert_eq!(send(0, 0).unwrap_err().raw_os_error(), Some(libc::EINVAL));
-        assert_eq!(
-            send(u32::MAX, 0).unwrap_err().raw_os_error(),
-            Some(libc::EINVAL)
-        );
         assert_eq!(
             Pidfd::open(0).unwrap_err().raw_os_error(),
             Some(libc::EINVAL)
@@ -194,7 +148,6 @@ mod tests {
     }
 
     /// A child signalled through its pidfd exits, and the pidfd says so.
-    #[cfg(target_os = "linux")]
     #[test]
     fn pidfd_signals_and_sees_exit() {
         let mut child = Command::new("sleep").arg("60").spawn().unwrap();

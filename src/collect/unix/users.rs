@@ -1,33 +1,12 @@
-//! uid → user name through the system's user database (NSS: `getpwuid_r`), cached per uid.
+//! uid ↔ user name through the system's user database (NSS: `getpwuid_r`, `getpwnam_r`), shared
+//! by every Unix backend. Answers are not cached here: the collector caches names per uid.
 //!
 //! Not sysinfo's `Users`: it parses `/etc/passwd` itself and drops accounts with uid ≥ 65536 or
 //! a `/bin/false` shell, which are exactly the daemon and LDAP accounts that own ports.
 
-use std::collections::HashMap;
-
-/// A per-uid cache of user names. `None` is cached too: a uid without an account.
-#[derive(Debug, Default)]
-pub struct UserDb {
-    cache: HashMap<u32, Option<String>>,
-}
-
-impl UserDb {
-    /// An empty cache.
-    #[must_use]
-    pub fn new() -> Self {
-        UserDb::default()
-    }
-
-    /// The name of `uid`, or `None` when the user database has no entry for it.
-    pub fn name(&mut self, uid: u32) -> Option<String> {
-        self.cache.entry(uid).or_insert_with(|| lookup(uid)).clone()
-    }
-}
-
 /// The uid of the account `name` in the system's user database (NSS), `None` when it has none.
-#[cfg(unix)]
 #[must_use]
-pub fn uid_of(name: &str) -> Option<u32> {
+pub(crate) fn uid_of(name: &str) -> Option<u32> {
     let cname = std::ffi::CString::new(name).ok()?;
     passwd_entry(
         // SAFETY: (inside the closure) the arguments are the live buffers `passwd_entry` passes.
@@ -36,15 +15,9 @@ pub fn uid_of(name: &str) -> Option<u32> {
     )
 }
 
-/// Without a user database there is no name to resolve.
-#[cfg(not(unix))]
+/// The name of `uid`, or `None` when the user database has no entry for it.
 #[must_use]
-pub fn uid_of(_name: &str) -> Option<u32> {
-    None
-}
-
-#[cfg(unix)]
-fn lookup(uid: u32) -> Option<String> {
+pub(crate) fn name_of(uid: u32) -> Option<String> {
     passwd_entry(
         // SAFETY: (inside the closure) the arguments are the live buffers `passwd_entry` passes.
         |pwd, buf, len, result| unsafe { libc::getpwuid_r(uid, pwd, buf, len, result) },
@@ -63,7 +36,6 @@ fn lookup(uid: u32) -> Option<String> {
 
 /// Run one reentrant `getpw*_r` call, growing the string buffer on ERANGE, and read the entry
 /// with `read` while the buffer its strings point into is alive.
-#[cfg(unix)]
 fn passwd_entry<T>(
     call: impl Fn(*mut libc::passwd, *mut libc::c_char, usize, *mut *mut libc::passwd) -> libc::c_int,
     read: impl FnOnce(&libc::passwd) -> T,
@@ -88,22 +60,14 @@ fn passwd_entry<T>(
     }
 }
 
-#[cfg(not(unix))]
-fn lookup(_uid: u32) -> Option<String> {
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn root_is_root_and_unknown_is_none() {
-        let mut db = UserDb::new();
-        assert_eq!(db.name(0).as_deref(), Some("root"));
-        assert_eq!(db.name(3_999_999_999), None);
-        // Cached answers are the same.
-        assert_eq!(db.name(0).as_deref(), Some("root"));
+        assert_eq!(name_of(0).as_deref(), Some("root"));
+        assert_eq!(name_of(3_999_999_999), None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! The bind probe of `portscope who`: try to bind a port the way a server that does not set
-//! `SO_REUSEADDR` would, on the IPv4 and IPv6 wildcard and loopback addresses, and report what
-//! the kernel says.
+//! The bind probe of `portscope who`, shared by the Unix backends (socket(2) and bind(2) are the
+//! same there): try to bind a port the way a server that does not set `SO_REUSEADDR` would, on
+//! the IPv4 and IPv6 wildcard and loopback addresses, and report what the kernel says.
 //!
 //! Each probe socket is bound and closed at once: it never listens, connects or sends, so it
 //! cannot accept a connection or disturb the holder. `[::]` is probed with `IPV6_V6ONLY=1`, so
@@ -12,55 +12,10 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use serde::{Deserialize, Serialize};
-
-use crate::model::Proto;
-
-/// What the kernel said to one bind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProbeOutcome {
-    /// The bind succeeded: nothing on this address blocks the port.
-    Free,
-    /// EADDRINUSE: a socket (listener, bound socket or TIME_WAIT) blocks the bind.
-    InUse,
-    /// EACCES: binding needs privileges (below `net.ipv4.ip_unprivileged_port_start`).
-    PermissionDenied,
-    /// EADDRNOTAVAIL or EAFNOSUPPORT: the address is not configured (e.g. no IPv6).
-    AddressUnavailable,
-    /// Any other error (see `error`).
-    Error,
-}
-
-impl ProbeOutcome {
-    /// snake_case name as in JSON.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProbeOutcome::Free => "free",
-            ProbeOutcome::InUse => "in_use",
-            ProbeOutcome::PermissionDenied => "permission_denied",
-            ProbeOutcome::AddressUnavailable => "address_unavailable",
-            ProbeOutcome::Error => "error",
-        }
-    }
-}
-
-/// One probed (protocol, address).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProbeResult {
-    /// Protocol probed.
-    pub proto: Proto,
-    /// Address probed.
-    pub address: IpAddr,
-    /// What happened.
-    pub result: ProbeOutcome,
-    /// The OS error text, `None` when the bind succeeded.
-    pub error: Option<String>,
-}
+use crate::model::{ProbeOutcome, ProbeResult, Proto};
 
 /// The addresses every probe tries, in report order.
-pub const ADDRESSES: [IpAddr; 4] = [
+const ADDRESSES: [IpAddr; 4] = [
     IpAddr::V4(Ipv4Addr::UNSPECIFIED),
     IpAddr::V6(Ipv6Addr::UNSPECIFIED),
     IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -69,7 +24,7 @@ pub const ADDRESSES: [IpAddr; 4] = [
 
 /// Probe `port` for each protocol given, on each of [`ADDRESSES`].
 #[must_use]
-pub fn probe(port: u16, protos: &[Proto]) -> Vec<ProbeResult> {
+pub(crate) fn probe(port: u16, protos: &[Proto]) -> Vec<ProbeResult> {
     let mut out = Vec::new();
     for &proto in protos {
         for address in ADDRESSES {
