@@ -51,6 +51,13 @@ pub enum ReadError {
 /// (after symbolic links) is a FIFO, device, socket or directory, [`ReadError::TooLarge`] when
 /// it holds more than `limit` bytes.
 pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    // Look before opening: opening a device can act by itself (`/dev/watchdog` arms the
+    // watchdog) and opening a FIFO releases a writer blocked on it. The type is checked again on
+    // the open file below, since the path may change in between.
+    let before = std::fs::metadata(path)?;
+    if !before.is_file() {
+        return Err(ReadError::NotRegular(kind_label(before.file_type())));
+    }
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -120,10 +127,15 @@ pub fn proc_bytes(path: &Path) -> Option<Vec<u8>> {
     read_regular(path, PROC_LIMIT).ok()
 }
 
-/// [`proc_bytes`] for a text file; `None` also when it is not UTF-8.
+/// [`proc_bytes`] as text. Bytes that are not UTF-8 become U+FFFD: a process chooses its own
+/// name (`prctl(PR_SET_NAME)`), and a name of arbitrary bytes must not make its `stat` or
+/// `status` unreadable (that would make it unkillable and hide its details).
 #[must_use]
 pub fn proc_text(path: &Path) -> Option<String> {
-    read_regular_text(path, PROC_LIMIT).ok()
+    proc_bytes(path).map(|bytes| match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -161,7 +173,7 @@ mod tests {
             ("", "a directory, not a regular file"),
             ("big", "larger than"),
             ("bin", "not UTF-8"),
-            ("sock", "No such device or address"),
+            ("sock", "a socket, not a regular file"),
             ("missing", "No such file"),
         ];
         for &(name, want) in cases {
@@ -171,6 +183,38 @@ mod tests {
         assert!(proc_text(&p("fifo")).is_none());
         assert!(proc_bytes(&p("zero")).is_none());
         assert_eq!(proc_bytes(&p("ok")).unwrap(), b"hello\n");
+    }
+
+    /// Review of issue 8: the FIFO was opened before it was rejected, and opening a FIFO for
+    /// reading releases a writer blocked on it (opening a device can act by itself). The type is
+    /// now checked before anything is opened: a writer waiting on the FIFO stays blocked.
+    #[test]
+    fn a_fifo_is_rejected_without_being_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        mkfifo(&fifo);
+        let writer_path = fifo.clone();
+        let writer =
+            std::thread::spawn(move || std::fs::OpenOptions::new().write(true).open(writer_path));
+        // Give the writer time to block in open(2); the assertion below does not depend on it
+        // having got there (if it has not, nothing can release it either).
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(matches!(
+            read_regular(&fifo, 10),
+            Err(ReadError::NotRegular("a FIFO (named pipe)"))
+        ));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(
+            !writer.is_finished(),
+            "reading the FIFO's type released its writer"
+        );
+        // Release the writer ourselves.
+        let _reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        assert!(writer.join().unwrap().is_ok());
     }
 
     #[test]

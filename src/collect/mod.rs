@@ -41,6 +41,22 @@ mod unix;
 
 pub use collector::Collector;
 
+/// The column count of the terminal on standard output, `None` when it is not a terminal or
+/// reports no width. Where a terminal reports 0 rows its columns still count.
+#[must_use]
+pub fn terminal_columns() -> Option<usize> {
+    #[cfg(unix)]
+    {
+        unix::terminal_columns()
+    }
+    #[cfg(not(unix))]
+    {
+        terminal_size::terminal_size()
+            .map(|(w, _)| usize::from(w.0))
+            .filter(|&w| w > 0)
+    }
+}
+
 /// portscope's own proc filesystem: the default `--proc-root`, and where `kill` re-checks a
 /// process before signalling it when the proc root is another PID namespace's.
 pub const PROC_ROOT: &str = "/proc";

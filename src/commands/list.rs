@@ -15,8 +15,8 @@ use crate::cli::ListArgs;
 use crate::collect::Platform;
 use crate::commands::{Env, Outcome, print_pid_namespace, print_timings, print_warnings};
 use crate::model::UserSpec;
-use crate::model::{Request, SocketQuery};
 use crate::model::{Proto, SocketState};
+use crate::model::{Request, SocketQuery};
 use crate::render::table::Columns;
 use crate::render::{ListEnd, list_sink};
 

@@ -85,9 +85,7 @@ impl<'a> Env<'a> {
         colored::control::set_override(color);
         let width = if stdout_is_terminal {
             // A terminal that reports 0 columns (no size set) is not fitted to.
-            terminal_size::terminal_size()
-                .map(|(w, _)| usize::from(w.0))
-                .filter(|&w| w > 0)
+            crate::collect::terminal_columns()
         } else {
             None
         };

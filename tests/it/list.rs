@@ -464,7 +464,13 @@ fn escape_sequences_in_process_names_are_shown_not_executed() {
 /// `portscope ARGS` on a pseudo-terminal (script(1)) of `cols` columns with `TERM` set as
 /// given: what the terminal shows, colour sequences included.
 fn on_terminal(term: &str, cols: u16, args: &str) -> String {
-    let cmd = format!("stty cols {cols} rows 50; exec {} {args}", bin());
+    on_terminal_rows(term, cols, 50, args)
+}
+
+/// [`on_terminal`] with the terminal's row count too: a `script` session that only sets the
+/// columns reports 0 rows.
+fn on_terminal_rows(term: &str, cols: u16, rows: u16, args: &str) -> String {
+    let cmd = format!("stty cols {cols} rows {rows}; exec {} {args}", bin());
     let out = Command::new("script")
         .args(["-q", "-e", "-c", &cmd, "/dev/null"])
         .env("TERM", term)
@@ -532,6 +538,13 @@ fn terminal_rows_fit_and_dumb_terminals_get_no_colour() {
         for line in text.lines() {
             assert!(shown_columns(line) <= usize::from(cols), "{cols}: {line:?}");
         }
+    }
+    // Review of issue 8: a terminal that reports 0 rows (`stty cols 40` alone in a `script`
+    // session) was not fitted at all; its columns count.
+    let text = on_terminal_rows("dumb", 40, 0, &args);
+    assert!(text.contains(&child.pid().to_string()), "{text}");
+    for line in text.lines() {
+        assert!(shown_columns(line) <= 40, "0 rows: {line:?}");
     }
     // A pipe gets the whole command line.
     let out = portscope(&["--color", "never", "--port", &port.to_string()]);

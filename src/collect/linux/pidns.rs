@@ -64,9 +64,15 @@ pub fn relation(view: &SelfView, own_pid: u32) -> Relation {
     }
 }
 
-/// Read `proc_root/self` and its `status`.
+/// Read `proc_root/self` and its `status`. A tree that is not a mounted proc filesystem (a
+/// fixture, or a forged tree whose `self` is a symlink to portscope's own pid) is always
+/// `Unresolved`: only the kernel can vouch that `self` is portscope, so only a real proc
+/// filesystem may be taken for portscope's own namespace.
 #[must_use]
 pub fn self_view(proc_root: &Path) -> SelfView {
+    if !is_procfs(proc_root) {
+        return SelfView::Unresolved;
+    }
     let Some(pid) = fs::read_link(proc_root.join("self"))
         .ok()
         .and_then(|target| target.to_str().and_then(|t| t.parse::<u32>().ok()))
@@ -151,13 +157,34 @@ pub fn own_namespace_processes_in(ns: u64) -> Option<Vec<(u32, ProcIdentity)>> {
     Some(out)
 }
 
-/// True when `proc_root/PID/fd` holds one of `inodes` (a `socket:[N]` link).
+/// True when `proc_root/PID/fd` holds one of `inodes` (a `socket:[N]` link), or, when the
+/// main thread's table shows none, the fd table of one of its other threads
+/// (`proc_root/PID/task/TID/fd`): a process whose main thread has exited keeps its sockets
+/// there, and the owner scan finds it the same way.
 ///
 /// # Errors
 /// When the fd directory cannot be listed: the process is gone (`NotFound`) or its descriptors
 /// are not readable (`PermissionDenied`).
 pub fn holds_any_socket(proc_root: &Path, pid: u32, inodes: &BTreeSet<u64>) -> io::Result<bool> {
-    let dir = proc_root.join(format!("{pid}/fd"));
+    let process = proc_root.join(pid.to_string());
+    if fd_dir_holds(&process.join("fd"), inodes)? {
+        return Ok(true);
+    }
+    let Ok(tasks) = fs::read_dir(process.join("task")) else {
+        return Ok(false);
+    };
+    for task in tasks.filter_map(Result::ok) {
+        if task.file_name().to_str() == Some(pid.to_string().as_str()) {
+            continue;
+        }
+        if fd_dir_holds(&task.path().join("fd"), inodes).unwrap_or(false) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn fd_dir_holds(dir: &Path, inodes: &BTreeSet<u64>) -> io::Result<bool> {
     for entry in fs::read_dir(dir)? {
         let Ok(entry) = entry else { continue };
         // An fd closed between the listing and the readlink is simply not a holder.
@@ -172,6 +199,23 @@ pub fn holds_any_socket(proc_root: &Path, pid: u32, inodes: &BTreeSet<u64>) -> i
         }
     }
     Ok(false)
+}
+
+/// True when `path` is the root of a mounted proc filesystem (`statfs` type `PROC_SUPER_MAGIC`).
+fn is_procfs(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statfs writes into a zeroed struct of the right type; `c_path` is NUL-terminated
+    // and outlives the call.
+    let mut buf: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let rc = unsafe { libc::statfs(c_path.as_ptr(), &raw mut buf) };
+    #[allow(clippy::unnecessary_cast, clippy::cast_lossless)]
+    let magic = buf.f_type as i64;
+    rc == 0 && magic == PROC_SUPER_MAGIC
 }
 
 /// The namespace inode a `ns/pid` link names (`pid:[4026531836]`).
@@ -318,6 +362,58 @@ mod tests {
                 ns_pid: None,
                 start_ticks: Some(77)
             }
+        );
+    }
+
+    /// Review of issue 8: a process that named itself with bytes that are not UTF-8
+    /// (`prctl(PR_SET_NAME, b"\xff\xfe…")`) had no readable identity, so kill refused it while
+    /// `--dry-run` promised to signal it.
+    #[test]
+    fn identity_survives_a_name_that_is_not_utf8() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("4242");
+        fs::create_dir_all(&p).unwrap();
+        let mut stat =
+            b"4242 (\xff\xfe) x) S 1 9 9 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 12345 0 0".to_vec();
+        stat[6] = 0xff;
+        stat[7] = 0xfe;
+        fs::write(p.join("stat"), &stat).unwrap();
+        fs::write(p.join("status"), b"Name:\t\xff\xfe\nNSpid:\t4242\t7\n").unwrap();
+        let id = identity(dir.path(), 4242);
+        assert_eq!((id.ns_pid, id.start_ticks), (Some(7), Some(12345)));
+    }
+
+    /// Review of issue 8: a process whose main thread exited holds its sockets in the fd table
+    /// of another thread; kill's last check looked only at `PID/fd` and refused it.
+    #[test]
+    fn holder_behind_an_exited_main_thread_is_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("77");
+        fs::create_dir_all(p.join("fd")).unwrap();
+        fs::create_dir_all(p.join("task/77/fd")).unwrap();
+        fs::create_dir_all(p.join("task/78/fd")).unwrap();
+        std::os::unix::fs::symlink("socket:[555]", p.join("task/78/fd/3")).unwrap();
+        let wanted = BTreeSet::from([555]);
+        assert!(holds_any_socket(dir.path(), 77, &wanted).unwrap());
+        assert!(!holds_any_socket(dir.path(), 77, &BTreeSet::from([556])).unwrap());
+    }
+
+    /// Review of issue 8: a forged tree whose `self` points at portscope's own pid (and whose
+    /// `self/status` says so) was taken for portscope's own namespace, so its fd links were
+    /// trusted for the last check before the signal. Only a mounted proc filesystem can be.
+    #[test]
+    fn a_forged_self_does_not_make_a_tree_our_own_namespace() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::process::id().to_string();
+        let p = dir.path().join(&me);
+        fs::create_dir_all(&p).unwrap();
+        fs::write(p.join("status"), format!("Name:\tx\nNSpid:\t{me}\n")).unwrap();
+        std::os::unix::fs::symlink(&me, dir.path().join("self")).unwrap();
+        assert_eq!(self_view(dir.path()), SelfView::Unresolved);
+        assert!(pid_namespace(dir.path()).is_some());
+        assert_eq!(
+            relation(&self_view(Path::new(OWN_PROC)), std::process::id()),
+            Relation::Own
         );
     }
 

@@ -22,3 +22,14 @@ pub(crate) fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
+
+/// The column count of the terminal on standard output, `None` when it is not a terminal or
+/// reports 0 columns. Unlike `terminal_size`, a terminal that reports 0 *rows* (a `script`
+/// session, some serial consoles) still has its columns honoured.
+pub(crate) fn terminal_columns() -> Option<usize> {
+    // SAFETY: TIOCGWINSZ writes one `winsize` into the zeroed struct passed; fd 1 is only read.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &raw mut size) };
+    (rc == 0 && size.ws_col > 0).then_some(usize::from(size.ws_col))
+}
