@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::analyze::kill::{
     Delivery, Recheck, Translation, decide, recheck, signal_name, translate, wait_after,
 };
-use crate::analyze::who::TIME_WAIT_SECONDS;
+use crate::analyze::investigation::TIME_WAIT_SECONDS;
 use crate::cli::KillArgs;
 use crate::collect::pidns::{self, ProcIdentity};
 use crate::collect::signal::{self, Pidfd};
@@ -31,7 +31,7 @@ use crate::commands::{Env, Outcome, print_pid_namespace, print_warnings};
 use crate::model::PortSpec;
 use crate::model::{OwnerUnknown, SocketEntry, SocketState};
 use crate::render::json::{self, SCHEMA_VERSION};
-use crate::render::who::{WhoDocument, write_report};
+use crate::render::investigation::{WhoDocument, write_report};
 
 /// How often the socket table is re-read while waiting.
 const POLL: Duration = Duration::from_millis(100);

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 
 use crate::analyze::inventory;
-use crate::analyze::who::{self, AdviceInput, OwnerDetails, Verdict};
+use crate::analyze::investigation::{self as who, AdviceInput, OwnerDetails, Verdict};
 use crate::cli::WhoArgs;
 use crate::collect::probe::{self, ProbeResult};
 use crate::collect::who::{PortSettings, owner_raw, port_settings, socket_units};
@@ -18,7 +18,7 @@ use crate::commands::list::load_services;
 use crate::commands::{Env, Outcome, print_pid_namespace, print_warnings};
 use crate::model::PortSpec;
 use crate::model::{PidNamespace, Proto, SocketEntry};
-use crate::render::who::{WhoDocument, write_report};
+use crate::render::investigation::{WhoDocument, write_report};
 
 /// Everything `who` found about one port.
 #[derive(Debug, Clone)]

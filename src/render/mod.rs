@@ -4,10 +4,10 @@
 use std::net::IpAddr;
 
 pub mod audit;
+pub mod investigation;
 pub mod json;
 pub mod sanitize;
 pub mod table;
-pub mod who;
 
 pub use sanitize::sanitize;
 

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::analyze::who::{OwnerDetails, restarting_unit};
+use crate::analyze::investigation::{OwnerDetails, restarting_unit};
 use crate::collect::pidns::ProcIdentity;
 use crate::model::PidNamespace;
 

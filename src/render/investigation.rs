@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use colored::Colorize;
 use serde::Serialize;
 
-use crate::analyze::who::{OwnerDetails, Verdict, human_age};
+use crate::analyze::investigation::{OwnerDetails, Verdict, human_age};
 use crate::collect::probe::{ProbeOutcome, ProbeResult};
 use crate::collect::who::PortSettings;
 use crate::model::PortSpec;

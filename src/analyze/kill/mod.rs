@@ -1,0 +1,5 @@
+//! The decisions of `portscope kill`.
+
+mod policy;
+
+pub use policy::*;
