@@ -15,9 +15,10 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::owner::{CgroupInfo, Container, Forwarder, parse_forwarder};
+use crate::analyze::owner::parse_forwarder;
 use crate::analyze::rules::{RuleSet, effective_severity};
 use crate::model::{AddrClass, OwnerUnknown, ProcessInfo, Proto, SocketEntry};
+use crate::model::{CgroupInfo, Container, Forwarder};
 use crate::model::{Severity, Why};
 
 /// Rule id of a public listener whose owning process cannot be identified.

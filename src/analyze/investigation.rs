@@ -1,62 +1,22 @@
-//! The "port already in use" report of `portscope who` (and the first half of `kill`): owner
-//! details joined from the collected pieces, and plain-words advice on how to free the port.
+//! The investigation of one port, for `portscope who` and the first half of `portscope kill`:
+//! the collected pieces (the sockets on the port, each holder's raw facts, the bind probe, the
+//! port sysctls, the systemd socket units, the current time) joined into an [`Investigation`]
+//! with each holder's details, the verdict and the advice (`analyze::advice`). It also decides
+//! which protocols the bind probe should try.
 //!
-//! Pure: every input (process details, raw cgroup text, parent chain, sysctls, bind probe
-//! results, the current time) is collected elsewhere and passed in; nothing here reads the
-//! system or prints.
+//! Pure: every input is collected elsewhere and passed in; nothing here reads the system, the
+//! clock, or prints.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
-use serde::{Deserialize, Serialize};
-
-use crate::analyze::owner::{self, Container, Forwarder};
+use crate::analyze::advice::{AdviceInput, advice};
+use crate::analyze::owner;
 use crate::collect::probe::{ProbeOutcome, ProbeResult};
-use crate::collect::who::{Ancestor, OwnerRaw, PortSettings};
-use crate::model::PortSpec;
-use crate::model::{OwnerUnknown, ProcessInfo, Proto, SocketEntry, SocketState};
-
-/// Linux `TCP_TIMEWAIT_LEN`: how long a TIME_WAIT socket lives.
-pub const TIME_WAIT_SECONDS: u64 = 60;
-
-/// Everything known about one process that holds a socket on the port.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OwnerDetails {
-    /// Process id (the key `sockets[].processes[].pid` refers to).
-    pub pid: u32,
-    /// Process name.
-    pub name: Option<String>,
-    /// Full command line, one string per argument.
-    pub cmdline: Vec<String>,
-    /// Executable path.
-    pub exe: Option<String>,
-    /// Real uid.
-    pub uid: Option<u32>,
-    /// Name of that uid.
-    pub user: Option<String>,
-    /// Start time, seconds since the Unix epoch.
-    pub start_time: Option<u64>,
-    /// Seconds since the start.
-    pub age_seconds: Option<u64>,
-    /// Parent, grandparent, … up to pid 1.
-    pub parents: Vec<Ancestor>,
-    /// The cgroup path the unit and container come from.
-    pub cgroup: Option<String>,
-    /// Innermost systemd unit (`nginx.service`, `session-3.scope`, `docker-<id>.scope`).
-    pub unit: Option<String>,
-    /// When `unit` belongs to a user's service manager, that user's uid (`systemctl --user`).
-    pub unit_user_manager: Option<u32>,
-    /// For a pid-1 holder: the `.socket` unit whose `Listen*=` names this port.
-    pub socket_unit: Option<String>,
-    /// True when the holder is pid 1 (a service manager holding the port for socket activation).
-    pub socket_activated: bool,
-    /// The container the process runs in.
-    pub container: Option<Container>,
-    /// When the process is a port forwarder of a container runtime: what it forwards to.
-    pub forwarder: Option<Forwarder>,
-    /// True for a kernel thread.
-    pub kernel_thread: bool,
-}
+use crate::collect::who::{OwnerRaw, PortSettings};
+use crate::model::{
+    Investigation, OwnerDetails, PidNamespace, PortSpec, PortVerdict, ProcessInfo, Proto,
+    SocketEntry,
+};
 
 /// Join one holder's details. `now` is the current Unix time; `socket_units` are the
 /// (name, text) pairs of systemd `.socket` units, consulted only for pid 1.
@@ -117,168 +77,16 @@ pub fn holders(entries: &[SocketEntry]) -> BTreeMap<u32, (ProcessInfo, Proto)> {
     out
 }
 
-/// `1h 2m`, `3d 4h`, `42s`.
-#[must_use]
-pub fn human_age(seconds: u64) -> String {
-    let (d, h, m, s) = (
-        seconds / 86_400,
-        seconds / 3600 % 24,
-        seconds / 60 % 60,
-        seconds % 60,
-    );
-    if d > 0 {
-        format!("{d}d {h}h")
-    } else if h > 0 {
-        format!("{h}h {m}m")
-    } else if m > 0 {
-        format!("{m}m {s}s")
-    } else {
-        format!("{s}s")
-    }
-}
-
-fn short_id(id: &str) -> &str {
-    id.get(..12).unwrap_or(id)
-}
-
-fn who_name(o: &OwnerDetails) -> String {
-    format!("{} (pid {})", o.name.as_deref().unwrap_or("?"), o.pid)
-}
-
-/// How to stop one holder, as a sentence with the exact command.
-#[must_use]
-pub fn stop_advice(o: &OwnerDetails, spec: PortSpec) -> String {
-    let port = spec.port;
-    if let Some(f) = &o.forwarder {
-        let target = match (&f.container_address, f.container_port) {
-            (Some(a), Some(p)) => {
-                let a = a
-                    .parse::<IpAddr>()
-                    .map_or_else(|_| a.clone(), crate::render::addr);
-                format!(" to {a}:{p}")
-            }
-            (None, Some(p)) => format!(" to container port {p}"),
-            _ => String::new(),
-        };
-        let (runtime, cli) = if f.kind == "docker-proxy" {
-            ("a Docker container", "docker")
-        } else {
-            ("a rootless Podman container", "podman")
-        };
-        return format!(
-            "Port {port} is published by {runtime}: {} forwards it{target}. Stopping the forwarder \
-             would not stop the container: find it with `{cli} ps --filter publish={port}` and \
-             stop it with `{cli} stop <container>`.",
-            who_name(o)
-        );
-    }
-    if let Some(c) = &o.container {
-        let id = short_id(&c.id);
-        return match (c.runtime.as_str(), &c.pod_uid) {
-            (_, Some(pod)) => format!(
-                "{} runs in a container of Kubernetes pod {pod}: its controller would start it \
-                 again. Find the pod with `crictl ps --id {id}` and scale down or delete its \
-                 workload with kubectl.",
-                who_name(o)
-            ),
-            ("docker", None) => format!(
-                "{} runs in Docker container {id}: stop it with `docker stop {id}`.",
-                who_name(o)
-            ),
-            ("podman", None) => format!(
-                "{} runs in Podman container {id}: stop it with `podman stop {id}`.",
-                who_name(o)
-            ),
-            ("cri-o", None) => format!(
-                "{} runs in CRI-O container {id}: stop it with `crictl stop {id}`.",
-                who_name(o)
-            ),
-            _ => format!(
-                "{} runs in containerd container {id}: stop it with `nerdctl stop {id}`.",
-                who_name(o)
-            ),
-        };
-    }
-    if o.socket_activated {
-        return match &o.socket_unit {
-            Some(unit) => format!(
-                "systemd (pid 1) holds port {port} for socket activation of {unit}: stop it with \
-                 `systemctl stop {unit}` (and its service); disable it with `systemctl disable \
-                 {unit}` to keep it free."
-            ),
-            None => format!(
-                "Port {port} is held by pid 1 ({}), socket-activated by the service manager: \
-                 find the unit with `systemctl list-sockets | grep {port}` and stop it with \
-                 `systemctl stop <unit>.socket`.",
-                o.name.as_deref().unwrap_or("?")
-            ),
-        };
-    }
-    if let Some(unit) = restarting_unit(o) {
-        let systemctl = match o.unit_user_manager {
-            Some(uid) => format!("systemctl --user stop {unit}` (as uid {uid}"),
-            None => format!("systemctl stop {unit}"),
-        };
-        let close = if o.unit_user_manager.is_some() {
-            ")"
-        } else {
-            "`"
-        };
-        return format!(
-            "{} belongs to {unit}, which systemd may restart if it is killed: stop it with \
-             `{systemctl}{close}.",
-            who_name(o)
-        );
-    }
-    format!("Stop {} or run `portscope kill {spec}`.", who_name(o))
-}
-
-/// The `.service` unit a holder belongs to, when systemd would restart it after a kill
-/// (scopes, sessions and the user manager itself are not restarted that way). Only a process
-/// the service manager started itself counts (its parent is pid 1 or a `systemd` user manager,
-/// or the parent is unknown): a shell's child inside a CI runner's `.service` is not restarted.
-#[must_use]
-pub fn restarting_unit(o: &OwnerDetails) -> Option<&str> {
-    let started_by_manager = o
-        .parents
-        .first()
-        .is_none_or(|p| p.pid == 1 || p.name.as_deref() == Some("systemd"));
-    o.unit
-        .as_deref()
-        .filter(|u| u.ends_with(".service") && !u.starts_with("user@") && started_by_manager)
-}
-
-/// What `who` concludes about the port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// The socket table lists at least one socket on the port.
-    InUse,
-    /// The socket table lists nothing on the port, yet the bind probe failed with
-    /// `EADDRINUSE`: a socket the table does not show holds it.
-    InUseUnlisted,
-    /// No listed socket uses the port and no probe found it in use.
-    Free,
-}
-
-impl Verdict {
-    /// True unless the port is free (exit code 0 rather than 1).
-    #[must_use]
-    pub fn in_use(self) -> bool {
-        self != Verdict::Free
-    }
-}
-
 /// The verdict on a port from its listed sockets and the bind probe: never "free" while the
 /// probe's own bind finds the port in use.
 #[must_use]
-pub fn verdict(sockets: &[SocketEntry], probe: &[ProbeResult]) -> Verdict {
+pub fn verdict(sockets: &[SocketEntry], probe: &[ProbeResult]) -> PortVerdict {
     if !sockets.is_empty() {
-        Verdict::InUse
+        PortVerdict::InUse
     } else if probe.iter().any(|p| p.result == ProbeOutcome::InUse) {
-        Verdict::InUseUnlisted
+        PortVerdict::InUseUnlisted
     } else {
-        Verdict::Free
+        PortVerdict::Free
     }
 }
 
@@ -303,219 +111,81 @@ pub fn probe_protocols(spec: PortSpec, sockets: &[SocketEntry]) -> Vec<Proto> {
         .collect()
 }
 
-/// The protocols whose probe found the port in use while the table lists no socket of that
-/// protocol on it, each with the addresses that were in use.
-fn unlisted_holders(sockets: &[SocketEntry], probe: &[ProbeResult]) -> Vec<(Proto, Vec<String>)> {
-    let mut out: Vec<(Proto, Vec<String>)> = Vec::new();
-    for p in probe {
-        if p.result != ProbeOutcome::InUse || sockets.iter().any(|s| s.proto == p.proto) {
-            continue;
-        }
-        let address = crate::render::addr(p.address);
-        match out.iter_mut().find(|(proto, _)| *proto == p.proto) {
-            Some((_, addresses)) => addresses.push(address),
-            None => out.push((p.proto, vec![address])),
-        }
-    }
-    out
-}
-
-/// The inputs of [`advice`].
-#[derive(Debug, Clone, Copy)]
-pub struct AdviceInput<'a> {
-    /// The port (and protocol) asked about.
+/// The collected pieces an investigation is made of.
+#[derive(Debug, Clone)]
+pub struct Pieces {
+    /// The port asked about.
     pub spec: PortSpec,
-    /// Every socket on the port.
-    pub sockets: &'a [SocketEntry],
-    /// Their holders' details.
-    pub owners: &'a [OwnerDetails],
+    /// Every socket on it, in the listing's order.
+    pub sockets: Vec<SocketEntry>,
+    /// Why the sockets may be an incomplete picture.
+    pub warnings: Vec<String>,
+    /// What `/proc/PID` says about each holder of [`holders`]; a holder missing here is
+    /// treated as one of which nothing could be read.
+    pub owner_raw: BTreeMap<u32, OwnerRaw>,
+    /// The systemd `.socket` units as (name, text), consulted only for a pid-1 holder.
+    pub socket_units: Vec<(String, String)>,
     /// The port sysctls.
-    pub settings: &'a PortSettings,
-    /// The bind probe.
-    pub probe: &'a [ProbeResult],
+    pub settings: PortSettings,
+    /// The bind probe (empty when none was run).
+    pub probe: Vec<ProbeResult>,
+    /// The current time, seconds since the Unix epoch.
+    pub now: u64,
+    /// The PID namespace the pids belong to when the proc root is not portscope's own.
+    pub pid_namespace: Option<PidNamespace>,
 }
 
-/// Advice in plain words, most useful first.
+/// Join the pieces: each holder's details (by pid), the verdict and the advice.
 #[must_use]
-pub fn advice(input: &AdviceInput<'_>) -> Vec<String> {
-    let AdviceInput {
+pub fn investigate(pieces: Pieces) -> Investigation {
+    let Pieces {
+        spec,
+        sockets,
+        warnings,
+        owner_raw,
+        socket_units,
+        settings,
+        probe,
+        now,
+        pid_namespace,
+    } = pieces;
+    let unread = OwnerRaw::default();
+    let owners: Vec<OwnerDetails> = holders(&sockets)
+        .values()
+        .map(|(info, proto)| {
+            let raw = owner_raw.get(&info.pid).unwrap_or(&unread);
+            owner_details(info, raw, spec, *proto, now, &socket_units)
+        })
+        .collect();
+    let verdict = verdict(&sockets, &probe);
+    let advice = advice(&AdviceInput {
+        spec,
+        sockets: &sockets,
+        owners: &owners,
+        settings: &settings,
+        probe: &probe,
+    });
+    Investigation {
         spec,
         sockets,
         owners,
-        settings,
         probe,
-    } = *input;
-    let port = spec.port;
-    let mut out = Vec::new();
-    let unlisted = unlisted_holders(sockets, probe);
-    if sockets.is_empty() && unlisted.is_empty() {
-        out.push(format!("Nothing uses port {spec}: it is free."));
+        verdict,
+        settings,
+        advice,
+        warnings,
+        pid_namespace,
     }
-    for (proto, addresses) in &unlisted {
-        out.push(format!(
-            "No listed socket uses port {port}/{proto}, yet a plain bind of it fails with \
-             \"Address already in use\" on {}: a socket the kernel's socket table does not show \
-             holds it. Most likely a TCP socket that is bound but neither listening nor \
-             connected (a server between bind() and listen(), a client that bound before \
-             connect()), which kernels before 6.5 do not list; or a socket that was opened \
-             right after the table was read. Run `portscope who {port}/{proto}` again, and look \
-             for sockets no table lists with `sudo lsof -nP | grep 'protocol: {}'`.",
-            addresses.join(", "),
-            proto.as_str().to_ascii_uppercase(),
-        ));
-    }
-    for o in owners {
-        let line = stop_advice(o, spec);
-        if !out.contains(&line) {
-            out.push(line);
-        }
-    }
-    let unseen = |reason: OwnerUnknown| {
-        sockets
-            .iter()
-            .filter(|s| s.owner_unknown_reason == Some(reason) && s.state != SocketState::TimeWait)
-            .count()
-    };
-    let n = unseen(OwnerUnknown::Permission);
-    if n > 0 {
-        out.push(format!(
-            "The owner of {n} socket(s) is not visible without privileges: run `sudo portscope who {spec}`."
-        ));
-    }
-    let n = unseen(OwnerUnknown::Hidden);
-    if n > 0 {
-        out.push(format!(
-            "The owner of {n} socket(s) is hidden: its process's file descriptors cannot be read \
-             even as root (another PID namespace, a sandbox or a security module). It cannot be \
-             stopped from here."
-        ));
-    }
-    let n = unseen(OwnerUnknown::NotFound);
-    if n > 0 {
-        out.push(format!(
-            "No process holds {n} socket(s): a kernel socket (NFS, WireGuard, …), a process in \
-             another PID namespace, or one that just exited."
-        ));
-    }
-    let n = unseen(OwnerUnknown::Kernel);
-    if n > 0 {
-        out.push(format!(
-            "{n} socket(s) have no file yet or any more (connections waiting in a listener's \
-             accept queue, or closing): they go away with the listener or by themselves."
-        ));
-    }
-    let bound = sockets
-        .iter()
-        .filter(|s| s.state == SocketState::Bound)
-        .count();
-    if bound > 0 {
-        out.push(format!(
-            "{bound} socket(s) are bound but neither listening nor connected (a server between \
-             bind() and listen(), or a client that bound before connect()): they hold the port \
-             all the same."
-        ));
-    }
-    let tw = sockets
-        .iter()
-        .filter(|s| s.state == SocketState::TimeWait)
-        .count();
-    if tw > 0 {
-        out.push(format!(
-            "{tw} connection(s) in TIME_WAIT: no process holds them and they clear by themselves \
-             within {TIME_WAIT_SECONDS} seconds (Linux TCP_TIMEWAIT_LEN). Until then a bind \
-             without SO_REUSEADDR fails with \"Address already in use\"; servers that set \
-             SO_REUSEADDR can bind anyway."
-        ));
-    }
-    out.extend(address_conflicts(sockets, port));
-    if probe
-        .iter()
-        .any(|p| p.result == ProbeOutcome::PermissionDenied)
-    {
-        let start = settings
-            .unprivileged_port_start
-            .map_or_else(|| "the privileged limit".to_string(), |s| s.to_string());
-        out.push(format!(
-            "Binding port {port} needs privileges here (below net.ipv4.ip_unprivileged_port_start \
-             = {start}): run the server as root, or grant it CAP_NET_BIND_SERVICE."
-        ));
-    }
-    if let Some((lo, hi)) = settings.ephemeral_range {
-        if (lo..=hi).contains(&port) && !is_reserved(settings, port) {
-            out.push(format!(
-                "Port {port} lies in the ephemeral range {lo}-{hi} \
-                 (net.ipv4.ip_local_port_range): outgoing connections may take it at any time. \
-                 Pick a port outside the range, or reserve it in net.ipv4.ip_local_reserved_ports."
-            ));
-        }
-    }
-    if is_reserved(settings, port) {
-        out.push(format!(
-            "Port {port} is listed in net.ipv4.ip_local_reserved_ports: outgoing connections never \
-             pick it, so it stays available for a server."
-        ));
-    }
-    out
-}
-
-/// True when `port` is listed in `net.ipv4.ip_local_reserved_ports`.
-#[must_use]
-pub fn is_reserved(settings: &PortSettings, port: u16) -> bool {
-    settings.reserved_ports.as_deref().is_some_and(|list| {
-        list.split(',').any(|item| {
-            let item = item.trim();
-            match item.split_once('-') {
-                Some((a, b)) => match (a.parse::<u16>(), b.parse::<u16>()) {
-                    (Ok(a), Ok(b)) => (a..=b).contains(&port),
-                    _ => false,
-                },
-                None => item.parse::<u16>().ok() == Some(port),
-            }
-        })
-    })
-}
-
-fn address_conflicts(sockets: &[SocketEntry], port: u16) -> Vec<String> {
-    let bound: Vec<&SocketEntry> = sockets
-        .iter()
-        .filter(|s| {
-            matches!(
-                s.state,
-                SocketState::Listen | SocketState::Unconnected | SocketState::Bound
-            )
-        })
-        .collect();
-    let mut out = Vec::new();
-    let specific: Vec<String> = bound
-        .iter()
-        .filter(|s| !s.local_address.is_unspecified())
-        .map(|s| crate::render::addr(s.local_address))
-        .fold(Vec::new(), |mut v, a| {
-            if !v.contains(&a) {
-                v.push(a);
-            }
-            v
-        });
-    if !specific.is_empty() {
-        out.push(format!(
-            "The holder binds only {}: a wildcard bind (0.0.0.0:{port} or [::]:{port}) of the same \
-             port fails while it exists, but another specific address can still be bound.",
-            specific.join(", ")
-        ));
-    }
-    if bound.iter().any(|s| s.local_address.is_unspecified()) {
-        out.push(format!(
-            "The holder binds a wildcard address: it blocks port {port} on every local address of \
-             its family, so binding 127.0.0.1:{port} or a specific address fails too."
-        ));
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
+    use crate::analyze::advice::stop_advice;
+    use crate::analyze::owner::restarting_unit;
+    use crate::collect::who::Ancestor;
+    use crate::model::PortVerdict as Verdict;
+    use crate::model::{OwnerUnknown, SocketState};
 
     fn entry(state: SocketState, addr: &str, reason: Option<OwnerUnknown>) -> SocketEntry {
         SocketEntry {
@@ -673,75 +343,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn advice_lines() {
-        let settings = PortSettings {
-            ephemeral_range: Some((32768, 60999)),
-            reserved_ports: Some("40000,50000-50010".into()),
-            unprivileged_port_start: Some(1024),
-        };
-        let none = advice(&AdviceInput {
-            spec: spec(40001),
-            sockets: &[],
-            owners: &[],
-            settings: &settings,
-            probe: &[],
-        });
-        assert!(none[0].contains("Nothing uses port 40001"), "{none:?}");
-        assert!(
-            none.iter()
-                .any(|l| l.contains("ephemeral range 32768-60999"))
-        );
-        let reserved = advice(&AdviceInput {
-            spec: spec(50005),
-            sockets: &[],
-            owners: &[],
-            settings: &settings,
-            probe: &[],
-        });
-        assert!(
-            reserved
-                .iter()
-                .any(|l| l.contains("ip_local_reserved_ports"))
-        );
-        assert!(!reserved.iter().any(|l| l.contains("ephemeral range")));
-
-        let sockets = vec![
-            entry(SocketState::Listen, "127.0.0.1", None),
-            entry(
-                SocketState::TimeWait,
-                "127.0.0.1",
-                Some(OwnerUnknown::Kernel),
-            ),
-            entry(SocketState::Listen, "0.0.0.0", Some(OwnerUnknown::Hidden)),
-        ];
-        let probe = vec![ProbeResult {
-            proto: Proto::Tcp,
-            address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            result: ProbeOutcome::PermissionDenied,
-            error: Some("Permission denied (os error 13)".into()),
-        }];
-        let lines = advice(&AdviceInput {
-            spec: spec(80),
-            sockets: &sockets,
-            owners: &[],
-            settings: &settings,
-            probe: &probe,
-        });
-        let has = |s: &str| lines.iter().any(|l| l.contains(s));
-        assert!(has("TIME_WAIT"), "{lines:?}");
-        assert!(has("within 60 seconds"));
-        assert!(has("is hidden"));
-        assert!(
-            !has("No process holds"),
-            "TIME_WAIT is not 'no process': {lines:?}"
-        );
-        assert!(has("binds only 127.0.0.1: a wildcard bind"));
-        assert!(has("binds a wildcard address"));
-        assert!(has("ip_unprivileged_port_start = 1024"));
-        assert!(!has("ephemeral"));
-    }
-
     fn probed(proto: Proto, address: &str, result: ProbeOutcome) -> ProbeResult {
         ProbeResult {
             proto,
@@ -811,58 +412,77 @@ mod tests {
         }
     }
 
+    /// The join: holders by pid with the protocol of their first socket, raw facts where read
+    /// (none for pid 1 here), socket units for pid 1 only, ages from `now`, and everything
+    /// else passed through.
     #[test]
-    fn advice_for_a_port_no_listed_socket_explains() {
-        let probe = vec![
-            probed(Proto::Tcp, "0.0.0.0", ProbeOutcome::InUse),
-            probed(Proto::Tcp, "::", ProbeOutcome::Free),
-            probed(Proto::Tcp, "127.0.0.1", ProbeOutcome::InUse),
-        ];
-        let lines = advice(&AdviceInput {
-            spec: spec(8080),
-            sockets: &[],
-            owners: &[],
-            settings: &PortSettings::default(),
-            probe: &probe,
-        });
-        assert!(!lines.iter().any(|l| l.contains("free")), "{lines:?}");
-        assert!(
-            lines[0].contains("No listed socket uses port 8080/tcp")
-                && lines[0].contains("on 0.0.0.0, 127.0.0.1:")
-                && lines[0].contains("bound but neither listening nor connected")
-                && lines[0].contains("protocol: TCP"),
-            "{lines:?}"
-        );
-        // A bound-only socket the table does list is explained in words.
-        let bound = entry(SocketState::Bound, "127.0.0.1", None);
-        let lines = advice(&AdviceInput {
-            spec: spec(8080),
-            sockets: &[bound],
-            owners: &[],
-            settings: &PortSettings::default(),
-            probe: &[],
-        });
-        let has = |s: &str| lines.iter().any(|l| l.contains(s));
-        assert!(
-            has("1 socket(s) are bound but neither listening"),
-            "{lines:?}"
-        );
-        assert!(has("binds only 127.0.0.1"), "{lines:?}");
-    }
-
-    #[test]
-    fn ages_and_reserved_lists() {
-        assert_eq!(human_age(42), "42s");
-        assert_eq!(human_age(3 * 60 + 4), "3m 4s");
-        assert_eq!(human_age(2 * 3600 + 5 * 60), "2h 5m");
-        assert_eq!(human_age(3 * 86_400 + 4 * 3600), "3d 4h");
-        let s = |r: &str| PortSettings {
-            reserved_ports: Some(r.into()),
-            ..PortSettings::default()
+    fn investigate_joins_the_pieces() {
+        let tcp = SocketEntry {
+            processes: vec![
+                info(42, "nginx", "nginx -g x"),
+                info(1, "systemd", "/sbin/init"),
+            ],
+            ..entry(SocketState::Listen, "0.0.0.0", None)
         };
-        assert!(is_reserved(&s("8080"), 8080));
-        assert!(is_reserved(&s("1,9000-9010"), 9005));
-        assert!(!is_reserved(&s(""), 8080));
-        assert!(!is_reserved(&s("9000-9010"), 9011));
+        let udp = SocketEntry {
+            proto: Proto::Udp,
+            processes: vec![info(42, "nginx", "nginx -g x")],
+            ..entry(SocketState::Unconnected, "0.0.0.0", None)
+        };
+        let raw = OwnerRaw {
+            cgroup: Some("0::/system.slice/nginx.service\n".into()),
+            ancestors: vec![Ancestor {
+                pid: 1,
+                name: Some("systemd".into()),
+            }],
+            kernel_thread: false,
+        };
+        let probe = vec![probed(Proto::Tcp, "::", ProbeOutcome::Free)];
+        let ns = PidNamespace {
+            proc_root: "/proc/9/root/proc".into(),
+            inode: Some(2),
+            own_inode: Some(1),
+            ancestor: false,
+        };
+        let found = investigate(Pieces {
+            spec: spec(8080),
+            sockets: vec![tcp, udp],
+            warnings: vec!["partial".into()],
+            owner_raw: BTreeMap::from([(42, raw)]),
+            socket_units: vec![("web.socket".into(), "ListenStream=8080\n".into())],
+            settings: PortSettings::default(),
+            probe: probe.clone(),
+            now: 4600,
+            pid_namespace: Some(ns.clone()),
+        });
+        type Joined<'a> = (u32, Option<&'a str>, Option<&'a str>, Option<u64>);
+        let owners: Vec<Joined> = found
+            .owners
+            .iter()
+            .map(|o| {
+                (
+                    o.pid,
+                    o.unit.as_deref(),
+                    o.socket_unit.as_deref(),
+                    o.age_seconds,
+                )
+            })
+            .collect();
+        assert_eq!(
+            owners,
+            vec![
+                (1, None, Some("web.socket"), Some(3600)),
+                (42, Some("nginx.service"), None, Some(3600)),
+            ]
+        );
+        assert!(found.owners[0].socket_activated && found.owners[0].parents.is_empty());
+        assert_eq!(found.verdict, Verdict::InUse);
+        assert_eq!(found.sockets.len(), 2);
+        assert_eq!(found.probe, probe);
+        assert_eq!(found.warnings, vec!["partial".to_string()]);
+        assert_eq!(found.shown_namespace(), Some(&ns));
+        let has = |s: &str| found.advice.iter().any(|l| l.contains(s));
+        assert!(has("`systemctl stop web.socket`"), "{:?}", found.advice);
+        assert!(has("`systemctl stop nginx.service`"), "{:?}", found.advice);
     }
 }

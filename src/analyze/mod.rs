@@ -1,6 +1,7 @@
 //! Pure analysis: functions from collected data to enriched data. Nothing in here reads the
 //! system or prints; each part has table-driven unit tests beside it.
 
+pub mod advice;
 pub mod allowlist;
 pub mod audit;
 pub mod baseline;

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-use crate::model::{InterfaceAddr, OwnerScan, PidNamespace, ProcessInfo, RawSocket};
+use crate::model::{
+    InterfaceAddr, OwnerScan, PidNamespace, PortSpec, ProcessInfo, Proto, RawSocket,
+};
 
 pub mod files;
 pub mod interfaces;
@@ -120,6 +122,20 @@ impl SocketQuery {
             ipv6: true,
             local_ports: None,
         }
+    }
+
+    /// Every state of the sockets on one local port, of the protocol asked for (both when
+    /// none): the kernel skips every other port (sock_diag bytecode, as `ss 'sport = :P'`).
+    #[must_use]
+    pub fn port(spec: PortSpec) -> Self {
+        let mut query = SocketQuery::all();
+        query.local_ports = Some((spec.port, spec.port));
+        match spec.proto {
+            Some(Proto::Tcp) => query.udp_states = 0,
+            Some(Proto::Udp) => query.tcp_states = 0,
+            None => {}
+        }
+        query
     }
 }
 

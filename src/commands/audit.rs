@@ -74,7 +74,7 @@ pub fn run(
         .iter()
         .flat_map(|f| f.processes.iter().map(|p| p.pid))
         .collect();
-    let cgroups: std::collections::HashMap<u32, crate::analyze::owner::CgroupInfo> = pids
+    let cgroups: std::collections::HashMap<u32, crate::model::CgroupInfo> = pids
         .into_iter()
         .filter_map(|pid| {
             let text = crate::collect::who::cgroup(&env.global.proc_root, pid)?;

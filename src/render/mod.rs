@@ -6,6 +6,7 @@ use std::net::IpAddr;
 pub mod audit;
 pub mod investigation;
 pub mod json;
+pub mod kill;
 pub mod sanitize;
 pub mod table;
 

@@ -8,8 +8,8 @@ use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use portscope::analyze::investigation::{OwnerDetails, Verdict};
 use portscope::collect::probe::{ProbeOutcome, ProbeResult};
+use portscope::model::{OwnerDetails, PortVerdict as Verdict};
 use portscope::model::{OwnerUnknown, Proto, SocketEntry, SocketState};
 use serde::Deserialize;
 

@@ -1,0 +1,473 @@
+//! Advice in plain words for a port someone wants: how to stop each holder (the exact
+//! command for a service, a container, a socket-activated unit), what the sockets nobody is
+//! seen to hold are, why a bind may fail (TIME_WAIT, a wildcard or specific bind, privileges)
+//! and what the port sysctls say about the port.
+//!
+//! Pure: every input (the sockets, the holders' details, the sysctls, the bind probe) is
+//! collected and joined elsewhere; nothing here reads the system or prints.
+
+use std::net::IpAddr;
+
+use crate::analyze::owner::restarting_unit;
+use crate::collect::probe::{ProbeOutcome, ProbeResult};
+use crate::collect::who::PortSettings;
+use crate::model::{
+    ContainerRuntime, ForwarderKind, HostLabel, OwnerDetails, OwnerUnknown, PortSpec, Proto,
+    SocketEntry, SocketState, TIME_WAIT_SECONDS,
+};
+
+fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+fn who_name(o: &OwnerDetails) -> String {
+    format!("{} (pid {})", o.name.as_deref().unwrap_or("?"), o.pid)
+}
+
+/// How to stop one holder, as a sentence with the exact command.
+#[must_use]
+pub fn stop_advice(o: &OwnerDetails, spec: PortSpec) -> String {
+    let port = spec.port;
+    if let Some(f) = &o.forwarder {
+        let target = match (&f.container_address, f.container_port) {
+            (Some(a), Some(p)) => {
+                let a = a
+                    .parse::<IpAddr>()
+                    .map_or_else(|_| a.clone(), |ip| HostLabel(ip).to_string());
+                format!(" to {a}:{p}")
+            }
+            (None, Some(p)) => format!(" to container port {p}"),
+            _ => String::new(),
+        };
+        let (runtime, cli) = match f.kind {
+            ForwarderKind::DockerProxy => ("a Docker container", "docker"),
+            ForwarderKind::RootlessPort | ForwarderKind::Pasta => {
+                ("a rootless Podman container", "podman")
+            }
+        };
+        return format!(
+            "Port {port} is published by {runtime}: {} forwards it{target}. Stopping the forwarder \
+             would not stop the container: find it with `{cli} ps --filter publish={port}` and \
+             stop it with `{cli} stop <container>`.",
+            who_name(o)
+        );
+    }
+    if let Some(c) = &o.container {
+        let id = short_id(&c.id);
+        return match (c.runtime, &c.pod_uid) {
+            (_, Some(pod)) => format!(
+                "{} runs in a container of Kubernetes pod {pod}: its controller would start it \
+                 again. Find the pod with `crictl ps --id {id}` and scale down or delete its \
+                 workload with kubectl.",
+                who_name(o)
+            ),
+            (ContainerRuntime::Docker, None) => format!(
+                "{} runs in Docker container {id}: stop it with `docker stop {id}`.",
+                who_name(o)
+            ),
+            (ContainerRuntime::Podman, None) => format!(
+                "{} runs in Podman container {id}: stop it with `podman stop {id}`.",
+                who_name(o)
+            ),
+            (ContainerRuntime::CriO, None) => format!(
+                "{} runs in CRI-O container {id}: stop it with `crictl stop {id}`.",
+                who_name(o)
+            ),
+            (ContainerRuntime::Containerd, None) => format!(
+                "{} runs in containerd container {id}: stop it with `nerdctl stop {id}`.",
+                who_name(o)
+            ),
+        };
+    }
+    if o.socket_activated {
+        return match &o.socket_unit {
+            Some(unit) => format!(
+                "systemd (pid 1) holds port {port} for socket activation of {unit}: stop it with \
+                 `systemctl stop {unit}` (and its service); disable it with `systemctl disable \
+                 {unit}` to keep it free."
+            ),
+            None => format!(
+                "Port {port} is held by pid 1 ({}), socket-activated by the service manager: \
+                 find the unit with `systemctl list-sockets | grep {port}` and stop it with \
+                 `systemctl stop <unit>.socket`.",
+                o.name.as_deref().unwrap_or("?")
+            ),
+        };
+    }
+    if let Some(unit) = restarting_unit(o) {
+        let systemctl = match o.unit_user_manager {
+            Some(uid) => format!("systemctl --user stop {unit}` (as uid {uid}"),
+            None => format!("systemctl stop {unit}"),
+        };
+        let close = if o.unit_user_manager.is_some() {
+            ")"
+        } else {
+            "`"
+        };
+        return format!(
+            "{} belongs to {unit}, which systemd may restart if it is killed: stop it with \
+             `{systemctl}{close}.",
+            who_name(o)
+        );
+    }
+    format!("Stop {} or run `portscope kill {spec}`.", who_name(o))
+}
+
+/// The protocols whose probe found the port in use while the table lists no socket of that
+/// protocol on it, each with the addresses that were in use.
+fn unlisted_holders(sockets: &[SocketEntry], probe: &[ProbeResult]) -> Vec<(Proto, Vec<String>)> {
+    let mut out: Vec<(Proto, Vec<String>)> = Vec::new();
+    for p in probe {
+        if p.result != ProbeOutcome::InUse || sockets.iter().any(|s| s.proto == p.proto) {
+            continue;
+        }
+        let address = HostLabel(p.address).to_string();
+        match out.iter_mut().find(|(proto, _)| *proto == p.proto) {
+            Some((_, addresses)) => addresses.push(address),
+            None => out.push((p.proto, vec![address])),
+        }
+    }
+    out
+}
+
+/// The inputs of [`advice`].
+#[derive(Debug, Clone, Copy)]
+pub struct AdviceInput<'a> {
+    /// The port (and protocol) asked about.
+    pub spec: PortSpec,
+    /// Every socket on the port.
+    pub sockets: &'a [SocketEntry],
+    /// Their holders' details.
+    pub owners: &'a [OwnerDetails],
+    /// The port sysctls.
+    pub settings: &'a PortSettings,
+    /// The bind probe.
+    pub probe: &'a [ProbeResult],
+}
+
+/// Advice in plain words, most useful first.
+#[must_use]
+pub fn advice(input: &AdviceInput<'_>) -> Vec<String> {
+    let AdviceInput {
+        spec,
+        sockets,
+        owners,
+        settings,
+        probe,
+    } = *input;
+    let port = spec.port;
+    let mut out = Vec::new();
+    let unlisted = unlisted_holders(sockets, probe);
+    if sockets.is_empty() && unlisted.is_empty() {
+        out.push(format!("Nothing uses port {spec}: it is free."));
+    }
+    for (proto, addresses) in &unlisted {
+        out.push(format!(
+            "No listed socket uses port {port}/{proto}, yet a plain bind of it fails with \
+             \"Address already in use\" on {}: a socket the kernel's socket table does not show \
+             holds it. Most likely a TCP socket that is bound but neither listening nor \
+             connected (a server between bind() and listen(), a client that bound before \
+             connect()), which kernels before 6.5 do not list; or a socket that was opened \
+             right after the table was read. Run `portscope who {port}/{proto}` again, and look \
+             for sockets no table lists with `sudo lsof -nP | grep 'protocol: {}'`.",
+            addresses.join(", "),
+            proto.as_str().to_ascii_uppercase(),
+        ));
+    }
+    for o in owners {
+        let line = stop_advice(o, spec);
+        if !out.contains(&line) {
+            out.push(line);
+        }
+    }
+    let unseen = |reason: OwnerUnknown| {
+        sockets
+            .iter()
+            .filter(|s| s.owner_unknown_reason == Some(reason) && s.state != SocketState::TimeWait)
+            .count()
+    };
+    let n = unseen(OwnerUnknown::Permission);
+    if n > 0 {
+        out.push(format!(
+            "The owner of {n} socket(s) is not visible without privileges: run `sudo portscope who {spec}`."
+        ));
+    }
+    let n = unseen(OwnerUnknown::Hidden);
+    if n > 0 {
+        out.push(format!(
+            "The owner of {n} socket(s) is hidden: its process's file descriptors cannot be read \
+             even as root (another PID namespace, a sandbox or a security module). It cannot be \
+             stopped from here."
+        ));
+    }
+    let n = unseen(OwnerUnknown::NotFound);
+    if n > 0 {
+        out.push(format!(
+            "No process holds {n} socket(s): a kernel socket (NFS, WireGuard, …), a process in \
+             another PID namespace, or one that just exited."
+        ));
+    }
+    let n = unseen(OwnerUnknown::Kernel);
+    if n > 0 {
+        out.push(format!(
+            "{n} socket(s) have no file yet or any more (connections waiting in a listener's \
+             accept queue, or closing): they go away with the listener or by themselves."
+        ));
+    }
+    let bound = sockets
+        .iter()
+        .filter(|s| s.state == SocketState::Bound)
+        .count();
+    if bound > 0 {
+        out.push(format!(
+            "{bound} socket(s) are bound but neither listening nor connected (a server between \
+             bind() and listen(), or a client that bound before connect()): they hold the port \
+             all the same."
+        ));
+    }
+    let tw = sockets
+        .iter()
+        .filter(|s| s.state == SocketState::TimeWait)
+        .count();
+    if tw > 0 {
+        out.push(format!(
+            "{tw} connection(s) in TIME_WAIT: no process holds them and they clear by themselves \
+             within {TIME_WAIT_SECONDS} seconds (Linux TCP_TIMEWAIT_LEN). Until then a bind \
+             without SO_REUSEADDR fails with \"Address already in use\"; servers that set \
+             SO_REUSEADDR can bind anyway."
+        ));
+    }
+    out.extend(address_conflicts(sockets, port));
+    if probe
+        .iter()
+        .any(|p| p.result == ProbeOutcome::PermissionDenied)
+    {
+        let start = settings
+            .unprivileged_port_start
+            .map_or_else(|| "the privileged limit".to_string(), |s| s.to_string());
+        out.push(format!(
+            "Binding port {port} needs privileges here (below net.ipv4.ip_unprivileged_port_start \
+             = {start}): run the server as root, or grant it CAP_NET_BIND_SERVICE."
+        ));
+    }
+    if let Some((lo, hi)) = settings.ephemeral_range {
+        if (lo..=hi).contains(&port) && !is_reserved(settings, port) {
+            out.push(format!(
+                "Port {port} lies in the ephemeral range {lo}-{hi} \
+                 (net.ipv4.ip_local_port_range): outgoing connections may take it at any time. \
+                 Pick a port outside the range, or reserve it in net.ipv4.ip_local_reserved_ports."
+            ));
+        }
+    }
+    if is_reserved(settings, port) {
+        out.push(format!(
+            "Port {port} is listed in net.ipv4.ip_local_reserved_ports: outgoing connections never \
+             pick it, so it stays available for a server."
+        ));
+    }
+    out
+}
+
+/// True when `port` is listed in `net.ipv4.ip_local_reserved_ports`.
+#[must_use]
+pub fn is_reserved(settings: &PortSettings, port: u16) -> bool {
+    settings.reserved_ports.as_deref().is_some_and(|list| {
+        list.split(',').any(|item| {
+            let item = item.trim();
+            match item.split_once('-') {
+                Some((a, b)) => match (a.parse::<u16>(), b.parse::<u16>()) {
+                    (Ok(a), Ok(b)) => (a..=b).contains(&port),
+                    _ => false,
+                },
+                None => item.parse::<u16>().ok() == Some(port),
+            }
+        })
+    })
+}
+
+fn address_conflicts(sockets: &[SocketEntry], port: u16) -> Vec<String> {
+    let bound: Vec<&SocketEntry> = sockets
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.state,
+                SocketState::Listen | SocketState::Unconnected | SocketState::Bound
+            )
+        })
+        .collect();
+    let mut out = Vec::new();
+    let specific: Vec<String> = bound
+        .iter()
+        .filter(|s| !s.local_address.is_unspecified())
+        .map(|s| HostLabel(s.local_address).to_string())
+        .fold(Vec::new(), |mut v, a| {
+            if !v.contains(&a) {
+                v.push(a);
+            }
+            v
+        });
+    if !specific.is_empty() {
+        out.push(format!(
+            "The holder binds only {}: a wildcard bind (0.0.0.0:{port} or [::]:{port}) of the same \
+             port fails while it exists, but another specific address can still be bound.",
+            specific.join(", ")
+        ));
+    }
+    if bound.iter().any(|s| s.local_address.is_unspecified()) {
+        out.push(format!(
+            "The holder binds a wildcard address: it blocks port {port} on every local address of \
+             its family, so binding 127.0.0.1:{port} or a specific address fails too."
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn entry(state: SocketState, addr: &str, reason: Option<OwnerUnknown>) -> SocketEntry {
+        SocketEntry {
+            state,
+            owner_unknown_reason: reason,
+            port_range: "registered".into(),
+            exposure: None,
+            wildcard: false,
+            ..SocketEntry::test_listener(addr, 8080)
+        }
+    }
+
+    fn spec(port: u16) -> PortSpec {
+        PortSpec { port, proto: None }
+    }
+
+    #[test]
+    fn advice_lines() {
+        let settings = PortSettings {
+            ephemeral_range: Some((32768, 60999)),
+            reserved_ports: Some("40000,50000-50010".into()),
+            unprivileged_port_start: Some(1024),
+        };
+        let none = advice(&AdviceInput {
+            spec: spec(40001),
+            sockets: &[],
+            owners: &[],
+            settings: &settings,
+            probe: &[],
+        });
+        assert!(none[0].contains("Nothing uses port 40001"), "{none:?}");
+        assert!(
+            none.iter()
+                .any(|l| l.contains("ephemeral range 32768-60999"))
+        );
+        let reserved = advice(&AdviceInput {
+            spec: spec(50005),
+            sockets: &[],
+            owners: &[],
+            settings: &settings,
+            probe: &[],
+        });
+        assert!(
+            reserved
+                .iter()
+                .any(|l| l.contains("ip_local_reserved_ports"))
+        );
+        assert!(!reserved.iter().any(|l| l.contains("ephemeral range")));
+
+        let sockets = vec![
+            entry(SocketState::Listen, "127.0.0.1", None),
+            entry(
+                SocketState::TimeWait,
+                "127.0.0.1",
+                Some(OwnerUnknown::Kernel),
+            ),
+            entry(SocketState::Listen, "0.0.0.0", Some(OwnerUnknown::Hidden)),
+        ];
+        let probe = vec![ProbeResult {
+            proto: Proto::Tcp,
+            address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            result: ProbeOutcome::PermissionDenied,
+            error: Some("Permission denied (os error 13)".into()),
+        }];
+        let lines = advice(&AdviceInput {
+            spec: spec(80),
+            sockets: &sockets,
+            owners: &[],
+            settings: &settings,
+            probe: &probe,
+        });
+        let has = |s: &str| lines.iter().any(|l| l.contains(s));
+        assert!(has("TIME_WAIT"), "{lines:?}");
+        assert!(has("within 60 seconds"));
+        assert!(has("is hidden"));
+        assert!(
+            !has("No process holds"),
+            "TIME_WAIT is not 'no process': {lines:?}"
+        );
+        assert!(has("binds only 127.0.0.1: a wildcard bind"));
+        assert!(has("binds a wildcard address"));
+        assert!(has("ip_unprivileged_port_start = 1024"));
+        assert!(!has("ephemeral"));
+    }
+
+    fn probed(proto: Proto, address: &str, result: ProbeOutcome) -> ProbeResult {
+        ProbeResult {
+            proto,
+            address: address.parse().unwrap(),
+            result,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn advice_for_a_port_no_listed_socket_explains() {
+        let probe = vec![
+            probed(Proto::Tcp, "0.0.0.0", ProbeOutcome::InUse),
+            probed(Proto::Tcp, "::", ProbeOutcome::Free),
+            probed(Proto::Tcp, "127.0.0.1", ProbeOutcome::InUse),
+        ];
+        let lines = advice(&AdviceInput {
+            spec: spec(8080),
+            sockets: &[],
+            owners: &[],
+            settings: &PortSettings::default(),
+            probe: &probe,
+        });
+        assert!(!lines.iter().any(|l| l.contains("free")), "{lines:?}");
+        assert!(
+            lines[0].contains("No listed socket uses port 8080/tcp")
+                && lines[0].contains("on 0.0.0.0, 127.0.0.1:")
+                && lines[0].contains("bound but neither listening nor connected")
+                && lines[0].contains("protocol: TCP"),
+            "{lines:?}"
+        );
+        // A bound-only socket the table does list is explained in words.
+        let bound = entry(SocketState::Bound, "127.0.0.1", None);
+        let lines = advice(&AdviceInput {
+            spec: spec(8080),
+            sockets: &[bound],
+            owners: &[],
+            settings: &PortSettings::default(),
+            probe: &[],
+        });
+        let has = |s: &str| lines.iter().any(|l| l.contains(s));
+        assert!(
+            has("1 socket(s) are bound but neither listening"),
+            "{lines:?}"
+        );
+        assert!(has("binds only 127.0.0.1"), "{lines:?}");
+    }
+
+    #[test]
+    fn reserved_lists() {
+        let s = |r: &str| PortSettings {
+            reserved_ports: Some(r.into()),
+            ..PortSettings::default()
+        };
+        assert!(is_reserved(&s("8080"), 8080));
+        assert!(is_reserved(&s("1,9000-9010"), 9005));
+        assert!(!is_reserved(&s(""), 8080));
+        assert!(!is_reserved(&s("9000-9010"), 9011));
+    }
+}
