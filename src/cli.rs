@@ -10,11 +10,10 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use std::time::Duration;
 
-use crate::analyze::kill;
 use crate::model::Severity;
 use crate::model::{
-    AddrClass, PortRange, PortSpec, SocketState, UserSpec, parse_exposure, parse_port_list,
-    parse_port_spec, parse_state,
+    AddrClass, PortRange, PortSpec, Signal, SocketState, UserSpec, parse_exposure, parse_port_list,
+    parse_port_spec, parse_state, parse_timeout,
 };
 use crate::render::Format;
 
@@ -170,10 +169,10 @@ pub struct KillArgs {
     #[arg(value_name = "PORT[/tcp|/udp]", value_parser = parse_port_spec)]
     pub port: PortSpec,
     /// Signal to send first, by name or number.
-    #[arg(short, long, value_name = "NAME|NUM", default_value = "TERM", value_parser = kill::parse_signal)]
-    pub signal: i32,
+    #[arg(short, long, value_name = "NAME|NUM", default_value = "TERM", value_parser = clap::value_parser!(Signal))]
+    pub signal: Signal,
     /// How long to wait for the port to become free: 5, 2s, 500ms.
-    #[arg(long, value_name = "DURATION", default_value = "5", value_parser = kill::parse_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "5", value_parser = parse_timeout)]
     pub timeout: Duration,
     /// Escalate to SIGKILL after the timeout, and signal holders that are otherwise only
     /// pointed at (container forwarders, processes of restarting systemd units).
@@ -469,7 +468,7 @@ mod tests {
         let Some(Command::Kill(k)) = cli.command else {
             panic!("not kill")
         };
-        assert_eq!(k.signal, libc::SIGKILL);
+        assert_eq!(k.signal.number(), libc::SIGKILL);
         assert_eq!(k.timeout, Duration::from_millis(500));
         assert!(k.yes && !k.force && !k.dry_run);
         let k = Cli::try_parse_from(["portscope", "kill", "8080"]).unwrap();
@@ -477,7 +476,7 @@ mod tests {
             panic!("not kill")
         };
         assert_eq!(
-            (k.signal, k.timeout),
+            (k.signal.number(), k.timeout),
             (libc::SIGTERM, Duration::from_secs(5))
         );
         for bad in ["0", "65536", "http", "80/sctp"] {

@@ -11,7 +11,10 @@ mod cidr;
 mod date;
 mod exposure;
 mod host;
+mod investigation;
+mod kill;
 mod label;
+mod owner;
 mod port;
 mod process;
 mod severity;
@@ -25,9 +28,12 @@ pub use cidr::Cidr;
 pub use date::{Date, UnixTime, civil_from_days};
 pub use exposure::{AddrClass, Exposure, InterfaceAddr, parse_exposure};
 pub use host::{Ancestor, OwnerRaw, PortSettings, ProbeOutcome, ProbeResult, ProcIdentity};
+pub use investigation::{Investigation, PortVerdict, TIME_WAIT_SECONDS};
+pub use kill::{Signal, parse_timeout};
 pub use label::{
     ClassName, Endpoint, ExposureLabel, HostAddr, LocalEnd, OwnerUnknownForm, OwnerUnknownLabel,
 };
+pub use owner::{CgroupInfo, Container, ContainerRuntime, Forwarder, ForwarderKind, OwnerDetails};
 pub use port::{
     IanaRange, PortError, PortRange, PortRangeError, PortSpec, parse_port, parse_port_list,
     parse_port_spec,

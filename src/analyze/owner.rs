@@ -1,39 +1,15 @@
 //! Who a socket's owner really is: the systemd unit and the container, read from the text of
 //! `/proc/PID/cgroup`, and the container behind a port forwarder (`docker-proxy`, `rootlessport`,
-//! `pasta`), read from its command line; plus the `ListenStream=` lines of systemd socket units.
+//! `pasta`), read from its command line; the `ListenStream=` lines of systemd socket units; and
+//! whether systemd would restart a holder that is killed.
 //!
 //! Pure: it parses strings the collectors read and never touches the system itself. Every parser
 //! is pinned by table-driven tests on recorded strings.
 
-use serde::{Deserialize, Serialize};
-
 use crate::model::Proto;
-
-/// A container recognised from a cgroup path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Container {
-    /// `docker`, `podman`, `containerd` or `cri-o`.
-    pub runtime: String,
-    /// Full container id as it appears in the cgroup path.
-    pub id: String,
-    /// Container name, when known (not read from the runtime's API: `null` today).
-    pub name: Option<String>,
-    /// Kubernetes pod uid, when the container belongs to a pod (`kubepods` in the path).
-    pub pod_uid: Option<String>,
-}
-
-/// What a cgroup path says about a process.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CgroupInfo {
-    /// The path used (the unified `0::` line, else the `name=systemd` line), `None` when empty.
-    pub path: Option<String>,
-    /// The innermost systemd unit: `nginx.service`, `session-3.scope`, `docker-<id>.scope`.
-    pub unit: Option<String>,
-    /// When the unit runs under a user's service manager (`user@1000.service`), that uid.
-    pub user_manager: Option<u32>,
-    /// The container, when the path names one.
-    pub container: Option<Container>,
-}
+use crate::model::{
+    CgroupInfo, Container, ContainerRuntime, Forwarder, ForwarderKind, OwnerDetails,
+};
 
 /// Parse the text of `/proc/PID/cgroup` (cgroup v1, v2 or hybrid).
 #[must_use]
@@ -110,8 +86,8 @@ fn container_of(path: &str) -> Option<Container> {
     let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
     let kube = comps.iter().any(|c| c.starts_with("kubepods"));
     let pod_uid = comps.iter().find_map(|c| pod_uid_of(c));
-    let make = |runtime: &str, id: &str| Container {
-        runtime: runtime.to_string(),
+    let make = |runtime: ContainerRuntime, id: &str| Container {
+        runtime,
         id: id.to_string(),
         name: None,
         pod_uid: pod_uid.clone(),
@@ -124,23 +100,23 @@ fn container_of(path: &str) -> Option<Container> {
                 .filter(|id| is_hex_id(id))
         };
         if let Some(id) = scoped("docker-") {
-            return Some(make("docker", id));
+            return Some(make(ContainerRuntime::Docker, id));
         }
         if let Some(id) = scoped("libpod-") {
-            return Some(make("podman", id));
+            return Some(make(ContainerRuntime::Podman, id));
         }
         if let Some(id) = scoped("cri-containerd-").or_else(|| scoped("nerdctl-")) {
-            return Some(make("containerd", id));
+            return Some(make(ContainerRuntime::Containerd, id));
         }
         if let Some(id) = scoped("crio-") {
-            return Some(make("cri-o", id));
+            return Some(make(ContainerRuntime::CriO, id));
         }
         if is_hex_id(comp) && comp.len() == 64 {
             let parent = i.checked_sub(1).and_then(|p| comps.get(p)).copied();
             match parent {
-                Some("docker") => return Some(make("docker", comp)),
-                Some("libpod_parent") => return Some(make("podman", comp)),
-                _ if kube => return Some(make("containerd", comp)),
+                Some("docker") => return Some(make(ContainerRuntime::Docker, comp)),
+                Some("libpod_parent") => return Some(make(ContainerRuntime::Podman, comp)),
+                _ if kube => return Some(make(ContainerRuntime::Containerd, comp)),
                 _ => {}
             }
         }
@@ -158,19 +134,6 @@ fn pod_uid_of(comp: &str) -> Option<String> {
             .bytes()
             .all(|b| b.is_ascii_hexdigit() || b == b'_' || b == b'-');
     ok.then(|| uid.replace('_', "-"))
-}
-
-/// A process that forwards a published host port into a container.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Forwarder {
-    /// `docker-proxy`, `rootlessport` or `pasta`.
-    pub kind: String,
-    /// Where the traffic goes: the container's IP (docker-proxy) or `null` when the command line
-    /// does not say (rootlessport reads its configuration from a pipe; pasta forwards into a
-    /// network namespace, whose address it does not name).
-    pub container_address: Option<String>,
-    /// The container's port, `null` when the command line does not say.
-    pub container_port: Option<u16>,
 }
 
 /// Recognise a port forwarder from its process name and command line. `host_port` and `proto`
@@ -194,21 +157,21 @@ pub fn parse_forwarder(
         let address = flag_value(cmdline, "container-ip");
         let port = flag_value(cmdline, "container-port").and_then(|p| p.parse().ok());
         return Some(Forwarder {
-            kind: "docker-proxy".to_string(),
+            kind: ForwarderKind::DockerProxy,
             container_address: address,
             container_port: port,
         });
     }
     if is("rootlessport") || is("rootlessport-child") {
         return Some(Forwarder {
-            kind: "rootlessport".to_string(),
+            kind: ForwarderKind::RootlessPort,
             container_address: None,
             container_port: None,
         });
     }
     if is("pasta") || is("pasta.avx2") {
         return Some(Forwarder {
-            kind: "pasta".to_string(),
+            kind: ForwarderKind::Pasta,
             container_address: None,
             container_port: pasta_target(cmdline, host_port, proto),
         });
@@ -286,6 +249,21 @@ fn pasta_map(item: &str, host_port: u16) -> Option<u16> {
     }
 }
 
+/// The `.service` unit a holder belongs to, when systemd would restart it after a kill
+/// (scopes, sessions and the user manager itself are not restarted that way). Only a process
+/// the service manager started itself counts (its parent is pid 1 or a `systemd` user manager,
+/// or the parent is unknown): a shell's child inside a CI runner's `.service` is not restarted.
+#[must_use]
+pub fn restarting_unit(o: &OwnerDetails) -> Option<&str> {
+    let started_by_manager = o
+        .parents
+        .first()
+        .is_none_or(|p| p.pid == 1 || p.name.as_deref() == Some("systemd"));
+    o.unit
+        .as_deref()
+        .filter(|u| u.ends_with(".service") && !u.starts_with("user@") && started_by_manager)
+}
+
 /// The `Listen*=` lines of a systemd socket unit that match `port`/`proto`
 /// (`ListenStream=8080`, `ListenStream=[::]:8080`, `ListenDatagram=0.0.0.0:53`).
 #[must_use]
@@ -312,6 +290,7 @@ pub fn socket_unit_listens_on(unit_text: &str, port: u16, proto: Option<Proto>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Ancestor;
 
     const ID: &str = "3f4e6b1a2c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f";
 
@@ -517,6 +496,39 @@ mod tests {
                 )
             });
             assert_eq!(got, want, "{cmd}");
+        }
+    }
+
+    /// Only a `.service` the service manager started the holder in is restarted by systemd.
+    #[test]
+    fn restarting_units() {
+        let parent = |pid: u32, name: &str| Ancestor {
+            pid,
+            name: Some(name.into()),
+        };
+        let owner = |unit: &str, parents: Vec<Ancestor>| OwnerDetails {
+            unit: Some(unit.into()),
+            parents,
+            ..OwnerDetails::test_owner(10)
+        };
+        let cases = [
+            (
+                owner("nginx.service", vec![parent(1, "systemd")]),
+                Some("nginx.service"),
+            ),
+            (owner("nginx.service", vec![]), Some("nginx.service")),
+            (
+                owner("dev.service", vec![parent(900, "systemd")]),
+                Some("dev.service"),
+            ),
+            // A shell's child inside a CI runner's service.
+            (owner("runner.service", vec![parent(40, "bash")]), None),
+            (owner("session-2.scope", vec![parent(1, "systemd")]), None),
+            (owner("user@1000.service", vec![parent(1, "systemd")]), None),
+            (OwnerDetails::test_owner(11), None),
+        ];
+        for (o, want) in cases {
+            assert_eq!(restarting_unit(&o), want, "{:?}", o.unit);
         }
     }
 

@@ -1,9 +1,10 @@
-//! `portscope kill PORT[/tcp|/udp]`: show who holds the port (as `who` does), decide whom to
-//! signal (`analyze::kill::decide`) and under which pid of portscope's own PID namespace (a
-//! `--proc-root` of another namespace shows other numbers), ask, pin each process with a pidfd
-//! and re-check it right before signalling it (pids get reused), signal it through the pidfd,
-//! and poll the socket table (waking on the pidfds) until the port is free or the timeout
-//! passes. When nothing could be signalled it says so at once instead of waiting.
+//! `portscope kill PORT[/tcp|/udp]`: show who holds the port (as `who` does, without the bind
+//! probe), plan whom to signal (`analyze::kill::plan`: under which pid of portscope's own PID
+//! namespace, since a `--proc-root` of another namespace shows other numbers, or why not), ask,
+//! pin each process with a pidfd and re-check it right before signalling it (pids get reused),
+//! signal it through the pidfd, and poll the socket table (waking on the pidfds) until the port
+//! is free or the timeout passes. When nothing could be signalled it says so at once instead of
+//! waiting. The wording is `render::kill`'s.
 //!
 //! Consent comes from `--yes` or a `y` typed on a terminal (stdin). Without a terminal it
 //! refuses; `--json` never counts as consent. It must never signal a process that is not, at
@@ -12,92 +13,32 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, IsTerminal, Write};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
-use serde::Serialize;
 
+use crate::analyze::inventory;
+use crate::analyze::investigation::{self, Pieces};
 use crate::analyze::kill::{
-    Delivery, Recheck, Translation, decide, recheck, signal_name, translate, wait_after,
+    self, Delivery, Event, HolderFacts, KillOptions, Recheck, Target, Verdict, blocks, recheck,
+    wait_after,
 };
-use crate::analyze::who::TIME_WAIT_SECONDS;
 use crate::cli::KillArgs;
 use crate::collect::{CollectError, Pinned, Platform, ProcView};
-use crate::commands::who::{Investigation, investigate, sockets_on, sockets_on_with};
 use crate::commands::{Env, Outcome, print_pid_namespace, print_warnings};
-use crate::model::{OwnerUnknown, SocketEntry, SocketState};
-use crate::model::{PortSpec, ProcIdentity};
+use crate::model::{
+    Investigation, PortSpec, ProcIdentity, Request, Signal, Snapshot, SocketEntry, SocketQuery,
+    UnixTime,
+};
+use crate::render::Format;
+use crate::render::investigation::{WhoDocument, write_report};
 use crate::render::json::{self, SCHEMA_VERSION};
-use crate::render::who::{WhoDocument, write_report};
+use crate::render::kill::{KillDocument, event, not_confirmed, plan_messages, prompt};
 
 /// How often the socket table is re-read while waiting.
 const POLL: Duration = Duration::from_millis(100);
 /// How long to wait after SIGKILL (the kernel closes the sockets at exit, at once).
 const AFTER_KILL: Duration = Duration::from_secs(2);
-
-/// One holder and what `kill` does with it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Target {
-    /// Process id, as read through the proc root (the pids of the `who` report).
-    pub pid: u32,
-    /// The pid that is signalled, in portscope's own PID namespace: `pid` itself when the proc
-    /// root is portscope's own, the same process's pid here when it is another namespace's,
-    /// `None` when it has none here (then it is refused).
-    pub signal_pid: Option<u32>,
-    /// Process name.
-    pub name: Option<String>,
-    /// Start time that identifies this pid (re-checked before signalling).
-    pub start_time: Option<u64>,
-    /// `signal` or `refused`.
-    pub action: &'static str,
-    /// Why it is refused, `null` when it is signalled.
-    pub reason: Option<String>,
-    /// Who the process is (namespace, pid there, start ticks), re-checked before signalling.
-    #[serde(skip)]
-    identity: ProcIdentity,
-    /// True when `signal_pid` was translated from another PID namespace.
-    #[serde(skip)]
-    translated: bool,
-}
-
-impl Target {
-    /// `16262 (python3)`, or for a translated pid `16262 (python3; pid 7 in the PID namespace
-    /// of --proc-root)`, sanitized for a terminal.
-    fn label(&self) -> String {
-        let here = self.signal_pid.unwrap_or(self.pid);
-        if self.translated {
-            format!(
-                "{here} ({}; pid {} in the PID namespace of --proc-root)",
-                shown(self.name.as_deref()),
-                self.pid
-            )
-        } else {
-            format!("{here} ({})", shown(self.name.as_deref()))
-        }
-    }
-}
-
-/// `portscope kill --json`.
-#[derive(Debug, Serialize)]
-struct KillDocument<'a> {
-    schema_version: u32,
-    port: u16,
-    proto: Option<crate::model::Proto>,
-    dry_run: bool,
-    signal: String,
-    /// Whom it would signal, whom it refuses.
-    targets: &'a [Target],
-    /// Pids signalled with the first signal.
-    signalled: &'a [u32],
-    /// Pids sent SIGKILL after the timeout (`--force`).
-    killed: &'a [u32],
-    /// True when no socket (other than TIME_WAIT) is left on the port.
-    freed: bool,
-    /// What happened, in words.
-    messages: &'a [String],
-    /// The `who` report taken before acting.
-    who: WhoDocument<'a>,
-}
 
 /// Run `portscope kill`.
 ///
@@ -110,106 +51,67 @@ pub fn run(
     err: &mut dyn Write,
 ) -> Result<Outcome> {
     let spec = args.port;
-    let found = investigate(spec, env, false)?;
+    let json = args.format() == Format::Json;
+    let found = investigate(env, spec)?;
     print_warnings(err, &found.warnings)?;
-    if args.format() == crate::render::Format::Json {
+    if json {
         // The human report says it under its heading.
         print_pid_namespace(err, found.shown_namespace())?;
     }
-    let targets = plan(&found, args.force, env.platform());
-    let mut messages: Vec<String> = Vec::new();
+    let options = KillOptions {
+        force: args.force,
+        dry_run: args.dry_run,
+        yes: args.yes,
+    };
+    let plan = kill::plan(
+        &found,
+        &holder_facts(&found, env.platform()),
+        options,
+        std::process::id(),
+    );
+    let mut messages = plan_messages(&plan, spec, args.signal);
     let mut signalled: Vec<u32> = Vec::new();
     let mut killed: Vec<u32> = Vec::new();
-    let blocking: Vec<&SocketEntry> = found.sockets.iter().filter(|s| blocks(s)).collect();
-    // Sockets no file refers to (`kernel`: connections in a listener's accept queue, closing
-    // sockets) go away with their listener; only owners that exist but cannot be seen block.
-    let unseen = blocking
-        .iter()
-        .filter(|s| s.processes.is_empty() && s.owner_unknown_reason != Some(OwnerUnknown::Kernel))
-        .count();
-    let refused = targets.iter().filter(|t| t.action == "refused").count();
-    let to_signal: Vec<&Target> = targets.iter().filter(|t| t.action == "signal").collect();
 
-    if args.format() != crate::render::Format::Json {
-        write_report(out, &found.document(), env.style)?;
+    if !json {
+        write_report(out, &WhoDocument::of(&found), env.style)?;
         writeln!(out)?;
         // stdout is buffered: the report must be on the screen before the prompt or a refusal
         // on stderr.
         out.flush()?;
     }
-    let (outcome, freed) = if found.sockets.is_empty() {
-        messages.push(format!("Port {spec} is free: nothing to signal."));
+    let (outcome, freed) = match plan.verdict {
         // A dry run reports "nothing would be signalled"; a real run leaves the port free.
-        (
-            if args.dry_run {
-                Outcome::NotFound
-            } else {
-                Outcome::Found
-            },
-            true,
-        )
-    } else if blocking.is_empty() {
-        messages.push(format!(
-            "Only TIME_WAIT sockets are left on port {spec}: no process holds them; they clear \
-             within {TIME_WAIT_SECONDS} seconds."
-        ));
-        (Outcome::NotFound, false)
-    } else if refused > 0 || unseen > 0 || to_signal.is_empty() {
-        for t in targets.iter().filter(|t| t.action == "refused") {
-            messages.push(format!(
-                "Refusing to signal pid {}: {}.",
-                t.label(),
-                t.reason.as_deref().unwrap_or("refused")
-            ));
+        Verdict::Free if args.dry_run => (Outcome::NotFound, true),
+        Verdict::Free => (Outcome::Found, true),
+        Verdict::OnlyTimeWait => (Outcome::NotFound, false),
+        Verdict::Refused { .. } => (Outcome::Refused, false),
+        Verdict::DryRun => (Outcome::Found, false),
+        Verdict::NeedsConsent if !confirm(err, &plan.to_signal(), args.signal)? => {
+            messages.push(not_confirmed(std::io::stdin().is_terminal()));
+            (Outcome::Refused, false)
         }
-        if unseen > 0 {
-            messages.push(format!(
-                "The owner of {unseen} socket(s) on port {spec} cannot be seen, so it cannot be \
-                 signalled (see the reasons above)."
-            ));
+        Verdict::NeedsConsent | Verdict::Go => {
+            let freed = act(
+                args,
+                env,
+                &found,
+                &plan.to_signal(),
+                &mut signalled,
+                &mut killed,
+                &mut messages,
+            )?;
+            let outcome = match (freed, signalled.is_empty()) {
+                (true, _) => Outcome::Found,
+                (false, false) => Outcome::NotFound,
+                // Nothing was signalled and the port is still in use: the holders changed since
+                // the report the consent was given for.
+                (false, true) => Outcome::Refused,
+            };
+            (outcome, freed)
         }
-        messages.push("Nothing was signalled: the port could not be freed this way.".to_string());
-        (Outcome::Refused, false)
-    } else if args.dry_run {
-        for t in &to_signal {
-            messages.push(format!(
-                "Would send {} to pid {}.",
-                signal_name(args.signal),
-                t.label()
-            ));
-        }
-        (Outcome::Found, false)
-    } else if !args.yes && !confirm(err, &to_signal, args.signal)? {
-        if std::io::stdin().is_terminal() {
-            messages.push("Not confirmed: nothing was signalled.".to_string());
-        } else {
-            messages.push(
-                "No terminal to ask for confirmation on: pass --yes to signal without asking \
-                 (--json is not consent). Nothing was signalled."
-                    .to_string(),
-            );
-        }
-        (Outcome::Refused, false)
-    } else {
-        let freed = act(
-            args,
-            env,
-            &found,
-            &to_signal,
-            &mut signalled,
-            &mut killed,
-            &mut messages,
-        )?;
-        let outcome = match (freed, signalled.is_empty()) {
-            (true, _) => Outcome::Found,
-            (false, false) => Outcome::NotFound,
-            // Nothing was signalled and the port is still in use: the holders changed since
-            // the report the consent was given for.
-            (false, true) => Outcome::Refused,
-        };
-        (outcome, freed)
     };
-    if args.format() == crate::render::Format::Json {
+    if json {
         json::write(
             out,
             &KillDocument {
@@ -217,13 +119,13 @@ pub fn run(
                 port: spec.port,
                 proto: spec.proto,
                 dry_run: args.dry_run,
-                signal: signal_name(args.signal),
-                targets: &targets,
+                signal: args.signal.to_string(),
+                targets: &plan.targets,
                 signalled: &signalled,
                 killed: &killed,
                 freed,
                 messages: &messages,
-                who: found.document(),
+                who: WhoDocument::of(&found),
             },
         )?;
         out.flush()?;
@@ -247,67 +149,82 @@ pub fn run(
     Ok(outcome)
 }
 
-/// A socket that keeps the port busy and that a process holds (not TIME_WAIT).
-/// A process name as it may be shown on a terminal (escape sequences escaped).
-fn shown(name: Option<&str>) -> String {
-    crate::render::sanitize(name.unwrap_or("?")).into_owned()
+/// The sockets on the port and the snapshot they come from, with the owner lookup only when
+/// `owners` is true: without it the socket table alone is read (waiting for the port, when the
+/// proc root may have gone with the namespace whose processes were signalled).
+fn sockets_on(env: &Env<'_>, spec: PortSpec, owners: bool) -> Result<(Vec<SocketEntry>, Snapshot)> {
+    let request = Request {
+        query: SocketQuery::port(spec),
+        owners,
+    };
+    let snapshot = env
+        .collector
+        .snapshot(&request, &|s| spec.matches(s.proto, s.local_port))?;
+    Ok((inventory::build(&snapshot, &env.services()), snapshot))
 }
 
-fn blocks(s: &SocketEntry) -> bool {
-    s.state != SocketState::TimeWait
+/// Everything `who` reports about the port, without the bind probe.
+fn investigate(env: &Env<'_>, spec: PortSpec) -> Result<Investigation> {
+    let platform = env.platform();
+    let (sockets, snapshot) = sockets_on(env, spec, true)?;
+    let warnings = inventory::warnings(&sockets, &snapshot);
+    let now = UnixTime::from_system_time(SystemTime::now()).0;
+    let holders = investigation::holders(&sockets);
+    // Socket units can only explain a port pid 1 holds.
+    let socket_units = if holders.contains_key(&1) {
+        platform.socket_units()
+    } else {
+        Vec::new()
+    };
+    let owner_raw: BTreeMap<_, _> = holders
+        .keys()
+        .map(|&pid| (pid, platform.owner_raw(pid)))
+        .collect();
+    Ok(investigation::investigate(Pieces {
+        spec,
+        sockets,
+        warnings,
+        owner_raw,
+        socket_units,
+        settings: platform.port_settings(),
+        probe: Vec::new(),
+        now,
+        pid_namespace: snapshot.pid_namespace,
+    }))
 }
 
-/// Decide, per holder, whether it is signalled (and under which pid of portscope's namespace)
-/// or refused. Reads each holder's identity through the proc root and, when that is another PID
-/// namespace, looks the holder up in portscope's own `/proc`.
-fn plan(found: &Investigation, force: bool, platform: &dyn Platform) -> Vec<Target> {
-    let me = std::process::id();
-    let ns = found.pid_namespace.as_ref();
-    // Processes of portscope's /proc per innermost namespace, read once per namespace.
-    let mut candidates: BTreeMap<u64, Option<Vec<(u32, ProcIdentity)>>> = BTreeMap::new();
-    let mut out = Vec::with_capacity(found.owners.len());
-    for o in &found.owners {
-        let identity = platform.identity(ProcView::Root, o.pid);
-        let here = match (ns, identity.ns) {
-            (Some(_), Some(inode)) => candidates
-                .entry(inode)
-                .or_insert_with(|| platform.own_namespace_processes_in(inode))
-                .as_deref(),
-            _ => None,
-        };
-        let translation = translate(o.pid, ns, &identity, here);
-        let decision = decide(o.pid, translation, me, o.kernel_thread, Some(o), force);
-        out.push(Target {
-            pid: o.pid,
-            signal_pid: translation.pid(),
-            name: o.name.clone(),
-            start_time: o.start_time,
-            action: if decision.is_ok() {
-                "signal"
-            } else {
-                "refused"
-            },
-            reason: decision.err().map(|r| r.reason()),
-            identity,
-            translated: matches!(translation, Translation::Translated(_)),
-        });
+/// Each holder's identity through the proc root and, when that is another PID namespace, the
+/// processes of portscope's own `/proc` in each holder's namespace (read once per namespace).
+fn holder_facts(found: &Investigation, platform: &dyn Platform) -> HolderFacts {
+    let identities: BTreeMap<u32, ProcIdentity> = found
+        .owners
+        .iter()
+        .map(|o| (o.pid, platform.identity(ProcView::Root, o.pid)))
+        .collect();
+    let candidates = if found.pid_namespace.is_some() {
+        identities
+            .values()
+            .filter_map(|id| id.ns)
+            .collect::<BTreeSet<u64>>()
+            .into_iter()
+            .map(|ns| (ns, platform.own_namespace_processes_in(ns)))
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    HolderFacts {
+        identities,
+        candidates,
     }
-    out
 }
 
 /// Ask on the terminal. Returns false without a terminal (no prompt is shown then).
-fn confirm(err: &mut dyn Write, targets: &[&Target], sig: i32) -> Result<bool> {
+fn confirm(err: &mut dyn Write, targets: &[&Target], signal: Signal) -> Result<bool> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         return Ok(false);
     }
-    let list: Vec<String> = targets.iter().map(|t| t.label()).collect();
-    write!(
-        err,
-        "Send {} to pid {}? [y/N] ",
-        signal_name(sig),
-        list.join(", ")
-    )?;
+    write!(err, "{}", prompt(signal, targets))?;
     err.flush()?;
     let mut line = String::new();
     stdin
@@ -315,6 +232,16 @@ fn confirm(err: &mut dyn Write, targets: &[&Target], sig: i32) -> Result<bool> {
         .read_line(&mut line)
         .context("cannot read the answer from the terminal")?;
     Ok(matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}
+
+/// The port being freed and where to look: the environment whose platform reads the holders
+/// through the proc root, and the view a process is re-checked in right before its signal
+/// (portscope's own `/proc` when the proc root is another PID namespace's, else the proc root).
+#[derive(Clone, Copy)]
+struct Port<'a, 'e> {
+    spec: PortSpec,
+    env: &'a Env<'e>,
+    verify: ProcView,
 }
 
 /// What the socket table says about one holder right now.
@@ -328,8 +255,8 @@ struct Holding {
 /// The current holders of the port by pid, through the proc root. When the proc root can no
 /// longer be read (it was a namespace's, and that namespace ended with the processes signalled)
 /// nobody read through it holds the port any more: the map is empty.
-fn current_holders(spec: PortSpec, env: &Env<'_>) -> Result<BTreeMap<u32, Holding>> {
-    let entries = match sockets_on(spec, env) {
+fn current_holders(port: Port<'_, '_>) -> Result<BTreeMap<u32, Holding>> {
+    let entries = match sockets_on(port.env, port.spec, true) {
         Ok((entries, _)) => entries,
         Err(e) if is_proc_root_error(&e) => Vec::new(),
         Err(e) => return Err(e),
@@ -354,8 +281,8 @@ fn is_proc_root_error(e: &anyhow::Error) -> bool {
 
 /// True when no socket other than TIME_WAIT is left on the port: the socket table alone, with
 /// no owner lookup, so it holds after the proc root has gone.
-fn port_free(spec: PortSpec, env: &Env<'_>) -> Result<bool> {
-    let (entries, _) = sockets_on_with(spec, env, false)?;
+fn port_free(port: Port<'_, '_>) -> Result<bool> {
+    let (entries, _) = sockets_on(port.env, port.spec, false)?;
     Ok(!entries.iter().any(blocks))
 }
 
@@ -370,120 +297,77 @@ fn act(
     killed: &mut Vec<u32>,
     messages: &mut Vec<String>,
 ) -> Result<bool> {
-    let spec = args.port;
-    // The re-check reads the signalled process through the proc filesystem of portscope's own
-    // namespace: the proc root when it is that, else /proc.
-    let verify = if found.pid_namespace.is_some() {
-        ProcView::Own
-    } else {
-        ProcView::Root
+    let port = Port {
+        spec: args.port,
+        env,
+        verify: if found.pid_namespace.is_some() {
+            ProcView::Own
+        } else {
+            ProcView::Root
+        },
     };
     let mut pinned: Vec<Pinned> = Vec::new();
-    let round = send_checked(
-        spec,
-        env,
-        verify,
-        targets,
-        args.signal,
-        signalled,
-        messages,
-        &mut pinned,
-    )?;
+    let round = send_checked(port, targets, args.signal, signalled, messages, &mut pinned)?;
     if !wait_after(&round) {
-        return nothing_signalled(spec, env, messages);
+        return nothing_signalled(port, messages);
     }
-    let mut free = wait_free(spec, env, args.timeout, &mut pinned)?;
-    if !free && args.force && args.signal != libc::SIGKILL {
-        messages.push(format!(
-            "Port {spec} is still in use after {:?}: escalating to SIGKILL.",
-            args.timeout
-        ));
+    let mut free = wait_free(port, args.timeout, &mut pinned)?;
+    if !free && args.force && args.signal != Signal::KILL {
+        messages.push(event(port.spec, &Event::Escalating(args.timeout)));
         pinned.clear();
-        let round = send_checked(
-            spec,
-            env,
-            verify,
-            targets,
-            libc::SIGKILL,
-            killed,
-            messages,
-            &mut pinned,
-        )?;
+        let round = send_checked(port, targets, Signal::KILL, killed, messages, &mut pinned)?;
         free = if wait_after(&round) {
-            wait_free(spec, env, AFTER_KILL, &mut pinned)?
+            wait_free(port, AFTER_KILL, &mut pinned)?
         } else {
-            port_free(spec, env)?
+            port_free(port)?
         };
     }
-    if free {
-        messages.push(format!("Port {spec} is free."));
+    let said = if free {
+        Event::Freed
     } else {
-        let holders = current_holders(spec, env)?;
-        let pids: Vec<String> = holders.keys().map(u32::to_string).collect();
-        let hint = if args.force {
-            ""
-        } else {
-            " (add --force to escalate to SIGKILL)"
-        };
-        messages.push(format!(
-            "Port {spec} is still in use after {:?}{}{hint}.",
-            args.timeout,
-            if pids.is_empty() {
-                String::new()
-            } else {
-                format!(", held by pid {}", pids.join(", "))
-            }
-        ));
-    }
+        Event::StillInUse {
+            timeout: args.timeout,
+            holders: current_holders(port)?.into_keys().collect(),
+            force: args.force,
+        }
+    };
+    messages.push(event(port.spec, &said));
     Ok(free)
 }
 
 /// Nothing was signalled (every holder left, changed, or could not be signalled): look once,
 /// say so, and return at once instead of waiting out `--timeout`.
-fn nothing_signalled(spec: PortSpec, env: &Env<'_>, messages: &mut Vec<String>) -> Result<bool> {
-    let free = port_free(spec, env)?;
-    if free {
-        messages.push(format!(
-            "Nothing was signalled: the holders left, and port {spec} is free."
-        ));
+fn nothing_signalled(port: Port<'_, '_>, messages: &mut Vec<String>) -> Result<bool> {
+    let free = port_free(port)?;
+    let said = if free {
+        Event::NothingSignalledFree
     } else {
-        let pids: Vec<String> = current_holders(spec, env)?
-            .keys()
-            .map(u32::to_string)
-            .collect();
-        messages.push(format!(
-            "Nothing was signalled (see above), so there is nothing to wait for: port {spec} is \
-             still in use{}. Run `portscope kill {spec}` again to see who holds it now.",
-            if pids.is_empty() {
-                String::new()
-            } else {
-                format!(" (held by pid {})", pids.join(", "))
-            }
-        ));
-    }
+        Event::NothingSignalledInUse(current_holders(port)?.into_keys().collect())
+    };
+    messages.push(event(port.spec, &said));
     Ok(free)
 }
 
 /// For each target: check it still holds the port with the same start time (through the proc
-/// root), pin its pid in portscope's namespace with a pidfd, re-check through `verify`
+/// root), pin its pid in portscope's namespace with a pidfd, re-check through the verify root
 /// that the pinned process is the planned one and holds a socket of the port, and only then
 /// signal it through the pidfd (kill(2) where pidfds do not exist). Signalled pidfds are kept in
 /// `pinned` to wait on.
-#[allow(clippy::too_many_arguments)]
 fn send_checked(
-    spec: PortSpec,
-    env: &Env<'_>,
-    verify: ProcView,
+    port: Port<'_, '_>,
     targets: &[&Target],
-    sig: i32,
+    signal: Signal,
     sent: &mut Vec<u32>,
     messages: &mut Vec<String>,
     pinned: &mut Vec<Pinned>,
 ) -> Result<Vec<Delivery>> {
-    let holders = current_holders(spec, env)?;
+    let holders = current_holders(port)?;
     let mut round = Vec::with_capacity(targets.len());
     for t in targets {
-        let delivery = deliver(spec, env, verify, &holders, t, sig, messages, pinned);
+        let (delivery, said) = deliver(port, &holders, t, signal, pinned);
+        if let Some(said) = said {
+            messages.push(event(port.spec, &said));
+        }
         if delivery == Delivery::Sent {
             sent.push(t.pid);
         }
@@ -492,125 +376,80 @@ fn send_checked(
     Ok(round)
 }
 
-/// One target of [`send_checked`].
-#[allow(clippy::too_many_arguments)]
-fn deliver(
-    spec: PortSpec,
-    env: &Env<'_>,
-    verify: ProcView,
+/// One target of [`send_checked`]: what came of it, and what to say about it.
+fn deliver<'t>(
+    port: Port<'_, '_>,
     holders: &BTreeMap<u32, Holding>,
-    t: &Target,
-    sig: i32,
-    messages: &mut Vec<String>,
+    t: &'t Target,
+    signal: Signal,
     pinned: &mut Vec<Pinned>,
-) -> Delivery {
-    let label = t.label();
+) -> (Delivery, Option<Event<'t>>) {
+    let platform = port.env.platform();
     let holding = match holders.get(&t.pid) {
         Some(h) if h.start_time == t.start_time => h,
-        Some(_) => {
-            messages.push(format!(
-                "pid {} now belongs to another process (start time changed): not signalled.",
-                t.pid
-            ));
-            return Delivery::Changed;
-        }
-        None => {
-            messages.push(format!(
-                "pid {} no longer holds port {spec}: not signalled.",
-                t.pid
-            ));
-            return Delivery::Changed;
-        }
+        Some(_) => return (Delivery::Changed, Some(Event::Reused(t))),
+        None => return (Delivery::Changed, Some(Event::Left(t))),
     };
     let Some(here) = t.signal_pid else {
         // Only targets with a pid here are planned for a signal.
-        return Delivery::Changed;
+        return (Delivery::Changed, None);
     };
-    let gone = |messages: &mut Vec<String>| {
-        messages.push(format!("pid {label} exited before the signal."));
-        Delivery::Gone
-    };
+    let gone = (Delivery::Gone, Some(Event::Exited(t)));
     // Pin the process first: from here on, a reused pid cannot receive the signal.
-    let pidfd = match env.platform().pin(here) {
+    let pidfd = match platform.pin(here) {
         Ok(pidfd) => pidfd,
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return gone(messages),
-        Err(e) => {
-            messages.push(format!("Cannot signal pid {label}: {e}."));
-            return Delivery::Failed;
-        }
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return gone,
+        Err(e) => return (Delivery::Failed, Some(Event::CannotPin(t, e.to_string()))),
     };
-    if !env.platform().process_exists(verify, here) {
-        return gone(messages);
+    if !platform.process_exists(port.verify, here) {
+        return gone;
     }
-    let now = env.platform().identity(verify, here);
-    let holds = env
-        .platform()
-        .holds_any_socket(verify, here, &holding.inodes)
+    let now = platform.identity(port.verify, here);
+    let holds = platform
+        .holds_any_socket(port.verify, here, &holding.inodes)
         .ok();
-    match recheck(&t.identity, &now, t.translated, holds) {
-        Recheck::Holder => {}
-        Recheck::OtherProcess => {
-            messages.push(format!(
-                "pid {label} now belongs to another process: not signalled."
-            ));
-            return Delivery::Changed;
-        }
-        Recheck::NotHolding => {
-            messages.push(format!(
-                "pid {label} no longer holds port {spec}: not signalled."
-            ));
-            return Delivery::Changed;
-        }
-        Recheck::Unverifiable => {
-            messages.push(format!(
-                "pid {label} cannot be verified as the holder of port {spec} (its /proc \
-                 entries are unreadable): not signalled."
-            ));
-            return Delivery::Changed;
-        }
+    let not_it = match recheck(&t.identity, &now, t.translated, holds) {
+        Recheck::Holder => None,
+        Recheck::OtherProcess => Some(Event::OtherProcess(t)),
+        Recheck::NotHolding => Some(Event::NotHolding(t)),
+        Recheck::Unverifiable => Some(Event::Unverifiable(t)),
+    };
+    if not_it.is_some() {
+        return (Delivery::Changed, not_it);
     }
     // The re-check read /proc/<here>; it was about the pinned process only if that process had
     // not exited by the end of it (a pid is reused only after its process is gone).
     if pidfd.as_ref().is_some_and(|p| p.exited().unwrap_or(true)) {
-        return gone(messages);
+        return gone;
     }
     let result = match &pidfd {
-        Some(p) => p.send(sig),
-        None => env.platform().signal(here, sig),
+        Some(p) => p.send(signal.number()),
+        None => platform.signal(here, signal.number()),
     };
     match result {
         Ok(()) => {
-            messages.push(format!("Sent {} to pid {label}.", signal_name(sig)));
             pinned.extend(pidfd);
-            Delivery::Sent
+            (Delivery::Sent, Some(Event::Sent(t, signal)))
         }
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => gone(messages),
-        Err(e) => {
-            messages.push(format!(
-                "Cannot signal pid {label}: {e}{}",
-                if env.platform().privileged() {
-                    ""
-                } else {
-                    " (run with sudo)"
-                }
-            ));
-            Delivery::Failed
-        }
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => gone,
+        Err(e) => (
+            Delivery::Failed,
+            Some(Event::SendFailed {
+                target: t,
+                error: e.to_string(),
+                privileged: platform.privileged(),
+            }),
+        ),
     }
 }
 
 /// Poll the socket table until no blocking socket is left or `timeout` passes. Between looks it
 /// waits on the signalled processes' pidfds, so an exit is noticed at once; without pidfds it
 /// sleeps.
-fn wait_free(
-    spec: PortSpec,
-    env: &Env<'_>,
-    timeout: Duration,
-    pinned: &mut Vec<Pinned>,
-) -> Result<bool> {
+fn wait_free(port: Port<'_, '_>, timeout: Duration, pinned: &mut Vec<Pinned>) -> Result<bool> {
     let deadline = Instant::now() + timeout;
     loop {
-        if port_free(spec, env)? {
+        if port_free(port)? {
             return Ok(true);
         }
         let now = Instant::now();
@@ -622,7 +461,7 @@ fn wait_free(
             std::thread::sleep(pause);
             continue;
         }
-        match env.platform().wait_exit(pinned, pause) {
+        match port.env.platform().wait_exit(pinned, pause) {
             Ok(exited) => {
                 // An exited process's pidfd stays readable: stop waiting on it.
                 let mut flags = exited.into_iter();

@@ -1,163 +1,21 @@
 //! `portscope who PORT[/tcp|/udp]`: every socket on one local port in any state, its owners in
-//! detail, a bind probe and advice. Composes collect → analyze → render; the investigation is
-//! shared with `portscope kill`.
+//! detail, a bind probe and advice. Composes collect → analyze → render: the sockets on the
+//! port, the bind probe of what they do not explain, each holder's raw facts, the port sysctls,
+//! then `analyze::investigation::investigate` and the report.
 
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use anyhow::Result;
 
 use crate::analyze::inventory;
-use crate::analyze::who::{self, AdviceInput, OwnerDetails, Verdict};
+use crate::analyze::investigation::{self, Pieces};
 use crate::cli::WhoArgs;
 use crate::commands::{Env, Outcome, print_pid_namespace, print_warnings};
-use crate::model::{PidNamespace, Proto, SocketEntry};
-use crate::model::{PortSettings, PortSpec, ProbeResult, Request, Snapshot, SocketQuery};
-use crate::render::who::{WhoDocument, write_report};
-
-/// Everything `who` found about one port.
-#[derive(Debug, Clone)]
-pub struct Investigation {
-    /// The port asked about.
-    pub spec: PortSpec,
-    /// Every socket on it, in the listing's order.
-    pub sockets: Vec<SocketEntry>,
-    /// Their holders, by pid.
-    pub owners: Vec<OwnerDetails>,
-    /// Bind probe results: only the protocols the socket table showed nothing for (empty when
-    /// not probed).
-    pub probe: Vec<ProbeResult>,
-    /// In use, in use by a socket the table does not list, or free.
-    pub verdict: Verdict,
-    /// Port sysctls.
-    pub settings: PortSettings,
-    /// Advice lines.
-    pub advice: Vec<String>,
-    /// Partial-result warnings.
-    pub warnings: Vec<String>,
-    /// The PID namespace the pids belong to when the proc root is not portscope's own.
-    pub pid_namespace: Option<PidNamespace>,
-}
-
-impl Investigation {
-    /// The JSON document of this investigation.
-    #[must_use]
-    pub fn document(&self) -> WhoDocument<'_> {
-        let mut doc = WhoDocument::new(
-            self.spec,
-            self.verdict,
-            &self.sockets,
-            &self.owners,
-            &self.probe,
-            &self.settings,
-            &self.advice,
-            &self.warnings,
-        );
-        doc.pid_namespace = self.pid_namespace.as_ref();
-        doc
-    }
-
-    /// The PID namespace to name on stderr: only when pids of another namespace are shown.
-    #[must_use]
-    pub fn shown_namespace(&self) -> Option<&PidNamespace> {
-        self.pid_namespace
-            .as_ref()
-            .filter(|_| !self.owners.is_empty())
-    }
-}
-
-/// The sockets on the port, with owners, through the listing's collector (all states).
-///
-/// # Errors
-/// When the socket table cannot be read.
-pub fn sockets_on(spec: PortSpec, env: &Env<'_>) -> Result<(Vec<SocketEntry>, Snapshot)> {
-    sockets_on_with(spec, env, true)
-}
-
-/// [`sockets_on`], with the owner lookup only when `owners` is true: without it the socket
-/// table alone is read (`kill` waiting for the port, when the proc root may have gone with the
-/// namespace whose processes it signalled).
-///
-/// # Errors
-/// When the socket table cannot be read.
-pub fn sockets_on_with(
-    spec: PortSpec,
-    env: &Env<'_>,
-    owners: bool,
-) -> Result<(Vec<SocketEntry>, Snapshot)> {
-    let mut query = SocketQuery::all();
-    // The kernel skips every other port (sock_diag bytecode, as `ss 'sport = :P'`).
-    query.local_ports = Some((spec.port, spec.port));
-    match spec.proto {
-        Some(Proto::Tcp) => query.udp_states = 0,
-        Some(Proto::Udp) => query.tcp_states = 0,
-        None => {}
-    }
-    let request = Request { query, owners };
-    let snapshot = env.collector.snapshot(&request, &|s| {
-        s.local_port == spec.port && spec.proto.is_none_or(|p| p == s.proto)
-    })?;
-    let entries = inventory::build(&snapshot, &env.services());
-    Ok((entries, snapshot))
-}
-
-/// Collect and analyse everything about `spec`; `with_probe` allows the bind probe, which then
-/// runs for the protocols the socket table shows nothing for (see [`who::probe_protocols`]).
-///
-/// # Errors
-/// When the socket table cannot be read.
-pub fn investigate(spec: PortSpec, env: &Env<'_>, with_probe: bool) -> Result<Investigation> {
-    let platform = env.platform();
-    let (sockets, snapshot) = sockets_on(spec, env)?;
-    let warnings = inventory::warnings(&sockets, &snapshot);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let holders = who::holders(&sockets);
-    let units = if holders.contains_key(&1) {
-        platform.socket_units()
-    } else {
-        Vec::new()
-    };
-    let owners: Vec<OwnerDetails> = holders
-        .values()
-        .map(|(info, proto)| {
-            who::owner_details(
-                info,
-                &platform.owner_raw(info.pid),
-                spec,
-                *proto,
-                now,
-                &units,
-            )
-        })
-        .collect();
-    let probe = if with_probe {
-        platform.probe(spec.port, &who::probe_protocols(spec, &sockets))
-    } else {
-        Vec::new()
-    };
-    let verdict = who::verdict(&sockets, &probe);
-    let settings = platform.port_settings();
-    let advice = who::advice(&AdviceInput {
-        spec,
-        sockets: &sockets,
-        owners: &owners,
-        settings: &settings,
-        probe: &probe,
-    });
-    Ok(Investigation {
-        spec,
-        sockets,
-        owners,
-        probe,
-        verdict,
-        settings,
-        advice,
-        warnings,
-        pid_namespace: snapshot.pid_namespace,
-    })
-}
+use crate::model::{Request, SocketQuery, UnixTime};
+use crate::render::Format;
+use crate::render::investigation::{WhoDocument, write_report};
 
 /// Run `portscope who`.
 ///
@@ -169,14 +27,52 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Outcome> {
-    let found = investigate(args.port, env, !args.no_probe)?;
+    let spec = args.port;
+    let platform = env.platform();
+    let request = Request {
+        query: SocketQuery::port(spec),
+        owners: true,
+    };
+    let snapshot = env
+        .collector
+        .snapshot(&request, &|s| spec.matches(s.proto, s.local_port))?;
+    let sockets = inventory::build(&snapshot, &env.services());
+    let warnings = inventory::warnings(&sockets, &snapshot);
+    let now = UnixTime::from_system_time(SystemTime::now()).0;
+    let holders = investigation::holders(&sockets);
+    // Socket units can only explain a port pid 1 holds.
+    let socket_units = if holders.contains_key(&1) {
+        platform.socket_units()
+    } else {
+        Vec::new()
+    };
+    let owner_raw: BTreeMap<_, _> = holders
+        .keys()
+        .map(|&pid| (pid, platform.owner_raw(pid)))
+        .collect();
+    let probe = if args.no_probe {
+        Vec::new()
+    } else {
+        platform.probe(spec.port, &investigation::probe_protocols(spec, &sockets))
+    };
+    let found = investigation::investigate(Pieces {
+        spec,
+        sockets,
+        warnings,
+        owner_raw,
+        socket_units,
+        settings: platform.port_settings(),
+        probe,
+        now,
+        pid_namespace: snapshot.pid_namespace,
+    });
     print_warnings(err, &found.warnings)?;
-    if args.format() == crate::render::Format::Json {
+    if args.format() == Format::Json {
         // The human report says it under its heading.
         print_pid_namespace(err, found.shown_namespace())?;
-        crate::render::json::write(out, &found.document())?;
+        crate::render::json::write(out, &WhoDocument::of(&found))?;
     } else {
-        write_report(out, &found.document(), env.style)?;
+        write_report(out, &WhoDocument::of(&found), env.style)?;
     }
     out.flush()?;
     Ok(if found.verdict.in_use() {

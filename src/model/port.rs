@@ -173,6 +173,14 @@ pub struct PortSpec {
     pub proto: Option<Proto>,
 }
 
+impl PortSpec {
+    /// True when a socket of `proto` on local port `port` is one this spec asks about.
+    #[must_use]
+    pub fn matches(self, proto: Proto, port: u16) -> bool {
+        port == self.port && self.proto.is_none_or(|p| p == proto)
+    }
+}
+
 impl std::fmt::Display for PortSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.proto {
@@ -233,6 +241,29 @@ pub fn parse_port_list(text: &str) -> Result<Vec<PortRange>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spec_matches_its_port_and_protocol() {
+        let both = PortSpec {
+            port: 53,
+            proto: None,
+        };
+        let udp = PortSpec {
+            proto: Some(Proto::Udp),
+            ..both
+        };
+        let cases = [
+            (both, Proto::Tcp, 53, true),
+            (both, Proto::Udp, 53, true),
+            (both, Proto::Tcp, 54, false),
+            (udp, Proto::Udp, 53, true),
+            (udp, Proto::Tcp, 53, false),
+            (udp, Proto::Udp, 5353, false),
+        ];
+        for (spec, proto, port, want) in cases {
+            assert_eq!(spec.matches(proto, port), want, "{spec} {proto} {port}");
+        }
+    }
 
     #[test]
     fn port_lists() {

@@ -3,11 +3,12 @@
 //! Nothing in this module collects or analyses.
 
 pub mod audit;
+pub mod investigation;
 pub mod json;
+pub mod kill;
 pub mod sanitize;
 pub mod sink;
 pub mod table;
-pub mod who;
 
 pub use sanitize::{Sanitized, sanitize};
 pub use sink::{Format, ListEnd, ListSink, list_sink};

@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use portscope::analyze::who::{OwnerDetails, Verdict};
+use portscope::model::{OwnerDetails, PortVerdict as Verdict};
 use portscope::model::{OwnerUnknown, Proto, SocketEntry, SocketState};
 use portscope::model::{ProbeOutcome, ProbeResult};
 use serde::Deserialize;

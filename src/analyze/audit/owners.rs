@@ -7,8 +7,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::analyze::owner::{CgroupInfo, Forwarder, parse_cgroup, parse_forwarder};
+use crate::analyze::owner::{parse_cgroup, parse_forwarder};
 use crate::model::Finding;
+use crate::model::{CgroupInfo, Forwarder};
 
 /// The pids whose cgroup the audit reads: every owning process of a finding, in order.
 #[must_use]

@@ -9,10 +9,10 @@ use std::io::{self, Write};
 use colored::Colorize;
 use serde::Serialize;
 
-use crate::analyze::who::{OwnerDetails, Verdict, human_age};
-use crate::model::HostAddr;
-use crate::model::PortSpec;
-use crate::model::{OwnerUnknown, PidNamespace, Proto, SocketEntry};
+use crate::model::{
+    HostAddr, Investigation, OwnerDetails, OwnerUnknown, PidNamespace, PortSpec, PortVerdict,
+    Proto, SocketEntry,
+};
 use crate::model::{PortSettings, ProbeOutcome, ProbeResult};
 use crate::render::json::SCHEMA_VERSION;
 use crate::render::table::{self, Columns};
@@ -31,7 +31,7 @@ pub struct WhoDocument<'a> {
     pub in_use: bool,
     /// `in_use`, `in_use_unlisted` (no listed socket, but the bind probe found the port in
     /// use) or `free`.
-    pub verdict: Verdict,
+    pub verdict: PortVerdict,
     /// Every socket on the port, the same objects as `portscope --json`.
     pub sockets: &'a [SocketEntry],
     /// One object per pid in `sockets[].processes[]`, with the details `who` adds.
@@ -51,32 +51,22 @@ pub struct WhoDocument<'a> {
 }
 
 impl<'a> WhoDocument<'a> {
-    /// Assemble the document.
+    /// The document of an investigation.
     #[must_use]
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        spec: PortSpec,
-        verdict: Verdict,
-        sockets: &'a [SocketEntry],
-        owners: &'a [OwnerDetails],
-        bind_probe: &'a [ProbeResult],
-        port_settings: &'a PortSettings,
-        advice: &'a [String],
-        warnings: &'a [String],
-    ) -> Self {
+    pub fn of(found: &'a Investigation) -> Self {
         WhoDocument {
             schema_version: SCHEMA_VERSION,
-            port: spec.port,
-            proto: spec.proto,
-            in_use: verdict.in_use(),
-            verdict,
-            sockets,
-            owners,
-            pid_namespace: None,
-            bind_probe,
-            port_settings,
-            advice,
-            warnings,
+            port: found.spec.port,
+            proto: found.spec.proto,
+            in_use: found.verdict.in_use(),
+            verdict: found.verdict,
+            sockets: &found.sockets,
+            owners: &found.owners,
+            pid_namespace: found.pid_namespace.as_ref(),
+            bind_probe: &found.probe,
+            port_settings: &found.settings,
+            advice: &found.advice,
+            warnings: &found.warnings,
         }
     }
 
@@ -104,11 +94,13 @@ pub fn write_report(out: &mut dyn Write, doc: &WhoDocument<'_>, style: Style) ->
     let spec = doc.spec();
     if doc.sockets.is_empty() {
         let line = match doc.verdict {
-            Verdict::InUseUnlisted => format!(
+            PortVerdict::InUseUnlisted => format!(
                 "Port {spec} is in use, but no listed socket explains it: a plain bind of it \
                  fails (see the bind probe and advice)."
             ),
-            Verdict::InUse | Verdict::Free => format!("Port {spec} is free: no socket uses it."),
+            PortVerdict::InUse | PortVerdict::Free => {
+                format!("Port {spec} is free: no socket uses it.")
+            }
         };
         heading(out, &line, style)?;
     } else {
@@ -157,13 +149,13 @@ pub fn write_report(out: &mut dyn Write, doc: &WhoDocument<'_>, style: Style) ->
                 Some(e) => format!(
                     "  {:<4} {:<11} {result}{pad} {}",
                     p.proto.as_str(),
-                    HostAddr(p.address),
+                    HostAddr(p.address).to_string(),
                     sanitize(e)
                 ),
                 None => format!(
                     "  {:<4} {:<11} {result}",
                     p.proto.as_str(),
-                    HostAddr(p.address)
+                    HostAddr(p.address).to_string()
                 ),
             };
             writeln!(out, "{line}")?;
@@ -295,6 +287,26 @@ fn write_unseen(out: &mut dyn Write, sockets: &[SocketEntry]) -> io::Result<()> 
     Ok(())
 }
 
+/// `1h 2m`, `3d 4h`, `42s`.
+#[must_use]
+pub fn human_age(seconds: u64) -> String {
+    let (d, h, m, s) = (
+        seconds / 86_400,
+        seconds / 3600 % 24,
+        seconds / 60 % 60,
+        seconds % 60,
+    );
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m}m")
+    } else if m > 0 {
+        format!("{m}m {s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
 /// Seconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC` (civil-from-days, no time zone data).
 #[must_use]
 pub fn utc(secs: u64) -> String {
@@ -321,13 +333,25 @@ pub fn utc(secs: u64) -> String {
 mod tests {
     use super::*;
 
+    use crate::model::PortVerdict as Verdict;
+
     fn report(verdict: Verdict, probe: &[ProbeResult], advice: &[String]) -> String {
         let spec = PortSpec {
             port: 8080,
             proto: Some(Proto::Tcp),
         };
-        let settings = PortSettings::default();
-        let doc = WhoDocument::new(spec, verdict, &[], &[], probe, &settings, advice, &[]);
+        let found = Investigation {
+            spec,
+            sockets: Vec::new(),
+            owners: Vec::new(),
+            probe: probe.to_vec(),
+            verdict,
+            settings: PortSettings::default(),
+            advice: advice.to_vec(),
+            warnings: Vec::new(),
+            pid_namespace: None,
+        };
+        let doc = WhoDocument::of(&found);
         let mut out = Vec::new();
         write_report(&mut out, &doc, Style::plain()).unwrap();
         String::from_utf8(out).unwrap()
@@ -352,6 +376,14 @@ mod tests {
         assert!(text.starts_with("Port 8080/tcp is free"), "{text}");
         // Nothing probed: no probe section at all.
         assert!(!text.contains("Bind probe"), "{text}");
+    }
+
+    #[test]
+    fn ages() {
+        assert_eq!(human_age(42), "42s");
+        assert_eq!(human_age(3 * 60 + 4), "3m 4s");
+        assert_eq!(human_age(2 * 3600 + 5 * 60), "2h 5m");
+        assert_eq!(human_age(3 * 86_400 + 4 * 3600), "3d 4h");
     }
 
     #[test]
