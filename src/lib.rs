@@ -9,13 +9,23 @@
 //! tests inject recorded data. `docgen` (compiled for tests only) renders reference documents
 //! such as `docs/rules.md` from the domain, above all of it.
 
-pub mod analyze;
-pub mod cli;
-pub mod collect;
-pub mod commands;
+//!
+//! The public surface is small on purpose: [`run`] (the program), [`model`] (the plain data,
+//! which tests and other programs parse `--json` back into) and [`json`] (the JSON documents
+//! and their writer). Everything else is private to the crate, so the compiler reports what is
+//! no longer used.
+
+pub(crate) mod analyze;
+mod app;
+pub(crate) mod cli;
+pub(crate) mod collect;
+pub(crate) mod commands;
 #[cfg(test)]
 mod docgen;
 pub mod model;
-pub mod render;
+pub(crate) mod render;
 #[cfg(test)]
 pub(crate) mod testing;
+
+pub use app::run;
+pub use render::json;

@@ -253,7 +253,7 @@ pub fn exposure(sock: &RawSocket, interfaces: &[InterfaceAddr]) -> Exposure {
     // The collector canonicalises mapped addresses already; doing it again keeps this function
     // correct for callers that did not.
     let local = sock.local_addr.to_canonical();
-    if !local.is_unspecified() {
+    if !is_wildcard(local) {
         return specific(local, sock.bound_ifindex, interfaces);
     }
 

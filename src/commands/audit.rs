@@ -33,7 +33,7 @@ use crate::render::sanitize;
 /// socket table cannot be read, or when output cannot be written.
 pub fn run(
     args: &AuditArgs,
-    env: &Env<'_>,
+    env: &Env,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Outcome> {

@@ -46,7 +46,7 @@ const AFTER_KILL: Duration = Duration::from_secs(2);
 /// When the socket table cannot be read or output cannot be written.
 pub fn run(
     args: &KillArgs,
-    env: &Env<'_>,
+    env: &Env,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Outcome> {
@@ -152,7 +152,7 @@ pub fn run(
 /// The sockets on the port and the snapshot they come from, with the owner lookup only when
 /// `owners` is true: without it the socket table alone is read (waiting for the port, when the
 /// proc root may have gone with the namespace whose processes were signalled).
-fn sockets_on(env: &Env<'_>, spec: PortSpec, owners: bool) -> Result<(Vec<SocketEntry>, Snapshot)> {
+fn sockets_on(env: &Env, spec: PortSpec, owners: bool) -> Result<(Vec<SocketEntry>, Snapshot)> {
     let request = Request {
         query: SocketQuery::port(spec),
         owners,
@@ -164,7 +164,7 @@ fn sockets_on(env: &Env<'_>, spec: PortSpec, owners: bool) -> Result<(Vec<Socket
 }
 
 /// Everything `who` reports about the port, without the bind probe.
-fn investigate(env: &Env<'_>, spec: PortSpec) -> Result<Investigation> {
+fn investigate(env: &Env, spec: PortSpec) -> Result<Investigation> {
     let platform = env.platform();
     let (sockets, snapshot) = sockets_on(env, spec, true)?;
     let warnings = inventory::warnings(&sockets, &snapshot);
@@ -238,9 +238,9 @@ fn confirm(err: &mut dyn Write, targets: &[&Target], signal: Signal) -> Result<b
 /// through the proc root, and the view a process is re-checked in right before its signal
 /// (portscope's own `/proc` when the proc root is another PID namespace's, else the proc root).
 #[derive(Clone, Copy)]
-struct Port<'a, 'e> {
+struct Port<'a> {
     spec: PortSpec,
-    env: &'a Env<'e>,
+    env: &'a Env,
     verify: ProcView,
 }
 
@@ -255,7 +255,7 @@ struct Holding {
 /// The current holders of the port by pid, through the proc root. When the proc root can no
 /// longer be read (it was a namespace's, and that namespace ended with the processes signalled)
 /// nobody read through it holds the port any more: the map is empty.
-fn current_holders(port: Port<'_, '_>) -> Result<BTreeMap<u32, Holding>> {
+fn current_holders(port: Port<'_>) -> Result<BTreeMap<u32, Holding>> {
     let entries = match sockets_on(port.env, port.spec, true) {
         Ok((entries, _)) => entries,
         Err(e) if is_proc_root_error(&e) => Vec::new(),
@@ -281,7 +281,7 @@ fn is_proc_root_error(e: &anyhow::Error) -> bool {
 
 /// True when no socket other than TIME_WAIT is left on the port: the socket table alone, with
 /// no owner lookup, so it holds after the proc root has gone.
-fn port_free(port: Port<'_, '_>) -> Result<bool> {
+fn port_free(port: Port<'_>) -> Result<bool> {
     let (entries, _) = sockets_on(port.env, port.spec, false)?;
     Ok(!entries.iter().any(blocks))
 }
@@ -290,7 +290,7 @@ fn port_free(port: Port<'_, '_>) -> Result<bool> {
 /// escalate with `--force`. Returns whether the port ended up free.
 fn act(
     args: &KillArgs,
-    env: &Env<'_>,
+    env: &Env,
     found: &Investigation,
     targets: &[&Target],
     signalled: &mut Vec<u32>,
@@ -337,7 +337,7 @@ fn act(
 
 /// Nothing was signalled (every holder left, changed, or could not be signalled): look once,
 /// say so, and return at once instead of waiting out `--timeout`.
-fn nothing_signalled(port: Port<'_, '_>, messages: &mut Vec<String>) -> Result<bool> {
+fn nothing_signalled(port: Port<'_>, messages: &mut Vec<String>) -> Result<bool> {
     let free = port_free(port)?;
     let said = if free {
         Event::NothingSignalledFree
@@ -354,7 +354,7 @@ fn nothing_signalled(port: Port<'_, '_>, messages: &mut Vec<String>) -> Result<b
 /// signal it through the pidfd (kill(2) where pidfds do not exist). Signalled pidfds are kept in
 /// `pinned` to wait on.
 fn send_checked(
-    port: Port<'_, '_>,
+    port: Port<'_>,
     targets: &[&Target],
     signal: Signal,
     sent: &mut Vec<u32>,
@@ -378,7 +378,7 @@ fn send_checked(
 
 /// One target of [`send_checked`]: what came of it, and what to say about it.
 fn deliver<'t>(
-    port: Port<'_, '_>,
+    port: Port<'_>,
     holders: &BTreeMap<u32, Holding>,
     t: &'t Target,
     signal: Signal,
@@ -446,7 +446,7 @@ fn deliver<'t>(
 /// Poll the socket table until no blocking socket is left or `timeout` passes. Between looks it
 /// waits on the signalled processes' pidfds, so an exit is noticed at once; without pidfds it
 /// sleeps.
-fn wait_free(port: Port<'_, '_>, timeout: Duration, pinned: &mut Vec<Pinned>) -> Result<bool> {
+fn wait_free(port: Port<'_>, timeout: Duration, pinned: &mut Vec<Pinned>) -> Result<bool> {
     let deadline = Instant::now() + timeout;
     loop {
         if port_free(port)? {

@@ -26,7 +26,7 @@ use crate::render::{ListEnd, list_sink};
 /// When the socket table cannot be read or output cannot be written.
 pub fn run(
     args: &ListArgs,
-    env: &Env<'_>,
+    env: &Env,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Outcome> {

@@ -40,7 +40,7 @@ pub enum Outcome {
 /// be written).
 pub fn run(
     cli: &Cli,
-    env: &Env<'_>,
+    env: &Env,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<Outcome> {
@@ -56,25 +56,21 @@ pub fn run(
 /// Everything a command needs from the environment, decided once (ripgrep's "high-level args"),
 /// and the platform it reads and acts through (bandwhich's injected `OsInputOutput`).
 #[derive(Debug)]
-pub struct Env<'a> {
-    /// Options every subcommand takes.
-    pub global: &'a GlobalArgs,
+pub struct Env {
     /// Rendering style for stdout.
     pub style: Style,
-    /// stdout is a terminal (prompts, colour).
-    pub stdout_is_terminal: bool,
     /// Print phase durations on stderr (`PORTSCOPE_TIMINGS=1`), for docs/performance.md.
     pub timings: bool,
     /// The platform with its caches: every read of the system goes through it.
     pub collector: Collector,
 }
 
-impl<'a> Env<'a> {
+impl Env {
     /// Decide colour ([`use_color`]) and width from the flags, `NO_COLOR`, `TERM` and whether
     /// stdout is a terminal; phase timings from `PORTSCOPE_TIMINGS` (`1`, or any value but
     /// empty and `0`). Every read of the system goes through `platform`.
     #[must_use]
-    pub fn detect(global: &'a GlobalArgs, platform: Box<dyn Platform>) -> Self {
+    pub fn detect(global: &GlobalArgs, platform: Box<dyn Platform>) -> Self {
         let stdout_is_terminal = std::io::stdout().is_terminal();
         let color = use_color(
             global.color,
@@ -92,9 +88,7 @@ impl<'a> Env<'a> {
         let timings =
             std::env::var_os("PORTSCOPE_TIMINGS").is_some_and(|v| !v.is_empty() && v != "0");
         Env {
-            global,
             style: Style { color, width },
-            stdout_is_terminal,
             timings,
             collector: Collector::new(platform),
         }
@@ -317,9 +311,7 @@ mod tests {
         fn run_on(platform: Recorded, args: &[&str]) -> (String, String, Outcome) {
             let cli = Cli::check(Cli::try_parse_from(args).unwrap()).unwrap();
             let env = Env {
-                global: &cli.global,
                 style: Style::plain(),
-                stdout_is_terminal: false,
                 timings: false,
                 collector: Collector::new(Box::new(platform)),
             };

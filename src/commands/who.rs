@@ -21,12 +21,7 @@ use crate::render::investigation::{WhoDocument, write_report};
 ///
 /// # Errors
 /// When the socket table cannot be read or output cannot be written.
-pub fn run(
-    args: &WhoArgs,
-    env: &Env<'_>,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Result<Outcome> {
+pub fn run(args: &WhoArgs, env: &Env, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outcome> {
     let spec = args.port;
     let platform = env.platform();
     let request = Request {

@@ -250,7 +250,7 @@ impl Summary {
     }
 }
 
-/// The verdict of `--fail-on` (see [`crate::analyze::audit::gate`]).
+/// The verdict of `--fail-on` (decided by `analyze::audit`'s gate).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Gate {
     /// An unsuppressed finding is at or above `--fail-on`: exit 1.

@@ -11,7 +11,7 @@ pub mod sink;
 pub mod table;
 
 pub use sanitize::{Sanitized, sanitize};
-pub use sink::{Format, ListEnd, ListSink, list_sink};
+pub use sink::{Format, ListEnd, list_sink};
 
 /// How to render for the destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +24,7 @@ pub struct Style {
 
 impl Style {
     /// No colour, no width limit: what tests and pipes get.
+    #[cfg(test)]
     #[must_use]
     pub fn plain() -> Self {
         Style {

@@ -287,9 +287,9 @@ fn all_json_is_streamed_as_the_whole_document() {
         assert_eq!(ours(&doc, fd).len(), 1, "socket fd {fd} missing");
     }
     let mut whole = Vec::new();
-    portscope::render::json::write(
+    portscope::json::write(
         &mut whole,
-        &portscope::render::json::ListDocument {
+        &portscope::json::ListDocument {
             schema_version: doc.schema_version,
             sockets: &doc.sockets,
             pid_namespace: doc.pid_namespace.as_ref(),

@@ -24,8 +24,9 @@ mod gate;
 mod owners;
 mod report;
 
-pub use gate::{fails, gate};
-pub use owners::{attach_owners, owner_pids};
+#[cfg(test)]
+use gate::fails;
+pub use owners::owner_pids;
 pub use report::{Accepted, AuditOptions, report};
 
 /// Rule id of a public listener whose owning process cannot be identified.

@@ -15,9 +15,10 @@ mod identity;
 mod plan;
 mod policy;
 
-pub use identity::{NoTranslation, Recheck, Translation, recheck, same_process, translate};
-pub use plan::{Action, HolderFacts, KillOptions, KillPlan, Target, Verdict, blocks, plan};
-pub use policy::{Refusal, decide, refusal};
+pub use identity::{Recheck, recheck};
+pub use plan::{HolderFacts, KillOptions, KillPlan, Target, Verdict, blocks, plan};
+#[cfg(test)]
+pub use {identity::NoTranslation, plan::Action, policy::Refusal};
 
 /// What one signal attempt came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

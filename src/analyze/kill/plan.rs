@@ -18,7 +18,7 @@ use crate::model::{Investigation, OwnerUnknown, SocketEntry, SocketState};
 /// What `kill` was asked to do, beyond the port and the signal.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KillOptions {
-    /// `--force`: overrides the refusals [`Refusal::overridable`](super::Refusal::overridable)
+    /// `--force`: overrides the refusals `Refusal::overridable`
     /// says it may.
     pub force: bool,
     /// `--dry-run`: only say whom it would signal.

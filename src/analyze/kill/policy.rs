@@ -35,6 +35,7 @@ pub enum Refusal {
 impl Refusal {
     /// True when `--force` lets the kill go ahead anyway.
     #[must_use]
+    #[cfg(test)]
     pub fn overridable(&self) -> bool {
         matches!(
             self,

@@ -21,7 +21,9 @@ mod severity;
 
 pub use crate::model::PortRange;
 pub use load::RulesError;
-pub use severity::{EXPOSURE_CLASSES, effective_severity, exposure_steps};
+pub use severity::effective_severity;
+#[cfg(test)]
+pub use severity::{EXPOSURE_CLASSES, exposure_steps};
 
 /// The text of the built-in rule table.
 const BUILTIN_TEXT: &str = include_str!("../rules.toml");
@@ -52,12 +54,14 @@ pub struct Rule {
 
 impl Rule {
     /// True when the rule covers `port` over `proto`.
+    #[cfg(test)]
     #[must_use]
     pub fn matches(&self, port: u16, proto: Proto) -> bool {
         self.proto == proto && self.ports.iter().any(|range| range.contains(port))
     }
 
     /// The ports as text, e.g. `5900-5903/tcp` or `80, 443/tcp`.
+    #[cfg(test)]
     #[must_use]
     pub fn ports_label(&self) -> String {
         let ports: Vec<String> = self.ports.iter().map(PortRange::to_string).collect();
@@ -151,24 +155,21 @@ impl RuleSet {
     }
 
     /// Every rule, in file order.
+    #[cfg(test)]
     #[must_use]
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
 
-    /// The rule with this id, if any.
-    #[must_use]
-    pub fn rule(&self, id: &str) -> Option<&Rule> {
-        self.rules.iter().find(|rule| rule.id == id)
-    }
-
     /// Every cited source by id.
+    #[cfg(test)]
     #[must_use]
     pub fn sources(&self) -> &BTreeMap<String, Source> {
         &self.sources
     }
 
     /// The source a reference such as `"CIS-DEB12 2.1.19"` points to.
+    #[cfg(test)]
     #[must_use]
     pub fn source(&self, reference: &str) -> Option<&Source> {
         self.sources.get(source_id(reference))

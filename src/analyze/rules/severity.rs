@@ -39,6 +39,7 @@ pub fn effective_severity(base: Severity, exposure: Option<AddrClass>) -> Option
 
 /// Every exposure class, from the one a rule's base severity holds for to the one that gives no
 /// finding: the row order of the exposure table in the rule reference.
+#[cfg(test)]
 pub const EXPOSURE_CLASSES: [AddrClass; 7] = [
     AddrClass::Public,
     AddrClass::Private,

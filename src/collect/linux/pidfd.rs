@@ -18,6 +18,7 @@ use crate::collect::unix::signal::positive;
 #[derive(Debug)]
 pub struct Pidfd {
     fd: OwnedFd,
+    #[cfg_attr(not(test), expect(dead_code, reason = "read by the tests only"))]
     pid: u32,
 }
 
@@ -57,6 +58,7 @@ impl Pidfd {
     }
 
     /// The pid this pidfd was opened for.
+    #[cfg(test)]
     #[must_use]
     pub fn pid(&self) -> u32 {
         self.pid
