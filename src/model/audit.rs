@@ -12,10 +12,9 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-// Container moves to the model (src/model/owner.rs) in the branch that owns
-// `crate::analyze::owner`; once merged this import names the model's type.
-use crate::model::Container;
-use crate::model::{AddrClass, OwnerUnknown, ProcessInfo, Proto, Severity, SocketEntry, Why};
+use crate::model::{
+    AddrClass, Container, OwnerUnknown, ProcessInfo, Proto, Severity, SocketEntry, Why,
+};
 
 /// Host settings that change how far a socket reaches, collected by the audit command (the
 /// `net.ipv4.conf.*.route_localnet` sysctls).

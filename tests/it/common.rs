@@ -8,7 +8,11 @@ use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::process::{Command, Output, Stdio};
 
-use portscope::model::SocketEntry;
+use std::time::{Duration, Instant};
+
+use portscope::model::{
+    OwnerDetails, PortVerdict as Verdict, ProbeOutcome, ProbeResult, Proto, SocketEntry,
+};
 use serde::Deserialize;
 
 /// The parsed `portscope --json` document.
@@ -397,4 +401,99 @@ fn read_bytes(mut r: impl Read) -> Vec<u8> {
     let mut v = Vec::new();
     let _ = r.read_to_end(&mut v);
     v
+}
+
+// ---- `who` and `kill`: the parsed `who --json` document and processes that hold a port.
+
+/// The parsed `portscope who --json` document.
+#[derive(Debug, Deserialize)]
+pub struct WhoDoc {
+    pub schema_version: u32,
+    pub port: u16,
+    pub proto: Option<Proto>,
+    pub in_use: bool,
+    pub verdict: Verdict,
+    pub sockets: Vec<SocketEntry>,
+    pub owners: Vec<OwnerDetails>,
+    pub bind_probe: Vec<ProbeResult>,
+    pub advice: Vec<String>,
+}
+
+pub fn who_json(args: &[&str]) -> (Option<i32>, WhoDoc) {
+    let mut all = vec!["who", "--json"];
+    all.extend_from_slice(args);
+    let out = portscope(&all);
+    let doc: WhoDoc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "bad JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(doc.schema_version, 1);
+    (out.status.code(), doc)
+}
+
+pub fn probe_on(doc: &WhoDoc, proto: Proto, address: &str) -> ProbeOutcome {
+    let address: IpAddr = address.parse().unwrap();
+    doc.bind_probe
+        .iter()
+        .find(|p| p.proto == proto && p.address == address)
+        .unwrap_or_else(|| panic!("no probe for {proto} {address}: {:?}", doc.bind_probe))
+        .result
+}
+
+/// A port nothing uses right now, below the ephemeral range: a port from `bind(:0)` lies in
+/// that range, where the connections other tests open at the same time pick their local
+/// ports, and their TIME_WAIT sockets made such a "free" port look used.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768)
+        .max(12_000);
+    let span = low - 10_000;
+    let seed = u16::try_from(std::process::id() % u32::from(span)).unwrap();
+    for _ in 0..span {
+        let port = 10_000 + (seed + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let tcp = TcpListener::bind(("0.0.0.0", port)).is_ok()
+            && TcpListener::bind(("127.0.0.1", port)).is_ok();
+        if tcp && UdpSocket::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port below {low}");
+}
+
+/// A child holding a fresh 127.0.0.1 TCP listener, the test's own copy closed. The listener is
+/// made with libc (no SO_REUSEADDR, like the probe) so the port is truly the child's.
+pub fn child_listener(cmd: Command) -> (Child, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr());
+    let child = spawn_holding(cmd, &[listener.as_raw_fd()]);
+    drop(listener);
+    (child, port)
+}
+
+pub fn sleep_cmd() -> Command {
+    let mut c = Command::new("sleep");
+    c.arg("60");
+    c
+}
+
+pub fn alive(child: &mut Child) -> bool {
+    child.0.try_wait().unwrap().is_none()
+}
+
+pub fn exited_within(child: &mut Child, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if !alive(child) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
 }

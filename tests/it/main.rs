@@ -9,6 +9,8 @@
 mod audit;
 mod common;
 mod daemons;
+mod kill;
 mod list;
 mod netns;
+mod output;
 mod who;
