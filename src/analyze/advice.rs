@@ -13,7 +13,20 @@ use crate::model::{
     ContainerRuntime, ForwarderKind, HostAddr, OwnerDetails, OwnerUnknown, PortSpec, Proto,
     SocketEntry, SocketState, TIME_WAIT_SECONDS,
 };
-use crate::model::{PortSettings, ProbeOutcome, ProbeResult};
+use crate::model::{PidNamespace, PortSettings, ProbeOutcome, ProbeResult};
+
+/// A path as one shell word: as it is when it holds only safe characters, else single-quoted.
+fn shell_quote(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@%=,".contains(&b))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
 
 fn short_id(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
@@ -23,9 +36,25 @@ fn who_name(o: &OwnerDetails) -> String {
     format!("{} (pid {})", o.name.as_deref().unwrap_or("?"), o.pid)
 }
 
-/// How to stop one holder, as a sentence with the exact command.
+/// The pid of a holder as the user may act on it: when the pids come from another PID
+/// namespace (`--proc-root`), the number means another process here, so it is named as that
+/// namespace's.
+fn who_name_in(o: &OwnerDetails, ns: Option<&PidNamespace>) -> String {
+    match ns {
+        None => who_name(o),
+        Some(_) => format!(
+            "{} (pid {} in the PID namespace of --proc-root, not this one)",
+            o.name.as_deref().unwrap_or("?"),
+            o.pid
+        ),
+    }
+}
+
+/// How to stop one holder, as a sentence with the exact command. With `ns` (the pids are
+/// another PID namespace's) the pid is named as that namespace's and the suggested
+/// `portscope kill` keeps the `--proc-root`, which translates it.
 #[must_use]
-pub fn stop_advice(o: &OwnerDetails, spec: PortSpec) -> String {
+pub fn stop_advice(o: &OwnerDetails, spec: PortSpec, ns: Option<&PidNamespace>) -> String {
     let port = spec.port;
     if let Some(f) = &o.forwarder {
         let target = match (&f.container_address, f.container_port) {
@@ -109,7 +138,15 @@ pub fn stop_advice(o: &OwnerDetails, spec: PortSpec) -> String {
             who_name(o)
         );
     }
-    format!("Stop {} or run `portscope kill {spec}`.", who_name(o))
+    match ns {
+        None => format!("Stop {} or run `portscope kill {spec}`.", who_name(o)),
+        Some(ns) => format!(
+            "Stop {} with `portscope kill --proc-root {} {spec}`, which finds it under its pid \
+             in this namespace; the number shown here names another process in this shell.",
+            who_name_in(o, Some(ns)),
+            shell_quote(&ns.proc_root)
+        ),
+    }
 }
 
 /// The protocols whose probe found the port in use while the table lists no socket of that
@@ -142,6 +179,8 @@ pub struct AdviceInput<'a> {
     pub settings: &'a PortSettings,
     /// The bind probe.
     pub probe: &'a [ProbeResult],
+    /// The PID namespace the pids belong to when it is not portscope's own.
+    pub pid_namespace: Option<&'a PidNamespace>,
 }
 
 /// Advice in plain words, most useful first.
@@ -153,6 +192,7 @@ pub fn advice(input: &AdviceInput<'_>) -> Vec<String> {
         owners,
         settings,
         probe,
+        pid_namespace,
     } = *input;
     let port = spec.port;
     let mut out = Vec::new();
@@ -174,7 +214,7 @@ pub fn advice(input: &AdviceInput<'_>) -> Vec<String> {
         ));
     }
     for o in owners {
-        let line = stop_advice(o, spec);
+        let line = stop_advice(o, spec, pid_namespace);
         if !out.contains(&line) {
             out.push(line);
         }
@@ -324,6 +364,45 @@ fn address_conflicts(sockets: &[SocketEntry], port: u16) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Review of issue 8: with `--proc-root` of another PID namespace, the advice named the
+    /// holder's pid there ("Stop python3 (pid 7) or run `portscope kill 41001`"): typed into a
+    /// shell here, that number names another process, and the command lost `--proc-root`.
+    #[test]
+    fn advice_in_another_pid_namespace_keeps_the_proc_root() {
+        let o = OwnerDetails {
+            pid: 7,
+            name: Some("python3".into()),
+            ..OwnerDetails::test_owner(7)
+        };
+        let ns = PidNamespace {
+            proc_root: "/proc/4242/root/proc".into(),
+            inode: Some(4_026_532_500),
+            own_inode: Some(4_026_531_836),
+            ancestor: false,
+        };
+        let spec = PortSpec {
+            port: 41001,
+            proto: None,
+        };
+        let here = stop_advice(&o, spec, None);
+        assert_eq!(here, "Stop python3 (pid 7) or run `portscope kill 41001`.");
+        let there = stop_advice(&o, spec, Some(&ns));
+        assert!(
+            there.contains("pid 7 in the PID namespace of --proc-root")
+                && there.contains("`portscope kill --proc-root /proc/4242/root/proc 41001`"),
+            "{there}"
+        );
+        let odd = PidNamespace {
+            proc_root: "/tmp/it's here".into(),
+            ..ns
+        };
+        assert!(
+            stop_advice(&o, spec, Some(&odd)).contains("--proc-root '/tmp/it'\\''s here' 41001"),
+            "{}",
+            stop_advice(&o, spec, Some(&odd))
+        );
+    }
     use std::net::Ipv4Addr;
 
     fn entry(state: SocketState, addr: &str, reason: Option<OwnerUnknown>) -> SocketEntry {
@@ -354,6 +433,7 @@ mod tests {
             owners: &[],
             settings: &settings,
             probe: &[],
+            pid_namespace: None,
         });
         assert!(none[0].contains("Nothing uses port 40001"), "{none:?}");
         assert!(
@@ -366,6 +446,7 @@ mod tests {
             owners: &[],
             settings: &settings,
             probe: &[],
+            pid_namespace: None,
         });
         assert!(
             reserved
@@ -395,6 +476,7 @@ mod tests {
             owners: &[],
             settings: &settings,
             probe: &probe,
+            pid_namespace: None,
         });
         let has = |s: &str| lines.iter().any(|l| l.contains(s));
         assert!(has("TIME_WAIT"), "{lines:?}");
@@ -432,6 +514,7 @@ mod tests {
             owners: &[],
             settings: &PortSettings::default(),
             probe: &probe,
+            pid_namespace: None,
         });
         assert!(!lines.iter().any(|l| l.contains("free")), "{lines:?}");
         assert!(
@@ -449,6 +532,7 @@ mod tests {
             owners: &[],
             settings: &PortSettings::default(),
             probe: &[],
+            pid_namespace: None,
         });
         let has = |s: &str| lines.iter().any(|l| l.contains(s));
         assert!(

@@ -91,8 +91,7 @@ fn found(value: &serde_json::Value) -> String {
     };
     match value {
         Value::String(s) => format!("\"{}\"", clip(s)),
-        Value::Array(_) => "a list".to_owned(),
-        Value::Object(_) => "an object".to_owned(),
+        // A list or object is quoted as JSON too: "found [1]" says what is wrong inside it.
         other => clip(&other.to_string()),
     }
 }
@@ -174,6 +173,26 @@ impl Baseline {
     /// A one-line message (with the line for malformed JSON) when the text is not a baseline
     /// or has another schema version.
     pub fn parse(text: &str) -> Result<Baseline, String> {
+        // The shape first, in the user's words: serde's own messages for a wrong top-level or
+        // listener type ("invalid length 0", "invalid type: integer") say nothing useful.
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| format!("not a portscope baseline: not valid JSON: {e}"))?;
+        let object = "a JSON object with schema_version, created and listeners";
+        let Some(top) = value.as_object() else {
+            return Err(format!(
+                "not a portscope baseline: expected a portscope baseline ({object}), found {}",
+                found(&value)
+            ));
+        };
+        if let Some(listeners) = top.get("listeners").and_then(|l| l.as_array()) {
+            if let Some((i, bad)) = listeners.iter().enumerate().find(|(_, l)| !l.is_object()) {
+                return Err(format!(
+                    "not a portscope baseline: listeners[{i}]: expected a listener (a JSON object \
+                     with proto, local_address, port, exposure and wildcard), found {}",
+                    found(bad)
+                ));
+            }
+        }
         let baseline: Baseline = serde_json::from_str(text).map_err(|e| {
             let msg = e.to_string();
             // serde_json appends " at line L column C" itself.
@@ -321,7 +340,7 @@ mod tests {
             ),
             (
                 listener("processes=[1]"),
-                "processes: expected a list of process names, found a list",
+                "processes: expected a list of process names, found [1]",
             ),
             (
                 "{\"schema_version\":\"1\",\"created\":0,\"listeners\":[]}".to_owned(),
@@ -333,7 +352,17 @@ mod tests {
             ),
             (
                 "[]".to_owned(),
-                "expected a portscope baseline (a JSON object",
+                "expected a portscope baseline (a JSON object with schema_version, created and \
+                 listeners), found []",
+            ),
+            (
+                "{\"schema_version\":1,\"created\":0,\"listeners\":[1]}".to_owned(),
+                "listeners[0]: expected a listener (a JSON object with proto, local_address, \
+                 port, exposure and wildcard), found 1",
+            ),
+            (
+                "{\"schema_version\":1,\"created\":1e400,\"listeners\":[]}".to_owned(),
+                "not valid JSON: number out of range",
             ),
             (
                 "{\"schema_version\":1,\"created\":0,\"listeners\":[5]}".to_owned(),
@@ -344,7 +373,15 @@ mod tests {
             let err = Baseline::parse(text).unwrap_err();
             assert!(err.contains(want), "{text}: {err}");
             for internal in [
-                "variant", "u16", "u32", "u64", "struct", "Listener", "IpAddr",
+                "variant",
+                "u16",
+                "u32",
+                "u64",
+                "struct",
+                "Listener",
+                "IpAddr",
+                "invalid length",
+                "invalid type",
             ] {
                 assert!(!err.contains(internal), "{text}: {err}");
             }

@@ -164,6 +164,7 @@ pub fn investigate(pieces: Pieces) -> Investigation {
         owners: &owners,
         settings: &settings,
         probe: &probe,
+        pid_namespace: pid_namespace.as_ref(),
     });
     Investigation {
         spec,
@@ -338,7 +339,7 @@ mod tests {
             ),
         ];
         for (d, want) in cases {
-            let got = stop_advice(&d, spec(8080));
+            let got = stop_advice(&d, spec(8080), None);
             assert!(got.contains(want), "{want}\n  in: {got}");
         }
     }

@@ -96,7 +96,13 @@ pub fn run(
     if args.format() == crate::render::Format::Json {
         json::write(out, &AuditDocument::of(&report))?;
     } else {
-        table(out, &report.shown(), &report.summary, env.style)?;
+        table(
+            out,
+            &report.shown(),
+            &report.summary,
+            report.gate,
+            env.style,
+        )?;
     }
     out.flush()?;
     Ok(if report.gate.failed {

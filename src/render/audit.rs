@@ -10,7 +10,7 @@ use colored::{ColoredString, Colorize};
 use serde::Serialize;
 
 use crate::model::{
-    AuditReport, Drift, Finding, FindingSocket, HostAddr, OwnerUnknown, Severity, Summary,
+    AuditReport, Drift, Finding, FindingSocket, Gate, HostAddr, OwnerUnknown, Severity, Summary,
 };
 use crate::render::json::SCHEMA_VERSION;
 use crate::render::{Style, sanitize};
@@ -134,7 +134,8 @@ fn owner_label(f: &Finding) -> String {
 
 /// Write the findings grouped by severity, then the summary line. `findings` are those to show
 /// ([`AuditReport::shown`]: suppressed ones only with `--show-suppressed`); `summary` counts them
-/// all.
+/// all. When `--min-severity` hides findings that fail the gate, the summary line says so: the
+/// report on stdout must not read "no findings" for an audit that exits 1.
 ///
 /// # Errors
 /// When writing fails.
@@ -142,6 +143,7 @@ pub fn table(
     out: &mut dyn Write,
     findings: &[&Finding],
     summary: &Summary,
+    gate: Gate,
     style: Style,
 ) -> io::Result<()> {
     for level in Severity::ALL {
@@ -156,7 +158,14 @@ pub fn table(
         }
         writeln!(out)?;
     }
-    writeln!(out, "{}", summary.line())
+    let mut line = summary.line();
+    if gate.hidden > 0 {
+        line.push_str(&format!(
+            "; {} finding(s) below --min-severity are not shown but fail --fail-on",
+            gate.hidden
+        ));
+    }
+    writeln!(out, "{line}")
 }
 
 fn write_finding(out: &mut dyn Write, f: &Finding, style: Style) -> io::Result<()> {
@@ -229,7 +238,7 @@ mod tests {
         let summary = Summary::of(&fs);
         let shown: Vec<&Finding> = fs.iter().filter(|f| !f.suppressed).collect();
         let mut buf = Vec::new();
-        table(&mut buf, &shown, &summary, Style::plain()).unwrap();
+        table(&mut buf, &shown, &summary, Gate::default(), Style::plain()).unwrap();
         let text = String::from_utf8(buf).unwrap();
         assert!(!text.contains('\x1b'), "{text}");
         assert!(
@@ -255,7 +264,7 @@ mod tests {
 
         let all: Vec<&Finding> = fs.iter().collect();
         let mut buf = Vec::new();
-        table(&mut buf, &all, &summary, Style::plain()).unwrap();
+        table(&mut buf, &all, &summary, Gate::default(), Style::plain()).unwrap();
         let text = String::from_utf8(buf).unwrap();
         assert!(
             text.contains("CRITICAL (1)") && text.contains("suppressed: lab"),
@@ -263,7 +272,14 @@ mod tests {
         );
 
         let mut buf = Vec::new();
-        table(&mut buf, &[], &Summary::default(), Style::plain()).unwrap();
+        table(
+            &mut buf,
+            &[],
+            &Summary::default(),
+            Gate::default(),
+            Style::plain(),
+        )
+        .unwrap();
         assert_eq!(String::from_utf8(buf).unwrap(), "no findings\n");
     }
 }

@@ -539,6 +539,12 @@ fn min_severity_does_not_weaken_fail_on() {
     let hiding = ["--min-severity", "critical", "--fail-on", "high"];
     let out = audit(&ns, &hiding);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
+    // Review of issue 8: stdout read "no findings" for an audit that exits 1.
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(
+        stdout.contains("1 finding(s) below --min-severity are not shown but fail --fail-on"),
+        "{stdout}"
+    );
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
         stderr.contains("below --min-severity critical") && stderr.contains("still fail"),
