@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use crate::collect::{CollectError, Platform};
-use crate::model::{InterfaceAddr, Phases, RawSocket, Request, Snapshot};
+use crate::model::{InterfaceAddr, OwnerRaw, Phases, RawSocket, Request, Snapshot};
 
 /// A platform with its caches. Interior mutability lets every command share one through
 /// `commands::Env`; it is not meant to be shared between threads.
@@ -126,6 +126,25 @@ impl Collector {
             warnings,
             phases,
         })
+    }
+    /// Raw facts about the holders of one port for `who` and `kill`: each pid's parents and
+    /// cgroup (`Platform::owner_raw`), and the systemd `.socket` units, read only when pid 1 is
+    /// among them (only the service manager holds a port for socket activation).
+    #[must_use]
+    pub fn holder_facts(
+        &self,
+        pids: impl IntoIterator<Item = u32>,
+    ) -> (BTreeMap<u32, OwnerRaw>, Vec<(String, String)>) {
+        let owner_raw: BTreeMap<u32, OwnerRaw> = pids
+            .into_iter()
+            .map(|pid| (pid, self.platform.owner_raw(pid)))
+            .collect();
+        let socket_units = if owner_raw.contains_key(&1) {
+            self.platform.socket_units()
+        } else {
+            Vec::new()
+        };
+        (owner_raw, socket_units)
     }
 
     /// The name of `uid`, looked up once per collector.

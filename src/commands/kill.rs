@@ -169,17 +169,9 @@ fn investigate(env: &Env, spec: PortSpec) -> Result<Investigation> {
     let (sockets, snapshot) = sockets_on(env, spec, true)?;
     let warnings = inventory::warnings(&sockets, &snapshot);
     let now = UnixTime::from_system_time(SystemTime::now()).0;
-    let holders = investigation::holders(&sockets);
-    // Socket units can only explain a port pid 1 holds.
-    let socket_units = if holders.contains_key(&1) {
-        platform.socket_units()
-    } else {
-        Vec::new()
-    };
-    let owner_raw: BTreeMap<_, _> = holders
-        .keys()
-        .map(|&pid| (pid, platform.owner_raw(pid)))
-        .collect();
+    let (owner_raw, socket_units) = env
+        .collector
+        .holder_facts(investigation::holders(&sockets).into_keys());
     Ok(investigation::investigate(Pieces {
         spec,
         sockets,

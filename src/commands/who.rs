@@ -3,7 +3,6 @@
 //! port, the bind probe of what they do not explain, each holder's raw facts, the port sysctls,
 //! then `analyze::investigation::investigate` and the report.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::SystemTime;
 
@@ -34,17 +33,9 @@ pub fn run(args: &WhoArgs, env: &Env, out: &mut dyn Write, err: &mut dyn Write) 
     let sockets = inventory::build(&snapshot, &env.services());
     let warnings = inventory::warnings(&sockets, &snapshot);
     let now = UnixTime::from_system_time(SystemTime::now()).0;
-    let holders = investigation::holders(&sockets);
-    // Socket units can only explain a port pid 1 holds.
-    let socket_units = if holders.contains_key(&1) {
-        platform.socket_units()
-    } else {
-        Vec::new()
-    };
-    let owner_raw: BTreeMap<_, _> = holders
-        .keys()
-        .map(|&pid| (pid, platform.owner_raw(pid)))
-        .collect();
+    let (owner_raw, socket_units) = env
+        .collector
+        .holder_facts(investigation::holders(&sockets).into_keys());
     let probe = if args.no_probe {
         Vec::new()
     } else {

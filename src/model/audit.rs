@@ -65,6 +65,28 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding about `entry`'s socket as nothing has marked it yet: rule fields empty, severity
+    /// `info`, not suppressed, no drift, no owners named beyond the processes.
+    #[must_use]
+    pub fn about(entry: &SocketEntry) -> Finding {
+        Finding {
+            rule: String::new(),
+            service: None,
+            severity: Severity::Info,
+            base_severity: Severity::Info,
+            socket: FindingSocket::from(entry),
+            why: String::new(),
+            why_codes: Vec::new(),
+            fix: String::new(),
+            notes: Vec::new(),
+            suppressed: false,
+            suppressed_reason: None,
+            baseline: None,
+            units: Vec::new(),
+            containers: Vec::new(),
+        }
+    }
+
     /// Names of the owning processes, deduplicated, in pid order.
     #[must_use]
     pub fn process_names(&self) -> Vec<String> {
@@ -79,19 +101,7 @@ impl Finding {
     pub(crate) fn test_finding(entry: &SocketEntry) -> Finding {
         Finding {
             rule: "test-rule".to_owned(),
-            service: None,
-            severity: Severity::Info,
-            base_severity: Severity::Info,
-            socket: FindingSocket::from(entry),
-            why: String::new(),
-            why_codes: Vec::new(),
-            fix: String::new(),
-            notes: Vec::new(),
-            suppressed: false,
-            suppressed_reason: None,
-            baseline: None,
-            units: Vec::new(),
-            containers: Vec::new(),
+            ..Finding::about(entry)
         }
     }
 }

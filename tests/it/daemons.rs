@@ -88,7 +88,18 @@ fn nginx_master_and_workers_share_the_listener() {
                 .stderr(Stdio::null());
             cmd
         },
-        |rows| rows.iter().any(|r| r.processes.len() >= 3),
+        // Ready once both workers exist and have dropped privileges: a worker is forked as
+        // root and calls setuid(www-data) a moment later.
+        |rows| {
+            rows.iter().any(|r| {
+                r.processes.len() >= 3
+                    && r.processes
+                        .iter()
+                        .filter(|p| p.user.as_deref() == Some("www-data"))
+                        .count()
+                        >= 2
+            })
+        },
     );
     // Stop the master gracefully so it takes its workers with it, then check.
     let workers: Vec<u32> = rows

@@ -18,7 +18,7 @@ use std::net::IpAddr;
 
 use crate::analyze::rules::{RuleSet, effective_severity};
 use crate::model::Severity;
-use crate::model::{AddrClass, Finding, FindingSocket, HostContext, OwnerUnknown, SocketEntry};
+use crate::model::{AddrClass, Finding, HostContext, OwnerUnknown, SocketEntry};
 
 mod gate;
 mod owners;
@@ -213,22 +213,7 @@ fn add_forwarder_note(entry: &SocketEntry, notes: &mut Vec<String>) {
 
 /// A finding about `entry` with its socket half filled in; the rule fields are the caller's.
 fn base(entry: &SocketEntry) -> Finding {
-    Finding {
-        rule: String::new(),
-        service: None,
-        severity: Severity::Info,
-        base_severity: Severity::Info,
-        socket: FindingSocket::from(entry),
-        why: String::new(),
-        why_codes: Vec::new(),
-        fix: String::new(),
-        notes: Vec::new(),
-        suppressed: false,
-        suppressed_reason: None,
-        baseline: None,
-        units: Vec::new(),
-        containers: Vec::new(),
-    }
+    Finding::about(entry)
 }
 
 #[cfg(test)]
