@@ -2,7 +2,7 @@
 //! through another namespace's `--proc-root` has (or why it has none), and whether the process
 //! about to be signalled is still the holder that was planned.
 //!
-//! Pure: identities are read by `collect::pidns` and passed in; nothing here reads the system.
+//! Pure: identities are read by the platform (`collect::Platform::identity`) and passed in; nothing here reads the system.
 
 use crate::model::PidNamespace;
 use crate::model::ProcIdentity;

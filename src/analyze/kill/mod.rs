@@ -4,8 +4,8 @@
 //! and, while it acts, whether a round of signals is worth waiting for.
 //!
 //! Pure: it decides from data and never sends a signal, reads the system or words a message
-//! (sending lives in `collect::signal`, identities are read by `collect::pidns`, the wording is
-//! `render::kill`'s).
+//! (sending and reading identities are the platform's, `collect::Platform::{signal, identity}`;
+//! the wording is `render::kill`'s).
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! what the command does next (the port is free, only TIME_WAIT is left, nothing may be
 //! signalled, a dry run, ask first, or go).
 //!
-//! Pure: the holders' identities are read by `collect::pidns` and passed in; nothing here reads
+//! Pure: the holders' identities are read by the platform (`collect::Platform::identity`) and passed in; nothing here reads
 //! the system, sends a signal or words a message.
 
 use std::collections::BTreeMap;
@@ -27,7 +27,7 @@ pub struct KillOptions {
     pub yes: bool,
 }
 
-/// What the facts of the holders say beyond the investigation: read by `collect::pidns`.
+/// What the facts of the holders say beyond the investigation: read by the platform (`collect::Platform::identity`, `own_namespace_processes_in`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HolderFacts {
     /// Each holder's identity read through the proc root, by pid; a holder missing here has
