@@ -468,7 +468,7 @@ mod tests {
         let Some(Command::Kill(k)) = cli.command else {
             panic!("not kill")
         };
-        assert_eq!(k.signal.number(), libc::SIGKILL);
+        assert_eq!(k.signal, Signal::Kill);
         assert_eq!(k.timeout, Duration::from_millis(500));
         assert!(k.yes && !k.force && !k.dry_run);
         let k = Cli::try_parse_from(["portscope", "kill", "8080"]).unwrap();
@@ -476,8 +476,8 @@ mod tests {
             panic!("not kill")
         };
         assert_eq!(
-            (k.signal.number(), k.timeout),
-            (libc::SIGTERM, Duration::from_secs(5))
+            (k.signal, k.timeout),
+            (Signal::Term, Duration::from_secs(5))
         );
         for bad in ["0", "65536", "http", "80/sctp"] {
             let err = Cli::try_parse_from(["portscope", "who", bad]).unwrap_err();

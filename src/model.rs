@@ -14,6 +14,7 @@ mod host;
 mod investigation;
 mod kill;
 mod label;
+mod outcome;
 mod owner;
 mod port;
 mod process;
@@ -29,10 +30,11 @@ pub use date::{Date, UnixTime, civil_from_days};
 pub use exposure::{AddrClass, Exposure, InterfaceAddr, parse_exposure};
 pub use host::{Ancestor, OwnerRaw, PortSettings, ProbeOutcome, ProbeResult, ProcIdentity};
 pub use investigation::{Investigation, PortVerdict, TIME_WAIT_SECONDS};
-pub use kill::{Signal, parse_timeout};
+pub use kill::{Signal, SignalError, parse_timeout};
 pub use label::{
     ClassName, Endpoint, ExposureLabel, HostAddr, LocalEnd, OwnerUnknownForm, OwnerUnknownLabel,
 };
+pub use outcome::Outcome;
 pub use owner::{CgroupInfo, Container, ContainerRuntime, Forwarder, ForwarderKind, OwnerDetails};
 pub use port::{
     IanaRange, PortError, PortRange, PortRangeError, PortSpec, parse_port, parse_port_list,

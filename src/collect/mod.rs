@@ -23,7 +23,7 @@ use thiserror::Error;
 
 use crate::model::{
     InterfaceAddr, OwnerRaw, OwnerScan, Phases, PidNamespace, PortSettings, ProbeResult,
-    ProcIdentity, ProcessInfo, Proto, RawSocket, SocketQuery,
+    ProcIdentity, ProcessInfo, Proto, RawSocket, Signal, SignalError, SocketQuery,
 };
 
 mod collector;
@@ -232,16 +232,18 @@ pub trait Platform: fmt::Debug {
     /// then falls back to [`Platform::signal`].
     ///
     /// # Errors
-    /// ESRCH when no process has this pid; EINVAL for pid 0 or one that does not fit a `pid_t`.
-    fn pin(&self, pid: u32) -> io::Result<Option<Pinned>>;
+    /// [`SignalError::Gone`] when no process has this pid; [`SignalError::Other`] for pid 0 or
+    /// one that does not fit a `pid_t` (EINVAL).
+    fn pin(&self, pid: u32) -> Result<Option<Pinned>, SignalError>;
 
-    /// Send `signal` to `pid` by number (kill(2)): the fallback where pinning is unavailable.
-    /// Never a process group: pids that would address one are refused with EINVAL.
+    /// Send `signal` to `pid` (kill(2) on Unix, with the system's number for it): the fallback
+    /// where pinning is unavailable. Never a process group: pids that would address one are
+    /// refused ([`SignalError::Other`], EINVAL).
     ///
     /// # Errors
-    /// ESRCH when the process is gone, EPERM when not permitted, ENOSYS where signals do not
-    /// exist.
-    fn signal(&self, pid: u32, signal: i32) -> io::Result<()>;
+    /// [`SignalError::Gone`] when the process is gone, [`SignalError::NotPermitted`] when not
+    /// permitted, [`SignalError::Unsupported`] where signals do not exist (Windows).
+    fn signal(&self, pid: u32, signal: Signal) -> Result<(), SignalError>;
 
     /// Wait until one of `pinned` exits or `timeout` passes; return which have exited.
     ///

@@ -23,7 +23,8 @@ use crate::collect::unix::{self, probe, signal, users};
 use crate::collect::{CollectError, Platform, ProcView, interfaces, sysinfo_details};
 use crate::model::{
     Family, FdRef, InterfaceAddr, OwnerRaw, OwnerScan, Phases, PidNamespace, PortSettings,
-    ProbeResult, ProcIdentity, ProcessInfo, Proto, RawSocket, SocketQuery, SocketState,
+    ProbeResult, ProcIdentity, ProcessInfo, Proto, RawSocket, Signal, SignalError, SocketQuery,
+    SocketState,
 };
 
 /// The netstat2 platform. It has no proc root: `--proc-root` is ignored here.
@@ -36,17 +37,11 @@ pub struct Netstat2;
 pub enum Pinned {}
 
 impl Pinned {
-    /// The pid this handle was opened for.
-    #[must_use]
-    pub fn pid(&self) -> u32 {
-        match *self {}
-    }
-
     /// Send `signal` to the pinned process.
     ///
     /// # Errors
     /// Never: there is no value to call it on.
-    pub fn send(&self, _signal: i32) -> io::Result<()> {
+    pub fn send(&self, _signal: Signal) -> Result<(), SignalError> {
         match *self {}
     }
 
@@ -198,19 +193,19 @@ impl Platform for Netstat2 {
         }
     }
 
-    fn pin(&self, _pid: u32) -> io::Result<Option<Pinned>> {
+    fn pin(&self, _pid: u32) -> Result<Option<Pinned>, SignalError> {
         Ok(None)
     }
 
-    fn signal(&self, pid: u32, signal: i32) -> io::Result<()> {
+    fn signal(&self, pid: u32, signal: Signal) -> Result<(), SignalError> {
         #[cfg(unix)]
         {
-            signal::send(pid, signal)
+            signal::deliver(pid, signal)
         }
         #[cfg(not(unix))]
         {
             let _ = (pid, signal);
-            Err(io::ErrorKind::Unsupported.into())
+            Err(SignalError::Unsupported)
         }
     }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::collect::{CollectError, Pinned, Platform, ProcView};
 use crate::model::{
     InterfaceAddr, OwnerRaw, OwnerScan, Phases, PidNamespace, PortSettings, ProbeResult,
-    ProcIdentity, ProcessInfo, Proto, RawSocket, Snapshot, SocketQuery,
+    ProcIdentity, ProcessInfo, Proto, RawSocket, Signal, SignalError, Snapshot, SocketQuery,
 };
 
 /// Recorded data served as a platform. Fields are public: build one with struct update syntax
@@ -43,7 +43,7 @@ pub(crate) struct Recorded {
     /// after the platform moved into a collector).
     pub calls: Arc<Mutex<Vec<&'static str>>>,
     /// The (pid, signal) pairs "sent" so far (shared, as `calls`).
-    pub signals: Arc<Mutex<Vec<(u32, i32)>>>,
+    pub signals: Arc<Mutex<Vec<(u32, Signal)>>>,
 }
 
 impl Recorded {
@@ -200,11 +200,11 @@ impl Platform for Recorded {
         self.snapshot.processes.contains_key(&pid)
     }
 
-    fn pin(&self, _pid: u32) -> io::Result<Option<Pinned>> {
+    fn pin(&self, _pid: u32) -> Result<Option<Pinned>, SignalError> {
         Ok(None)
     }
 
-    fn signal(&self, pid: u32, signal: i32) -> io::Result<()> {
+    fn signal(&self, pid: u32, signal: Signal) -> Result<(), SignalError> {
         self.called("signal");
         if let Ok(mut sent) = self.signals.lock() {
             sent.push((pid, signal));

@@ -13,27 +13,23 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, IsTerminal, Write};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::analyze::inventory;
-use crate::analyze::investigation::{self, Pieces};
 use crate::analyze::kill::{
-    self, Delivery, Event, HolderFacts, KillOptions, Recheck, Target, Verdict, blocks, recheck,
-    wait_after,
+    self, Attempt, Delivery, Event, HolderFacts, Holding, KillOptions, Next, Pin, Reread, Step,
+    Stream, Target, blocks, wait_after,
 };
 use crate::cli::KillArgs;
 use crate::collect::{CollectError, Pinned, Platform, ProcView};
+use crate::commands::investigate::{Probe, investigate, sockets_on};
 use crate::commands::{Env, Outcome, print_pid_namespace, print_warnings};
-use crate::model::{
-    Investigation, PortSpec, ProcIdentity, Request, Signal, Snapshot, SocketEntry, SocketQuery,
-    UnixTime,
-};
+use crate::model::{Investigation, PortSpec, ProcIdentity, Signal};
 use crate::render::Format;
 use crate::render::investigation::{WhoDocument, write_report};
 use crate::render::json::{self, SCHEMA_VERSION};
-use crate::render::kill::{KillDocument, event, not_confirmed, plan_messages, prompt};
+use crate::render::kill::{KillDocument, event, not_confirmed, plan_messages, prompt, targets};
 
 /// How often the socket table is re-read while waiting.
 const POLL: Duration = Duration::from_millis(100);
@@ -51,12 +47,13 @@ pub fn run(
     err: &mut dyn Write,
 ) -> Result<Outcome> {
     let spec = args.port;
-    let json = args.format() == Format::Json;
-    let found = investigate(env, spec)?;
+    let format = args.format();
+    let found = investigate(env, spec, Probe::Skip)?;
     print_warnings(err, &found.warnings)?;
-    if json {
+    match format {
         // The human report says it under its heading.
-        print_pid_namespace(err, found.shown_namespace())?;
+        Format::Json => print_pid_namespace(err, found.shown_namespace())?,
+        Format::Table => {}
     }
     let options = KillOptions {
         force: args.force,
@@ -73,116 +70,85 @@ pub fn run(
     let mut signalled: Vec<u32> = Vec::new();
     let mut killed: Vec<u32> = Vec::new();
 
-    if !json {
-        write_report(out, &WhoDocument::of(&found), env.style)?;
-        writeln!(out)?;
-        // stdout is buffered: the report must be on the screen before the prompt or a refusal
-        // on stderr.
-        out.flush()?;
-    }
-    let (outcome, freed) = match plan.verdict {
-        // A dry run reports "nothing would be signalled"; a real run leaves the port free.
-        Verdict::Free if args.dry_run => (Outcome::NotFound, true),
-        Verdict::Free => (Outcome::Found, true),
-        Verdict::OnlyTimeWait => (Outcome::NotFound, false),
-        Verdict::Refused { .. } => (Outcome::Refused, false),
-        Verdict::DryRun => (Outcome::Found, false),
-        Verdict::NeedsConsent if !confirm(err, &plan.to_signal(), args.signal)? => {
-            messages.push(not_confirmed(std::io::stdin().is_terminal()));
-            (Outcome::Refused, false)
+    match format {
+        Format::Json => {}
+        Format::Table => {
+            write_report(out, &WhoDocument::of(&found), env.style)?;
+            writeln!(out)?;
+            // stdout is buffered: the report must be on the screen before the prompt or a
+            // refusal on stderr.
+            out.flush()?;
         }
-        Verdict::NeedsConsent | Verdict::Go => {
-            let freed = act(
-                args,
-                env,
-                &found,
-                &plan.to_signal(),
-                &mut signalled,
-                &mut killed,
-                &mut messages,
-            )?;
-            let outcome = match (freed, signalled.is_empty()) {
-                (true, _) => Outcome::Found,
-                (false, false) => Outcome::NotFound,
-                // Nothing was signalled and the port is still in use: the holders changed since
-                // the report the consent was given for.
-                (false, true) => Outcome::Refused,
-            };
-            (outcome, freed)
+    }
+    let mut step = kill::after_plan(plan.verdict, args.dry_run);
+    let (outcome, freed) = loop {
+        match step {
+            Step::Done { outcome, freed } => break (outcome, freed),
+            Step::Ask => {
+                let confirmed = confirm(err, &plan.to_signal(), args.signal)?;
+                if !confirmed {
+                    messages.push(not_confirmed(std::io::stdin().is_terminal()));
+                }
+                step = kill::after_consent(confirmed);
+            }
+            Step::Act => {
+                let freed = act(
+                    args,
+                    env,
+                    &found,
+                    &plan.to_signal(),
+                    &mut signalled,
+                    &mut killed,
+                    &mut messages,
+                )?;
+                break (kill::after_acting(freed, !signalled.is_empty()), freed);
+            }
         }
     };
-    if json {
-        json::write(
-            out,
-            &KillDocument {
-                schema_version: SCHEMA_VERSION,
-                port: spec.port,
-                proto: spec.proto,
-                dry_run: args.dry_run,
-                signal: args.signal.to_string(),
-                targets: &plan.targets,
-                signalled: &signalled,
-                killed: &killed,
-                freed,
-                messages: &messages,
-                who: WhoDocument::of(&found),
-            },
-        )?;
-        out.flush()?;
-        // Refusals and failures also go to stderr, where a script's log will show them.
-        if outcome == Outcome::Refused {
+    let in_document = match format {
+        Format::Json => {
+            json::write(
+                out,
+                &KillDocument {
+                    schema_version: SCHEMA_VERSION,
+                    port: spec.port,
+                    proto: spec.proto,
+                    dry_run: args.dry_run,
+                    signal: args.signal.to_string(),
+                    targets: targets(&plan.targets),
+                    signalled: &signalled,
+                    killed: &killed,
+                    freed,
+                    messages: &messages,
+                    who: WhoDocument::of(&found),
+                },
+            )?;
+            out.flush()?;
+            true
+        }
+        Format::Table => false,
+    };
+    match kill::message_stream(outcome, in_document) {
+        // Beside the JSON document, in the form of portscope's other stderr notes.
+        Some(Stream::Stderr) if in_document => {
             for m in &messages {
                 writeln!(err, "portscope: {m}")?;
             }
         }
-    } else {
-        let sink: &mut dyn Write = if outcome == Outcome::Refused {
-            err
-        } else {
-            out
-        };
-        for m in &messages {
-            writeln!(sink, "{m}")?;
+        Some(Stream::Stderr) => {
+            for m in &messages {
+                writeln!(err, "{m}")?;
+            }
         }
-        out.flush()?;
+        Some(Stream::Stdout) => {
+            for m in &messages {
+                writeln!(out, "{m}")?;
+            }
+        }
+        None => {}
     }
+    out.flush()?;
     Ok(outcome)
-}
-
-/// The sockets on the port and the snapshot they come from, with the owner lookup only when
-/// `owners` is true: without it the socket table alone is read (waiting for the port, when the
-/// proc root may have gone with the namespace whose processes were signalled).
-fn sockets_on(env: &Env, spec: PortSpec, owners: bool) -> Result<(Vec<SocketEntry>, Snapshot)> {
-    let request = Request {
-        query: SocketQuery::port(spec),
-        owners,
-    };
-    let snapshot = env
-        .collector
-        .snapshot(&request, &|s| spec.matches(s.proto, s.local_port))?;
-    Ok((inventory::build(&snapshot, &env.services()), snapshot))
-}
-
-/// Everything `who` reports about the port, without the bind probe.
-fn investigate(env: &Env, spec: PortSpec) -> Result<Investigation> {
-    let platform = env.platform();
-    let (sockets, snapshot) = sockets_on(env, spec, true)?;
-    let warnings = inventory::warnings(&sockets, &snapshot);
-    let now = UnixTime::from_system_time(SystemTime::now()).0;
-    let (owner_raw, socket_units) = env
-        .collector
-        .holder_facts(investigation::holders(&sockets).into_keys());
-    Ok(investigation::investigate(Pieces {
-        spec,
-        sockets,
-        warnings,
-        owner_raw,
-        socket_units,
-        settings: platform.port_settings(),
-        probe: Vec::new(),
-        now,
-        pid_namespace: snapshot.pid_namespace,
-    }))
 }
 
 /// Each holder's identity through the proc root and, when that is another PID namespace, the
@@ -236,34 +202,15 @@ struct Port<'a> {
     verify: ProcView,
 }
 
-/// What the socket table says about one holder right now.
-struct Holding {
-    /// Its start time (as the report shows it).
-    start_time: Option<u64>,
-    /// The inodes of the port's sockets it holds.
-    inodes: BTreeSet<u64>,
-}
-
 /// The current holders of the port by pid, through the proc root. When the proc root can no
 /// longer be read (it was a namespace's, and that namespace ended with the processes signalled)
 /// nobody read through it holds the port any more: the map is empty.
 fn current_holders(port: Port<'_>) -> Result<BTreeMap<u32, Holding>> {
-    let entries = match sockets_on(port.env, port.spec, true) {
-        Ok((entries, _)) => entries,
-        Err(e) if is_proc_root_error(&e) => Vec::new(),
-        Err(e) => return Err(e),
-    };
-    let mut holders: BTreeMap<u32, Holding> = BTreeMap::new();
-    for e in &entries {
-        for p in &e.processes {
-            let h = holders.entry(p.pid).or_insert_with(|| Holding {
-                start_time: p.start_time,
-                inodes: BTreeSet::new(),
-            });
-            h.inodes.insert(e.inode);
-        }
+    match sockets_on(port.env, port.spec, true) {
+        Ok((entries, _)) => Ok(kill::holders_now(&entries)),
+        Err(e) if is_proc_root_error(&e) => Ok(BTreeMap::new()),
+        Err(e) => Err(e),
     }
-    Ok(holders)
 }
 
 fn is_proc_root_error(e: &anyhow::Error) -> bool {
@@ -304,10 +251,10 @@ fn act(
         return nothing_signalled(port, messages);
     }
     let mut free = wait_free(port, args.timeout, &mut pinned)?;
-    if !free && args.force && args.signal != Signal::KILL {
+    if kill::escalate(args.force, args.signal, free) {
         messages.push(event(port.spec, &Event::Escalating(args.timeout)));
         pinned.clear();
-        let round = send_checked(port, targets, Signal::KILL, killed, messages, &mut pinned)?;
+        let round = send_checked(port, targets, Signal::Kill, killed, messages, &mut pinned)?;
         free = if wait_after(&round) {
             wait_free(port, AFTER_KILL, &mut pinned)?
         } else {
@@ -368,70 +315,59 @@ fn send_checked(
     Ok(round)
 }
 
-/// One target of [`send_checked`]: what came of it, and what to say about it.
+/// One target of [`send_checked`]: gather the facts `analyze::kill::deliver` asks for, in its
+/// order, until it says what came of it and what to say. A pinned process that was signalled
+/// is kept in `pinned` to wait on.
 fn deliver<'t>(
     port: Port<'_>,
-    holders: &BTreeMap<u32, Holding>,
+    holders: &'t BTreeMap<u32, Holding>,
     t: &'t Target,
     signal: Signal,
     pinned: &mut Vec<Pinned>,
 ) -> (Delivery, Option<Event<'t>>) {
     let platform = port.env.platform();
-    let holding = match holders.get(&t.pid) {
-        Some(h) if h.start_time == t.start_time => h,
-        Some(_) => return (Delivery::Changed, Some(Event::Reused(t))),
-        None => return (Delivery::Changed, Some(Event::Left(t))),
-    };
-    let Some(here) = t.signal_pid else {
-        // Only targets with a pid here are planned for a signal.
-        return (Delivery::Changed, None);
-    };
-    let gone = (Delivery::Gone, Some(Event::Exited(t)));
-    // Pin the process first: from here on, a reused pid cannot receive the signal.
-    let pidfd = match platform.pin(here) {
-        Ok(pidfd) => pidfd,
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return gone,
-        Err(e) => return (Delivery::Failed, Some(Event::CannotPin(t, e.to_string()))),
-    };
-    if !platform.process_exists(port.verify, here) {
-        return gone;
-    }
-    let now = platform.identity(port.verify, here);
-    let holds = platform
-        .holds_any_socket(port.verify, here, &holding.inodes)
-        .ok();
-    let not_it = match recheck(&t.identity, &now, t.translated, holds) {
-        Recheck::Holder => None,
-        Recheck::OtherProcess => Some(Event::OtherProcess(t)),
-        Recheck::NotHolding => Some(Event::NotHolding(t)),
-        Recheck::Unverifiable => Some(Event::Unverifiable(t)),
-    };
-    if not_it.is_some() {
-        return (Delivery::Changed, not_it);
-    }
-    // The re-check read /proc/<here>; it was about the pinned process only if that process had
-    // not exited by the end of it (a pid is reused only after its process is gone).
-    if pidfd.as_ref().is_some_and(|p| p.exited().unwrap_or(true)) {
-        return gone;
-    }
-    let result = match &pidfd {
-        Some(p) => p.send(signal.number()),
-        None => platform.signal(here, signal.number()),
-    };
-    match result {
-        Ok(()) => {
-            pinned.extend(pidfd);
-            (Delivery::Sent, Some(Event::Sent(t, signal)))
+    let holding = holders.get(&t.pid);
+    let mut facts = Attempt::default();
+    let mut pidfd: Option<Pinned> = None;
+    loop {
+        match kill::deliver(t, holding, signal, &facts) {
+            Next::Done(delivery, said) => {
+                if delivery == Delivery::Sent {
+                    pinned.extend(pidfd);
+                }
+                return (delivery, said);
+            }
+            Next::Pin(here) => {
+                facts.pin = Some(match platform.pin(here) {
+                    Ok(Some(p)) => {
+                        pidfd = Some(p);
+                        Pin::Pinned
+                    }
+                    Ok(None) => Pin::NoHandle,
+                    Err(e) => Pin::Failed(e),
+                });
+            }
+            Next::CheckExists(here) => {
+                facts.exists = Some(platform.process_exists(port.verify, here));
+            }
+            Next::Recheck { pid, inodes } => {
+                facts.reread = Some(Reread {
+                    identity: platform.identity(port.verify, pid),
+                    holds: platform.holds_any_socket(port.verify, pid, inodes).ok(),
+                });
+            }
+            Next::CheckExited => {
+                // An exit that cannot be told counts as one: nothing is sent then.
+                facts.exited = Some(pidfd.as_ref().is_none_or(|p| p.exited().unwrap_or(true)));
+            }
+            Next::Send(here) => {
+                facts.sent = Some(match &pidfd {
+                    Some(p) => p.send(signal),
+                    None => platform.signal(here, signal),
+                });
+            }
+            Next::CheckPrivileged => facts.privileged = Some(platform.privileged()),
         }
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => gone,
-        Err(e) => (
-            Delivery::Failed,
-            Some(Event::SendFailed {
-                target: t,
-                error: e.to_string(),
-                privileged: platform.privileged(),
-            }),
-        ),
     }
 }
 

@@ -3,8 +3,9 @@
 //! the output style decided once, and the collector over the platform `main` chose (a recorded
 //! one in tests), so a command never picks its own data source.
 //!
-//! This module holds what the commands share (the environment, stderr notes); it must not hold
-//! a command's logic, and commands must not import each other.
+//! This module holds what the commands share (the environment, stderr notes, and in
+//! `investigate.rs` the composition `who` and `kill` share); it must not hold a command's
+//! logic, and commands must not import each other.
 
 use std::ffi::OsStr;
 use std::io::{IsTerminal, Write};
@@ -16,22 +17,12 @@ use crate::model::{Phases, PidNamespace};
 use crate::render::Style;
 
 pub mod audit;
+mod investigate;
 pub mod kill;
 pub mod list;
 pub mod who;
 
-/// What a command found, mapped to the exit code by `main`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Something matched (exit 0).
-    Found,
-    /// Nothing matched (exit 1).
-    NotFound,
-    /// `audit --fail-on`: an unsuppressed finding is at or above the threshold (exit 1).
-    Failed,
-    /// The command refused to act and said why on stderr (exit 2).
-    Refused,
-}
+pub use crate::model::Outcome;
 
 /// Run the command `cli` names (the listing when it names none).
 ///
@@ -368,7 +359,10 @@ udp    unconnected  [::] v4+v6  65000                   my-game   private via et
             );
             // Recorded sockets never go away: signalled, but still in use.
             assert_eq!(outcome, Outcome::NotFound);
-            assert_eq!(*signals.lock().unwrap(), [(700, libc::SIGTERM)]);
+            assert_eq!(
+                *signals.lock().unwrap(),
+                [(700, crate::model::Signal::Term)]
+            );
             assert_eq!(err, "", "{err}");
             // The report's "started … ago" depends on the clock; the decisions do not.
             assert!(

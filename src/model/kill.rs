@@ -1,75 +1,120 @@
 //! What `portscope kill` is told to do, as values: the signal to send first ([`Signal`], one
 //! table of the signals it accepts and names) and how long to wait for the port
-//! ([`parse_timeout`]). Both are constructors of domain values used as clap value parsers.
+//! ([`parse_timeout`]), both constructors of domain values used as clap value parsers; and what
+//! the platform answers when it is asked to pin or signal a process ([`SignalError`]).
 //!
-//! Plain data: nothing here sends a signal or reads the system.
+//! Plain data: nothing here sends a signal or reads the system, and nothing here depends on the
+//! operating system's signal numbers (the backend maps a [`Signal`] to its own number).
 
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// The signals `kill` sends, by the name it accepts and prints (without `SIG`). Only signals
-/// whose default action ends the process: stopping, continuing or ignored signals (STOP, TSTP,
-/// CONT, WINCH, CHLD, …) would leave kill waiting for a port that is never freed.
-const SIGNALS: [(&str, i32); 8] = [
-    ("HUP", libc::SIGHUP),
-    ("INT", libc::SIGINT),
-    ("QUIT", libc::SIGQUIT),
-    ("KILL", libc::SIGKILL),
-    ("USR1", libc::SIGUSR1),
-    ("USR2", libc::SIGUSR2),
-    ("TERM", libc::SIGTERM),
-    ("ALRM", libc::SIGALRM),
+/// The signals `kill` sends, by the name it accepts and prints (without `SIG`), with their
+/// numbers in the *Linux numbering* (the POSIX numbers 1, 2, 3, 9, 14 and 15, and Linux's 10
+/// and 12 for USR1 and USR2), which `--signal` accepts on every platform. Only signals whose
+/// default action ends the process: stopping, continuing or ignored signals (STOP, TSTP, CONT,
+/// WINCH, CHLD, …) would leave kill waiting for a port that is never freed.
+const SIGNALS: [(&str, u8, Signal); 8] = [
+    ("HUP", 1, Signal::Hup),
+    ("INT", 2, Signal::Int),
+    ("QUIT", 3, Signal::Quit),
+    ("KILL", 9, Signal::Kill),
+    ("USR1", 10, Signal::Usr1),
+    ("USR2", 12, Signal::Usr2),
+    ("TERM", 15, Signal::Term),
+    ("ALRM", 14, Signal::Alrm),
 ];
 
-/// A signal `kill` may send: one whose default action ends the process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Signal(i32);
+/// A signal `kill` may send: one whose default action ends the process. The backend maps it to
+/// the operating system's number (`collect::unix::signal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Signal {
+    /// SIGHUP.
+    Hup,
+    /// SIGINT.
+    Int,
+    /// SIGQUIT.
+    Quit,
+    /// SIGKILL, what `--force` escalates to.
+    Kill,
+    /// SIGUSR1.
+    Usr1,
+    /// SIGUSR2.
+    Usr2,
+    /// SIGTERM, the default.
+    Term,
+    /// SIGALRM.
+    Alrm,
+}
 
 impl Signal {
-    /// SIGTERM, the default.
-    pub const TERM: Signal = Signal(libc::SIGTERM);
-    /// SIGKILL, what `--force` escalates to.
-    pub const KILL: Signal = Signal(libc::SIGKILL);
+    /// Every signal `kill` accepts, in the order of its messages.
+    pub const ALL: [Signal; 8] = [
+        Signal::Hup,
+        Signal::Int,
+        Signal::Quit,
+        Signal::Kill,
+        Signal::Usr1,
+        Signal::Usr2,
+        Signal::Term,
+        Signal::Alrm,
+    ];
 
-    /// The signal number.
+    /// The name without `SIG`: `TERM`.
     #[must_use]
-    pub fn number(self) -> i32 {
-        self.0
+    pub fn name(self) -> &'static str {
+        SIGNALS
+            .iter()
+            .find(|&&(_, _, sig)| sig == self)
+            .map_or("?", |&(name, _, _)| name)
+    }
+
+    /// Its number in the Linux numbering (what `--signal` accepts as a number). The number sent
+    /// is the operating system's, chosen by the backend.
+    #[must_use]
+    pub fn linux_number(self) -> u8 {
+        SIGNALS
+            .iter()
+            .find(|&&(_, _, sig)| sig == self)
+            .map_or(0, |&(_, number, _)| number)
     }
 }
 
 impl FromStr for Signal {
     type Err = String;
 
-    /// Parse `--signal`: a name (`TERM`, `SIGTERM`, `kill`, case ignored) or a number.
+    /// Parse `--signal`: a name (`TERM`, `SIGTERM`, `kill`, case ignored) or a number in the
+    /// Linux numbering.
     ///
     /// # Errors
     /// A message naming the value, and what would be accepted.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let t = text.trim();
         if let Ok(n) = t.parse::<i32>() {
-            return if SIGNALS.iter().any(|&(_, sig)| sig == n) {
-                Ok(Signal(n))
-            } else {
-                let nums: Vec<String> = SIGNALS
-                    .iter()
-                    .map(|(n, sig)| format!("{sig} ({n})"))
-                    .collect();
-                Err(format!(
-                    "signal '{t}' would not end the process: give one of {}",
-                    nums.join(", ")
-                ))
-            };
+            return SIGNALS
+                .iter()
+                .find(|&&(_, number, _)| i32::from(number) == n)
+                .map(|&(_, _, sig)| sig)
+                .ok_or_else(|| {
+                    let nums: Vec<String> = SIGNALS
+                        .iter()
+                        .map(|(name, number, _)| format!("{number} ({name})"))
+                        .collect();
+                    format!(
+                        "signal '{t}' would not end the process: give one of {}",
+                        nums.join(", ")
+                    )
+                });
         }
         let upper = t.to_ascii_uppercase();
         let name = upper.strip_prefix("SIG").unwrap_or(&upper);
         SIGNALS
             .iter()
-            .find(|(n, _)| *n == name)
-            .map(|&(_, sig)| Signal(sig))
+            .find(|(n, _, _)| *n == name)
+            .map(|&(_, _, sig)| sig)
             .ok_or_else(|| {
-                let names: Vec<&str> = SIGNALS.iter().map(|(n, _)| *n).collect();
+                let names: Vec<&str> = SIGNALS.iter().map(|(n, _, _)| *n).collect();
                 format!(
                     "unknown signal '{t}': give a number or one of {}",
                     names.join(", ")
@@ -79,13 +124,23 @@ impl FromStr for Signal {
 }
 
 impl fmt::Display for Signal {
-    /// `SIGTERM`, or `signal N` for a number without a name here.
+    /// `SIGTERM`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match SIGNALS.iter().find(|&&(_, sig)| sig == self.0) {
-            Some((name, _)) => write!(f, "SIG{name}"),
-            None => write!(f, "signal {}", self.0),
-        }
+        write!(f, "SIG{}", self.name())
     }
+}
+
+/// Why the platform could not pin or signal a process: typed, so no caller reads an errno.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignalError {
+    /// No process has that pid any more (ESRCH on Unix).
+    Gone,
+    /// Not permitted (EPERM on Unix), with the operating system's message.
+    NotPermitted(String),
+    /// This platform cannot pin or signal processes.
+    Unsupported,
+    /// Any other failure, with the operating system's message.
+    Other(String),
 }
 
 /// Parse `--timeout`: `5` (seconds), `2s`, `1.5s`, `500ms`, `1m`; at most one day.
@@ -124,41 +179,59 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
 
-    fn parse_signal(text: &str) -> Result<i32, String> {
-        text.parse::<Signal>().map(Signal::number)
-    }
-
-    fn signal_name(sig: i32) -> String {
-        Signal(sig).to_string()
-    }
-
     #[test]
     fn signals() {
-        assert_eq!(parse_signal("TERM"), Ok(libc::SIGTERM));
-        assert_eq!(parse_signal("sigkill"), Ok(libc::SIGKILL));
-        assert_eq!(parse_signal("9"), Ok(9));
-        assert_eq!(parse_signal(" hup "), Ok(libc::SIGHUP));
-        assert!(parse_signal("0").unwrap_err().contains("'0'"));
-        assert!(parse_signal("65").is_err());
-        assert!(parse_signal("STOP").is_err());
-        assert!(parse_signal("19").unwrap_err().contains("would not end"));
-        assert!(parse_signal("BOGUS").unwrap_err().contains("'BOGUS'"));
-        assert_eq!(signal_name(libc::SIGTERM), "SIGTERM");
-        assert_eq!(signal_name(40), "signal 40");
+        let cases: &[(&str, Result<Signal, &str>)] = &[
+            ("TERM", Ok(Signal::Term)),
+            ("sigkill", Ok(Signal::Kill)),
+            ("9", Ok(Signal::Kill)),
+            (" hup ", Ok(Signal::Hup)),
+            ("10", Ok(Signal::Usr1)),
+            ("12", Ok(Signal::Usr2)),
+            ("14", Ok(Signal::Alrm)),
+            ("Alrm", Ok(Signal::Alrm)),
+            ("0", Err("'0'")),
+            ("65", Err("would not end")),
+            ("19", Err("would not end")),
+            ("STOP", Err("unknown signal 'STOP'")),
+            ("BOGUS", Err("'BOGUS'")),
+        ];
+        for (input, want) in cases {
+            let got = input.parse::<Signal>();
+            match want {
+                Ok(sig) => assert_eq!(got, Ok(*sig), "{input}"),
+                Err(part) => assert!(got.unwrap_err().contains(part), "{input}"),
+            }
+        }
+        assert_eq!(
+            "19".parse::<Signal>().unwrap_err(),
+            "signal '19' would not end the process: give one of 1 (HUP), 2 (INT), 3 (QUIT), \
+             9 (KILL), 10 (USR1), 12 (USR2), 15 (TERM), 14 (ALRM)"
+        );
+        assert_eq!(
+            "x".parse::<Signal>().unwrap_err(),
+            "unknown signal 'x': give a number or one of HUP, INT, QUIT, KILL, USR1, USR2, TERM, ALRM"
+        );
     }
 
-    /// Every signal accepted by name is accepted by number and named back the same way.
+    /// Every signal accepted by name is accepted by its Linux number and named back the same
+    /// way; every variant is in the table once.
     #[test]
     fn one_table_both_ways() {
-        for (name, number) in SIGNALS {
+        for (name, number, sig) in SIGNALS {
             let by_name: Signal = name.parse().unwrap();
             let by_number: Signal = number.to_string().parse().unwrap();
-            assert_eq!(by_name, by_number);
-            assert_eq!(by_name.to_string(), format!("SIG{name}"));
-            assert_eq!(format!("SIG{name}").parse::<Signal>(), Ok(by_name));
+            assert_eq!(by_name, sig);
+            assert_eq!(by_number, sig);
+            assert_eq!(sig.name(), name);
+            assert_eq!(sig.linux_number(), number);
+            assert_eq!(sig.to_string(), format!("SIG{name}"));
+            assert_eq!(format!("SIG{name}").parse::<Signal>(), Ok(sig));
         }
-        assert_eq!(Signal::TERM.to_string(), "SIGTERM");
-        assert_eq!(Signal::KILL.number(), libc::SIGKILL);
+        let table: Vec<Signal> = SIGNALS.iter().map(|&(_, _, sig)| sig).collect();
+        assert_eq!(table, Signal::ALL);
+        assert_eq!(Signal::Term.to_string(), "SIGTERM");
+        assert_eq!(Signal::Kill.linux_number(), 9);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The words of `portscope kill`: what the plan decided (the port is free, only TIME_WAIT is
-//! left, who is refused and why, what a dry run would send), the consent prompt, one message
-//! per event while acting, and the `kill --json` document. Process names are sanitized before
-//! they reach a terminal.
+//! left, who is refused and why — [`refusal`] —, what a dry run would send), the consent
+//! prompt, one message per event while acting (with the platform's error), and the
+//! `kill --json` document with its targets. Process names are sanitized before they reach a
+//! terminal.
 //!
 //! It must not collect, decide or signal anything: it only words what the plan and the command
 //! report.
@@ -10,8 +11,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::analyze::kill::{Event, KillPlan, Target, Verdict};
-use crate::model::{PortSpec, Proto, Signal, TIME_WAIT_SECONDS};
+use crate::analyze::kill::{Action, Event, KillPlan, NoTranslation, Refusal, Target, Verdict};
+use crate::model::{PortSpec, Proto, Signal, SignalError, TIME_WAIT_SECONDS};
 use crate::render::investigation::WhoDocument;
 use crate::render::sanitize;
 
@@ -29,7 +30,7 @@ pub struct KillDocument<'a> {
     /// The first signal, `SIGTERM`.
     pub signal: String,
     /// Whom it would signal, whom it refuses.
-    pub targets: &'a [Target],
+    pub targets: Vec<TargetDocument<'a>>,
     /// Pids signalled with the first signal.
     pub signalled: &'a [u32],
     /// Pids sent SIGKILL after the timeout (`--force`).
@@ -40,6 +41,97 @@ pub struct KillDocument<'a> {
     pub messages: &'a [String],
     /// The `who` report taken before acting.
     pub who: WhoDocument<'a>,
+}
+
+/// One target in `kill --json`: `{pid, signal_pid, name, start_time, action, reason}`.
+#[derive(Debug, Serialize)]
+pub struct TargetDocument<'a> {
+    /// The holder's pid as the `who` document shows it.
+    pub pid: u32,
+    /// The pid signalled, in portscope's own PID namespace; `null` when it has none.
+    pub signal_pid: Option<u32>,
+    /// Process name.
+    pub name: Option<&'a str>,
+    /// Start time that identifies this pid.
+    pub start_time: Option<u64>,
+    /// `signal` or `refused`.
+    pub action: &'static str,
+    /// Why it is refused ([`refusal`]), `null` when it is signalled.
+    pub reason: Option<String>,
+}
+
+/// The targets of the plan as `kill --json` writes them.
+#[must_use]
+pub fn targets(targets: &[Target]) -> Vec<TargetDocument<'_>> {
+    targets
+        .iter()
+        .map(|t| TargetDocument {
+            pid: t.pid,
+            signal_pid: t.signal_pid,
+            name: t.name.as_deref(),
+            start_time: t.start_time,
+            action: match t.action {
+                Action::Signal => "signal",
+                Action::Refused => "refused",
+            },
+            reason: t.reason.as_ref().map(refusal),
+        })
+        .collect()
+}
+
+/// Why a holder is not signalled, in one sentence (without the full stop).
+#[must_use]
+pub fn refusal(r: &Refusal) -> String {
+    match r {
+        Refusal::PidZero => "pid 0 is not a process".to_string(),
+        Refusal::Init => "pid 1 is the init process / service manager; never signalled".to_string(),
+        Refusal::OwnPid => "it is portscope itself".to_string(),
+        Refusal::KernelThread => "it is a kernel thread".to_string(),
+        Refusal::Forwarder(kind) => format!(
+            "it is a container port forwarder ({kind}): stop the container instead (or use --force)"
+        ),
+        Refusal::Container(runtime) => format!(
+            "it runs in a {runtime} container, which its runtime may restart: stop the container \
+             instead (or use --force)"
+        ),
+        Refusal::ServiceUnit(unit) => format!(
+            "it belongs to {unit}, which systemd may restart: stop the unit instead (or use --force)"
+        ),
+        Refusal::OtherNamespace(why) => no_translation(*why),
+    }
+}
+
+/// Why a holder seen through another PID namespace has no pid in portscope's own.
+fn no_translation(why: NoTranslation) -> String {
+    let lead = "its pid is that of the PID namespace of --proc-root, not portscope's own";
+    match why {
+        NoTranslation::Unreadable => format!(
+            "{lead}, and its identity there (ns/pid, NSpid, start time) cannot be read, so its \
+             pid here is unknown (run as root)"
+        ),
+        NoTranslation::NoOwnProc => format!(
+            "{lead}, and /proc is not portscope's own proc filesystem, so its pid here cannot be \
+             found"
+        ),
+        NoTranslation::Outside { ancestor: true } => format!(
+            "{lead}, and it runs outside portscope's namespace: run portscope in that namespace \
+             to signal it (e.g. nsenter -t 1 -p -m from the host)"
+        ),
+        NoTranslation::Outside { ancestor: false } => format!(
+            "{lead}, and no process of portscope's namespace is that process (it exited, or its \
+             namespace is not nested in portscope's)"
+        ),
+        NoTranslation::Ambiguous => format!("{lead}, and several processes here match it"),
+    }
+}
+
+/// The platform's error as a message: the operating system's own words where it gave some.
+fn signal_error(e: &SignalError) -> String {
+    match e {
+        SignalError::Gone => "no such process".to_string(),
+        SignalError::NotPermitted(os) | SignalError::Other(os) => os.clone(),
+        SignalError::Unsupported => "signals are not supported on this platform".to_string(),
+    }
 }
 
 /// A process name as it may be shown on a terminal (escape sequences escaped).
@@ -81,7 +173,9 @@ pub fn plan_messages(plan: &KillPlan, spec: PortSpec, signal: Signal) -> Vec<Str
                     format!(
                         "Refusing to signal pid {}: {}.",
                         label(t),
-                        t.reason.as_deref().unwrap_or("refused")
+                        t.reason
+                            .as_ref()
+                            .map_or_else(|| "refused".to_string(), refusal)
                     )
                 })
                 .collect();
@@ -143,7 +237,9 @@ pub fn event(spec: PortSpec, e: &Event<'_>) -> String {
         ),
         Event::Left(t) => format!("pid {} no longer holds port {spec}: not signalled.", t.pid),
         Event::Exited(t) => format!("pid {} exited before the signal.", label(t)),
-        Event::CannotPin(t, error) => format!("Cannot signal pid {}: {error}.", label(t)),
+        Event::CannotPin(t, error) => {
+            format!("Cannot signal pid {}: {}.", label(t), signal_error(error))
+        }
         Event::OtherProcess(t) => format!(
             "pid {} now belongs to another process: not signalled.",
             label(t)
@@ -163,8 +259,9 @@ pub fn event(spec: PortSpec, e: &Event<'_>) -> String {
             error,
             privileged,
         } => format!(
-            "Cannot signal pid {}: {error}{}",
+            "Cannot signal pid {}: {}{}",
             label(target),
+            signal_error(error),
             if *privileged { "" } else { " (run with sudo)" }
         ),
         Event::Escalating(timeout) => format!(
@@ -205,9 +302,9 @@ fn duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::kill::Action;
+    use crate::model::{ContainerRuntime, ForwarderKind};
 
-    fn target(pid: u32, here: Option<u32>, translated: bool, reason: Option<&str>) -> Target {
+    fn target(pid: u32, here: Option<u32>, translated: bool, reason: Option<Refusal>) -> Target {
         Target {
             pid,
             signal_pid: here,
@@ -218,7 +315,7 @@ mod tests {
             } else {
                 Action::Signal
             },
-            reason: reason.map(str::to_string),
+            reason,
             identity: crate::model::ProcIdentity::default(),
             translated,
         }
@@ -243,7 +340,7 @@ mod tests {
             name: None,
             ..plain.clone()
         };
-        let refused = target(3, None, false, Some("why"));
+        let refused = target(3, None, false, Some(Refusal::Init));
         let cases = [
             (&plain, "42 (python3)"),
             (
@@ -262,7 +359,7 @@ mod tests {
     #[test]
     fn plan_wording() {
         let go = target(42, Some(42), false, None);
-        let init = target(1, Some(1), false, Some("pid 1 is init"));
+        let init = target(1, Some(1), false, Some(Refusal::Init));
         let plan = |verdict, targets: &[&Target]| KillPlan {
             targets: targets.iter().map(|t| (*t).clone()).collect(),
             verdict,
@@ -282,7 +379,8 @@ mod tests {
             (
                 plan(Verdict::Refused { unseen: 0 }, &[&init, &go]),
                 vec![
-                    "Refusing to signal pid 1 (python3): pid 1 is init.",
+                    "Refusing to signal pid 1 (python3): pid 1 is the init process / service \
+                     manager; never signalled.",
                     "Nothing was signalled: the port could not be freed this way.",
                 ],
             ),
@@ -311,7 +409,7 @@ mod tests {
             );
         }
         assert_eq!(
-            prompt(Signal::TERM, &[&go, &go]),
+            prompt(Signal::Term, &[&go, &go]),
             "Send SIGTERM to pid 42 (python3), 42 (python3)? [y/N] "
         );
         assert!(not_confirmed(true).starts_with("Not confirmed"));
@@ -323,6 +421,7 @@ mod tests {
         let t = target(42, Some(42), false, None);
         let five = Duration::from_secs(5);
         let half = Duration::from_millis(500);
+        let eperm = SignalError::NotPermitted("Operation not permitted (os error 1)".into());
         let cases: Vec<(Event<'_>, &str)> = vec![
             (
                 Event::Reused(&t),
@@ -337,7 +436,7 @@ mod tests {
                 "pid 42 (python3) exited before the signal.",
             ),
             (
-                Event::CannotPin(&t, "Operation not permitted (os error 1)".into()),
+                Event::CannotPin(&t, eperm.clone()),
                 "Cannot signal pid 42 (python3): Operation not permitted (os error 1).",
             ),
             (
@@ -354,13 +453,13 @@ mod tests {
                  entries are unreadable): not signalled.",
             ),
             (
-                Event::Sent(&t, Signal::KILL),
+                Event::Sent(&t, Signal::Kill),
                 "Sent SIGKILL to pid 42 (python3).",
             ),
             (
                 Event::SendFailed {
                     target: &t,
-                    error: "Operation not permitted (os error 1)".into(),
+                    error: eperm.clone(),
                     privileged: false,
                 },
                 "Cannot signal pid 42 (python3): Operation not permitted (os error 1) (run with \
@@ -369,7 +468,7 @@ mod tests {
             (
                 Event::SendFailed {
                     target: &t,
-                    error: "Operation not permitted (os error 1)".into(),
+                    error: eperm.clone(),
                     privileged: true,
                 },
                 "Cannot signal pid 42 (python3): Operation not permitted (os error 1)",
@@ -416,5 +515,114 @@ mod tests {
         for (e, want) in cases {
             assert_eq!(event(spec(), &e), want, "{e:?}");
         }
+    }
+
+    #[test]
+    fn errors_in_the_platforms_words() {
+        let t = target(42, Some(42), false, None);
+        let cases = [
+            (
+                SignalError::Other("No such file (os error 2)".into()),
+                "No such file (os error 2)",
+            ),
+            (SignalError::Gone, "no such process"),
+            (
+                SignalError::Unsupported,
+                "signals are not supported on this platform",
+            ),
+        ];
+        for (error, words) in cases {
+            assert_eq!(
+                event(spec(), &Event::CannotPin(&t, error)),
+                format!("Cannot signal pid 42 (python3): {words}.")
+            );
+        }
+    }
+
+    /// Every refusal in one sentence; the JSON `reason` is the same sentence.
+    #[test]
+    fn refusal_wording() {
+        let lead = "its pid is that of the PID namespace of --proc-root, not portscope's own";
+        let cases: Vec<(Refusal, String)> = vec![
+            (Refusal::PidZero, "pid 0 is not a process".into()),
+            (
+                Refusal::Init,
+                "pid 1 is the init process / service manager; never signalled".into(),
+            ),
+            (Refusal::OwnPid, "it is portscope itself".into()),
+            (Refusal::KernelThread, "it is a kernel thread".into()),
+            (
+                Refusal::Forwarder(ForwarderKind::DockerProxy),
+                format!(
+                    "it is a container port forwarder ({}): stop the container instead (or use \
+                     --force)",
+                    ForwarderKind::DockerProxy
+                ),
+            ),
+            (
+                Refusal::Container(ContainerRuntime::Podman),
+                "it runs in a podman container, which its runtime may restart: stop the \
+                 container instead (or use --force)"
+                    .into(),
+            ),
+            (
+                Refusal::ServiceUnit("nginx.service".into()),
+                "it belongs to nginx.service, which systemd may restart: stop the unit instead \
+                 (or use --force)"
+                    .into(),
+            ),
+            (
+                Refusal::OtherNamespace(NoTranslation::Unreadable),
+                format!(
+                    "{lead}, and its identity there (ns/pid, NSpid, start time) cannot be read, \
+                     so its pid here is unknown (run as root)"
+                ),
+            ),
+            (
+                Refusal::OtherNamespace(NoTranslation::NoOwnProc),
+                format!(
+                    "{lead}, and /proc is not portscope's own proc filesystem, so its pid here \
+                     cannot be found"
+                ),
+            ),
+            (
+                Refusal::OtherNamespace(NoTranslation::Outside { ancestor: true }),
+                format!(
+                    "{lead}, and it runs outside portscope's namespace: run portscope in that \
+                     namespace to signal it (e.g. nsenter -t 1 -p -m from the host)"
+                ),
+            ),
+            (
+                Refusal::OtherNamespace(NoTranslation::Outside { ancestor: false }),
+                format!(
+                    "{lead}, and no process of portscope's namespace is that process (it exited, \
+                     or its namespace is not nested in portscope's)"
+                ),
+            ),
+            (
+                Refusal::OtherNamespace(NoTranslation::Ambiguous),
+                format!("{lead}, and several processes here match it"),
+            ),
+        ];
+        for (r, want) in cases {
+            assert_eq!(refusal(&r), want, "{r:?}");
+            let t = target(7, None, false, Some(r));
+            let json = serde_json::to_value(targets(std::slice::from_ref(&t))).unwrap();
+            assert_eq!(json[0]["reason"], want.as_str());
+        }
+    }
+
+    #[test]
+    fn targets_keep_their_json_names() {
+        let refused = Target {
+            name: Some("x".into()),
+            translated: true,
+            ..target(7, None, false, Some(Refusal::OwnPid))
+        };
+        let signalled = target(8, Some(16_000), true, None);
+        assert_eq!(
+            serde_json::to_string(&targets(&[refused, signalled])).unwrap(),
+            r#"[{"pid":7,"signal_pid":null,"name":"x","start_time":1,"action":"refused","reason":"it is portscope itself"},{"pid":8,"signal_pid":16000,"name":"python3","start_time":1,"action":"signal","reason":null}]"#
+        );
     }
 }

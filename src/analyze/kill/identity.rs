@@ -2,7 +2,8 @@
 //! through another namespace's `--proc-root` has (or why it has none), and whether the process
 //! about to be signalled is still the holder that was planned.
 //!
-//! Pure: identities are read by the platform (`collect::Platform::identity`) and passed in; nothing here reads the system.
+//! Pure: identities are read by the platform (`collect::Platform::identity`) and passed in;
+//! nothing here reads the system or words a message (`render::kill` words [`NoTranslation`]).
 
 use crate::model::PidNamespace;
 use crate::model::ProcIdentity;
@@ -23,35 +24,6 @@ pub enum NoTranslation {
     },
     /// Several processes match (it cannot happen; refused rather than guessed).
     Ambiguous,
-}
-
-impl std::fmt::Display for NoTranslation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let lead = "its pid is that of the PID namespace of --proc-root, not portscope's own";
-        match self {
-            NoTranslation::Unreadable => write!(
-                f,
-                "{lead}, and its identity there (ns/pid, NSpid, start time) cannot be read, so \
-                 its pid here is unknown (run as root)"
-            ),
-            NoTranslation::NoOwnProc => write!(
-                f,
-                "{lead}, and /proc is not portscope's own proc filesystem, so its pid here \
-                 cannot be found"
-            ),
-            NoTranslation::Outside { ancestor: true } => write!(
-                f,
-                "{lead}, and it runs outside portscope's namespace: run portscope in that \
-                 namespace to signal it (e.g. nsenter -t 1 -p -m from the host)"
-            ),
-            NoTranslation::Outside { ancestor: false } => write!(
-                f,
-                "{lead}, and no process of portscope's namespace is that process (it exited, \
-                 or its namespace is not nested in portscope's)"
-            ),
-            NoTranslation::Ambiguous => write!(f, "{lead}, and several processes here match it"),
-        }
-    }
 }
 
 /// The pid to signal, in portscope's own PID namespace, for a holder whose pid was read

@@ -1,7 +1,9 @@
 //! The decisions of `portscope kill`, as a plan over an investigation of the port: per holder,
 //! whether it is signalled and under which pid of portscope's own PID namespace, or why it is
 //! refused (`policy.rs`, `identity.rs`); what the command does next ([`Verdict`], `plan.rs`);
-//! and, while it acts, whether a round of signals is worth waiting for.
+//! what the plan and the acting come to (exit outcome, whether to escalate, where messages go:
+//! `outcome.rs`); and, while it acts, each step of delivering one signal (`deliver.rs`) and
+//! whether a round of signals is worth waiting for.
 //!
 //! Pure: it decides from data and never sends a signal, reads the system or words a message
 //! (sending and reading identities are the platform's, `collect::Platform::{signal, identity}`;
@@ -9,16 +11,21 @@
 
 use std::time::Duration;
 
-use crate::model::Signal;
+use crate::model::{Signal, SignalError};
 
+mod deliver;
 mod identity;
+mod outcome;
 mod plan;
 mod policy;
 
-pub use identity::{Recheck, recheck};
-pub use plan::{HolderFacts, KillOptions, KillPlan, Target, Verdict, blocks, plan};
-#[cfg(test)]
-pub use {identity::NoTranslation, plan::Action, policy::Refusal};
+pub use deliver::{Attempt, Holding, Next, Pin, Reread, deliver, holders_now};
+pub use identity::NoTranslation;
+pub use outcome::{
+    Step, Stream, after_acting, after_consent, after_plan, escalate, message_stream,
+};
+pub use plan::{Action, HolderFacts, KillOptions, KillPlan, Target, Verdict, blocks, plan};
+pub use policy::Refusal;
 
 /// What one signal attempt came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,8 +57,8 @@ pub enum Event<'a> {
     Left(&'a Target),
     /// The holder exited before the signal.
     Exited(&'a Target),
-    /// The holder could not be pinned (pidfd_open failed), with the OS error.
-    CannotPin(&'a Target, String),
+    /// The holder could not be pinned (pidfd_open failed), with the platform's error.
+    CannotPin(&'a Target, SignalError),
     /// The re-check found another process under the pinned pid: not signalled.
     OtherProcess(&'a Target),
     /// The re-check found the process no longer holds a socket of the port: not signalled.
@@ -60,13 +67,13 @@ pub enum Event<'a> {
     Unverifiable(&'a Target),
     /// The signal was sent.
     Sent(&'a Target, Signal),
-    /// The signal could not be sent, with the OS error; `privileged` tells whether more
-    /// privileges could help.
+    /// The signal could not be sent, with the platform's error; `privileged` tells whether
+    /// more privileges could help.
     SendFailed {
         /// The holder.
         target: &'a Target,
-        /// The OS error.
-        error: String,
+        /// The platform's error.
+        error: SignalError,
         /// Whether portscope already runs privileged.
         privileged: bool,
     },

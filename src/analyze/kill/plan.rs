@@ -3,15 +3,14 @@
 //! what the command does next (the port is free, only TIME_WAIT is left, nothing may be
 //! signalled, a dry run, ask first, or go).
 //!
-//! Pure: the holders' identities are read by the platform (`collect::Platform::identity`) and passed in; nothing here reads
-//! the system, sends a signal or words a message.
+//! Pure: the holders' identities are read by the platform (`collect::Platform::identity`) and
+//! passed in; nothing here reads the system, sends a signal or words a message (a refusal is a
+//! [`Refusal`], worded by `render::kill`, which also writes the JSON of a [`Target`]).
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use crate::analyze::kill::identity::{Translation, translate};
-use crate::analyze::kill::policy::decide;
+use crate::analyze::kill::policy::{Refusal, decide};
 use crate::model::ProcIdentity;
 use crate::model::{Investigation, OwnerUnknown, SocketEntry, SocketState};
 
@@ -40,8 +39,7 @@ pub struct HolderFacts {
 }
 
 /// What `kill` does with one holder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// It is signalled (after the consent and a re-check).
     Signal,
@@ -50,7 +48,7 @@ pub enum Action {
 }
 
 /// One holder and what `kill` does with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// Process id, as read through the proc root (the pids of the `who` report).
     pub pid: u32,
@@ -64,13 +62,11 @@ pub struct Target {
     pub start_time: Option<u64>,
     /// `signal` or `refused`.
     pub action: Action,
-    /// Why it is refused, `null` when it is signalled.
-    pub reason: Option<String>,
+    /// Why it is refused, `None` when it is signalled.
+    pub reason: Option<Refusal>,
     /// Who the process is (namespace, pid there, start ticks), re-checked before signalling.
-    #[serde(skip)]
     pub identity: ProcIdentity,
     /// True when `signal_pid` was translated from another PID namespace.
-    #[serde(skip)]
     pub translated: bool,
 }
 
@@ -167,7 +163,7 @@ pub fn plan(
                 } else {
                     Action::Refused
                 },
-                reason: decision.err().map(|r| r.reason()),
+                reason: decision.err(),
                 identity,
                 translated: matches!(translation, Translation::Translated(_)),
             }
@@ -335,12 +331,12 @@ mod tests {
     ) {
         let got = plan(found, facts, options, ME);
         assert_eq!(got.verdict, verdict, "{what}");
-        let targets: Vec<(u32, Option<u32>, Action, Option<String>)> = got
+        let targets: Vec<(u32, Option<u32>, Action, Option<Refusal>)> = got
             .targets
             .iter()
             .map(|t| (t.pid, t.signal_pid, t.action, t.reason.clone()))
             .collect();
-        let want: Vec<(u32, Option<u32>, Action, Option<String>)> = want
+        let want: Vec<(u32, Option<u32>, Action, Option<Refusal>)> = want
             .iter()
             .map(|(pid, here, refusal)| {
                 let action = if refusal.is_some() {
@@ -348,7 +344,7 @@ mod tests {
                 } else {
                     Action::Signal
                 };
-                (*pid, *here, action, refusal.as_ref().map(Refusal::reason))
+                (*pid, *here, action, refusal.clone())
             })
             .collect();
         assert_eq!(targets, want, "{what}");
@@ -472,25 +468,5 @@ mod tests {
             let want = [(pid, signal_pid, refusal)];
             check(what, &found(pid), &facts, options, verdict, &want);
         }
-    }
-
-    #[test]
-    fn targets_keep_their_json_names() {
-        let t = Target {
-            pid: 7,
-            signal_pid: None,
-            name: Some("x".into()),
-            start_time: Some(1),
-            action: Action::Refused,
-            reason: Some("why".into()),
-            identity: id(1, 7, 2),
-            translated: true,
-        };
-        assert_eq!(
-            serde_json::to_string(&t).unwrap(),
-            r#"{"pid":7,"signal_pid":null,"name":"x","start_time":1,"action":"refused","reason":"why"}"#
-        );
-        let action = serde_json::to_string(&Action::Signal).unwrap();
-        assert_eq!(action, r#""signal""#);
     }
 }

@@ -3,7 +3,8 @@
 //! unit systemd would restart), and, for a holder seen through another PID namespace, that it
 //! is signalled under its pid in portscope's own namespace or not at all.
 //!
-//! Pure: it decides from data and never sends a signal or reads the system.
+//! Pure: it decides from data and never sends a signal, reads the system or words a refusal
+//! (`render::kill` does).
 
 use crate::analyze::kill::identity::{NoTranslation, Translation};
 use crate::analyze::owner::restarting_unit;
@@ -41,29 +42,6 @@ impl Refusal {
             self,
             Refusal::Forwarder(_) | Refusal::Container(_) | Refusal::ServiceUnit(_)
         )
-    }
-
-    /// One sentence for the user.
-    #[must_use]
-    pub fn reason(&self) -> String {
-        match self {
-            Refusal::PidZero => "pid 0 is not a process".to_string(),
-            Refusal::Init => {
-                "pid 1 is the init process / service manager; never signalled".to_string()
-            }
-            Refusal::OwnPid => "it is portscope itself".to_string(),
-            Refusal::KernelThread => "it is a kernel thread".to_string(),
-            Refusal::Forwarder(kind) => format!(
-                "it is a container port forwarder ({kind}): stop the container instead (or use --force)"
-            ),
-            Refusal::Container(runtime) => format!(
-                "it runs in a {runtime} container, which its runtime may restart: stop the container instead (or use --force)"
-            ),
-            Refusal::ServiceUnit(unit) => format!(
-                "it belongs to {unit}, which systemd may restart: stop the unit instead (or use --force)"
-            ),
-            Refusal::OtherNamespace(why) => why.to_string(),
-        }
     }
 }
 
@@ -208,11 +186,7 @@ mod tests {
         }
         assert!(!Refusal::Init.overridable());
         assert!(Refusal::ServiceUnit("a.service".into()).overridable());
-        assert!(
-            Refusal::Forwarder(ForwarderKind::Pasta)
-                .reason()
-                .contains("--force")
-        );
+        assert!(Refusal::Forwarder(ForwarderKind::Pasta).overridable());
     }
 
     #[test]
@@ -256,10 +230,5 @@ mod tests {
         }
         let refused = decide(3, outside, me, false, Some(&plain), true).unwrap_err();
         assert!(!refused.overridable());
-        assert!(
-            refused.reason().contains("--proc-root"),
-            "{}",
-            refused.reason()
-        );
     }
 }

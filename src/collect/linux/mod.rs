@@ -24,7 +24,7 @@ use crate::collect::unix::{self, probe, signal, users};
 use crate::collect::{CollectError, PROC_ROOT, Pinned, Platform, ProcView, files, interfaces};
 use crate::model::{
     Family, InterfaceAddr, OwnerRaw, OwnerScan, Phases, PidNamespace, PortSettings, ProbeResult,
-    ProcIdentity, ProcessInfo, Proto, RawSocket, SocketQuery,
+    ProcIdentity, ProcessInfo, Proto, RawSocket, Signal, SignalError, SocketQuery,
 };
 
 /// The Linux platform, reading processes through one proc root (`--proc-root`).
@@ -167,12 +167,12 @@ impl Platform for Linux {
         self.root(view).join(pid.to_string()).exists()
     }
 
-    fn pin(&self, pid: u32) -> io::Result<Option<Pinned>> {
-        pidfd::Pidfd::open(pid)
+    fn pin(&self, pid: u32) -> Result<Option<Pinned>, SignalError> {
+        pidfd::Pidfd::open(pid).map_err(|e| signal::error(&e))
     }
 
-    fn signal(&self, pid: u32, signal: i32) -> io::Result<()> {
-        signal::send(pid, signal)
+    fn signal(&self, pid: u32, signal: Signal) -> Result<(), SignalError> {
+        signal::deliver(pid, signal)
     }
 
     fn wait_exit(&self, pinned: &[Pinned], timeout: Duration) -> io::Result<Vec<bool>> {

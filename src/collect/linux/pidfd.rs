@@ -12,7 +12,8 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-use crate::collect::unix::signal::positive;
+use crate::collect::unix::signal::{self, positive};
+use crate::model::{Signal, SignalError};
 
 /// A process pinned by a pidfd: signals sent through it reach only that process.
 #[derive(Debug)]
@@ -64,11 +65,21 @@ impl Pidfd {
         self.pid
     }
 
-    /// Send `signal` to the pinned process.
+    /// Send `signal` to the pinned process, as this system numbers it.
+    ///
+    /// # Errors
+    /// [`SignalError::Gone`] when it has exited (and was reaped),
+    /// [`SignalError::NotPermitted`] when not permitted.
+    pub fn send(&self, signal: Signal) -> Result<(), SignalError> {
+        self.send_number(signal::number(signal))
+            .map_err(|e| signal::error(&e))
+    }
+
+    /// Send the signal numbered `signal` to the pinned process.
     ///
     /// # Errors
     /// ESRCH when it has exited (and was reaped), EPERM when not permitted.
-    pub fn send(&self, signal: i32) -> io::Result<()> {
+    fn send_number(&self, signal: i32) -> io::Result<()> {
         // SAFETY: pidfd_send_signal(fd, sig, NULL, 0): a valid pidfd, no siginfo, no flags.
         let rc = unsafe {
             libc::syscall(
@@ -158,7 +169,7 @@ mod tests {
             .expect("pidfds on this kernel");
         assert_eq!(pidfd.pid(), child.id());
         assert!(!pidfd.exited().unwrap());
-        pidfd.send(libc::SIGTERM).unwrap();
+        pidfd.send(Signal::Term).unwrap();
         let exited = wait_exit(std::slice::from_ref(&pidfd), Duration::from_secs(10)).unwrap();
         assert_eq!(exited, vec![true]);
         assert!(pidfd.exited().unwrap());
@@ -168,8 +179,9 @@ mod tests {
             Some(libc::SIGTERM)
         );
         // Reaped: its pidfd can no longer signal anything, whoever gets the pid next.
+        assert_eq!(pidfd.send(Signal::Term), Err(SignalError::Gone));
         assert_eq!(
-            pidfd.send(libc::SIGTERM).unwrap_err().raw_os_error(),
+            pidfd.send_number(libc::SIGTERM).unwrap_err().raw_os_error(),
             Some(libc::ESRCH)
         );
     }
