@@ -27,7 +27,9 @@ pub use audit::{
 pub use cidr::Cidr;
 pub use date::{Date, UnixTime, civil_from_days};
 pub use exposure::{AddrClass, Exposure, InterfaceAddr, parse_exposure};
-pub use host::{Ancestor, OwnerRaw, PortSettings, ProbeOutcome, ProbeResult, ProcIdentity};
+pub use host::{
+    Ancestor, OwnerRaw, PortList, PortSettings, ProbeOutcome, ProbeResult, ProcIdentity,
+};
 pub use investigation::{Investigation, PortVerdict, TIME_WAIT_SECONDS};
 pub use kill::{Signal, parse_timeout};
 pub use label::{
