@@ -42,7 +42,7 @@ pub use port::{
 };
 pub use process::{OwnerUnknown, PidNamespace, ProcessInfo, UserSpec};
 pub use severity::{ParseSeverityError, Severity, Why};
-pub use snapshot::{Phases, Request, Snapshot, SocketKey, SocketQuery};
+pub use snapshot::{Phases, Request, Snapshot, SocketKey, SocketQuery, StateSet};
 pub use socket::{
     Family, FdRef, OwnerScan, Proto, RawSocket, SocketEntry, SocketState, parse_state,
 };

@@ -48,7 +48,7 @@ pub fn run(
         owners: true,
     };
     let snapshot = env.collector.snapshot(&request, &|_| true)?;
-    let entries = inventory::build(&snapshot, &env.services());
+    let entries = inventory::build(&snapshot, env.services());
     let warnings = inventory::warnings(&entries, &snapshot);
 
     if let Some(path) = &args.save_baseline {

@@ -160,7 +160,7 @@ fn sockets_on(env: &Env, spec: PortSpec, owners: bool) -> Result<(Vec<SocketEntr
     let snapshot = env
         .collector
         .snapshot(&request, &|s| spec.matches(s.proto, s.local_port))?;
-    Ok((inventory::build(&snapshot, &env.services()), snapshot))
+    Ok((inventory::build(&snapshot, env.services()), snapshot))
 }
 
 /// Everything `who` reports about the port, without the bind probe.

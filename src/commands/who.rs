@@ -30,7 +30,7 @@ pub fn run(args: &WhoArgs, env: &Env, out: &mut dyn Write, err: &mut dyn Write) 
     let snapshot = env
         .collector
         .snapshot(&request, &|s| spec.matches(s.proto, s.local_port))?;
-    let sockets = inventory::build(&snapshot, &env.services());
+    let sockets = inventory::build(&snapshot, env.services());
     let warnings = inventory::warnings(&sockets, &snapshot);
     let now = UnixTime::from_system_time(SystemTime::now()).0;
     let (owner_raw, socket_units) = env
