@@ -2,11 +2,11 @@
 //! and the owners' cgroups, let [`audit::report`] decide, render the report and return the gate's
 //! outcome. With `--save-baseline` it records the listeners instead.
 //!
-//! Only composition and file handling (allowlist, baseline) live here: the findings, the
-//! baseline, the allowlist, the severity floor and the `--fail-on` gate are decided in
-//! [`crate::analyze::audit`], the table and JSON are written by [`crate::render::audit`].
+//! Only composition lives here: the files are read through `collect::files` and the baseline
+//! written through `collect::output`; the owners' cgroups are joined, the findings, the
+//! baseline, the allowlist, the severity floor and the `--fail-on` gate decided in
+//! [`crate::analyze::audit`]; the table and JSON are written by [`crate::render::audit`].
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::time::SystemTime;
@@ -20,6 +20,7 @@ use crate::analyze::inventory;
 use crate::analyze::rules::RuleSet;
 use crate::cli::AuditArgs;
 use crate::collect::files::{INPUT_LIMIT, read_regular_text};
+use crate::collect::output;
 use crate::commands::{Env, Outcome, print_warnings};
 use crate::model::{HostContext, Request, SocketQuery, UnixTime};
 use crate::render::audit::{AuditDocument, table};
@@ -54,8 +55,8 @@ pub fn run(
     if let Some(path) = &args.save_baseline {
         print_warnings(err, &warnings)?;
         let record = Baseline::from_entries(&entries, now.0);
-        let text = serde_json::to_string_pretty(&record)?;
-        std::fs::write(path, text + "\n")
+        let text = serde_json::to_string_pretty(&record)? + "\n";
+        output::replace_file(path, text.as_bytes())
             .with_context(|| format!("cannot write baseline {}", path.display()))?;
         writeln!(
             err,
@@ -71,10 +72,7 @@ pub fn run(
     };
     let findings = audit::findings(&entries, RuleSet::builtin(), &host);
     // Units and containers of the owners: one cgroup read per owning pid of a finding.
-    let cgroups: HashMap<u32, String> = audit::owner_pids(&findings)
-        .into_iter()
-        .filter_map(|pid| Some((pid, env.platform().cgroup(pid)?)))
-        .collect();
+    let cgroups = audit::owner_cgroups(&findings, |pid| env.platform().cgroup(pid));
     let allowlist_name = args
         .allow
         .as_deref()

@@ -169,9 +169,10 @@ fn investigate(env: &Env, spec: PortSpec) -> Result<Investigation> {
     let (sockets, snapshot) = sockets_on(env, spec, true)?;
     let warnings = inventory::warnings(&sockets, &snapshot);
     let now = UnixTime::from_system_time(SystemTime::now()).0;
-    let (owner_raw, socket_units) = env
-        .collector
-        .holder_facts(investigation::holders(&sockets).into_keys());
+    let (owner_raw, socket_units) = env.collector.holder_facts(
+        investigation::holders(&sockets).into_keys(),
+        investigation::needs_socket_units(&sockets),
+    );
     Ok(investigation::investigate(Pieces {
         spec,
         sockets,

@@ -33,9 +33,10 @@ pub fn run(args: &WhoArgs, env: &Env, out: &mut dyn Write, err: &mut dyn Write) 
     let sockets = inventory::build(&snapshot, env.services());
     let warnings = inventory::warnings(&sockets, &snapshot);
     let now = UnixTime::from_system_time(SystemTime::now()).0;
-    let (owner_raw, socket_units) = env
-        .collector
-        .holder_facts(investigation::holders(&sockets).into_keys());
+    let (owner_raw, socket_units) = env.collector.holder_facts(
+        investigation::holders(&sockets).into_keys(),
+        investigation::needs_socket_units(&sockets),
+    );
     let probe = if args.no_probe {
         Vec::new()
     } else {
