@@ -28,7 +28,9 @@ pub use audit::{
 pub use cidr::Cidr;
 pub use date::{Date, UnixTime, civil_from_days};
 pub use exposure::{AddrClass, Exposure, InterfaceAddr, parse_exposure};
-pub use host::{Ancestor, OwnerRaw, PortSettings, ProbeOutcome, ProbeResult, ProcIdentity};
+pub use host::{
+    Ancestor, OwnerRaw, PortList, PortSettings, ProbeOutcome, ProbeResult, ProcIdentity,
+};
 pub use investigation::{Investigation, PortVerdict, TIME_WAIT_SECONDS};
 pub use kill::{Signal, SignalError, parse_timeout};
 pub use label::{
@@ -42,7 +44,7 @@ pub use port::{
 };
 pub use process::{OwnerUnknown, PidNamespace, ProcessInfo, UserSpec};
 pub use severity::{ParseSeverityError, Severity, Why};
-pub use snapshot::{Phases, Request, Snapshot, SocketKey, SocketQuery};
+pub use snapshot::{Phases, Request, Snapshot, SocketKey, SocketQuery, StateSet};
 pub use socket::{
     Family, FdRef, OwnerScan, Proto, RawSocket, SocketEntry, SocketState, parse_state,
 };

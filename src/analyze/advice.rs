@@ -289,8 +289,10 @@ pub fn advice(input: &AdviceInput<'_>) -> Vec<String> {
              = {start}): run the server as root, or grant it CAP_NET_BIND_SERVICE."
         ));
     }
-    if let Some((lo, hi)) = settings.ephemeral_range {
-        if (lo..=hi).contains(&port) && !is_reserved(settings, port) {
+    let reserved = is_reserved(settings, port);
+    if let Some(range) = settings.ephemeral_range {
+        if range.contains(port) && !reserved {
+            let (lo, hi) = (range.start, range.end);
             out.push(format!(
                 "Port {port} lies in the ephemeral range {lo}-{hi} \
                  (net.ipv4.ip_local_port_range): outgoing connections may take it at any time. \
@@ -298,7 +300,7 @@ pub fn advice(input: &AdviceInput<'_>) -> Vec<String> {
             ));
         }
     }
-    if is_reserved(settings, port) {
+    if reserved {
         out.push(format!(
             "Port {port} is listed in net.ipv4.ip_local_reserved_ports: outgoing connections never \
              pick it, so it stays available for a server."
@@ -308,20 +310,11 @@ pub fn advice(input: &AdviceInput<'_>) -> Vec<String> {
 }
 
 /// True when `port` is listed in `net.ipv4.ip_local_reserved_ports`.
-#[must_use]
-pub fn is_reserved(settings: &PortSettings, port: u16) -> bool {
-    settings.reserved_ports.as_deref().is_some_and(|list| {
-        list.split(',').any(|item| {
-            let item = item.trim();
-            match item.split_once('-') {
-                Some((a, b)) => match (a.parse::<u16>(), b.parse::<u16>()) {
-                    (Ok(a), Ok(b)) => (a..=b).contains(&port),
-                    _ => false,
-                },
-                None => item.parse::<u16>().ok() == Some(port),
-            }
-        })
-    })
+fn is_reserved(settings: &PortSettings, port: u16) -> bool {
+    settings
+        .reserved_ports
+        .as_ref()
+        .is_some_and(|list| list.contains(port))
 }
 
 fn address_conflicts(sockets: &[SocketEntry], port: u16) -> Vec<String> {
@@ -405,6 +398,8 @@ mod tests {
     }
     use std::net::Ipv4Addr;
 
+    use crate::model::{PortList, PortRange};
+
     fn entry(state: SocketState, addr: &str, reason: Option<OwnerUnknown>) -> SocketEntry {
         SocketEntry {
             state,
@@ -423,8 +418,11 @@ mod tests {
     #[test]
     fn advice_lines() {
         let settings = PortSettings {
-            ephemeral_range: Some((32768, 60999)),
-            reserved_ports: Some("40000,50000-50010".into()),
+            ephemeral_range: Some(PortRange {
+                start: 32768,
+                end: 60999,
+            }),
+            reserved_ports: Some(PortList::parse("40000,50000-50010")),
             unprivileged_port_start: Some(1024),
         };
         let none = advice(&AdviceInput {
@@ -543,14 +541,48 @@ mod tests {
     }
 
     #[test]
-    fn reserved_lists() {
-        let s = |r: &str| PortSettings {
-            reserved_ports: Some(r.into()),
-            ..PortSettings::default()
+    fn ephemeral_and_reserved_ports() {
+        let settings = |ephemeral: Option<(u16, u16)>, reserved: Option<&str>| PortSettings {
+            ephemeral_range: ephemeral.map(|(start, end)| PortRange { start, end }),
+            reserved_ports: reserved.map(PortList::parse),
+            unprivileged_port_start: None,
         };
-        assert!(is_reserved(&s("8080"), 8080));
-        assert!(is_reserved(&s("1,9000-9010"), 9005));
-        assert!(!is_reserved(&s(""), 8080));
-        assert!(!is_reserved(&s("9000-9010"), 9011));
+        // (settings, port, says "ephemeral range", says "is listed in …reserved_ports")
+        let cases = [
+            (settings(Some((32768, 60999)), None), 40000, true, false),
+            (settings(Some((32768, 60999)), None), 32768, true, false),
+            (settings(Some((32768, 60999)), None), 60999, true, false),
+            (settings(Some((32768, 60999)), None), 61000, false, false),
+            (settings(Some((32768, 60999)), Some("")), 40000, true, false),
+            (
+                settings(Some((32768, 60999)), Some("8080,40000-40010")),
+                40005,
+                false,
+                true,
+            ),
+            (settings(None, Some("8080")), 8080, false, true),
+            (settings(None, Some("1,9000-9010")), 9005, false, true),
+            (settings(None, Some("9000-9010")), 9011, false, false),
+            // Items that are no range list nothing.
+            (settings(None, Some("0,x,9010-9000")), 9005, false, false),
+            (settings(None, None), 8080, false, false),
+        ];
+        for (settings, port, ephemeral, reserved) in cases {
+            let lines = advice(&AdviceInput {
+                spec: spec(port),
+                sockets: &[],
+                owners: &[],
+                settings: &settings,
+                probe: &[],
+                pid_namespace: None,
+            });
+            let says = |text: &str| lines.iter().any(|l| l.contains(text));
+            assert_eq!(says("ephemeral range"), ephemeral, "{port} {lines:?}");
+            assert_eq!(
+                says("is listed in net.ipv4.ip_local_reserved_ports"),
+                reserved,
+                "{port} {lines:?}"
+            );
+        }
     }
 }

@@ -77,6 +77,17 @@ pub fn holders(entries: &[SocketEntry]) -> BTreeMap<u32, (ProcessInfo, Proto)> {
     out
 }
 
+/// True when the systemd `.socket` units are needed to explain the holders of `entries`: only
+/// when pid 1 holds one of them, since only the service manager holds a port for socket
+/// activation and [`owner_details`] consults the units for pid 1 alone. Reading them walks the
+/// unit directories, so it is skipped otherwise.
+#[must_use]
+pub fn needs_socket_units(entries: &[SocketEntry]) -> bool {
+    entries
+        .iter()
+        .any(|e| e.processes.iter().any(|p| p.pid == 1))
+}
+
 /// The verdict on a port from its listed sockets and the bind probe: never "free" while the
 /// probe's own bind finds the port in use.
 #[must_use]
@@ -187,6 +198,29 @@ mod tests {
     use crate::model::Ancestor;
     use crate::model::PortVerdict as Verdict;
     use crate::model::{OwnerUnknown, SocketState};
+
+    #[test]
+    fn socket_units_are_read_only_for_a_pid_1_holder() {
+        let held = |pids: &[u32]| SocketEntry {
+            processes: pids
+                .iter()
+                .map(|&pid| ProcessInfo::test_process(pid, "p"))
+                .collect(),
+            ..SocketEntry::test_listener("0.0.0.0", 8080)
+        };
+        // (holders of each socket, units needed)
+        let cases: [(Vec<Vec<u32>>, bool); 5] = [
+            (vec![], false),
+            (vec![vec![]], false),
+            (vec![vec![700, 701]], false),
+            (vec![vec![1]], true),
+            (vec![vec![700], vec![], vec![42, 1]], true),
+        ];
+        for (holders, want) in cases {
+            let entries: Vec<SocketEntry> = holders.iter().map(|h| held(h)).collect();
+            assert_eq!(needs_socket_units(&entries), want, "{holders:?}");
+        }
+    }
 
     fn entry(state: SocketState, addr: &str, reason: Option<OwnerUnknown>) -> SocketEntry {
         SocketEntry {

@@ -127,19 +127,22 @@ impl Collector {
             phases,
         })
     }
+
     /// Raw facts about the holders of one port for `who` and `kill`: each pid's parents and
-    /// cgroup (`Platform::owner_raw`), and the systemd `.socket` units, read only when pid 1 is
-    /// among them (only the service manager holds a port for socket activation).
+    /// cgroup (`Platform::owner_raw`) and, when `socket_units` is true, the systemd `.socket`
+    /// units as (name, text) (`Platform::socket_units`). Whether the units are needed is the
+    /// caller's to say (`analyze::investigation::needs_socket_units`); nothing is matched here.
     #[must_use]
     pub fn holder_facts(
         &self,
         pids: impl IntoIterator<Item = u32>,
+        socket_units: bool,
     ) -> (BTreeMap<u32, OwnerRaw>, Vec<(String, String)>) {
         let owner_raw: BTreeMap<u32, OwnerRaw> = pids
             .into_iter()
             .map(|pid| (pid, self.platform.owner_raw(pid)))
             .collect();
-        let socket_units = if owner_raw.contains_key(&1) {
+        let socket_units = if socket_units {
             self.platform.socket_units()
         } else {
             Vec::new()

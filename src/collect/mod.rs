@@ -33,6 +33,7 @@ mod interfaces;
 pub mod linux;
 #[cfg(not(target_os = "linux"))]
 pub mod other;
+pub mod output;
 #[cfg(test)]
 pub(crate) mod recorded;
 mod sysinfo_details;

@@ -215,8 +215,12 @@ impl Platform for Netstat2 {
 }
 
 /// What makes two netstat2 rows one socket: protocol, local address and port, remote address
-/// and port (empty and 0 without a remote end), kernel state number.
+/// and port (empty and 0 without a remote end), state number (the Linux `TCP_*` numbering,
+/// used here only to tell rows apart).
 type MergeKey = (Proto, String, u16, String, u16, u8);
+
+/// The state number of every netstat2 UDP row (TCP_CLOSE in the Linux numbering).
+const UDP_UNCONNECTED: u8 = 7;
 
 fn table_via_netstat2(
     query: &SocketQuery,
@@ -231,10 +235,10 @@ fn table_via_netstat2(
         af |= AddressFamilyFlags::IPV6;
     }
     let mut pf = ProtocolFlags::empty();
-    if query.tcp_states != 0 {
+    if !query.states_of(Proto::Tcp).is_empty() {
         pf |= ProtocolFlags::TCP;
     }
-    if query.udp_states != 0 {
+    if !query.states_of(Proto::Udp).is_empty() {
         pf |= ProtocolFlags::UDP;
     }
     let infos = netstat2::get_sockets_info(af, pf).map_err(|e| CollectError::SocketTable {
@@ -288,15 +292,11 @@ fn table_via_netstat2(
                     bound_ifindex: None,
                     v6only: None,
                 },
-                SocketQuery::TCP_CLOSE,
+                UDP_UNCONNECTED,
             ),
         };
-        let mask = if raw.proto == Proto::Tcp {
-            query.tcp_states
-        } else {
-            query.udp_states
-        };
-        if mask & (1u32 << kernel_state) == 0 || !keep(&raw) {
+        // The same set the Linux backend asks the kernel for, applied after the dump.
+        if !query.states_of(raw.proto).contains(raw.state) || !keep(&raw) {
             continue;
         }
         let key = (
@@ -348,6 +348,6 @@ fn tcp_state(state: TcpState) -> (SocketState, u8) {
         TcpState::LastAck => (SocketState::LastAck, 9),
         TcpState::Listen => (SocketState::Listen, 10),
         TcpState::Closing => (SocketState::Closing, 11),
-        _ => (SocketState::Bound, SocketQuery::TCP_BOUND_INACTIVE),
+        _ => (SocketState::Bound, 13),
     }
 }

@@ -2,15 +2,16 @@
 //! and the owners' cgroups, let [`audit::report`] decide, render the report and return the gate's
 //! outcome. With `--save-baseline` it records the listeners instead.
 //!
-//! Only composition and file handling (allowlist, baseline) live here: the findings, the
-//! baseline, the allowlist, the severity floor and the `--fail-on` gate are decided in
-//! [`crate::analyze::audit`], the table and JSON are written by [`crate::render::audit`].
+//! Only composition lives here: the files are read through `collect::files` and the baseline
+//! written through `collect::output`; the owners' cgroups are joined, the findings, the
+//! baseline, the allowlist, the severity floor and the `--fail-on` gate decided in
+//! [`crate::analyze::audit`]; the table and JSON are written by [`crate::render::audit`].
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::time::SystemTime;
 
+use crate::render::Format;
 use anyhow::{Context, Result, anyhow};
 
 use crate::analyze::allowlist::Allowlist;
@@ -20,6 +21,7 @@ use crate::analyze::inventory;
 use crate::analyze::rules::RuleSet;
 use crate::cli::AuditArgs;
 use crate::collect::files::{INPUT_LIMIT, read_regular_text};
+use crate::collect::output;
 use crate::commands::{Env, Outcome, print_warnings};
 use crate::model::{HostContext, Request, SocketQuery, UnixTime};
 use crate::render::audit::{AuditDocument, table};
@@ -48,14 +50,14 @@ pub fn run(
         owners: true,
     };
     let snapshot = env.collector.snapshot(&request, &|_| true)?;
-    let entries = inventory::build(&snapshot, &env.services());
+    let entries = inventory::build(&snapshot, env.services());
     let warnings = inventory::warnings(&entries, &snapshot);
 
     if let Some(path) = &args.save_baseline {
         print_warnings(err, &warnings)?;
         let record = Baseline::from_entries(&entries, now.0);
-        let text = serde_json::to_string_pretty(&record)?;
-        std::fs::write(path, text + "\n")
+        let text = serde_json::to_string_pretty(&record)? + "\n";
+        output::replace_file(path, text.as_bytes())
             .with_context(|| format!("cannot write baseline {}", path.display()))?;
         writeln!(
             err,
@@ -71,10 +73,7 @@ pub fn run(
     };
     let findings = audit::findings(&entries, RuleSet::builtin(), &host);
     // Units and containers of the owners: one cgroup read per owning pid of a finding.
-    let cgroups: HashMap<u32, String> = audit::owner_pids(&findings)
-        .into_iter()
-        .filter_map(|pid| Some((pid, env.platform().cgroup(pid)?)))
-        .collect();
+    let cgroups = audit::owner_cgroups(&findings, |pid| env.platform().cgroup(pid));
     let allowlist_name = args
         .allow
         .as_deref()
@@ -93,16 +92,15 @@ pub fn run(
     let report = audit::report(findings, &cgroups, accepted, options, now.date(), warnings);
     print_warnings(err, &report.warnings)?;
 
-    if args.format() == crate::render::Format::Json {
-        json::write(out, &AuditDocument::of(&report))?;
-    } else {
-        table(
+    match args.format() {
+        Format::Json => json::write(out, &AuditDocument::of(&report))?,
+        Format::Table => table(
             out,
             &report.shown(),
             &report.summary,
             report.gate,
             env.style,
-        )?;
+        )?,
     }
     out.flush()?;
     Ok(if report.gate.failed {

@@ -43,7 +43,7 @@ pub(crate) fn sockets_on(
     let snapshot = env
         .collector
         .snapshot(&request, &|s| spec.matches(s.proto, s.local_port))?;
-    Ok((inventory::build(&snapshot, &env.services()), snapshot))
+    Ok((inventory::build(&snapshot, env.services()), snapshot))
 }
 
 /// Everything known about the port: its sockets with their owners, each holder's raw facts, the
@@ -56,9 +56,10 @@ pub(crate) fn investigate(env: &Env, spec: PortSpec, probe: Probe) -> Result<Inv
     let (sockets, snapshot) = sockets_on(env, spec, true)?;
     let warnings = inventory::warnings(&sockets, &snapshot);
     let now = UnixTime::from_system_time(SystemTime::now()).0;
-    let (owner_raw, socket_units) = env
-        .collector
-        .holder_facts(investigation::holders(&sockets).into_keys());
+    let (owner_raw, socket_units) = env.collector.holder_facts(
+        investigation::holders(&sockets).into_keys(),
+        investigation::needs_socket_units(&sockets),
+    );
     let probe = match probe {
         Probe::Bind => platform.probe(spec.port, &investigation::probe_protocols(spec, &sockets)),
         Probe::Skip => Vec::new(),

@@ -14,9 +14,9 @@ use crate::analyze::inventory;
 use crate::cli::ListArgs;
 use crate::collect::Platform;
 use crate::commands::{Env, Outcome, print_pid_namespace, print_timings, print_warnings};
+use crate::model::Proto;
 use crate::model::UserSpec;
-use crate::model::{Proto, SocketState};
-use crate::model::{Request, SocketQuery};
+use crate::model::{Request, SocketQuery, StateSet};
 use crate::render::table::Columns;
 use crate::render::{ListEnd, list_sink};
 
@@ -47,7 +47,7 @@ pub fn run(
     let mut sieve = Sieve::new(&filter);
     let mut failed = None;
     phases.time(sink.feed_phase(), || {
-        inventory::for_each_entry(&snapshot, &services, |entry| {
+        inventory::for_each_entry(&snapshot, services, |entry| {
             if sieve.keep(&entry) && failed.is_none() {
                 failed = sink.entry(&entry).err();
             }
@@ -121,12 +121,11 @@ pub fn query(args: &ListArgs) -> SocketQuery {
         SocketQuery::listening()
     };
     if !args.state.is_empty() {
-        q.tcp_states = state_mask(&args.state, Proto::Tcp);
-        q.udp_states = state_mask(&args.state, Proto::Udp);
+        q.states = StateSet::of(&args.state);
     }
     match (args.tcp, args.udp) {
-        (true, false) => q.udp_states = 0,
-        (false, true) => q.tcp_states = 0,
+        (true, false) => q.udp = false,
+        (false, true) => q.tcp = false,
         _ => {}
     }
     // One port range (the usual `--port P`) is filtered by the kernel; several are filtered
@@ -143,57 +142,94 @@ pub fn query(args: &ListArgs) -> SocketQuery {
     q
 }
 
-fn state_mask(states: &[SocketState], proto: Proto) -> u32 {
-    states
-        .iter()
-        .filter_map(|s| s.kernel_number(proto))
-        .fold(0, |mask, n| mask | (1 << n))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn listening_query_asks_only_listen_and_unconnected() {
-        let q = query(&ListArgs::default());
-        assert_eq!(q.tcp_states, 1 << 10);
-        assert_eq!(q.udp_states, 1 << 7);
-        let q = query(&ListArgs {
-            tcp: true,
-            ipv4: true,
-            ..ListArgs::default()
-        });
-        assert_eq!((q.udp_states, q.ipv6), (0, false));
-    }
-
-    #[test]
-    fn state_filters_reach_the_kernel() {
-        let q = query(&ListArgs {
-            state: vec![SocketState::TimeWait],
-            ..ListArgs::default()
-        });
-        assert_eq!(q.tcp_states, 1 << 6);
-        assert_eq!(q.udp_states, 0);
-        let q = query(&ListArgs {
-            state: vec![SocketState::Unconnected],
-            ..ListArgs::default()
-        });
-        assert_eq!((q.tcp_states, q.udp_states), (0, 1 << 7));
-        // A bound TCP socket is asked for as TCP_BOUND_INACTIVE, never as CLOSE.
-        let q = query(&ListArgs {
-            state: vec![SocketState::Bound],
-            ..ListArgs::default()
-        });
-        assert_eq!((q.tcp_states, q.udp_states), (1 << 13, 0));
-        assert_eq!(
+    fn the_query_asks_the_states_protocols_and_families_shown() {
+        use crate::model::SocketState::{self, Bound, Listen, TimeWait, Unconnected};
+        let args = |edit: &dyn Fn(&mut ListArgs)| {
+            let mut a = ListArgs::default();
+            edit(&mut a);
+            a
+        };
+        // (arguments, states asked of TCP, of UDP, IPv4, IPv6)
+        let cases = [
+            (args(&|_| {}), vec![Listen], vec![Unconnected], true, true),
+            (
+                args(&|a| {
+                    a.tcp = true;
+                    a.ipv4 = true;
+                }),
+                vec![Listen],
+                vec![],
+                true,
+                false,
+            ),
+            (
+                args(&|a| a.udp = true),
+                vec![],
+                vec![Unconnected],
+                true,
+                true,
+            ),
+            (
+                args(&|a| a.ipv6 = true),
+                vec![Listen],
+                vec![Unconnected],
+                false,
+                true,
+            ),
+            // `--state` implies the states given, with or without `--all`.
+            (
+                args(&|a| a.state = vec![TimeWait]),
+                vec![TimeWait],
+                vec![],
+                true,
+                true,
+            ),
+            (
+                args(&|a| a.state = vec![Unconnected]),
+                vec![],
+                vec![Unconnected],
+                true,
+                true,
+            ),
+            (
+                args(&|a| {
+                    a.state = vec![Bound];
+                    a.all = true;
+                }),
+                vec![Bound],
+                vec![],
+                true,
+                true,
+            ),
+            (
+                args(&|a| a.all = true),
+                SocketState::ALL
+                    .into_iter()
+                    .filter(|&s| s != Unconnected)
+                    .collect(),
+                vec![SocketState::Unconnected, SocketState::Established],
+                true,
+                true,
+            ),
+        ];
+        for (args, tcp, udp, ipv4, ipv6) in cases {
+            let q = query(&args);
+            assert_eq!(q.states_of(Proto::Tcp), StateSet::of(&tcp), "{args:?}");
+            assert_eq!(q.states_of(Proto::Udp), StateSet::of(&udp), "{args:?}");
+            assert_eq!((q.ipv4, q.ipv6), (ipv4, ipv6), "{args:?}");
+        }
+        assert!(
             query(&ListArgs {
                 all: true,
                 ..ListArgs::default()
             })
-            .tcp_states
-                & (1 << 13),
-            1 << 13
+            .states
+            .is_all()
         );
     }
 

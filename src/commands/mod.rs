@@ -7,6 +7,7 @@
 //! `investigate.rs` the composition `who` and `kill` share); it must not hold a command's
 //! logic, and commands must not import each other.
 
+use std::cell::OnceCell;
 use std::ffi::OsStr;
 use std::io::{IsTerminal, Write};
 
@@ -54,6 +55,8 @@ pub struct Env {
     pub timings: bool,
     /// The platform with its caches: every read of the system goes through it.
     pub collector: Collector,
+    /// The service table, built once on first use ([`Env::services`]).
+    pub services: OnceCell<ServiceDb>,
 }
 
 impl Env {
@@ -82,6 +85,7 @@ impl Env {
             style: Style { color, width },
             timings,
             collector: Collector::new(platform),
+            services: OnceCell::new(),
         }
     }
 
@@ -92,13 +96,15 @@ impl Env {
     }
 
     /// The service table: the built-in tables plus the system's services text when readable
-    /// (read once per collector; parsed here, where collect and analyze meet).
+    /// (read once per collector; parsed here, where collect and analyze meet), built on the
+    /// first call and shared by every later one.
     #[must_use]
-    pub fn services(&self) -> ServiceDb {
-        match self.collector.services_text() {
-            Some(text) => ServiceDb::with_etc_services(text),
-            None => ServiceDb::builtin(),
-        }
+    pub fn services(&self) -> &ServiceDb {
+        self.services
+            .get_or_init(|| match self.collector.services_text() {
+                Some(text) => ServiceDb::with_etc_services(text),
+                None => ServiceDb::builtin(),
+            })
     }
 }
 
@@ -305,6 +311,7 @@ mod tests {
                 style: Style::plain(),
                 timings: false,
                 collector: Collector::new(Box::new(platform)),
+                services: OnceCell::new(),
             };
             let (mut out, mut err) = (Vec::new(), Vec::new());
             let outcome = run(&cli, &env, &mut out, &mut err).unwrap();
@@ -313,6 +320,17 @@ mod tests {
                 String::from_utf8(err).unwrap(),
                 outcome,
             )
+        }
+
+        #[test]
+        fn the_service_table_is_built_once() {
+            let env = Env {
+                style: Style::plain(),
+                timings: false,
+                collector: Collector::new(Box::new(host())),
+                services: OnceCell::new(),
+            };
+            assert!(std::ptr::eq(env.services(), env.services()));
         }
 
         #[test]

@@ -8,20 +8,92 @@
 
 use std::net::IpAddr;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::Proto;
+use super::{PortRange, Proto};
 
 /// The kernel's port settings that matter when a bind fails. Each field is `None` where the
 /// platform does not have the setting or it could not be read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortSettings {
-    /// `net.ipv4.ip_local_port_range`: the ephemeral range for outgoing connections.
-    pub ephemeral_range: Option<(u16, u16)>,
-    /// `net.ipv4.ip_local_reserved_ports`, as written there (`8080,9000-9010`).
-    pub reserved_ports: Option<String>,
+    /// `net.ipv4.ip_local_port_range`: the ephemeral range for outgoing connections. JSON
+    /// writes it `[low, high]`.
+    #[serde(with = "low_high")]
+    pub ephemeral_range: Option<PortRange>,
+    /// `net.ipv4.ip_local_reserved_ports` (`8080,9000-9010`). JSON writes it as the kernel did.
+    pub reserved_ports: Option<PortList>,
     /// `net.ipv4.ip_unprivileged_port_start`: lower ports need privileges to bind.
     pub unprivileged_port_start: Option<u16>,
+}
+
+/// `ephemeral_range` as JSON has always written it: `[low, high]`.
+mod low_high {
+    use super::{Deserialize, Deserializer, PortRange, Serialize, Serializer};
+
+    #[allow(clippy::ref_option)] // serde's `with` hands over a reference to the field
+    pub fn serialize<S: Serializer>(range: &Option<PortRange>, s: S) -> Result<S::Ok, S::Error> {
+        range.map(|r| (r.start, r.end)).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PortRange>, D::Error> {
+        let pair = Option::<(u16, u16)>::deserialize(d)?;
+        Ok(pair.map(|(start, end)| PortRange { start, end }))
+    }
+}
+
+/// A list of ports and ranges as a sysctl writes it (`8080,9000-9010`): the text, kept as
+/// written for the reports, and the ranges it lists, for the decisions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortList {
+    text: String,
+    ranges: Vec<PortRange>,
+}
+
+impl PortList {
+    /// The list in `text`: comma-separated ports and `low-high` ranges, blanks around an item
+    /// ignored. An item that is not a port range ([`PortRange::parse`]: port 0, a word) lists
+    /// nothing; the kernel writes none, and the text is kept whole either way.
+    #[must_use]
+    pub fn parse(text: &str) -> PortList {
+        let ranges = text
+            .split(',')
+            .filter_map(|item| PortRange::parse(item.trim()).ok())
+            .collect();
+        PortList {
+            text: text.to_owned(),
+            ranges,
+        }
+    }
+
+    /// True when `port` is one of the ports listed.
+    #[must_use]
+    pub fn contains(&self, port: u16) -> bool {
+        self.ranges.iter().any(|r| r.contains(port))
+    }
+
+    /// The ranges listed, in the order written.
+    #[must_use]
+    pub fn ranges(&self) -> &[PortRange] {
+        &self.ranges
+    }
+
+    /// The list as it was written.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl Serialize for PortList {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for PortList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<PortList, D::Error> {
+        String::deserialize(d).map(|text| PortList::parse(&text))
+    }
 }
 
 /// What the kernel said to one bind of the probe.
@@ -100,4 +172,63 @@ pub struct ProcIdentity {
     pub ns_pid: Option<u32>,
     /// Start time in clock ticks since boot (`stat` field 22).
     pub start_ticks: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_lists() {
+        let r = |start, end| PortRange { start, end };
+        // (text, ranges, a port in it, a port not in it)
+        let cases = [
+            ("8080", vec![r(8080, 8080)], Some(8080), 8081),
+            (
+                "1,9000-9010",
+                vec![r(1, 1), r(9000, 9010)],
+                Some(9005),
+                9011,
+            ),
+            (" 22 , 80-81 ", vec![r(22, 22), r(80, 81)], Some(81), 79),
+            ("", vec![], None, 8080),
+            // Not ranges: listed nothing, as before the list was typed.
+            ("0,x,9010-9000,70000", vec![], None, 9005),
+            ("443,junk", vec![r(443, 443)], Some(443), 0),
+        ];
+        for (text, ranges, inside, outside) in cases {
+            let list = PortList::parse(text);
+            assert_eq!(list.ranges(), ranges.as_slice(), "{text:?}");
+            assert_eq!(list.as_str(), text);
+            if let Some(port) = inside {
+                assert!(list.contains(port), "{text:?} {port}");
+            }
+            assert!(!list.contains(outside), "{text:?} {outside}");
+        }
+    }
+
+    #[test]
+    fn settings_json_keeps_its_shape() {
+        let settings = PortSettings {
+            ephemeral_range: Some(PortRange {
+                start: 32768,
+                end: 60999,
+            }),
+            reserved_ports: Some(PortList::parse("8080,9000-9010")),
+            unprivileged_port_start: Some(1024),
+        };
+        let json = serde_json::to_string(&settings).unwrap();
+        assert_eq!(
+            json,
+            r#"{"ephemeral_range":[32768,60999],"reserved_ports":"8080,9000-9010","unprivileged_port_start":1024}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<PortSettings>(&json).unwrap(),
+            settings
+        );
+        assert_eq!(
+            serde_json::to_string(&PortSettings::default()).unwrap(),
+            r#"{"ephemeral_range":null,"reserved_ports":null,"unprivileged_port_start":null}"#
+        );
+    }
 }

@@ -11,7 +11,7 @@
 use std::fmt::{self, Display, Formatter};
 use std::net::IpAddr;
 
-use super::{AddrClass, OwnerUnknown, SocketEntry};
+use super::{AddrClass, FindingSocket, OwnerUnknown, SocketEntry};
 
 /// Write what `write` produces, honouring the formatter's width, fill, alignment and precision
 /// like [`Formatter::pad`]; without such flags the text goes straight to the formatter.
@@ -85,6 +85,17 @@ impl<'a> LocalEnd<'a> {
             interface: entry.interface.as_deref(),
             port: None,
             dual_stack: entry.dual_stack,
+        }
+    }
+
+    /// The local end of an audit finding's socket, with its port (a report line).
+    #[must_use]
+    pub fn of_finding(socket: &'a FindingSocket) -> Self {
+        LocalEnd {
+            address: socket.local_address,
+            interface: socket.interface.as_deref(),
+            port: Some(socket.port),
+            dual_stack: socket.dual_stack,
         }
     }
 
@@ -163,6 +174,18 @@ impl<'a> ExposureLabel<'a> {
             via_interface: entry.exposure_interface.as_deref(),
             wildcard: entry.wildcard,
             detailed: false,
+        }
+    }
+
+    /// The report form for an audit finding's socket.
+    #[must_use]
+    pub fn of_finding(socket: &'a FindingSocket) -> Self {
+        ExposureLabel {
+            class: socket.exposure,
+            via_address: socket.exposure_address,
+            via_interface: socket.exposure_interface.as_deref(),
+            wildcard: socket.wildcard,
+            detailed: true,
         }
     }
 
@@ -339,6 +362,11 @@ mod tests {
         e.interface = Some("eth1".into());
         e.dual_stack = Some(true);
         assert_eq!(LocalEnd::of(&e).to_string(), "[::]%eth1 v4+v6");
+        let finding = FindingSocket::from(&e);
+        assert_eq!(
+            LocalEnd::of_finding(&finding).to_string(),
+            "[::]%eth1:8080 v4+v6"
+        );
         assert_eq!(format!("{:<12}|", LocalEnd::of(&e)), "[::]%eth1 v4+v6|");
     }
 
@@ -390,6 +418,10 @@ mod tests {
         e.exposure = Some(Public);
         e.exposure_interface = Some("eth0".into());
         assert_eq!(ExposureLabel::of(&e).to_string(), "public via eth0");
+        assert_eq!(
+            ExposureLabel::of_finding(&FindingSocket::from(&e)).to_string(),
+            "public via eth0 (wildcard bind)"
+        );
         assert_eq!(
             format!("{:<17}|", ExposureLabel::of(&e)),
             "public via eth0  |"

@@ -11,17 +11,80 @@ use std::time::{Duration, Instant};
 
 use super::{
     Family, InterfaceAddr, OwnerScan, PidNamespace, PortSpec, ProcessInfo, Proto, RawSocket,
-    SocketEntry,
+    SocketEntry, SocketState,
 };
 
-/// Which sockets to ask the kernel for. State masks are bit sets of kernel `TCP_*` state numbers
-/// (`1 << 10` is LISTEN); a zero mask skips that protocol entirely.
+/// A set of [`SocketState`]s: the states a [`SocketQuery`] asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct StateSet(u16);
+
+impl StateSet {
+    /// No state.
+    pub const EMPTY: StateSet = StateSet(0);
+    /// Every state of [`SocketState::ALL`].
+    pub const ALL: StateSet = StateSet((1 << SocketState::ALL.len()) - 1);
+
+    fn bit(state: SocketState) -> u16 {
+        // Fieldless enum: the discriminant is the declaration index, below 16.
+        1 << (state as u16)
+    }
+
+    /// The set of `states`.
+    #[must_use]
+    pub fn of(states: &[SocketState]) -> StateSet {
+        states.iter().copied().collect()
+    }
+
+    /// True when `state` is in the set.
+    #[must_use]
+    pub fn contains(self, state: SocketState) -> bool {
+        self.0 & Self::bit(state) != 0
+    }
+
+    /// True when the set holds every state.
+    #[must_use]
+    pub fn is_all(self) -> bool {
+        self == Self::ALL
+    }
+
+    /// True when the set holds no state.
+    #[must_use]
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The states of the set that a socket of `proto` can be in.
+    #[must_use]
+    pub fn of_proto(self, proto: Proto) -> StateSet {
+        self.iter().filter(|s| s.occurs_in(proto)).collect()
+    }
+
+    /// The states in the set, in the order of [`SocketState::ALL`].
+    pub fn iter(self) -> impl Iterator<Item = SocketState> {
+        SocketState::ALL
+            .into_iter()
+            .filter(move |&s| self.contains(s))
+    }
+}
+
+impl FromIterator<SocketState> for StateSet {
+    fn from_iter<I: IntoIterator<Item = SocketState>>(states: I) -> StateSet {
+        StateSet(states.into_iter().fold(0, |set, s| set | Self::bit(s)))
+    }
+}
+
+/// Which sockets to ask the platform for: the states, protocols and families shown, and
+/// optionally one local port range. A Linux backend turns this into kernel requests (state
+/// bit masks, a port filter program) so the kernel does the filtering; other backends filter
+/// after the dump with [`SocketQuery::matches`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SocketQuery {
-    /// TCP states to dump.
-    pub tcp_states: u32,
-    /// UDP states to dump (`1 << 7` is unconnected, `1 << 1` connected).
-    pub udp_states: u32,
+    /// The states to show.
+    pub states: StateSet,
+    /// Include TCP sockets.
+    pub tcp: bool,
+    /// Include UDP sockets.
+    pub udp: bool,
     /// Include IPv4 sockets.
     pub ipv4: bool,
     /// Include IPv6 sockets.
@@ -33,27 +96,12 @@ pub struct SocketQuery {
 }
 
 impl SocketQuery {
-    /// Kernel TCP state number of LISTEN.
-    pub const TCP_LISTEN: u8 = 10;
-    /// Kernel state number of CLOSE (unconnected UDP).
-    pub const TCP_CLOSE: u8 = 7;
-    /// Kernel pseudo-state TCP_BOUND_INACTIVE (Linux 6.5): asking for it makes the kernel walk
-    /// its bind table for TCP sockets that are bound but neither listening nor connected, which
-    /// it then reports in state CLOSE. Older kernels ignore the bit.
-    pub const TCP_BOUND_INACTIVE: u8 = 13;
-    /// All kernel states 1..=12 and TCP_BOUND_INACTIVE (13).
-    pub const ALL_STATES: u32 = 0x3ffe;
-
-    /// The listening view: TCP LISTEN only (CLOSE is deliberately not OR-ed in, so the kernel
-    /// skips the established hash) and unconnected UDP.
+    /// The listening view: TCP `listen` and UDP `unconnected`.
     #[must_use]
     pub fn listening() -> Self {
         SocketQuery {
-            tcp_states: 1 << Self::TCP_LISTEN,
-            udp_states: 1 << Self::TCP_CLOSE,
-            ipv4: true,
-            ipv6: true,
-            local_ports: None,
+            states: StateSet::of(&[SocketState::Listen, SocketState::Unconnected]),
+            ..SocketQuery::all()
         }
     }
 
@@ -61,8 +109,9 @@ impl SocketQuery {
     #[must_use]
     pub fn all() -> Self {
         SocketQuery {
-            tcp_states: Self::ALL_STATES,
-            udp_states: Self::ALL_STATES,
+            states: StateSet::ALL,
+            tcp: true,
+            udp: true,
             ipv4: true,
             ipv6: true,
             local_ports: None,
@@ -76,26 +125,35 @@ impl SocketQuery {
         let mut query = SocketQuery::all();
         query.local_ports = Some((spec.port, spec.port));
         match spec.proto {
-            Some(Proto::Tcp) => query.udp_states = 0,
-            Some(Proto::Udp) => query.tcp_states = 0,
+            Some(Proto::Tcp) => query.udp = false,
+            Some(Proto::Udp) => query.tcp = false,
             None => {}
         }
         query
     }
 
-    /// True when the kernel would return `socket` for this query: its protocol's state mask
-    /// holds its state, its family is asked for and its local port is in range. For backends
-    /// that cannot filter at the source (netstat2, a recorded snapshot).
+    /// The states asked for sockets of `proto`: empty when the protocol is not asked for or
+    /// none of the states occurs in it (`--state listen` asks nothing of UDP), in which case a
+    /// backend skips the protocol entirely.
+    #[must_use]
+    pub fn states_of(&self, proto: Proto) -> StateSet {
+        let asked = match proto {
+            Proto::Tcp => self.tcp,
+            Proto::Udp => self.udp,
+        };
+        if asked {
+            self.states.of_proto(proto)
+        } else {
+            StateSet::EMPTY
+        }
+    }
+
+    /// True when this query asks for `socket`: its protocol is asked for with its state, its
+    /// family is asked for and its local port is in range. For backends that cannot filter at
+    /// the source (netstat2, a recorded snapshot).
     #[must_use]
     pub fn matches(&self, socket: &RawSocket) -> bool {
-        let mask = match socket.proto {
-            Proto::Tcp => self.tcp_states,
-            Proto::Udp => self.udp_states,
-        };
-        let state = socket
-            .state
-            .kernel_number(socket.proto)
-            .is_some_and(|n| mask & (1u32 << n) != 0);
+        let state = self.states_of(socket.proto).contains(socket.state);
         let family = match socket.family {
             Family::Ipv4 => self.ipv4,
             Family::Ipv6 => self.ipv6,
@@ -393,10 +451,49 @@ mod tests {
         assert_eq!(
             SocketQuery::port(spec(8080, Some(Proto::Tcp))),
             SocketQuery {
-                udp_states: 0,
+                udp: false,
                 local_ports: Some((8080, 8080)),
                 ..SocketQuery::all()
             }
+        );
+    }
+
+    #[test]
+    fn state_sets() {
+        use SocketState::{Bound, Established, Listen, TimeWait, Unconnected};
+        let all: Vec<SocketState> = StateSet::ALL.iter().collect();
+        assert_eq!(all, SocketState::ALL);
+        assert!(StateSet::of(&SocketState::ALL).is_all());
+        assert!(StateSet::EMPTY.is_empty() && StateSet::of(&[]).is_empty());
+        // (set, its TCP states, its UDP states)
+        let cases = [
+            (vec![Listen], vec![Listen], vec![]),
+            (vec![Unconnected], vec![], vec![Unconnected]),
+            (vec![Listen, Unconnected], vec![Listen], vec![Unconnected]),
+            (
+                vec![Established, TimeWait, Bound],
+                vec![Established, TimeWait, Bound],
+                vec![Established],
+            ),
+        ];
+        for (set, tcp, udp) in cases {
+            let set = StateSet::of(&set);
+            assert_eq!(set.of_proto(Proto::Tcp), StateSet::of(&tcp), "{set:?}");
+            assert_eq!(set.of_proto(Proto::Udp), StateSet::of(&udp), "{set:?}");
+            let query = SocketQuery {
+                states: set,
+                ..SocketQuery::all()
+            };
+            assert_eq!(query.states_of(Proto::Tcp), StateSet::of(&tcp));
+            let tcp_only = SocketQuery {
+                udp: false,
+                ..query
+            };
+            assert!(tcp_only.states_of(Proto::Udp).is_empty());
+        }
+        assert_eq!(
+            StateSet::ALL.of_proto(Proto::Udp),
+            StateSet::of(&[Unconnected, Established])
         );
     }
 }

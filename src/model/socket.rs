@@ -113,42 +113,14 @@ impl SocketState {
         SocketState::NewSynRecv,
     ];
 
-    /// Map a kernel `TCP_*` state number (include/net/tcp_states.h) for the given protocol.
+    /// True when a socket of `proto` can be in this state: UDP sockets are only `unconnected`
+    /// or `established`, TCP sockets never `unconnected`.
     #[must_use]
-    pub fn from_kernel(proto: Proto, state: u8) -> Option<SocketState> {
-        Some(match (proto, state) {
-            // UDP sockets only ever report these two states.
-            (Proto::Udp, 7) => SocketState::Unconnected,
-            (Proto::Udp, 1) => SocketState::Established,
-            (Proto::Udp, _) => return None,
-            (_, 1) => SocketState::Established,
-            (_, 2) => SocketState::SynSent,
-            (_, 3) => SocketState::SynRecv,
-            (_, 4) => SocketState::FinWait1,
-            (_, 5) => SocketState::FinWait2,
-            (_, 6) => SocketState::TimeWait,
-            // TCP_CLOSE with a local port: bound but inactive (reported so by the kernel's walk
-            // of the bind table); 13, TCP_BOUND_INACTIVE, is what a request asks for.
-            (_, 7 | 13) => SocketState::Bound,
-            (_, 8) => SocketState::CloseWait,
-            (_, 9) => SocketState::LastAck,
-            (_, 10) => SocketState::Listen,
-            (_, 11) => SocketState::Closing,
-            (_, 12) => SocketState::NewSynRecv,
-            _ => return None,
-        })
-    }
-
-    /// The kernel state number to ask for (a bit of `idiag_states`) to get this state for
-    /// `proto`, `None` when the protocol has no such state (an unconnected TCP socket, a
-    /// listening UDP socket). `Bound` is asked for as TCP_BOUND_INACTIVE (13): asking for
-    /// TCP_CLOSE (7) would only walk the established hash, where bound sockets are not.
-    #[must_use]
-    pub fn kernel_number(self, proto: Proto) -> Option<u8> {
-        if proto == Proto::Tcp && self == SocketState::Bound {
-            return Some(13);
+    pub fn occurs_in(self, proto: Proto) -> bool {
+        match proto {
+            Proto::Udp => matches!(self, SocketState::Unconnected | SocketState::Established),
+            Proto::Tcp => self != SocketState::Unconnected,
         }
-        (1..=12).find(|&n| SocketState::from_kernel(proto, n) == Some(self))
     }
 
     /// The snake_case name used in JSON and accepted by `--state`.

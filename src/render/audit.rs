@@ -10,10 +10,11 @@ use colored::{ColoredString, Colorize};
 use serde::Serialize;
 
 use crate::model::{
-    AuditReport, Drift, Finding, FindingSocket, Gate, HostAddr, OwnerUnknown, Severity, Summary,
+    AuditReport, Drift, ExposureLabel, Finding, FindingSocket, Gate, LocalEnd, OwnerUnknownForm,
+    OwnerUnknownLabel, Severity, Summary,
 };
 use crate::render::json::SCHEMA_VERSION;
-use crate::render::{Style, sanitize};
+use crate::render::{Sanitized, Style, sanitize};
 
 /// `portscope audit --json`.
 #[derive(Debug, Serialize)]
@@ -63,49 +64,24 @@ fn dim(text: &str, style: Style) -> String {
     }
 }
 
-/// `tcp 0.0.0.0:6379`, `tcp [::]:6379 v6-only`, `udp 0.0.0.0%eth0:53`.
+/// `tcp 0.0.0.0:6379`, `tcp [::]:6379 v6-only`, `udp 0.0.0.0%eth0:53`: the protocol and the
+/// model's [`LocalEnd`] with its port, escaped for the terminal.
 fn socket_label(f: &FindingSocket) -> String {
-    let mut s = format!("{} {}", f.proto, HostAddr(f.local_address));
-    if let Some(dev) = &f.interface {
-        s.push('%');
-        s.push_str(&sanitize(dev));
-    }
-    s.push(':');
-    s.push_str(&f.port.to_string());
-    match f.dual_stack {
-        Some(true) => s.push_str(" v4+v6"),
-        Some(false) => s.push_str(" v6-only"),
-        None => {}
-    }
-    s
+    format!("{} {}", f.proto, Sanitized(LocalEnd::of_finding(f)))
 }
 
+/// The report form of the model's [`ExposureLabel`], escaped for the terminal.
 fn exposure_label(f: &FindingSocket) -> String {
-    let Some(class) = f.exposure else {
-        return "no address".to_owned();
-    };
-    let mut s = class.as_str().replace('_', "-");
-    match (&f.exposure_interface, f.exposure_address) {
-        (Some(dev), Some(a)) => s.push_str(&format!(" via {} {}", sanitize(dev), a)),
-        (None, Some(a)) => s.push_str(&format!(" via {a}")),
-        (Some(dev), None) => s.push_str(&format!(" via {}", sanitize(dev))),
-        (None, None) => {}
-    }
-    if f.wildcard {
-        s.push_str(" (wildcard bind)");
-    }
-    s
+    Sanitized(ExposureLabel::of_finding(f)).to_string()
 }
 
 fn owner_label(f: &Finding) -> String {
     if f.socket.processes.is_empty() {
-        return match f.socket.owner_unknown_reason {
-            Some(OwnerUnknown::Permission) => "unknown (run as root to see it)".to_owned(),
-            Some(OwnerUnknown::Hidden) => "unknown (hidden even from root)".to_owned(),
-            Some(OwnerUnknown::NotFound) => "unknown (no process holds it)".to_owned(),
-            Some(OwnerUnknown::Kernel) => "kernel".to_owned(),
-            Some(OwnerUnknown::Skipped) | None => "unknown".to_owned(),
+        let unknown = OwnerUnknownLabel {
+            reason: f.socket.owner_unknown_reason,
+            form: OwnerUnknownForm::Owner,
         };
+        return unknown.as_str().to_owned();
     }
     let parts: Vec<String> = f
         .socket
@@ -205,7 +181,7 @@ mod tests {
     use super::*;
     use crate::analyze::audit::findings;
     use crate::analyze::rules::RuleSet;
-    use crate::model::{AddrClass, HostContext, ProcessInfo, SocketEntry};
+    use crate::model::{AddrClass, HostContext, ProcessInfo, Proto, SocketEntry};
 
     fn entry(addr: &str, port: u16, class: AddrClass, name: &str) -> SocketEntry {
         SocketEntry {
@@ -281,5 +257,93 @@ mod tests {
         )
         .unwrap();
         assert_eq!(String::from_utf8(buf).unwrap(), "no findings\n");
+    }
+
+    /// The labels of a finding, as the table writes them (they were hand-written here before
+    /// the model's labels; these rows pin the same bytes).
+    #[test]
+    fn finding_labels() {
+        use crate::model::OwnerUnknown;
+        let socket = |addr: &str, edit: &dyn Fn(&mut FindingSocket)| {
+            let mut s = FindingSocket::from(&SocketEntry::test_listener(addr, 53));
+            edit(&mut s);
+            s
+        };
+        // (socket, socket label, exposure label)
+        let cases = [
+            (
+                socket("0.0.0.0", &|_| {}),
+                "tcp 0.0.0.0:53",
+                "loopback (wildcard bind)",
+            ),
+            (
+                socket("::", &|s| {
+                    s.proto = Proto::Udp;
+                    s.interface = Some("eth\x1b0".into());
+                    s.dual_stack = Some(false);
+                    s.exposure = Some(AddrClass::LinkLocal);
+                    s.exposure_address = Some("fe80::1".parse().unwrap());
+                }),
+                "udp [::]%eth\\x1b0:53 v6-only",
+                "link-local via fe80::1 (wildcard bind)",
+            ),
+            (
+                socket("::", &|s| {
+                    s.dual_stack = Some(true);
+                    s.exposure = Some(AddrClass::Public);
+                    s.exposure_interface = Some("w\x07".into());
+                }),
+                "tcp [::]:53 v4+v6",
+                "public via w\\x07 (wildcard bind)",
+            ),
+            (
+                socket("10.0.0.1", &|s| {
+                    s.exposure = Some(AddrClass::Private);
+                    s.exposure_interface = Some("eth1".into());
+                    s.exposure_address = Some("10.0.0.1".parse().unwrap());
+                }),
+                "tcp 10.0.0.1:53",
+                "private via eth1 10.0.0.1",
+            ),
+            (
+                socket("0.0.0.0", &|s| s.exposure = None),
+                "tcp 0.0.0.0:53",
+                "no address",
+            ),
+        ];
+        for (s, end, exposure) in cases {
+            assert_eq!(socket_label(&s), end);
+            assert_eq!(exposure_label(&s), exposure);
+        }
+
+        let mut fs = findings(
+            &[entry("0.0.0.0", 6379, AddrClass::Public, "redis")],
+            RuleSet::builtin(),
+            &HostContext::default(),
+        );
+        let f = &mut fs[0];
+        f.socket.processes.clear();
+        // (reason, owner label)
+        let owners = [
+            (
+                Some(OwnerUnknown::Permission),
+                "unknown (run as root to see it)",
+            ),
+            (
+                Some(OwnerUnknown::Hidden),
+                "unknown (hidden even from root)",
+            ),
+            (
+                Some(OwnerUnknown::NotFound),
+                "unknown (no process holds it)",
+            ),
+            (Some(OwnerUnknown::Kernel), "kernel"),
+            (Some(OwnerUnknown::Skipped), "unknown"),
+            (None, "unknown"),
+        ];
+        for (reason, want) in owners {
+            f.socket.owner_unknown_reason = reason;
+            assert_eq!(owner_label(f), want, "{reason:?}");
+        }
     }
 }

@@ -10,8 +10,8 @@ use colored::Colorize;
 use serde::Serialize;
 
 use crate::model::{
-    HostAddr, Investigation, OwnerDetails, OwnerUnknown, PidNamespace, PortSpec, PortVerdict,
-    Proto, SocketEntry,
+    Endpoint, HostAddr, Investigation, OwnerDetails, OwnerUnknownForm, OwnerUnknownLabel,
+    PidNamespace, PortSpec, PortVerdict, Proto, SocketEntry, civil_from_days,
 };
 use crate::model::{PortSettings, ProbeOutcome, ProbeResult};
 use crate::render::json::SCHEMA_VERSION;
@@ -253,26 +253,16 @@ pub fn write_owners(out: &mut dyn Write, owners: &[OwnerDetails], style: Style) 
 fn write_unseen(out: &mut dyn Write, sockets: &[SocketEntry]) -> io::Result<()> {
     let mut lines: Vec<String> = Vec::new();
     for s in sockets {
-        let why = match s.owner_unknown_reason {
-            Some(OwnerUnknown::Permission) => "not visible without root",
-            Some(OwnerUnknown::Hidden) => {
-                "hidden: the holder's file descriptors cannot be read even as root (another PID namespace or a sandbox)"
-            }
-            Some(OwnerUnknown::Kernel) => {
-                "kernel-owned: no process holds it (TIME_WAIT or a kernel socket)"
-            }
-            Some(OwnerUnknown::NotFound) => {
-                "no process holds it: a kernel socket (NFS, WireGuard), another PID namespace, or the process exited"
-            }
-            Some(OwnerUnknown::Skipped) | None => continue,
-        };
-        let line = format!(
-            "  {} {} {}:{}: {why}",
-            s.proto,
-            s.state,
-            HostAddr(s.local_address),
-            s.local_port
-        );
+        let why = OwnerUnknownLabel {
+            reason: s.owner_unknown_reason,
+            form: OwnerUnknownForm::Explained,
+        }
+        .as_str();
+        if why.is_empty() {
+            continue;
+        }
+        let end = Endpoint(s.local_address, s.local_port);
+        let line = format!("  {} {} {end}: {why}", s.proto, s.state);
         if !lines.contains(&line) {
             lines.push(line);
         }
@@ -307,20 +297,13 @@ pub fn human_age(seconds: u64) -> String {
     }
 }
 
-/// Seconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC` (civil-from-days, no time zone data).
+/// Seconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC` (the model's [`civil_from_days`], no
+/// time zone data).
 #[must_use]
 pub fn utc(secs: u64) -> String {
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let (y, m, d) = civil_from_days(days);
     let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
         rem / 3600,
@@ -387,9 +370,49 @@ mod tests {
     }
 
     #[test]
+    fn sockets_without_a_visible_owner() {
+        use crate::model::OwnerUnknown;
+        let socket = |addr, reason| SocketEntry {
+            owner_unknown_reason: reason,
+            ..SocketEntry::test_listener(addr, 8080)
+        };
+        // (sockets, what is written)
+        let cases = [
+            (vec![], ""),
+            (
+                vec![
+                    socket("::1", None),
+                    socket("::1", Some(OwnerUnknown::Skipped)),
+                ],
+                "",
+            ),
+            (
+                vec![socket("::1", Some(OwnerUnknown::Permission))],
+                "\nSockets without a visible owner:\n  tcp listen [::1]:8080: not visible without root\n",
+            ),
+            (
+                // The same line twice is written once.
+                vec![
+                    socket("0.0.0.0", Some(OwnerUnknown::Kernel)),
+                    socket("0.0.0.0", Some(OwnerUnknown::Kernel)),
+                    socket("10.0.0.1", Some(OwnerUnknown::NotFound)),
+                ],
+                "\nSockets without a visible owner:\n  tcp listen 0.0.0.0:8080: kernel-owned: no process holds it (TIME_WAIT or a kernel socket)\n  tcp listen 10.0.0.1:8080: no process holds it: a kernel socket (NFS, WireGuard), another PID namespace, or the process exited\n",
+            ),
+        ];
+        for (sockets, want) in cases {
+            let mut out = Vec::new();
+            write_unseen(&mut out, &sockets).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), want);
+        }
+    }
+
+    #[test]
     fn utc_dates() {
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
         assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(951_868_799), "2000-02-29 23:59:59 UTC");
+        assert_eq!(utc(4_102_444_800), "2100-01-01 00:00:00 UTC");
     }
 }

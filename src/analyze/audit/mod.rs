@@ -26,6 +26,8 @@ mod report;
 
 #[cfg(test)]
 use gate::fails;
+pub use owners::owner_cgroups;
+#[cfg(test)]
 pub use owners::owner_pids;
 pub use report::{Accepted, AuditOptions, report};
 

@@ -2,8 +2,9 @@
 //! owning pid (from the text of `/proc/PID/cgroup`, parsed by [`crate::analyze::owner`]), and for
 //! a container port forwarder the address and port it forwards to, as a note.
 //!
-//! Pure: the command reads the cgroup texts (one per pid [`owner_pids`] names) and passes them
-//! in; this module must not read them itself, and must not print.
+//! Pure: the command passes the platform's look-up of cgroup texts to [`owner_cgroups`], which
+//! asks it once per pid [`owner_pids`] names; this module must not read them itself, and must
+//! not print.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -17,6 +18,20 @@ pub fn owner_pids(findings: &[Finding]) -> BTreeSet<u32> {
     findings
         .iter()
         .flat_map(|f| f.socket.processes.iter().map(|p| p.pid))
+        .collect()
+}
+
+/// Join the owners of `findings` with their cgroup texts: one `read` per pid [`owner_pids`]
+/// names, keeping the pids it answered for. `read` is the platform's look-up
+/// (`Platform::cgroup`), passed in so this stays pure.
+#[must_use]
+pub fn owner_cgroups(
+    findings: &[Finding],
+    read: impl Fn(u32) -> Option<String>,
+) -> HashMap<u32, String> {
+    owner_pids(findings)
+        .into_iter()
+        .filter_map(|pid| Some((pid, read(pid)?)))
         .collect()
 }
 
@@ -125,6 +140,44 @@ mod tests {
         attach_owners(&mut findings, &cgroups);
         assert_eq!(findings[0].containers.len(), 1);
         assert_eq!(findings[0].containers[0].runtime, "docker");
+    }
+
+    #[test]
+    fn cgroups_are_read_once_per_owning_pid() {
+        use std::cell::RefCell;
+        let owned = |pids: &[u32]| {
+            let mut e = redis_entry_for_owner_test();
+            e.processes = pids
+                .iter()
+                .map(|&pid| ProcessInfo::test_process(pid, "w"))
+                .collect();
+            base(&e)
+        };
+        // (findings' owners, pids the platform answers for, the join)
+        let cases = [
+            (vec![], vec![1, 2], vec![]),
+            (vec![vec![7], vec![7, 8]], vec![7, 8], vec![7, 8]),
+            // A pid without a readable cgroup (exited, another namespace) is left out.
+            (vec![vec![7, 9]], vec![9], vec![9]),
+            (vec![vec![]], vec![1], vec![]),
+        ];
+        for (owners, known, want) in cases {
+            let findings: Vec<Finding> = owners.iter().map(|p| owned(p)).collect();
+            let asked = RefCell::new(Vec::new());
+            let joined = owner_cgroups(&findings, |pid| {
+                asked.borrow_mut().push(pid);
+                known.contains(&pid).then(|| format!("0::/{pid}.service\n"))
+            });
+            let mut got: Vec<u32> = joined.keys().copied().collect();
+            got.sort_unstable();
+            assert_eq!(got, want, "{owners:?}");
+            for (pid, text) in &joined {
+                assert_eq!(text, &format!("0::/{pid}.service\n"));
+            }
+            // Each owning pid asked once, in order.
+            let pids: Vec<u32> = owner_pids(&findings).into_iter().collect();
+            assert_eq!(*asked.borrow(), pids, "{owners:?}");
+        }
     }
 
     fn redis_entry_for_owner_test() -> SocketEntry {

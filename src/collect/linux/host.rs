@@ -13,7 +13,7 @@ use std::path::Path;
 
 use crate::collect::files::proc_text;
 use crate::collect::linux::process;
-use crate::model::{Ancestor, OwnerRaw, PortSettings};
+use crate::model::{Ancestor, OwnerRaw, PortList, PortRange, PortSettings};
 
 /// Longest parent chain followed (a guard against a cycle in a fixture tree).
 const MAX_DEPTH: usize = 64;
@@ -51,11 +51,11 @@ pub(crate) fn port_settings(proc_root: &Path) -> PortSettings {
         ephemeral_range: read("ip_local_port_range").and_then(|t| {
             let mut it = t.split_whitespace().map(str::parse::<u16>);
             match (it.next(), it.next()) {
-                (Some(Ok(a)), Some(Ok(b))) => Some((a, b)),
+                (Some(Ok(start)), Some(Ok(end))) => Some(PortRange { start, end }),
                 _ => None,
             }
         }),
-        reserved_ports: read("ip_local_reserved_ports").map(|t| t.trim().to_string()),
+        reserved_ports: read("ip_local_reserved_ports").map(|t| PortList::parse(t.trim())),
         unprivileged_port_start: read("ip_unprivileged_port_start")
             .and_then(|t| t.trim().parse().ok()),
     }
@@ -159,8 +159,11 @@ mod tests {
         fs::write(net.join("ip_local_reserved_ports"), "8080,9000-9010\n").unwrap();
         fs::write(net.join("ip_unprivileged_port_start"), "1024\n").unwrap();
         let s = port_settings(dir.path());
-        assert_eq!(s.ephemeral_range, Some((32768, 60999)));
-        assert_eq!(s.reserved_ports.as_deref(), Some("8080,9000-9010"));
+        let ephemeral = s.ephemeral_range.unwrap();
+        assert_eq!((ephemeral.start, ephemeral.end), (32768, 60999));
+        let reserved = s.reserved_ports.unwrap();
+        assert_eq!(reserved.as_str(), "8080,9000-9010");
+        assert!(reserved.contains(9010) && !reserved.contains(9011));
         assert_eq!(s.unprivileged_port_start, Some(1024));
         assert_eq!(
             port_settings(Path::new("/nonexistent")),

@@ -186,11 +186,10 @@ impl Platform for Linux {
 /// When netlink cannot be opened or a reply cannot be decoded.
 fn sockets(query: &SocketQuery) -> Result<Vec<RawSocket>, CollectError> {
     let mut out = Vec::new();
-    for (proto, states) in [
-        (Proto::Tcp, query.tcp_states),
-        (Proto::Udp, query.udp_states),
-    ] {
-        if states == 0 {
+    for proto in [Proto::Tcp, Proto::Udp] {
+        // The whole set goes to sock_diag, which makes the kernel's mask of it for `proto`
+        // (every kernel state when every state is asked).
+        if query.states_of(proto).is_empty() {
             continue;
         }
         for (family, wanted) in [(Family::Ipv4, query.ipv4), (Family::Ipv6, query.ipv6)] {
@@ -198,7 +197,7 @@ fn sockets(query: &SocketQuery) -> Result<Vec<RawSocket>, CollectError> {
                 out.extend(sock_diag::dump_filtered(
                     proto,
                     family,
-                    states,
+                    query.states,
                     query.local_ports,
                 )?);
             }

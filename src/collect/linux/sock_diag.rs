@@ -2,8 +2,10 @@
 //! `SOCK_DIAG_BY_FAMILY` dump request per (protocol, family), decoded into [`RawSocket`]s.
 //!
 //! What it does:
-//! - passes the caller's kernel state mask through unchanged, so the kernel does the filtering
-//!   (a TCP `1 << LISTEN` dump never walks the established hash; see `SocketQuery::listening`);
+//! - turns the query's states into the kernel's state mask ([`kernel_states`]), so the kernel
+//!   does the filtering (a TCP `1 << LISTEN` dump never walks the established hash), and the
+//!   kernel's state numbers back into [`SocketState`]s ([`socket_state`]): the numbers of
+//!   include/net/tcp_states.h appear nowhere else;
 //! - keeps what `ss` shows and netstat2 drops: the UDP state and remote end (a connected UDP
 //!   socket is `Established`, not "listening"), the bound interface, and `IPV6_V6ONLY`;
 //! - turns every kernel error into a [`CollectError`]. An `NLMSG_ERROR` reply, and the negative
@@ -50,7 +52,7 @@ use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 use netlink_sys::{Socket, SocketAddr};
 
 use crate::collect::CollectError;
-use crate::model::{Family, Proto, RawSocket, SocketState};
+use crate::model::{Family, Proto, RawSocket, SocketState, StateSet};
 
 /// Receive buffer. The kernel sizes each dump datagram by the largest buffer seen so far, capped
 /// near 32 KiB, so 64 KiB never truncates and keeps the number of `recv` calls minimal.
@@ -64,20 +66,98 @@ fn extensions() -> ExtensionFlags {
     ExtensionFlags::empty()
 }
 
-/// Dump all sockets of one protocol and family whose kernel state is in `states` and, with
-/// `local_ports`, whose local port is in that inclusive range.
+/// Kernel state number of TCP_ESTABLISHED (also a connected UDP socket).
+const TCP_ESTABLISHED: u8 = 1;
+/// Kernel state number of TCP_CLOSE (an unconnected UDP socket).
+const TCP_CLOSE: u8 = 7;
+/// Kernel state number of TCP_LISTEN.
+const TCP_LISTEN: u8 = 10;
+/// Kernel pseudo-state TCP_BOUND_INACTIVE (Linux 6.5): asking for it makes the kernel walk its
+/// bind table for TCP sockets that are bound but neither listening nor connected, which it then
+/// reports in state CLOSE. Older kernels ignore the bit.
+const TCP_BOUND_INACTIVE: u8 = 13;
+/// Every kernel state, 1..=12, and TCP_BOUND_INACTIVE (13).
+const ALL_KERNEL_STATES: u32 = 0x3ffe;
+
+/// The [`SocketState`] of a kernel `TCP_*` state number (include/net/tcp_states.h) reported
+/// for a socket of `proto`; `None` for a number the model does not know.
+fn socket_state(proto: Proto, state: u8) -> Option<SocketState> {
+    Some(match (proto, state) {
+        // UDP sockets only ever report these two states.
+        (Proto::Udp, TCP_CLOSE) => SocketState::Unconnected,
+        (Proto::Udp, TCP_ESTABLISHED) => SocketState::Established,
+        (Proto::Udp, _) => return None,
+        (_, TCP_ESTABLISHED) => SocketState::Established,
+        (_, 2) => SocketState::SynSent,
+        (_, 3) => SocketState::SynRecv,
+        (_, 4) => SocketState::FinWait1,
+        (_, 5) => SocketState::FinWait2,
+        (_, 6) => SocketState::TimeWait,
+        // TCP_CLOSE with a local port: bound but inactive (reported so by the kernel's walk of
+        // the bind table); 13, TCP_BOUND_INACTIVE, is what a request asks for.
+        (_, TCP_CLOSE | TCP_BOUND_INACTIVE) => SocketState::Bound,
+        (_, 8) => SocketState::CloseWait,
+        (_, 9) => SocketState::LastAck,
+        (_, TCP_LISTEN) => SocketState::Listen,
+        (_, 11) => SocketState::Closing,
+        (_, 12) => SocketState::NewSynRecv,
+        _ => return None,
+    })
+}
+
+/// The kernel state number to ask for (a bit of `idiag_states`) to get `state` for `proto`,
+/// `None` when the protocol has no such state (an unconnected TCP socket, a listening UDP
+/// socket). `Bound` is asked for as TCP_BOUND_INACTIVE (13): asking for TCP_CLOSE (7) would
+/// only walk the established hash, where bound sockets are not.
+fn kernel_number(state: SocketState, proto: Proto) -> Option<u8> {
+    if proto == Proto::Tcp && state == SocketState::Bound {
+        return Some(TCP_BOUND_INACTIVE);
+    }
+    (1..=12).find(|&n| socket_state(proto, n) == Some(state))
+}
+
+/// The kernel's `idiag_states` mask for `states` of `proto`: exactly the states asked (TCP
+/// `1 << LISTEN` alone for the listening view; CLOSE is deliberately not OR-ed in as `ss -l`
+/// does, so the kernel skips the established hash), or every kernel state when every state is
+/// asked. Zero when none of the states occurs in `proto`.
+pub(crate) fn kernel_states(states: StateSet, proto: Proto) -> u32 {
+    if states.is_all() {
+        return ALL_KERNEL_STATES;
+    }
+    states
+        .iter()
+        .filter_map(|s| kernel_number(s, proto))
+        .fold(0, |mask, n| mask | (1 << n))
+}
+
+/// Dump all sockets of one protocol and family in one of `states` and, with `local_ports`,
+/// whose local port is in that inclusive range.
 ///
-/// `states` is a bit set of kernel `TCP_*` state numbers and is passed to the kernel unchanged
-/// (`1 << 10` is LISTEN, `1 << 7` is CLOSE, i.e. unconnected UDP). Sockets whose state the model
-/// does not know are skipped. Only the caller's network namespace is visible. The kernel
-/// applies the port range (an `INET_DIAG_REQ_BYTECODE` filter, as `ss 'sport = :P'` sends), so
-/// a port lookup on a host with 40k established sockets copies only the matches.
+/// `states` becomes the kernel's state mask ([`kernel_states`]); nothing is sent when it is
+/// zero. Sockets whose state the model does not know are skipped. Only the caller's network
+/// namespace is visible. The kernel applies the port range (an `INET_DIAG_REQ_BYTECODE`
+/// filter, as `ss 'sport = :P'` sends), so a port lookup on a host with 40k established sockets
+/// copies only the matches.
 ///
 /// # Errors
 /// [`CollectError::SocketTable`] when the netlink socket cannot be opened, sent on or read, or
 /// when the kernel answers with an error (`ENOENT`: no diag module for the protocol);
 /// [`CollectError::Decode`] when a reply is malformed.
 pub(crate) fn dump_filtered(
+    proto: Proto,
+    family: Family,
+    states: StateSet,
+    local_ports: Option<(u16, u16)>,
+) -> Result<Vec<RawSocket>, CollectError> {
+    let mask = kernel_states(states, proto);
+    if mask == 0 {
+        return Ok(Vec::new());
+    }
+    dump_mask(proto, family, mask, local_ports)
+}
+
+/// [`dump_filtered`] with the kernel's state mask as given.
+fn dump_mask(
     proto: Proto,
     family: Family,
     states: u32,
@@ -96,10 +176,10 @@ pub(crate) fn dump_filtered(
     })
 }
 
-/// [`dump_filtered`] over every port.
+/// [`dump_mask`] over every port.
 #[cfg(test)]
 fn dump(proto: Proto, family: Family, states: u32) -> Result<Vec<RawSocket>, CollectError> {
-    dump_filtered(proto, family, states, None)
+    dump_mask(proto, family, states, None)
 }
 
 /// `INET_DIAG_REQ_BYTECODE`, the request attribute holding a filter program.
@@ -325,7 +405,7 @@ fn decode_socket(
         )
         .into());
     }
-    let Some(state) = SocketState::from_kernel(req.proto, header.state) else {
+    let Some(state) = socket_state(req.proto, header.state) else {
         return Ok(None);
     };
 

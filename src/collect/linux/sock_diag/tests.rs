@@ -9,11 +9,9 @@ use std::os::unix::fs::MetadataExt;
 
 use netlink_packet_core::{Emitable, NLM_F_MULTIPART};
 
-use crate::model::SocketQuery;
-
-const LISTEN: u32 = 1 << SocketQuery::TCP_LISTEN;
-const CLOSE: u32 = 1 << SocketQuery::TCP_CLOSE;
-const ESTABLISHED: u32 = 1 << 1;
+const LISTEN: u32 = 1 << TCP_LISTEN;
+const CLOSE: u32 = 1 << TCP_CLOSE;
+const ESTABLISHED: u32 = 1 << TCP_ESTABLISHED;
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// Socket inode of a file descriptor, as `/proc/self/fd` sees it.
@@ -26,6 +24,41 @@ fn inode(fd: &impl AsRawFd) -> u64 {
 fn find(sockets: &[RawSocket], inode: u64) -> Option<&RawSocket> {
     assert_ne!(inode, 0);
     sockets.iter().find(|s| s.inode == inode)
+}
+
+#[test]
+fn states_become_the_kernel_mask() {
+    use SocketState::{Bound, Established, Listen, TimeWait, Unconnected};
+    // (states, TCP mask, UDP mask)
+    let cases: [(StateSet, u32, u32); 8] = [
+        (StateSet::of(&[Listen, Unconnected]), LISTEN, CLOSE),
+        (StateSet::of(&[Listen]), LISTEN, 0),
+        (StateSet::of(&[Unconnected]), 0, CLOSE),
+        (StateSet::of(&[TimeWait]), 1 << 6, 0),
+        // A bound TCP socket is asked for as TCP_BOUND_INACTIVE, never as CLOSE.
+        (StateSet::of(&[Bound]), 1 << 13, 0),
+        (StateSet::of(&[Established]), ESTABLISHED, ESTABLISHED),
+        (StateSet::ALL, 0x3ffe, 0x3ffe),
+        (StateSet::EMPTY, 0, 0),
+    ];
+    for (states, tcp, udp) in cases {
+        assert_eq!(kernel_states(states, Proto::Tcp), tcp, "{states:?}");
+        assert_eq!(kernel_states(states, Proto::Udp), udp, "{states:?}");
+    }
+    // Every state a protocol has is asked for by a number that reads back as that state.
+    for proto in [Proto::Tcp, Proto::Udp] {
+        for state in SocketState::ALL {
+            let n = kernel_number(state, proto);
+            assert_eq!(n.is_some(), state.occurs_in(proto), "{proto} {state}");
+            if let Some(n) = n {
+                assert_eq!(socket_state(proto, n), Some(state), "{proto} {state}");
+            }
+        }
+    }
+    assert_eq!(socket_state(Proto::Tcp, TCP_CLOSE), Some(Bound));
+    assert_eq!(socket_state(Proto::Udp, TCP_LISTEN), None);
+    assert_eq!(socket_state(Proto::Tcp, 0), None);
+    assert_eq!(socket_state(Proto::Tcp, 14), None);
 }
 
 fn euid() -> u32 {
@@ -195,13 +228,7 @@ fn kernel_port_filter_keeps_only_the_range() {
     let client = TcpStream::connect(a.local_addr().unwrap()).unwrap();
     let (accepted, _) = a.accept().unwrap();
     let port = a.local_addr().unwrap().port();
-    let only = dump_filtered(
-        Proto::Tcp,
-        Family::Ipv4,
-        SocketQuery::ALL_STATES,
-        Some((port, port)),
-    )
-    .unwrap();
+    let only = dump_filtered(Proto::Tcp, Family::Ipv4, StateSet::ALL, Some((port, port))).unwrap();
     assert!(only.iter().all(|s| s.local_port == port), "{only:?}");
     assert!(find(&only, inode(&a)).is_some());
     assert!(find(&only, inode(&accepted)).is_some());
@@ -210,13 +237,15 @@ fn kernel_port_filter_keeps_only_the_range() {
     // A range: both listeners' ports.
     let pb = b.local_addr().unwrap().port();
     let (lo, hi) = (port.min(pb), port.max(pb));
-    let range = dump_filtered(Proto::Tcp, Family::Ipv4, LISTEN, Some((lo, hi))).unwrap();
+    let listen = StateSet::of(&[SocketState::Listen]);
+    let range = dump_filtered(Proto::Tcp, Family::Ipv4, listen, Some((lo, hi))).unwrap();
     assert!(find(&range, inode(&a)).is_some() && find(&range, inode(&b)).is_some());
     assert!(range.iter().all(|s| (lo..=hi).contains(&s.local_port)));
     // UDP takes the same filter.
     let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let up = u.local_addr().unwrap().port();
-    let udp = dump_filtered(Proto::Udp, Family::Ipv4, CLOSE, Some((up, up))).unwrap();
+    let unconnected = StateSet::of(&[SocketState::Unconnected]);
+    let udp = dump_filtered(Proto::Udp, Family::Ipv4, unconnected, Some((up, up))).unwrap();
     assert!(find(&udp, inode(&u)).is_some());
     assert!(udp.iter().all(|s| s.local_port == up));
 }
@@ -233,7 +262,7 @@ fn established_tcp_only_in_an_all_states_dump() {
     assert!(find(&listening, inode(&client)).is_none());
     assert!(find(&listening, inode(&accepted)).is_none());
 
-    let all = dump(Proto::Tcp, Family::Ipv4, SocketQuery::ALL_STATES).unwrap();
+    let all = dump(Proto::Tcp, Family::Ipv4, ALL_KERNEL_STATES).unwrap();
     let c = find(&all, inode(&client)).expect("client missing");
     assert_eq!(c.state, SocketState::Established);
     assert_eq!(
@@ -291,19 +320,20 @@ fn bound_only_v4() -> (OwnedFd, u16) {
 
 #[test]
 fn bound_but_inactive_tcp_socket_is_dumped_as_bound() {
-    if !kernel_at_least(6, 5) {
-        eprintln!("skipping: TCP_BOUND_INACTIVE needs Linux 6.5");
+    if !kernel_at_least(6, 5)
+        && crate::testing::skip("bound_but_inactive_tcp_socket: TCP_BOUND_INACTIVE needs Linux 6.5")
+    {
         return;
     }
     let (sock, port) = bound_only_v4();
-    let bound = 1 << SocketQuery::TCP_BOUND_INACTIVE;
+    let bound = StateSet::of(&[SocketState::Bound]);
     let only = dump_filtered(Proto::Tcp, Family::Ipv4, bound, Some((port, port))).unwrap();
     let s = find(&only, inode(&sock)).expect("bound socket missing from the dump");
     assert_eq!(s.state, SocketState::Bound);
     assert_eq!((s.local_addr, s.local_port), (LOCALHOST, port));
     assert_eq!((s.remote_addr, s.remote_port), (None, None));
     assert_eq!(s.uid, Some(euid()));
-    let all = dump(Proto::Tcp, Family::Ipv4, SocketQuery::ALL_STATES).unwrap();
+    let all = dump(Proto::Tcp, Family::Ipv4, ALL_KERNEL_STATES).unwrap();
     assert!(find(&all, inode(&sock)).is_some());
     // Not part of the listening view.
     let listening = dump(Proto::Tcp, Family::Ipv4, LISTEN).unwrap();
@@ -320,7 +350,7 @@ fn time_wait_socket_has_no_uid() {
     drop(server);
     let _ = std::io::Read::read(&mut &client, &mut [0u8; 1]);
     drop(client);
-    let time_wait = 1 << 6;
+    let time_wait = StateSet::of(&[SocketState::TimeWait]);
     for _ in 0..100 {
         let tw = dump_filtered(Proto::Tcp, Family::Ipv4, time_wait, Some((port, port))).unwrap();
         if let Some(s) = tw.iter().find(|s| s.state == SocketState::TimeWait) {
@@ -343,7 +373,7 @@ fn v4_client_of_dual_stack_listener_is_canonicalised() {
     let (accepted, _) = listener.accept().unwrap();
     let client_port = client.local_addr().unwrap().port();
 
-    let all = dump(Proto::Tcp, Family::Ipv6, SocketQuery::ALL_STATES).unwrap();
+    let all = dump(Proto::Tcp, Family::Ipv6, ALL_KERNEL_STATES).unwrap();
     let a = find(&all, inode(&accepted)).expect("accepted socket missing");
     assert_eq!(a.family, Family::Ipv6);
     assert_eq!(a.state, SocketState::Established);
