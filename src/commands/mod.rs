@@ -16,6 +16,8 @@ use crate::model::{Phases, PidNamespace};
 use crate::render::Style;
 
 pub mod audit;
+pub mod check;
+pub mod explain;
 pub mod kill;
 pub mod list;
 pub mod who;
@@ -50,6 +52,8 @@ pub fn run(
         Some(Command::Audit(args)) => audit::run(args, env, out, err),
         Some(Command::Who(args)) => who::run(args, env, out, err),
         Some(Command::Kill(args)) => kill::run(args, env, out, err),
+        Some(Command::Check(args)) => check::run(args, env, out, err),
+        Some(Command::Explain(args)) => explain::run(args, env, out, err),
     }
 }
 

@@ -158,7 +158,6 @@ impl RuleSet {
     }
 
     /// Every rule, in file order.
-    #[cfg(test)]
     #[must_use]
     pub fn rules(&self) -> &[Rule] {
         &self.rules
@@ -172,7 +171,6 @@ impl RuleSet {
     }
 
     /// The source a reference such as `"CIS-DEB12 2.1.19"` points to.
-    #[cfg(test)]
     #[must_use]
     pub fn source(&self, reference: &str) -> Option<&Source> {
         self.sources.get(source_id(reference))
