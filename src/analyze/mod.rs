@@ -5,6 +5,7 @@ pub mod advice;
 pub mod allowlist;
 pub mod audit;
 pub mod baseline;
+pub mod check;
 pub mod explain;
 pub mod exposure;
 pub mod filter;
