@@ -15,6 +15,7 @@ use crate::model::{
     AddrClass, PortRange, PortSpec, Signal, SocketState, UserSpec, parse_exposure, parse_port_list,
     parse_port_spec, parse_state, parse_timeout,
 };
+use crate::model::{CheckTarget, ExplainQuery};
 use crate::render::Format;
 
 /// What is listening here, who holds a port, and what is exposed.
@@ -63,6 +64,8 @@ impl Cli {
             Some(Command::Who(a)) => (a.json, a.format),
             Some(Command::Kill(a)) => (a.json, a.format),
             Some(Command::Audit(a)) => (a.json, a.format),
+            Some(Command::Check(a)) => (a.json, a.format),
+            Some(Command::Explain(a)) => (a.json, a.format),
         };
         if let Some(other) = format.filter(|&f| json && f != Format::Json) {
             return Err(Self::command().error(
@@ -77,6 +80,8 @@ impl Cli {
                     Command::Who(_) => "who",
                     Command::Kill(_) => "kill",
                     Command::Audit(_) => "audit",
+                    Command::Check(_) => "check",
+                    Command::Explain(_) => "explain",
                 };
                 return Err(Self::command().error(
                     clap::error::ErrorKind::ArgumentConflict,
@@ -111,6 +116,73 @@ pub enum Command {
                       unsuppressed finding, including those --min-severity does not show."
     )]
     Audit(AuditArgs),
+    /// Why can't I connect? Diagnose a connection to a local service: listener, bind address,
+    /// firewall, and a real connect. Exit 0 when it works, 1 when it does not, 2 on error.
+    #[command(
+        long_about = "Why can't I connect? Diagnoses a connection to a service of this machine, \
+                      in the order a careful sysadmin checks: is anything listening on the port, \
+                      does its bind cover the address used, does the firewall (nftables, a \
+                      heuristic) let it through, and a real connect with a short timeout. Only \
+                      addresses of this machine are accepted: this is not a network scanner.",
+        after_help = "Exit codes: 0 when the connection works, 1 when it does not, 2 on error \
+                      (bad input, an address that is not this machine's)."
+    )]
+    Check(CheckArgs),
+    /// What is port N, and should it be open? The IANA registration and range, the usual
+    /// service, the audit's verdict with the secure alternative, and what holds it here.
+    #[command(
+        after_help = "Exit codes: 0 when something is known about the port or name, 1 \
+                             when nothing is, 2 on malformed input."
+    )]
+    Explain(ExplainArgs),
+}
+
+/// Arguments of `portscope check`.
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// The service to check: 8080, 8080/udp, 10.0.0.5:8080, [::1]:8080/tcp (the address
+    /// defaults to 127.0.0.1, the protocol to tcp).
+    #[arg(value_name = "[ADDRESS:]PORT[/tcp|/udp]", value_parser = CheckTarget::parse)]
+    pub target: CheckTarget,
+    /// How long the connect may take: 2, 500ms.
+    #[arg(long, value_name = "DURATION", default_value = "2", value_parser = parse_timeout)]
+    pub timeout: Duration,
+    /// JSON for scripts (schema in docs/json.md); short for --format json.
+    #[arg(long)]
+    pub json: bool,
+    /// Output format: table or json.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+}
+
+/// Arguments of `portscope explain`.
+#[derive(Debug, Args, Clone)]
+pub struct ExplainArgs {
+    /// A port number (5432) or a service name (postgres, rdp, http-alt).
+    #[arg(value_name = "PORT|SERVICE", value_parser = ExplainQuery::parse)]
+    pub query: ExplainQuery,
+    /// JSON for scripts (schema in docs/json.md); short for --format json.
+    #[arg(long)]
+    pub json: bool,
+    /// Output format: table or json.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+}
+
+impl CheckArgs {
+    /// The output format of `--json` or `--format` ([`output_format`]).
+    #[must_use]
+    pub fn format(&self) -> Format {
+        output_format(self.json, self.format)
+    }
+}
+
+impl ExplainArgs {
+    /// The output format of `--json` or `--format` ([`output_format`]).
+    #[must_use]
+    pub fn format(&self) -> Format {
+        output_format(self.json, self.format)
+    }
 }
 
 /// Arguments of `portscope audit`.
@@ -516,10 +588,19 @@ mod tests {
             Ok(Some(Command::Who(a))) => Ok(a.format()),
             Ok(Some(Command::Kill(a))) => Ok(a.format()),
             Ok(Some(Command::Audit(a))) => Ok(a.format()),
+            Ok(Some(Command::Check(a))) => Ok(a.format()),
+            Ok(Some(Command::Explain(a))) => Ok(a.format()),
             Ok(None) => panic!("no subcommand in {args:?}"),
             Err(e) => Err(e.kind()),
         };
-        for command in [&["list"][..], &["who", "80"], &["kill", "80"], &["audit"]] {
+        for command in [
+            &["list"][..],
+            &["who", "80"],
+            &["kill", "80"],
+            &["audit"],
+            &["check", "80"],
+            &["explain", "ssh"],
+        ] {
             let with = |extra: &[&str]| {
                 let mut args = vec!["portscope"];
                 args.extend_from_slice(command);

@@ -7,9 +7,12 @@
 //! everything is re-exported here, so users write `crate::model::SocketEntry`.
 
 mod audit;
+mod check;
 mod cidr;
 mod date;
+mod explain;
 mod exposure;
+mod firewall;
 mod host;
 mod investigation;
 mod kill;
@@ -25,9 +28,18 @@ mod socket;
 pub use audit::{
     AuditReport, Drift, Finding, FindingSocket, Gate, HostContext, Summary, process_names,
 };
+pub use check::{
+    Cause, CauseCode, CheckTarget, ConnectOutcome, ConnectResult, ForeignListener, UnitFile,
+    UnitHint,
+};
 pub use cidr::Cidr;
 pub use date::{Date, UnixTime, civil_from_days};
+pub use explain::{ExplainQuery, Explanation, PortExplanation, PortRisk, ServiceName, SourceRef};
 pub use exposure::{AddrClass, Exposure, InterfaceAddr, parse_exposure};
+pub use firewall::{
+    BaseHook, Chain, DecidedBy, Decision, Expr, FirewallVerdict, Key, MatchOp, NamedSet, NftFamily,
+    Rule, Ruleset, Value, Verdict,
+};
 pub use host::{
     Ancestor, OwnerRaw, PortList, PortSettings, ProbeOutcome, ProbeResult, ProcIdentity,
 };

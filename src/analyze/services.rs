@@ -217,6 +217,20 @@ impl ServiceDb {
     }
 }
 
+/// Every curated (port, protocol, name), sorted by (port, protocol): for look-ups by name
+/// (`portscope explain postgresql`).
+#[must_use]
+pub fn curated() -> &'static [(u16, Proto, &'static str)] {
+    CURATED
+}
+
+/// Every IANA registration kept (port, protocol, first name), sorted by (port, protocol).
+pub fn iana() -> impl Iterator<Item = (u16, Proto, &'static str)> {
+    iana::IANA
+        .iter()
+        .map(|&(port, proto, name)| (port, if proto == 0 { Tcp } else { Udp }, name))
+}
+
 /// The protocol code the generated IANA table uses.
 fn iana_proto(proto: Proto) -> u8 {
     match proto {

@@ -22,11 +22,13 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::model::{
-    InterfaceAddr, OwnerRaw, OwnerScan, Phases, PidNamespace, PortSettings, ProbeResult,
-    ProcIdentity, ProcessInfo, Proto, RawSocket, Signal, SignalError, SocketQuery,
+    CheckTarget, ConnectResult, ForeignListener, InterfaceAddr, OwnerRaw, OwnerScan, Phases,
+    PidNamespace, PortSettings, ProbeResult, ProcIdentity, ProcessInfo, Proto, RawSocket, Signal,
+    SignalError, SocketQuery, UnitFile,
 };
 
 mod collector;
+pub mod connect;
 pub mod files;
 mod interfaces;
 #[cfg(target_os = "linux")]
@@ -251,6 +253,41 @@ pub trait Platform: fmt::Debug {
     /// # Errors
     /// When waiting fails.
     fn wait_exit(&self, pinned: &[Pinned], timeout: Duration) -> io::Result<Vec<bool>>;
+
+    // ── connection checks (`check`) ─────────────────────────────────────────────────────────
+    // Default implementations answer "unknown", so a backend adds them when it can.
+
+    /// The firewall ruleset as `nft -j list ruleset` prints it, or why it cannot be read with
+    /// what to do (nft missing, no permission, a timeout). Linux only.
+    ///
+    /// # Errors
+    /// The reason as one sentence.
+    fn nft_ruleset(&self) -> Result<String, String> {
+        Err("reading the firewall is implemented for Linux (nftables) only".into())
+    }
+
+    /// Listeners on `port` over `proto` in network namespaces other than portscope's own;
+    /// empty where unknown.
+    fn foreign_listeners(&self, port: u16, proto: Proto) -> Vec<ForeignListener> {
+        let _ = (port, proto);
+        Vec::new()
+    }
+
+    /// systemd service and socket unit files, read bounded; empty without systemd.
+    fn unit_files(&self) -> Vec<UnitFile> {
+        Vec::new()
+    }
+
+    /// Whether a systemd unit has processes now; `None` when that cannot be told.
+    fn unit_running(&self, unit: &str) -> Option<bool> {
+        let _ = unit;
+        None
+    }
+
+    /// Connect once to `target` (an address of this machine), waiting at most `timeout`.
+    fn connect(&self, target: &CheckTarget, timeout: Duration) -> ConnectResult {
+        connect::connect(target, timeout)
+    }
 }
 
 /// The backend of the system portscope runs on, reading processes through `proc_root`

@@ -18,6 +18,8 @@ use crate::model::{Phases, PidNamespace};
 use crate::render::Style;
 
 pub mod audit;
+pub mod check;
+pub mod explain;
 mod investigate;
 pub mod kill;
 pub mod list;
@@ -42,6 +44,8 @@ pub fn run(
         Some(Command::Audit(args)) => audit::run(args, env, out, err),
         Some(Command::Who(args)) => who::run(args, env, out, err),
         Some(Command::Kill(args)) => kill::run(args, env, out, err),
+        Some(Command::Check(args)) => check::run(args, env, out, err),
+        Some(Command::Explain(args)) => explain::run(args, env, out, err),
     }
 }
 

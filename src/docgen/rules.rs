@@ -137,8 +137,13 @@ fn rules_table(set: &RuleSet) -> String {
 fn rule_sections(set: &RuleSet) -> String {
     let section = |rule: &Rule| {
         let sources: Vec<String> = rule.sources.iter().map(|r| link(set, r)).collect();
+        let alternative = rule
+            .alternative
+            .as_ref()
+            .map(|a| format!("\n\n**Secure alternative:** {a}"))
+            .unwrap_or_default();
         format!(
-            "### {}\n\n**{}** · {} · **{}** · {}\n\n{}\n\n**Fix:** {}\n\n**Sources:** {}",
+            "### {}\n\n**{}** · {} · **{}** · {}\n\n{}\n\n**Fix:** {}{alternative}\n\n**Sources:** {}",
             rule.id,
             rule.ports_label(),
             rule.service,

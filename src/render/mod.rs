@@ -3,6 +3,8 @@
 //! Nothing in this module collects or analyses.
 
 pub mod audit;
+pub mod check;
+pub mod explain;
 pub mod investigation;
 pub mod json;
 pub mod kill;

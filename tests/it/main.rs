@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod audit;
+mod check;
 mod common;
 mod daemons;
 mod kill;

@@ -137,6 +137,8 @@ struct RawRule {
     why: Vec<Why>,
     summary: String,
     fix: String,
+    #[serde(default)]
+    alternative: Option<String>,
     sources: Vec<String>,
 }
 
@@ -254,6 +256,7 @@ fn validate_rule(
         why: raw.why,
         summary: raw.summary,
         fix: raw.fix,
+        alternative: raw.alternative.filter(|a| !a.trim().is_empty()),
         sources: raw.sources,
     })
 }

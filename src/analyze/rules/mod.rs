@@ -47,6 +47,9 @@ pub struct Rule {
     pub summary: String,
     /// What to do about it.
     pub fix: String,
+    /// The secure replacement of a plain-text or remote-admin service (telnet → SSH), shown by
+    /// `portscope explain`; `None` where the fix says it all.
+    pub alternative: Option<String>,
     /// Source references: a source id (a key of [`RuleSet::sources`]), optionally followed by a
     /// space and a detail such as a report name or benchmark section (`"CIS-DEB12 2.1.19"`).
     pub sources: Vec<String>,
@@ -155,7 +158,6 @@ impl RuleSet {
     }
 
     /// Every rule, in file order.
-    #[cfg(test)]
     #[must_use]
     pub fn rules(&self) -> &[Rule] {
         &self.rules
@@ -169,7 +171,6 @@ impl RuleSet {
     }
 
     /// The source a reference such as `"CIS-DEB12 2.1.19"` points to.
-    #[cfg(test)]
     #[must_use]
     pub fn source(&self, reference: &str) -> Option<&Source> {
         self.sources.get(source_id(reference))

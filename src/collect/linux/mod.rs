@@ -9,11 +9,14 @@
 //! a process before `kill` signals it.
 
 mod host;
+mod netns;
+mod nft;
 pub(crate) mod pidfd;
 mod pidns;
 mod process;
 mod procfs;
 mod sock_diag;
+mod units;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io;
@@ -23,8 +26,9 @@ use std::time::Duration;
 use crate::collect::unix::{self, probe, signal, users};
 use crate::collect::{CollectError, PROC_ROOT, Pinned, Platform, ProcView, files, interfaces};
 use crate::model::{
-    Family, InterfaceAddr, OwnerRaw, OwnerScan, Phases, PidNamespace, PortSettings, ProbeResult,
-    ProcIdentity, ProcessInfo, Proto, RawSocket, Signal, SignalError, SocketQuery,
+    Family, ForeignListener, InterfaceAddr, OwnerRaw, OwnerScan, Phases, PidNamespace,
+    PortSettings, ProbeResult, ProcIdentity, ProcessInfo, Proto, RawSocket, Signal, SignalError,
+    SocketQuery, UnitFile,
 };
 
 /// The Linux platform, reading processes through one proc root (`--proc-root`).
@@ -177,6 +181,22 @@ impl Platform for Linux {
 
     fn wait_exit(&self, pinned: &[Pinned], timeout: Duration) -> io::Result<Vec<bool>> {
         pidfd::wait_exit(pinned, timeout)
+    }
+
+    fn nft_ruleset(&self) -> Result<String, String> {
+        nft::ruleset_json()
+    }
+
+    fn foreign_listeners(&self, port: u16, proto: Proto) -> Vec<ForeignListener> {
+        netns::foreign_listeners(&self.proc_root, port, proto)
+    }
+
+    fn unit_files(&self) -> Vec<UnitFile> {
+        units::unit_files()
+    }
+
+    fn unit_running(&self, unit: &str) -> Option<bool> {
+        units::unit_running(unit)
     }
 }
 

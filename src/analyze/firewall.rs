@@ -1,0 +1,428 @@
+//! A heuristic evaluator of an nftables ruleset ([`crate::model::Ruleset`]): what happens to
+//! a new connection's first packet (protocol, destination address and port, input interface)
+//! on its way to a local socket. General, not `check`-specific, so the audit's reachability
+//! can reuse it.
+//!
+//! Modelled ([`MODELLED`]): filter base chains on the `prerouting` and `input` hooks of `ip`,
+//! `ip6` and `inet` tables, in hook order then priority; chain policies; rules matching
+//! `meta l4proto` / `ip protocol` / `ip6 nexthdr`, `tcp|udp|th dport`, `ip|ip6 daddr`,
+//! `meta iifname|iif` (with `*` wildcards), `meta nfproto` and `ct state` (the packet is
+//! `new`), against values, ranges, prefixes, anonymous and named sets, with `==`, `!=` and
+//! `in`; verdicts accept, drop, reject, jump, goto, return, continue; `counter` and `log`.
+//! Anything else on the path ([`NOT_MODELLED`]) makes the answer unknown, never a guess.
+//!
+//! Pure: it must not run nft or read the system.
+
+use std::net::IpAddr;
+
+use crate::model::{
+    BaseHook, Chain, DecidedBy, Decision, Expr, FirewallVerdict, Key, MatchOp, NftFamily, Proto,
+    Rule, Ruleset, Value, Verdict,
+};
+
+/// What the evaluator understands (shown with every verdict: it is a heuristic).
+pub const MODELLED: &[&str] = &[
+    "nftables filter chains on the prerouting and input hooks (ip, ip6, inet), by priority, with their policies",
+    "matches on l4proto, tcp/udp/th dport, ip/ip6 daddr, iifname/iif, nfproto, ct state (a new connection)",
+    "values, ranges, prefixes, anonymous and named sets; jump, goto, return",
+];
+
+/// What it does not model: any of these on the path makes the answer unknown (or, for the
+/// last ones, is not seen at all).
+pub const NOT_MODELLED: &[&str] = &[
+    "NAT (a DNAT rule may send the packet elsewhere), netdev ingress chains, maps, meters, marks, fib, socket and source-address matches",
+    "rules of the legacy iptables backend (not visible to nft), eBPF/XDP programs, cloud and upstream firewalls",
+    "rate limits and connection state other than a new connection",
+];
+
+/// The first packet of a new connection, as the firewall sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet {
+    /// Transport protocol.
+    pub proto: Proto,
+    /// Destination address.
+    pub daddr: IpAddr,
+    /// Destination port.
+    pub dport: u16,
+    /// The interface it arrives on (`lo` for a connection from this machine); `None` when
+    /// unknown, which makes interface matches unknown.
+    pub iifname: Option<String>,
+}
+
+/// A match's outcome: yes, no, or not modelled (with why).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tri {
+    Yes,
+    No,
+    Unknown(String),
+}
+
+/// Where a chain's evaluation ended.
+enum Flow {
+    /// A final verdict (accept ends this base chain only).
+    Final(Verdict, DecidedBy),
+    /// The chain ended or returned: the caller goes on.
+    Fallthrough,
+    /// Not modelled.
+    Unknown(String, Option<DecidedBy>),
+}
+
+/// How deep jumps may nest before the answer is unknown (nft itself allows 16).
+const MAX_DEPTH: usize = 16;
+
+/// Evaluate `packet` against `ruleset` on its way in (prerouting, then input).
+#[must_use]
+pub fn evaluate(ruleset: &Ruleset, packet: &Packet) -> FirewallVerdict {
+    let v6 = packet.daddr.is_ipv6();
+    let hook_rank = |hook: &str| match hook {
+        "prerouting" => Some(0),
+        "input" => Some(1),
+        _ => None,
+    };
+    let mut bases: Vec<(&Chain, &BaseHook, u8)> = Vec::new();
+    for chain in &ruleset.chains {
+        let Some(base) = &chain.base else { continue };
+        let family_applies = match chain.family {
+            NftFamily::Ip => !v6,
+            NftFamily::Ip6 => v6,
+            NftFamily::Inet => true,
+            NftFamily::Netdev => {
+                if base.hook == "ingress" && !chain.rules.is_empty() {
+                    return unknown(
+                        format!(
+                            "the netdev ingress chain {} {} {} is not modelled",
+                            chain.family.as_str(),
+                            chain.table,
+                            chain.name
+                        ),
+                        None,
+                    );
+                }
+                false
+            }
+            NftFamily::Arp | NftFamily::Bridge => false,
+        };
+        let Some(rank) = hook_rank(&base.hook) else {
+            continue;
+        };
+        if !family_applies {
+            continue;
+        }
+        if base.kind == "nat" {
+            // A DNAT may send the packet elsewhere; only an empty nat chain is harmless.
+            if chain.rules.is_empty() {
+                continue;
+            }
+            return unknown(
+                format!(
+                    "the nat chain {} {} {} on {} is not modelled (a DNAT may redirect the packet)",
+                    chain.family.as_str(),
+                    chain.table,
+                    chain.name,
+                    base.hook
+                ),
+                None,
+            );
+        }
+        bases.push((chain, base, rank));
+    }
+    bases.sort_by_key(|(chain, base, rank)| {
+        (*rank, base.priority, chain.family, chain.table.clone())
+    });
+    let mut last_accept: Option<DecidedBy> = None;
+    for (chain, base, _) in bases {
+        match eval_chain(ruleset, chain, packet, 0) {
+            Flow::Final(Verdict::Accept, by) => last_accept = Some(by),
+            Flow::Final(Verdict::Drop, by) => return decided(Decision::Drop, by),
+            Flow::Final(Verdict::Reject, by) => return decided(Decision::Reject, by),
+            Flow::Final(_, by) => {
+                return unknown("a verdict that is not modelled".into(), Some(by));
+            }
+            Flow::Unknown(reason, by) => return unknown(reason, by),
+            Flow::Fallthrough => {
+                let by = DecidedBy {
+                    family: chain.family,
+                    table: chain.table.clone(),
+                    chain: chain.name.clone(),
+                    handle: None,
+                };
+                match &base.policy {
+                    Verdict::Accept => last_accept = Some(by),
+                    Verdict::Drop => return decided(Decision::Drop, by),
+                    _ => return unknown("a chain policy that is not modelled".into(), Some(by)),
+                }
+            }
+        }
+    }
+    match last_accept {
+        Some(by) => decided(Decision::Accept, by),
+        None => FirewallVerdict {
+            decision: Decision::Accept,
+            decided_by: None,
+            reason: "no nftables base chain filters incoming packets".into(),
+        },
+    }
+}
+
+fn unknown(reason: String, by: Option<DecidedBy>) -> FirewallVerdict {
+    FirewallVerdict {
+        decision: Decision::Unknown,
+        decided_by: by,
+        reason,
+    }
+}
+
+fn decided(decision: Decision, by: DecidedBy) -> FirewallVerdict {
+    let what = match by.handle {
+        Some(handle) => format!("rule handle {handle}"),
+        None => "the policy".to_owned(),
+    };
+    let reason = format!(
+        "{what} of chain {} in table {} {} decides: {}",
+        by.chain,
+        by.family.as_str(),
+        by.table,
+        decision.as_str()
+    );
+    FirewallVerdict {
+        decision,
+        decided_by: Some(by),
+        reason,
+    }
+}
+
+fn eval_chain(ruleset: &Ruleset, chain: &Chain, packet: &Packet, depth: usize) -> Flow {
+    if depth > MAX_DEPTH {
+        return Flow::Unknown("jumps nest too deep".into(), None);
+    }
+    for rule in &chain.rules {
+        let by = DecidedBy {
+            family: chain.family,
+            table: chain.table.clone(),
+            chain: chain.name.clone(),
+            handle: Some(rule.handle),
+        };
+        match eval_rule(ruleset, chain, rule, packet) {
+            Tri::No => continue,
+            Tri::Unknown(why) => {
+                // A rule whose statements cannot change the verdict does not matter.
+                if rule
+                    .exprs
+                    .iter()
+                    .all(|e| matches!(e, Expr::Match { .. } | Expr::Passive(_)))
+                {
+                    continue;
+                }
+                return Flow::Unknown(
+                    format!(
+                        "rule handle {} of chain {} in table {} {}: {why}",
+                        rule.handle,
+                        chain.name,
+                        chain.family.as_str(),
+                        chain.table
+                    ),
+                    Some(by),
+                );
+            }
+            Tri::Yes => {}
+        }
+        let verdict = rule.exprs.iter().find_map(|e| match e {
+            Expr::Verdict(v) => Some(v),
+            _ => None,
+        });
+        match verdict {
+            None | Some(Verdict::Continue) => {}
+            Some(Verdict::Return) => return Flow::Fallthrough,
+            Some(v @ (Verdict::Accept | Verdict::Drop | Verdict::Reject)) => {
+                return Flow::Final(v.clone(), by);
+            }
+            Some(Verdict::Jump(target) | Verdict::Goto(target)) => {
+                let goto = matches!(verdict, Some(Verdict::Goto(_)));
+                let Some(next) = ruleset.chain(chain.family, &chain.table, target) else {
+                    return Flow::Unknown(format!("chain {target} is missing"), Some(by));
+                };
+                match eval_chain(ruleset, next, packet, depth + 1) {
+                    Flow::Fallthrough if goto => return Flow::Fallthrough,
+                    Flow::Fallthrough => {}
+                    other => return other,
+                }
+            }
+            Some(Verdict::Other(what)) => {
+                return Flow::Unknown(format!("the verdict {what} is not modelled"), Some(by));
+            }
+        }
+    }
+    Flow::Fallthrough
+}
+
+/// Whether every match of `rule` holds. Statements other than matches, passive ones and the
+/// verdict make the rule unknown when it would otherwise match.
+fn eval_rule(ruleset: &Ruleset, chain: &Chain, rule: &Rule, packet: &Packet) -> Tri {
+    let mut result = Tri::Yes;
+    for e in &rule.exprs {
+        let here = match e {
+            Expr::Match { left, op, right } => eval_match(ruleset, chain, left, *op, right, packet),
+            Expr::Verdict(_) | Expr::Passive(_) => Tri::Yes,
+            Expr::Other(text) => Tri::Unknown(format!("the statement {text} is not modelled")),
+        };
+        match here {
+            Tri::No => return Tri::No,
+            Tri::Unknown(why) if result == Tri::Yes => result = Tri::Unknown(why),
+            _ => {}
+        }
+    }
+    result
+}
+
+fn eval_match(
+    ruleset: &Ruleset,
+    chain: &Chain,
+    left: &Key,
+    op: MatchOp,
+    right: &Value,
+    packet: &Packet,
+) -> Tri {
+    let v6 = packet.daddr.is_ipv6();
+    let member = |fact: &dyn Fn(&Value) -> Tri| -> Tri {
+        let found = contains(ruleset, chain, right, fact);
+        match (op, found) {
+            (MatchOp::Other, _) => Tri::Unknown("a comparison that is not modelled".into()),
+            (_, Tri::Unknown(w)) => Tri::Unknown(w),
+            (MatchOp::Eq | MatchOp::In, t) => t,
+            (MatchOp::Ne, Tri::Yes) => Tri::No,
+            (MatchOp::Ne, _) => Tri::Yes,
+        }
+    };
+    match left {
+        Key::L4Proto => member(&|v| match v {
+            Value::Text(t) => tri(t == packet.proto.as_str()),
+            Value::Number(n) => tri(*n == if packet.proto == Proto::Tcp { 6 } else { 17 }),
+            _ => Tri::Unknown("an l4proto value that is not modelled".into()),
+        }),
+        Key::NfProto => member(&|v| match v {
+            Value::Text(t) => tri(t == if v6 { "ipv6" } else { "ipv4" }),
+            _ => Tri::Unknown("an nfproto value that is not modelled".into()),
+        }),
+        Key::Dport { proto } => {
+            // `tcp dport X` also requires TCP, whatever the comparison.
+            if proto.is_some_and(|p| p != packet.proto) {
+                return Tri::No;
+            }
+            member(&|v| port_in(v, packet.dport))
+        }
+        Key::Daddr { v6: rule_v6 } => {
+            if *rule_v6 != v6 {
+                return Tri::No;
+            }
+            member(&|v| addr_in(v, packet.daddr))
+        }
+        Key::Iifname | Key::Iif => match &packet.iifname {
+            None => Tri::Unknown("the input interface is unknown".into()),
+            Some(name) => member(&|v| match v {
+                Value::Text(t) => tri(match t.strip_suffix('*') {
+                    Some(prefix) => name.starts_with(prefix),
+                    None => t == name,
+                }),
+                _ => Tri::Unknown("an interface value that is not modelled".into()),
+            }),
+        },
+        Key::CtState => {
+            // A new connection's first packet is in state `new`; `ct state != new` style
+            // matches and flag lists work through the same membership.
+            member(&|v| match v {
+                Value::Text(t) => tri(t == "new"),
+                _ => Tri::Unknown("a ct state value that is not modelled".into()),
+            })
+        }
+        Key::Other(text) => Tri::Unknown(format!("the match on {text} is not modelled")),
+    }
+}
+
+fn tri(b: bool) -> Tri {
+    if b { Tri::Yes } else { Tri::No }
+}
+
+/// Whether `right` (a value, a set, `@named`) holds a value `fact` says yes to.
+fn contains(ruleset: &Ruleset, chain: &Chain, right: &Value, fact: &dyn Fn(&Value) -> Tri) -> Tri {
+    match right {
+        Value::Set(items) => {
+            let mut result = Tri::No;
+            for item in items {
+                match contains(ruleset, chain, item, fact) {
+                    Tri::Yes => return Tri::Yes,
+                    Tri::Unknown(w) => result = Tri::Unknown(w),
+                    Tri::No => {}
+                }
+            }
+            result
+        }
+        Value::Text(t) if t.starts_with('@') => {
+            let name = &t[1..];
+            match ruleset
+                .set(chain.family, &chain.table, name)
+                .and_then(|s| s.elements.as_ref())
+            {
+                Some(elements) => contains(ruleset, chain, &Value::Set(elements.clone()), fact),
+                None => Tri::Unknown(format!("the set @{name} is not modelled")),
+            }
+        }
+        other => fact(other),
+    }
+}
+
+fn port_in(v: &Value, port: u16) -> Tri {
+    let number = |v: &Value| match v {
+        Value::Number(n) => Some(*n),
+        _ => None,
+    };
+    match v {
+        Value::Number(n) => tri(*n == u64::from(port)),
+        Value::Range(lo, hi) => match (number(lo), number(hi)) {
+            (Some(lo), Some(hi)) => tri((lo..=hi).contains(&u64::from(port))),
+            _ => Tri::Unknown("a port range that is not modelled".into()),
+        },
+        // Service names (`ssh`) appear only with nft -S; numbers are the default.
+        _ => Tri::Unknown("a port value that is not modelled".into()),
+    }
+}
+
+fn addr_in(v: &Value, addr: IpAddr) -> Tri {
+    match v {
+        Value::Text(t) => match t.parse::<IpAddr>() {
+            Ok(a) => tri(a == addr),
+            Err(_) => Tri::Unknown(format!("the address value {t} is not modelled")),
+        },
+        Value::Prefix { addr: net, len } => tri(in_prefix(*net, *len, addr)),
+        Value::Range(lo, hi) => match (lo.as_ref(), hi.as_ref()) {
+            (Value::Text(lo), Value::Text(hi)) => {
+                match (lo.parse::<IpAddr>(), hi.parse::<IpAddr>()) {
+                    (Ok(lo), Ok(hi)) => tri(lo <= addr && addr <= hi),
+                    _ => Tri::Unknown("an address range that is not modelled".into()),
+                }
+            }
+            _ => Tri::Unknown("an address range that is not modelled".into()),
+        },
+        _ => Tri::Unknown("an address value that is not modelled".into()),
+    }
+}
+
+fn in_prefix(net: IpAddr, len: u8, addr: IpAddr) -> bool {
+    match (net, addr) {
+        (IpAddr::V4(n), IpAddr::V4(a)) => {
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(len.min(32)))
+                .unwrap_or(0);
+            u32::from(n) & mask == u32::from(a) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(a)) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(len.min(128)))
+                .unwrap_or(0);
+            u128::from(n) & mask == u128::from(a) & mask
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

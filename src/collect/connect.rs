@@ -1,0 +1,85 @@
+//! The real connect of `portscope check`: one TCP handshake, or one UDP datagram and a wait
+//! for an answer, with a short timeout, reported with the OS error. The caller has checked
+//! that the address is this machine's (`check` is not a scanner).
+//!
+//! It must not decide what the result means (that is `analyze::check`).
+
+use std::io;
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::time::Duration;
+
+use crate::model::{CheckTarget, ConnectOutcome, ConnectResult, Proto};
+
+/// Connect to `target` once, waiting at most `timeout`.
+#[must_use]
+pub fn connect(target: &CheckTarget, timeout: Duration) -> ConnectResult {
+    let addr = SocketAddr::new(target.address, target.port);
+    let result = match target.proto {
+        Proto::Tcp => TcpStream::connect_timeout(&addr, timeout).map(drop),
+        Proto::Udp => udp_probe(addr, timeout),
+    };
+    match result {
+        Ok(()) => ConnectResult {
+            outcome: ConnectOutcome::Open,
+            errno: None,
+            error: None,
+        },
+        Err(e) => ConnectResult {
+            outcome: outcome_of(&e),
+            errno: e.raw_os_error(),
+            error: Some(e.to_string()),
+        },
+    }
+}
+
+/// Send one empty datagram and wait for anything back: an answer is `open`, an ICMP port
+/// unreachable comes back as ECONNREFUSED on the connected socket, silence is a timeout.
+fn udp_probe(addr: SocketAddr, timeout: Duration) -> io::Result<()> {
+    let local: SocketAddr = if addr.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = UdpSocket::bind(local)?;
+    socket.connect(addr)?;
+    socket.set_read_timeout(Some(timeout))?;
+    socket.send(&[])?;
+    let mut buf = [0u8; 512];
+    socket.recv(&mut buf).map(drop)
+}
+
+fn outcome_of(e: &io::Error) -> ConnectOutcome {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => ConnectOutcome::Refused,
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ConnectOutcome::Timeout,
+        _ => match e.raw_os_error() {
+            Some(libc::EHOSTUNREACH | libc::ENETUNREACH | libc::EADDRNOTAVAIL) => {
+                ConnectOutcome::Unreachable
+            }
+            _ => ConnectOutcome::Error,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn open_and_refused_on_loopback() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let target = CheckTarget {
+            address: "127.0.0.1".parse().unwrap(),
+            port,
+            proto: Proto::Tcp,
+        };
+        let ok = connect(&target, Duration::from_secs(2));
+        assert_eq!(ok.outcome, ConnectOutcome::Open);
+        drop(listener);
+        let refused = connect(&target, Duration::from_secs(2));
+        assert_eq!(refused.outcome, ConnectOutcome::Refused);
+        assert_eq!(refused.errno, Some(libc::ECONNREFUSED));
+    }
+}

@@ -1,0 +1,142 @@
+//! `portscope check [ADDRESS:]PORT[/tcp|/udp]`: why a connection to a service of this machine
+//! fails, or that it works. Composes collect → analyze → render: the listening sockets of the
+//! protocol, listeners in other namespaces and unit files when nothing listens, the nftables
+//! ruleset, one real connect (only to an address of this machine), then
+//! `analyze::check::diagnose` and the report.
+
+use std::io::Write;
+
+use anyhow::{Result, bail};
+
+use crate::analyze::check::{self, Facts, NEARBY};
+use crate::analyze::firewall::{self, MODELLED, NOT_MODELLED, Packet};
+use crate::analyze::inventory;
+use crate::cli::CheckArgs;
+use crate::commands::{Env, Outcome, print_warnings};
+use crate::model::{HostAddr, Request, Ruleset, SocketQuery};
+use crate::render::Format;
+use crate::render::check::{CheckDocument, FirewallReport, verdict_line, write_report};
+use crate::render::json::SCHEMA_VERSION;
+
+/// Run `portscope check`: exit 0 when the connection works, 1 when it does not.
+///
+/// # Errors
+/// When the address is not this machine's (not a scanner), the socket table cannot be read or
+/// output cannot be written.
+pub fn run(
+    args: &CheckArgs,
+    env: &Env,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Outcome> {
+    let target = args.target;
+    let platform = env.platform();
+    let request = Request {
+        query: SocketQuery::listening(),
+        owners: true,
+    };
+    let snapshot = env
+        .collector
+        .snapshot(&request, &|s| s.proto == target.proto)?;
+    let local = target.address.is_loopback()
+        || snapshot.interfaces.iter().any(|i| i.addr == target.address);
+    if !local {
+        bail!(
+            "{} is not an address of this machine: portscope check only connects to this machine's own addresses (it is not a network scanner); run it on the host that has the address",
+            HostAddr(target.address)
+        );
+    }
+    let arrives_on = if target.address.is_loopback() {
+        Some("lo".to_owned())
+    } else {
+        snapshot
+            .interfaces
+            .iter()
+            .find(|i| i.addr == target.address)
+            .map(|i| i.name.clone())
+    };
+    let entries = inventory::build(&snapshot, env.services());
+    print_warnings(err, &inventory::warnings(&entries, &snapshot))?;
+    let (listeners, rest): (Vec<_>, Vec<_>) = entries
+        .into_iter()
+        .partition(|e| e.local_port == target.port);
+    let (nearby, foreign, units) = if listeners.is_empty() {
+        let nearby: Vec<_> = rest
+            .into_iter()
+            .filter(|e| e.local_port.abs_diff(target.port) <= NEARBY)
+            .collect();
+        let foreign = platform.foreign_listeners(target.port, target.proto);
+        let services = env.services();
+        let names: Vec<&str> = services
+            .lookup(target.port, target.proto)
+            .into_iter()
+            .collect();
+        let mut units = check::unit_hints(&platform.unit_files(), &names, target.port);
+        for unit in &mut units {
+            unit.running = platform.unit_running(&unit.unit);
+        }
+        (nearby, foreign, units)
+    } else {
+        (Vec::new(), Vec::new(), Vec::new())
+    };
+    let firewall = platform
+        .nft_ruleset()
+        .and_then(|text| Ruleset::from_nft_json(&text))
+        .map(|ruleset| {
+            firewall::evaluate(
+                &ruleset,
+                &Packet {
+                    proto: target.proto,
+                    daddr: target.address,
+                    dport: target.port,
+                    iifname: arrives_on.clone(),
+                },
+            )
+        });
+    let connect = platform.connect(&target, args.timeout);
+    let diagnosis = check::diagnose(&Facts {
+        target: &target,
+        listeners: &listeners,
+        nearby: &nearby,
+        foreign: &foreign,
+        units: &units,
+        arrives_on: arrives_on.as_deref(),
+        firewall: firewall.as_ref().ok(),
+        connect: &connect,
+    });
+    let doc = CheckDocument {
+        schema_version: SCHEMA_VERSION,
+        target,
+        works: diagnosis.works,
+        verdict: verdict_line(
+            &target,
+            diagnosis.works,
+            &connect,
+            &listeners,
+            &diagnosis.causes,
+        ),
+        firewall: FirewallReport::of(
+            firewall.as_ref().map_err(String::as_str),
+            arrives_on.as_deref(),
+            MODELLED,
+            NOT_MODELLED,
+        ),
+        connect,
+        listeners,
+        nearby,
+        other_namespaces: foreign,
+        units,
+        causes: diagnosis.causes,
+    };
+    if args.format() == Format::Json {
+        crate::render::json::write(out, &doc)?;
+    } else {
+        write_report(out, &doc, env.style)?;
+    }
+    out.flush()?;
+    Ok(if doc.works {
+        Outcome::Found
+    } else {
+        Outcome::NotFound
+    })
+}

@@ -1,0 +1,496 @@
+//! The host firewall as data: an nftables ruleset typed from `nft -j list ruleset`
+//! ([`Ruleset::from_nft_json`], a constructor) and the verdict an evaluation reaches
+//! ([`FirewallVerdict`]).
+//!
+//! Only what the evaluator understands is typed; everything else is kept as "other" with its
+//! JSON text, so the evaluator can answer unknown instead of guessing. General on purpose: the
+//! `check` command uses it for the input path, and the audit's reachability can use the same
+//! model and evaluator. Nothing here runs `nft` (that is `collect`) or evaluates (`analyze`).
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use super::Proto;
+
+/// An nftables address family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NftFamily {
+    /// IPv4 only.
+    Ip,
+    /// IPv6 only.
+    Ip6,
+    /// Both.
+    Inet,
+    /// ARP.
+    Arp,
+    /// Bridge.
+    Bridge,
+    /// Per-device (ingress/egress hooks).
+    Netdev,
+}
+
+impl NftFamily {
+    fn parse(text: &str) -> Option<NftFamily> {
+        Some(match text {
+            "ip" => NftFamily::Ip,
+            "ip6" => NftFamily::Ip6,
+            "inet" => NftFamily::Inet,
+            "arp" => NftFamily::Arp,
+            "bridge" => NftFamily::Bridge,
+            "netdev" => NftFamily::Netdev,
+            _ => return None,
+        })
+    }
+
+    /// The name nft uses.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NftFamily::Ip => "ip",
+            NftFamily::Ip6 => "ip6",
+            NftFamily::Inet => "inet",
+            NftFamily::Arp => "arp",
+            NftFamily::Bridge => "bridge",
+            NftFamily::Netdev => "netdev",
+        }
+    }
+}
+
+/// The whole ruleset: every chain with its rules, and the named sets rules refer to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ruleset {
+    /// Chains in the order nft listed them.
+    pub chains: Vec<Chain>,
+    /// Named sets.
+    pub sets: Vec<NamedSet>,
+}
+
+/// One chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    /// Table family.
+    pub family: NftFamily,
+    /// Table name.
+    pub table: String,
+    /// Chain name.
+    pub name: String,
+    /// The hook of a base chain; `None` for a regular chain (reached by jump or goto only).
+    pub base: Option<BaseHook>,
+    /// Rules in order.
+    pub rules: Vec<Rule>,
+}
+
+/// Where a base chain is attached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseHook {
+    /// The hook: `prerouting`, `input`, `forward`, `output`, `postrouting`, `ingress`.
+    pub hook: String,
+    /// The chain type: `filter`, `nat`, `route`.
+    pub kind: String,
+    /// Priority; lower runs first.
+    pub priority: i64,
+    /// What happens to a packet that reaches the end: accept or drop.
+    pub policy: Verdict,
+}
+
+/// One rule: its handle and its expressions in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// The rule's handle (`nft -a` shows it).
+    pub handle: u64,
+    /// Expressions, matches and statements.
+    pub exprs: Vec<Expr>,
+}
+
+/// One expression of a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expr {
+    /// `left op right`.
+    Match {
+        /// What is looked at.
+        left: Key,
+        /// The comparison.
+        op: MatchOp,
+        /// What it is compared with.
+        right: Value,
+    },
+    /// A verdict statement.
+    Verdict(Verdict),
+    /// A statement that does not change the verdict: `counter`, `log`.
+    Passive(String),
+    /// Anything else, with its JSON text.
+    Other(String),
+}
+
+/// What a match looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Key {
+    /// `meta l4proto`, `ip protocol`, `ip6 nexthdr`.
+    L4Proto,
+    /// `tcp dport`, `udp dport` (`proto` set: the match also requires that protocol), `th
+    /// dport` (`proto` `None`).
+    Dport {
+        /// The protocol the payload expression names.
+        proto: Option<Proto>,
+    },
+    /// `ip daddr` (v6 false) or `ip6 daddr` (v6 true).
+    Daddr {
+        /// IPv6.
+        v6: bool,
+    },
+    /// `meta iifname`.
+    Iifname,
+    /// `meta iif` (nft prints the name).
+    Iif,
+    /// `ct state`.
+    CtState,
+    /// `meta nfproto`.
+    NfProto,
+    /// Anything else, with its JSON text.
+    Other(String),
+}
+
+/// A comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchOp {
+    /// `==` (and an implicit comparison).
+    Eq,
+    /// `!=`.
+    Ne,
+    /// `in`: set membership, or flags for `ct state`.
+    In,
+    /// `<`, `>`, `<=`, `>=` and anything else: not evaluated.
+    Other,
+}
+
+/// The right-hand side of a match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// A number.
+    Number(u64),
+    /// A string: an address, an interface name, a protocol or state name, `@set`.
+    Text(String),
+    /// `a-b`.
+    Range(Box<Value>, Box<Value>),
+    /// An address prefix.
+    Prefix {
+        /// The network address.
+        addr: IpAddr,
+        /// The prefix length.
+        len: u8,
+    },
+    /// An anonymous set or a list (`{ 22, 80 }`, `established,related`).
+    Set(Vec<Value>),
+    /// Anything else, with its JSON text.
+    Other(String),
+}
+
+/// A verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Accept (in this base chain; later base chains still see the packet).
+    Accept,
+    /// Drop silently.
+    Drop,
+    /// Drop and answer with a TCP reset or an ICMP error.
+    Reject,
+    /// Evaluate a chain, then come back.
+    Jump(String),
+    /// Evaluate a chain, and do not come back.
+    Goto(String),
+    /// Leave this chain.
+    Return,
+    /// Go on with the next rule.
+    Continue,
+    /// `queue` and the like: not modelled.
+    Other(String),
+}
+
+/// A named set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedSet {
+    /// Table family.
+    pub family: NftFamily,
+    /// Table name.
+    pub table: String,
+    /// Set name.
+    pub name: String,
+    /// Its elements; `None` when they are of a kind not modelled (maps, concatenations).
+    pub elements: Option<Vec<Value>>,
+}
+
+impl Ruleset {
+    /// Type the output of `nft -j list ruleset`. Objects of kinds not modelled (flowtables,
+    /// counters, maps) are skipped; chains of an unknown family are skipped too, which the
+    /// evaluator never reaches for IP traffic.
+    ///
+    /// # Errors
+    /// When the text is not JSON of that shape (no `nftables` array).
+    pub fn from_nft_json(text: &str) -> Result<Ruleset, String> {
+        let doc: Json =
+            serde_json::from_str(text).map_err(|e| format!("nft output is not JSON: {e}"))?;
+        let items = doc
+            .get("nftables")
+            .and_then(Json::as_array)
+            .ok_or("nft output has no \"nftables\" array")?;
+        let mut ruleset = Ruleset::default();
+        let mut rules: Vec<(NftFamily, String, String, Rule)> = Vec::new();
+        for item in items {
+            if let Some(chain) = item.get("chain") {
+                let Some((family, table, name)) = names(chain, "name") else {
+                    continue;
+                };
+                let base = chain
+                    .get("hook")
+                    .and_then(Json::as_str)
+                    .map(|hook| BaseHook {
+                        hook: hook.to_owned(),
+                        kind: text_of(chain, "type").unwrap_or("filter").to_owned(),
+                        priority: chain.get("prio").and_then(Json::as_i64).unwrap_or(0),
+                        policy: match text_of(chain, "policy") {
+                            Some("drop") => Verdict::Drop,
+                            Some("accept") | None => Verdict::Accept,
+                            Some(other) => Verdict::Other(other.to_owned()),
+                        },
+                    });
+                ruleset.chains.push(Chain {
+                    family,
+                    table,
+                    name,
+                    base,
+                    rules: Vec::new(),
+                });
+            } else if let Some(rule) = item.get("rule") {
+                let Some((family, table, chain)) = names(rule, "chain") else {
+                    continue;
+                };
+                let exprs = rule
+                    .get("expr")
+                    .and_then(Json::as_array)
+                    .map(|list| list.iter().map(expr).collect())
+                    .unwrap_or_default();
+                let handle = rule.get("handle").and_then(Json::as_u64).unwrap_or(0);
+                rules.push((family, table, chain, Rule { handle, exprs }));
+            } else if let Some(set) = item.get("set") {
+                let Some((family, table, name)) = names(set, "name") else {
+                    continue;
+                };
+                let plain_type = set.get("type").is_some_and(Json::is_string);
+                let elements = if plain_type {
+                    match set.get("elem") {
+                        None => Some(Vec::new()),
+                        Some(Json::Array(list)) => Some(list.iter().map(value).collect()),
+                        Some(_) => None,
+                    }
+                } else {
+                    None
+                };
+                ruleset.sets.push(NamedSet {
+                    family,
+                    table,
+                    name,
+                    elements,
+                });
+            }
+        }
+        for (family, table, chain, rule) in rules {
+            if let Some(c) = ruleset
+                .chains
+                .iter_mut()
+                .find(|c| c.family == family && c.table == table && c.name == chain)
+            {
+                c.rules.push(rule);
+            }
+        }
+        Ok(ruleset)
+    }
+
+    /// The chain `name` of the table (`family`, `table`).
+    #[must_use]
+    pub fn chain(&self, family: NftFamily, table: &str, name: &str) -> Option<&Chain> {
+        self.chains
+            .iter()
+            .find(|c| c.family == family && c.table == table && c.name == name)
+    }
+
+    /// The named set `name` of the table (`family`, `table`).
+    #[must_use]
+    pub fn set(&self, family: NftFamily, table: &str, name: &str) -> Option<&NamedSet> {
+        self.sets
+            .iter()
+            .find(|s| s.family == family && s.table == table && s.name == name)
+    }
+}
+
+fn text_of<'a>(obj: &'a Json, key: &str) -> Option<&'a str> {
+    obj.get(key).and_then(Json::as_str)
+}
+
+/// (family, table, name under `key`) of a chain, rule or set object.
+fn names(obj: &Json, key: &str) -> Option<(NftFamily, String, String)> {
+    Some((
+        NftFamily::parse(text_of(obj, "family")?)?,
+        text_of(obj, "table")?.to_owned(),
+        text_of(obj, key)?.to_owned(),
+    ))
+}
+
+fn expr(e: &Json) -> Expr {
+    if let Some(m) = e.get("match") {
+        let op = match text_of(m, "op") {
+            Some("==") | None => MatchOp::Eq,
+            Some("!=") => MatchOp::Ne,
+            Some("in") => MatchOp::In,
+            Some(_) => MatchOp::Other,
+        };
+        return Expr::Match {
+            left: m.get("left").map_or(Key::Other(String::new()), key),
+            op,
+            right: m.get("right").map_or(Value::Other(String::new()), value),
+        };
+    }
+    let Some((name, arg)) = e.as_object().and_then(|o| o.iter().next()) else {
+        return Expr::Other(e.to_string());
+    };
+    let target = || text_of(arg, "target").unwrap_or_default().to_owned();
+    match name.as_str() {
+        "accept" => Expr::Verdict(Verdict::Accept),
+        "drop" => Expr::Verdict(Verdict::Drop),
+        "reject" => Expr::Verdict(Verdict::Reject),
+        "return" => Expr::Verdict(Verdict::Return),
+        "continue" => Expr::Verdict(Verdict::Continue),
+        "jump" => Expr::Verdict(Verdict::Jump(target())),
+        "goto" => Expr::Verdict(Verdict::Goto(target())),
+        "queue" => Expr::Verdict(Verdict::Other("queue".into())),
+        "counter" | "log" | "comment" => Expr::Passive(name.clone()),
+        _ => Expr::Other(e.to_string()),
+    }
+}
+
+fn key(left: &Json) -> Key {
+    if let Some(meta) = left.get("meta") {
+        return match text_of(meta, "key") {
+            Some("l4proto") => Key::L4Proto,
+            Some("iifname") => Key::Iifname,
+            Some("iif") => Key::Iif,
+            Some("nfproto") => Key::NfProto,
+            _ => Key::Other(left.to_string()),
+        };
+    }
+    if let Some(ct) = left.get("ct") {
+        return if text_of(ct, "key") == Some("state") && ct.get("dir").is_none() {
+            Key::CtState
+        } else {
+            Key::Other(left.to_string())
+        };
+    }
+    if let Some(p) = left.get("payload") {
+        return match (text_of(p, "protocol"), text_of(p, "field")) {
+            (Some("tcp"), Some("dport")) => Key::Dport {
+                proto: Some(Proto::Tcp),
+            },
+            (Some("udp"), Some("dport")) => Key::Dport {
+                proto: Some(Proto::Udp),
+            },
+            (Some("th"), Some("dport")) => Key::Dport { proto: None },
+            (Some("ip"), Some("daddr")) => Key::Daddr { v6: false },
+            (Some("ip6"), Some("daddr")) => Key::Daddr { v6: true },
+            (Some("ip"), Some("protocol")) | (Some("ip6"), Some("nexthdr")) => Key::L4Proto,
+            _ => Key::Other(left.to_string()),
+        };
+    }
+    Key::Other(left.to_string())
+}
+
+fn value(v: &Json) -> Value {
+    match v {
+        Json::Number(n) => n
+            .as_u64()
+            .map_or_else(|| Value::Other(v.to_string()), Value::Number),
+        Json::String(s) => Value::Text(s.clone()),
+        Json::Array(list) => Value::Set(list.iter().map(value).collect()),
+        Json::Object(o) => {
+            if let Some(Json::Array(set)) = o.get("set") {
+                return Value::Set(set.iter().map(value).collect());
+            }
+            if let Some(Json::Array(pair)) = o.get("range") {
+                if let [lo, hi] = pair.as_slice() {
+                    return Value::Range(Box::new(value(lo)), Box::new(value(hi)));
+                }
+            }
+            if let Some(prefix) = o.get("prefix") {
+                let addr = text_of(prefix, "addr").and_then(|a| a.parse().ok());
+                let len = prefix
+                    .get("len")
+                    .and_then(Json::as_u64)
+                    .and_then(|l| u8::try_from(l).ok());
+                if let (Some(addr), Some(len)) = (addr, len) {
+                    return Value::Prefix { addr, len };
+                }
+            }
+            // Set elements with a timeout or comment: {"elem": {"val": …}}.
+            if let Some(elem) = o.get("elem").and_then(|e| e.get("val")) {
+                return value(elem);
+            }
+            Value::Other(v.to_string())
+        }
+        _ => Value::Other(v.to_string()),
+    }
+}
+
+/// What an evaluation of the firewall decided for a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Every base chain on the path accepts it.
+    Accept,
+    /// A rule or policy drops it: the client waits until it times out.
+    Drop,
+    /// A rule rejects it: the client sees "refused" or an ICMP error.
+    Reject,
+    /// Something on the path is not modelled, or the ruleset could not be read.
+    Unknown,
+}
+
+impl Decision {
+    /// snake_case name as in JSON.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Accept => "accept",
+            Decision::Drop => "drop",
+            Decision::Reject => "reject",
+            Decision::Unknown => "unknown",
+        }
+    }
+}
+
+/// The rule or policy that decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecidedBy {
+    /// Table family.
+    pub family: NftFamily,
+    /// Table name.
+    pub table: String,
+    /// Chain name (a regular chain when reached by jump or goto).
+    pub chain: String,
+    /// The rule's handle; `null` when the chain's policy decided (or nothing at all: no base
+    /// chain on the path, then table and chain are empty).
+    pub handle: Option<u64>,
+}
+
+/// The verdict of an evaluation, with where it was reached and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirewallVerdict {
+    /// The decision.
+    pub decision: Decision,
+    /// Where it was reached; `null` when no chain decided (no base chain on the path: accept)
+    /// or the decision is unknown before any rule.
+    pub decided_by: Option<DecidedBy>,
+    /// One sentence: what decided, or why it is unknown.
+    pub reason: String,
+}
