@@ -128,10 +128,9 @@ pub fn run(
         units,
         causes: diagnosis.causes,
     };
-    if args.format() == Format::Json {
-        crate::render::json::write(out, &doc)?;
-    } else {
-        write_report(out, &doc, env.style)?;
+    match args.format() {
+        Format::Json => crate::render::json::write(out, &doc)?,
+        Format::Table => write_report(out, &doc, env.style)?,
     }
     out.flush()?;
     Ok(if doc.works {

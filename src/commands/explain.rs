@@ -40,16 +40,9 @@ pub fn run(
     let settings = env.platform().port_settings();
     let found = explain::explain(&args.query, rules, &settings, &listeners);
     let known = found.found();
-    if args.format() == Format::Json {
-        crate::render::json::write(out, &ExplainDocument::of(found))?;
-    } else {
-        write_report(out, &found, env.style)?;
-        if !known && !found.ports.is_empty() {
-            writeln!(
-                out,
-                "unknown: no IANA registration, no curated service, no audit rule, and nothing listens here"
-            )?;
-        }
+    match args.format() {
+        Format::Json => crate::render::json::write(out, &ExplainDocument::of(found))?,
+        Format::Table => write_report(out, &found, env.style)?,
     }
     out.flush()?;
     Ok(if known {

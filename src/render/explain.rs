@@ -227,6 +227,12 @@ pub fn write_report(out: &mut dyn Write, doc: &Explanation, style: Style) -> io:
         }
         write_port(out, doc, port, style)?;
     }
+    if !doc.found() {
+        writeln!(
+            out,
+            "unknown: no IANA registration, no curated service, no audit rule, and nothing listens here"
+        )?;
+    }
     Ok(())
 }
 
