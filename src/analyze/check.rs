@@ -108,23 +108,11 @@ pub fn coverage(
 /// Unit files that may be the missing service: named after one of `service_names` (the
 /// port's curated and IANA names: `postgresql` matches `postgresql.service` and
 /// `postgresql@.service` is skipped by the reader), or whose `ExecStart=`, `ListenStream=` or
-/// `ListenDatagram=` lines mention `port` as a number of its own. `running` is filled by the
+/// `ListenDatagram=` lines name `port` as a port ([`names_port`]). `running` is filled by the
 /// caller.
 #[must_use]
 pub fn unit_hints(units: &[UnitFile], service_names: &[&str], port: u16) -> Vec<UnitHint> {
-    let port_text = port.to_string();
-    let mentions_port = |text: &str| {
-        text.lines().any(|line| {
-            let line = line.trim_start();
-            let relevant = ["ExecStart=", "ListenStream=", "ListenDatagram="]
-                .iter()
-                .any(|k| line.starts_with(k));
-            relevant
-                && line
-                    .split(|c: char| !c.is_ascii_digit())
-                    .any(|word| word == port_text)
-        })
-    };
+    let mentions_port = |text: &str| text.lines().any(|line| names_port(line, port));
     units
         .iter()
         .filter_map(|u| {
@@ -147,6 +135,49 @@ pub fn unit_hints(units: &[UnitFile], service_names: &[&str], port: u16) -> Vec<
             })
         })
         .collect()
+}
+
+/// Whether one unit-file line names `port` as a port: a `ListenStream=`/`ListenDatagram=`
+/// value that is the port or ends in `:PORT`, or in `ExecStart=` an argument after a port
+/// option (`--port 5432`, `-p 5432`), a `--port=5432`-style or `port=5432` argument, or an
+/// address ending in `:5432`. A digit run inside a path or a name (`polkit-1`, `python3`) is not
+/// a port.
+#[must_use]
+pub fn names_port(line: &str, port: u16) -> bool {
+    let line = line.trim();
+    let port_text = port.to_string();
+    let ends_in_port = |value: &str| {
+        value
+            .rsplit_once(':')
+            .is_some_and(|(host, p)| p == port_text && !host.contains('/'))
+    };
+    for key in ["ListenStream=", "ListenDatagram="] {
+        if let Some(value) = line.strip_prefix(key) {
+            let value = value.trim();
+            return value == port_text || ends_in_port(value);
+        }
+    }
+    let Some(command) = line.strip_prefix("ExecStart=") else {
+        return false;
+    };
+    let is_port_option = |word: &str| {
+        let word = word.trim_start_matches('-').to_ascii_lowercase();
+        word == "p" || word.ends_with("port")
+    };
+    let words: Vec<&str> = command.split_whitespace().collect();
+    words.iter().enumerate().any(|(i, word)| {
+        let word = word.trim_matches(|c| c == '"' || c == '\'');
+        if word == port_text {
+            return i > 0 && is_port_option(words[i - 1]);
+        }
+        if let Some((key, value)) = word.split_once('=') {
+            if value == port_text && is_port_option(key) {
+                return true;
+            }
+            return ends_in_port(value);
+        }
+        ends_in_port(word)
+    })
 }
 
 /// Everything `diagnose` looks at.
@@ -447,6 +478,35 @@ mod tests {
             codes(diagnose(&facts(&any, None, &timeout))),
             (false, vec![CauseCode::ConnectFailed])
         );
+    }
+
+    #[test]
+    fn unit_lines_name_ports_only_where_a_port_goes() {
+        let cases: [(&str, u16, bool); 16] = [
+            ("ExecStart=/usr/lib/polkit-1/polkitd --no-debug", 1, false),
+            ("ExecStart=/usr/bin/python3 -m http.server", 3, false),
+            ("ExecStart=/usr/bin/myapp --port 5432", 5432, true),
+            ("ExecStart=/usr/bin/myapp --port=5432", 5432, true),
+            ("ExecStart=/usr/bin/myapp -p 8080", 8080, true),
+            ("ExecStart=/usr/bin/myapp --http-port 8080", 8080, true),
+            (
+                "ExecStart=/usr/bin/myapp --listen 127.0.0.1:8080",
+                8080,
+                true,
+            ),
+            ("ExecStart=/usr/bin/myapp --listen=[::]:8080", 8080, true),
+            ("ExecStart=/usr/bin/myapp --workers 8080", 8080, false),
+            ("ExecStart=/usr/bin/myapp --port 54321", 5432, false),
+            ("ExecStart=/usr/bin/myapp /srv/data:8080", 8080, false),
+            ("ListenStream=22", 22, true),
+            ("ListenStream=0.0.0.0:22", 22, true),
+            ("ListenStream=/run/app.sock", 22, false),
+            ("ListenDatagram=[::1]:53", 53, true),
+            ("Description=listens on 8080", 8080, false),
+        ];
+        for (line, port, want) in cases {
+            assert_eq!(names_port(line, port), want, "{line} / {port}");
+        }
     }
 
     #[test]
