@@ -63,6 +63,7 @@ impl Cli {
             Some(Command::Who(a)) => (a.json, a.format),
             Some(Command::Kill(a)) => (a.json, a.format),
             Some(Command::Audit(a)) => (a.json, a.format),
+            Some(Command::Completions(_) | Command::Man(_)) => (false, None),
         };
         if let Some(other) = format.filter(|&f| json && f != Format::Json) {
             return Err(Self::command().error(
@@ -77,6 +78,8 @@ impl Cli {
                     Command::Who(_) => "who",
                     Command::Kill(_) => "kill",
                     Command::Audit(_) => "audit",
+                    Command::Completions(_) => "completions",
+                    Command::Man(_) => "man",
                 };
                 return Err(Self::command().error(
                     clap::error::ErrorKind::ArgumentConflict,
@@ -111,6 +114,35 @@ pub enum Command {
                       unsuppressed finding, including those --min-severity does not show."
     )]
     Audit(AuditArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell), generated
+    /// from these very options.
+    #[command(
+        after_help = "Examples:\n  portscope completions bash > ~/.local/share/bash-completion/completions/portscope\n  \
+                      portscope completions zsh > \"${fpath[1]}/_portscope\"\n  \
+                      portscope completions fish > ~/.config/fish/completions/portscope.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), generated from these very options: `portscope man | man -l -`.
+    Man(ManArgs),
+}
+
+/// Arguments of `portscope completions`.
+#[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// Arguments of `portscope man`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ManArgs {
+    /// The subcommand whose page to print (`portscope-who(1)`); portscope(1) without it.
+    #[arg(value_name = "SUBCOMMAND", conflicts_with = "out_dir")]
+    pub subcommand: Option<String>,
+    /// Write portscope.1 and one page per subcommand into this directory instead (packaging).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 /// Arguments of `portscope audit`.
@@ -516,7 +548,9 @@ mod tests {
             Ok(Some(Command::Who(a))) => Ok(a.format()),
             Ok(Some(Command::Kill(a))) => Ok(a.format()),
             Ok(Some(Command::Audit(a))) => Ok(a.format()),
-            Ok(None) => panic!("no subcommand in {args:?}"),
+            Ok(None | Some(Command::Completions(_) | Command::Man(_))) => {
+                panic!("no subcommand with a format in {args:?}")
+            }
             Err(e) => Err(e.kind()),
         };
         for command in [&["list"][..], &["who", "80"], &["kill", "80"], &["audit"]] {

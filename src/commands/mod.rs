@@ -18,6 +18,7 @@ use crate::render::Style;
 pub mod audit;
 pub mod kill;
 pub mod list;
+pub mod reference;
 pub mod who;
 
 /// What a command found, mapped to the exit code by `main`.
@@ -50,6 +51,8 @@ pub fn run(
         Some(Command::Audit(args)) => audit::run(args, env, out, err),
         Some(Command::Who(args)) => who::run(args, env, out, err),
         Some(Command::Kill(args)) => kill::run(args, env, out, err),
+        Some(Command::Man(args)) => reference::run_man(args, out),
+        Some(Command::Completions(args)) => reference::run_completions(args, out),
     }
 }
 

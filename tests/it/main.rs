@@ -13,4 +13,5 @@ mod kill;
 mod list;
 mod netns;
 mod output;
+mod toolbox;
 mod who;
