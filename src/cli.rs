@@ -66,6 +66,7 @@ impl Cli {
             Some(Command::Audit(a)) => (a.json, a.format),
             Some(Command::Check(a)) => (a.json, a.format),
             Some(Command::Explain(a)) => (a.json, a.format),
+            Some(Command::Completions(_) | Command::Man(_)) => (false, None),
         };
         if let Some(other) = format.filter(|&f| json && f != Format::Json) {
             return Err(Self::command().error(
@@ -82,6 +83,8 @@ impl Cli {
                     Command::Audit(_) => "audit",
                     Command::Check(_) => "check",
                     Command::Explain(_) => "explain",
+                    Command::Completions(_) => "completions",
+                    Command::Man(_) => "man",
                 };
                 return Err(Self::command().error(
                     clap::error::ErrorKind::ArgumentConflict,
@@ -135,6 +138,16 @@ pub enum Command {
                              when nothing is, 2 on malformed input."
     )]
     Explain(ExplainArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell), generated
+    /// from these very options.
+    #[command(
+        after_help = "Examples:\n  portscope completions bash > ~/.local/share/bash-completion/completions/portscope\n  \
+                      portscope completions zsh > \"${fpath[1]}/_portscope\"\n  \
+                      portscope completions fish > ~/.config/fish/completions/portscope.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), generated from these very options: `portscope man | man -l -`.
+    Man(ManArgs),
 }
 
 /// Arguments of `portscope check`.
@@ -183,6 +196,25 @@ impl ExplainArgs {
     pub fn format(&self) -> Format {
         output_format(self.json, self.format)
     }
+}
+
+/// Arguments of `portscope completions`.
+#[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// Arguments of `portscope man`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ManArgs {
+    /// The subcommand whose page to print (`portscope-who(1)`); portscope(1) without it.
+    #[arg(value_name = "SUBCOMMAND", conflicts_with = "out_dir")]
+    pub subcommand: Option<String>,
+    /// Write portscope.1 and one page per subcommand into this directory instead (packaging).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 /// Arguments of `portscope audit`.
@@ -590,7 +622,9 @@ mod tests {
             Ok(Some(Command::Audit(a))) => Ok(a.format()),
             Ok(Some(Command::Check(a))) => Ok(a.format()),
             Ok(Some(Command::Explain(a))) => Ok(a.format()),
-            Ok(None) => panic!("no subcommand in {args:?}"),
+            Ok(None | Some(Command::Completions(_) | Command::Man(_))) => {
+                panic!("no subcommand with a format in {args:?}")
+            }
             Err(e) => Err(e.kind()),
         };
         for command in [

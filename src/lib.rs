@@ -6,8 +6,9 @@
 //! (plain data, a [`model::Snapshot`]) → `analyze` (pure functions) → `render` (table or
 //! JSON). `commands` compose those steps, one module per subcommand, reading the system only
 //! through the collector that [`commands::Env`] carries: `main` builds it from `--proc-root`,
-//! tests inject recorded data. `docgen` (compiled for tests only) renders reference documents
-//! such as `docs/rules.md` from the domain, above all of it.
+//! tests inject recorded data. `docgen` renders reference documents from the domain, above all
+//! of it: `docs/rules.md` (in tests) and the man pages and shell completions (`portscope man`,
+//! `portscope completions`).
 
 //!
 //! The public surface is small on purpose: [`run`] (the program), [`model`] (the plain data,
@@ -20,7 +21,6 @@ mod app;
 pub(crate) mod cli;
 pub(crate) mod collect;
 pub(crate) mod commands;
-#[cfg(test)]
 mod docgen;
 pub mod model;
 pub(crate) mod render;

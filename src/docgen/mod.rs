@@ -1,16 +1,22 @@
 //! Generators of the reference documents derived from the code, kept out of the domain as
-//! ripgrep keeps its `flags/doc/`: today `docs/rules.md`, rendered from the audit rule table by
-//! [`rules`]. Each generator fills a template kept beside it (the prose) with parts it renders
-//! from domain data (the tables and lists), through [`fill`].
+//! ripgrep keeps its `flags/doc/`: `docs/rules.md`, rendered from the audit rule table by
+//! [`rules`] (in tests), and the man pages and shell completions from the clap definition by
+//! [`man`] (printed by `portscope man` and `portscope completions`). The rules generator fills a
+//! template kept beside it (the prose) with parts it renders from domain data (the tables and
+//! lists), through `fill`; the man pages take their prose from the clap definition itself.
 //!
-//! It sits above `analyze` and may import from any layer; nothing else may import from it. It must
-//! not decide anything the domain decides (rule ids, severities, wording of findings come from
-//! `analyze`), read the system, or print. Only tests use it, so it is compiled for tests only; the
-//! test beside each generator checks (or, with `PORTSCOPE_BLESS=1`, rewrites) its document.
+//! It sits above `analyze` and may import from any layer; only the `man` and `completions`
+//! commands import from it. It must not decide anything the domain decides (rule ids, severities,
+//! wording of findings come from `analyze`) or read the system. The rules generator is compiled
+//! for tests only; the test beside it checks (or, with `PORTSCOPE_BLESS=1`, rewrites) its
+//! document.
 
+pub(crate) mod man;
+#[cfg(test)]
 pub(crate) mod rules;
 
 /// Why a template could not be filled: the template and its generator disagree.
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum TemplateError {
     /// The template names a placeholder the generator does not supply.
@@ -42,6 +48,7 @@ pub(crate) enum TemplateError {
 /// [`TemplateError`] when the template names a placeholder `values` lacks, leaves a `{{`
 /// unclosed, or when a value is never placed (so a renamed placeholder cannot silently drop a
 /// part).
+#[cfg(test)]
 pub(crate) fn fill(template: &str, values: &[(&str, String)]) -> Result<String, TemplateError> {
     let mut out =
         String::with_capacity(template.len() + values.iter().map(|v| v.1.len()).sum::<usize>());

@@ -14,4 +14,5 @@ mod kill;
 mod list;
 mod netns;
 mod output;
+mod toolbox;
 mod who;
