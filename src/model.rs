@@ -33,7 +33,7 @@ pub use check::{
     UnitHint,
 };
 pub use cidr::Cidr;
-pub use date::{Date, UnixTime, civil_from_days};
+pub use date::{Date, UnixTime, civil_from_days, rfc3339};
 pub use explain::{ExplainQuery, Explanation, PortExplanation, PortRisk, ServiceName, SourceRef};
 pub use exposure::{AddrClass, Exposure, InterfaceAddr, parse_exposure};
 pub use firewall::{
