@@ -13,6 +13,7 @@ mod date;
 mod explain;
 mod exposure;
 mod firewall;
+mod fleet;
 mod host;
 mod investigation;
 mod kill;
@@ -40,6 +41,7 @@ pub use firewall::{
     BaseHook, Chain, DecidedBy, Decision, Expr, FirewallVerdict, Key, MatchOp, NamedSet, NftFamily,
     Rule, Ruleset, Value, Verdict,
 };
+pub use fleet::{HostSnapshot, SnapshotSource};
 pub use host::{
     Ancestor, OwnerRaw, PortList, PortSettings, ProbeOutcome, ProbeResult, ProcIdentity,
 };
