@@ -204,3 +204,213 @@ pub fn warnings(snapshots: &[HostSnapshot]) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AddrClass, Drift, Severity};
+
+    /// A snapshot document as `portscope --json` writes it, with `sockets`.
+    fn doc(host: Option<&str>, sockets: &[SocketEntry]) -> String {
+        let mut value = serde_json::json!({
+            "schema_version": 1,
+            "host": host,
+            "taken_at": "2025-01-01T00:00:00Z",
+            "sockets": sockets,
+            "pid_namespace": null,
+            "warnings": ["owners hidden"],
+        });
+        if host.is_none() {
+            let top = value.as_object_mut().unwrap();
+            top.remove("host");
+            top.remove("taken_at");
+        }
+        value.to_string()
+    }
+
+    fn redis(addr: &str, exposure: AddrClass) -> SocketEntry {
+        SocketEntry {
+            exposure: Some(exposure),
+            ..SocketEntry::test_listener(addr, 6379)
+        }
+    }
+
+    #[test]
+    fn a_snapshot_is_read_back() {
+        let sockets = [redis("0.0.0.0", AddrClass::Public)];
+        let snap = parse_snapshot(&doc(Some("web1"), &sockets), "snaps/web1.json").unwrap();
+        assert_eq!(snap.sockets, sockets);
+        assert_eq!(snap.warnings, ["owners hidden"]);
+        assert_eq!(
+            snap.source,
+            SnapshotSource {
+                host: "web1".into(),
+                host_from_file: false,
+                file: "snaps/web1.json".into(),
+                taken_at: Some(UnixTime(1_735_689_600)),
+                sockets: 1,
+            }
+        );
+        // An older snapshot names no host and no time: the file name stands in.
+        let old = parse_snapshot(&doc(None, &sockets), "snaps/db2.json").unwrap();
+        assert_eq!(
+            (old.source.host.as_str(), old.source.host_from_file),
+            ("db2.json", true)
+        );
+        assert_eq!(old.source.taken_at, None);
+        // What the listing writes today is accepted (a null or empty host too).
+        for host in ["null", "\"\"", "\"  \""] {
+            let text = format!(
+                "{{\"schema_version\":1,\"host\":{host},\"taken_at\":null,\"sockets\":[]}}"
+            );
+            let snap = parse_snapshot(&text, "x.json").unwrap();
+            assert_eq!(snap.source.host, "x.json", "{host}");
+        }
+    }
+
+    #[test]
+    fn a_bad_snapshot_is_one_line_saying_what_is_wrong() {
+        let good = serde_json::to_value(redis("0.0.0.0", AddrClass::Public)).unwrap();
+        let mut bad_state = good.clone();
+        bad_state["state"] = "dancing".into();
+        let mut no_port = good.clone();
+        no_port.as_object_mut().unwrap().remove("local_port");
+        let with =
+            |sockets: serde_json::Value| format!("{{\"schema_version\":1,\"sockets\":{sockets}}}");
+        // (text, what the message must say)
+        let cases: Vec<(String, &str)> = vec![
+            (
+                "".into(),
+                "not valid JSON: EOF while parsing a value at line 1 column 0",
+            ),
+            ("{\"schema_version\": 1,".into(), "not valid JSON"),
+            (
+                "[1, 2]".into(),
+                "expected a JSON object made by `portscope --json`, found [1,2]",
+            ),
+            ("{\"sockets\": []}".into(), "no schema_version"),
+            (
+                "{\"schema_version\": \"1\", \"sockets\": []}".into(),
+                "schema_version: expected a version number such as 1, found \"1\"",
+            ),
+            (
+                "{\"schema_version\": 2, \"sockets\": []}".into(),
+                "schema_version 2: made by a newer portscope (this one reads 1)",
+            ),
+            (
+                "{\"schema_version\": 0, \"sockets\": []}".into(),
+                "schema_version 0 is not supported",
+            ),
+            ("{\"schema_version\": 1}".into(), "no sockets list"),
+            (
+                "{\"schema_version\": 1, \"sockets\": {}}".into(),
+                "sockets: expected a list of socket objects, found {}",
+            ),
+            (
+                with(serde_json::json!([good, 7])),
+                "sockets[1]: expected a socket object, found 7",
+            ),
+            (
+                with(serde_json::json!([bad_state])),
+                "sockets[0]: unknown variant `dancing`",
+            ),
+            (
+                with(serde_json::json!([good, no_port])),
+                "sockets[1]: missing field `local_port`",
+            ),
+            (
+                "{\"schema_version\": 1, \"host\": 5, \"sockets\": []}".into(),
+                "host: expected the host's name or null, found 5",
+            ),
+            (
+                "{\"schema_version\": 1, \"taken_at\": \"yesterday\", \"sockets\": []}".into(),
+                "taken_at: \"yesterday\" is not an RFC 3339 time",
+            ),
+            (
+                "{\"schema_version\": 1, \"taken_at\": 17, \"sockets\": []}".into(),
+                "taken_at: expected an RFC 3339 time",
+            ),
+            (
+                "{\"schema_version\": 1, \"warnings\": [1], \"sockets\": []}".into(),
+                "warnings: expected a list of strings, found [1]",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = parse_snapshot(&text, "h.json").unwrap_err();
+            assert!(err.contains(want), "{text}: {err}");
+            assert!(!err.contains('\n'), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn findings_name_their_host_and_sort_by_it() {
+        let snapshot = |host: &str, sockets: Vec<SocketEntry>| {
+            parse_snapshot(&doc(Some(host), &sockets), &format!("{host}.json")).unwrap()
+        };
+        let snaps = [
+            snapshot("web2", vec![redis("0.0.0.0", AddrClass::Public)]),
+            snapshot(
+                "web1",
+                vec![
+                    redis("10.0.0.5", AddrClass::Private),
+                    redis("0.0.0.0", AddrClass::Public),
+                ],
+            ),
+            snapshot("db", vec![redis("127.0.0.1", AddrClass::Loopback)]),
+        ];
+        let found = findings(&snaps, RuleSet::builtin());
+        let rows: Vec<(&str, Severity, Option<AddrClass>)> = found
+            .iter()
+            .map(|f| (f.host.as_deref().unwrap(), f.severity, f.socket.exposure))
+            .collect();
+        let base = found[0].base_severity;
+        assert!(base > Severity::Medium, "{base}");
+        assert_eq!(rows.len(), 3, "{rows:?}");
+        // Most severe first, then by host; the loopback Redis of db is no finding.
+        assert_eq!(
+            (rows[0].0, rows[1].0, rows[2].0),
+            ("web1", "web2", "web1"),
+            "{rows:?}"
+        );
+        assert_eq!(rows[2].2, Some(AddrClass::Private));
+
+        // A baseline recorded from the snapshots matches per host; a host-less baseline (one
+        // golden machine) matches every host.
+        let fleet_baseline = crate::analyze::baseline::Baseline::from_snapshots(&snaps[1..2], 0);
+        assert!(
+            fleet_baseline
+                .listeners
+                .iter()
+                .all(|l| l.host.as_deref() == Some("web1"))
+        );
+        let drift: Vec<Drift> = found.iter().map(|f| fleet_baseline.drift(f)).collect();
+        assert_eq!(drift, [Drift::Unchanged, Drift::New, Drift::Unchanged]);
+        let golden = crate::analyze::baseline::Baseline::from_entries(&snaps[0].sockets, 0);
+        let drift: Vec<Drift> = found.iter().map(|f| golden.drift(f)).collect();
+        assert_eq!(drift, [Drift::Unchanged, Drift::Unchanged, Drift::New]);
+    }
+
+    #[test]
+    fn warnings_name_the_host() {
+        let a = parse_snapshot(&doc(Some("web1"), &[]), "a.json").unwrap();
+        let b = parse_snapshot(&doc(Some("web1"), &[]), "b.json").unwrap();
+        let old = parse_snapshot(&doc(None, &[]), "dir/old.json").unwrap();
+        assert_eq!(
+            warnings(&[a, b, old]),
+            [
+                "host web1: owners hidden",
+                "host web1: owners hidden",
+                "host old.json: owners hidden",
+                "snapshot dir/old.json names no host (made by an older portscope?): its \
+                 findings name the file, old.json",
+                "host web1 has 2 snapshots (a.json, b.json): its findings are reported for each",
+            ]
+        );
+    }
+
+    /// The schema read is the one written.
+    #[test]
+    fn reads_the_version_the_listing_writes() {
+        assert_eq!(SNAPSHOT_SCHEMA_VERSION, crate::render::json::SCHEMA_VERSION);
+    }
+}

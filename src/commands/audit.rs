@@ -167,3 +167,39 @@ fn load_snapshot(path: &Path) -> Result<HostSnapshot> {
     let file = path.display().to_string();
     fleet::parse_snapshot(&text, &file).map_err(|e| anyhow!("snapshot {file}: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A snapshot is read as the allowlist is: a FIFO, an oversized file or bad text is an error
+    /// naming the file, on one line.
+    #[test]
+    fn snapshots_are_bounded_regular_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name);
+        std::fs::write(path("good.json"), "{\"schema_version\":1,\"sockets\":[]}").unwrap();
+        std::fs::write(path("bad.json"), "{\"schema_version\":1,").unwrap();
+        let fifo = std::ffi::CString::new(path("fifo.json").to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo reads a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let big = std::fs::File::create(path("big.json")).unwrap();
+        big.set_len(INPUT_LIMIT + 1).unwrap();
+        let snap = load_snapshot(&path("good.json")).unwrap();
+        assert_eq!(snap.source.host, "good.json");
+        // (file, what the message says after naming it)
+        let cases = [
+            ("bad.json", "snapshot", "not valid JSON"),
+            ("fifo.json", "cannot read snapshot", "FIFO"),
+            ("big.json", "cannot read snapshot", "larger than 16 MiB"),
+            ("missing.json", "cannot read snapshot", "No such file"),
+        ];
+        for (name, head, want) in cases {
+            let err = format!("{:#}", load_snapshot(&path(name)).unwrap_err());
+            let named = format!("{head} {}", path(name).display());
+            assert!(err.starts_with(&named), "{name}: {err}");
+            assert!(err.contains(want), "{name}: {err}");
+            assert!(!err.contains('\n'), "{name}: {err}");
+        }
+    }
+}

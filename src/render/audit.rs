@@ -380,4 +380,55 @@ mod tests {
             assert_eq!(owner_label(f), want, "{reason:?}");
         }
     }
+
+    /// Findings of snapshots start with their host, as a column; without hosts the table is
+    /// as before.
+    #[test]
+    fn host_column_only_for_snapshots() {
+        let mut fs = findings(
+            &[
+                entry("0.0.0.0", 6379, AddrClass::Public, "redis"),
+                entry("10.0.0.1", 23, AddrClass::Private, "inetd"),
+            ],
+            RuleSet::builtin(),
+            &HostContext::default(),
+        );
+        let render = |fs: &[Finding]| {
+            let shown: Vec<&Finding> = fs.iter().collect();
+            let mut buf = Vec::new();
+            table(
+                &mut buf,
+                &shown,
+                &Summary::of(fs),
+                Gate::default(),
+                Style::plain(),
+            )
+            .unwrap();
+            String::from_utf8(buf).unwrap()
+        };
+        let live = render(&fs);
+        assert!(
+            live.contains("\n  tcp 0.0.0.0:6379  Redis  [exposed-redis]"),
+            "{live}"
+        );
+        fs[0].host = Some("web-10\x1b".into());
+        fs[1].host = Some("db".into());
+        let fleet = render(&fs);
+        assert!(
+            fleet.contains("\n  web-10\\x1b  tcp 0.0.0.0:6379  Redis  [exposed-redis]"),
+            "{fleet}"
+        );
+        assert!(
+            fleet.contains("\n  db          tcp 10.0.0.1:23  Telnet  [exposed-telnet]"),
+            "{fleet}"
+        );
+        // Only the heads change.
+        let strip = |t: &str| -> Vec<String> {
+            t.lines()
+                .filter(|l| !l.starts_with("  ") || l.starts_with("      "))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(strip(&live), strip(&fleet));
+    }
 }
