@@ -246,6 +246,10 @@ pub struct AuditArgs {
     /// Report only findings that are new or more exposed than in this baseline.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+    /// Audit these snapshots (`portscope --json` saved on each host) instead of this machine;
+    /// every finding names its host (docs/fleet.md).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub from: Vec<PathBuf>,
 }
 
 /// Arguments of `portscope who`.

@@ -13,6 +13,7 @@ mod date;
 mod explain;
 mod exposure;
 mod firewall;
+mod fleet;
 mod host;
 mod investigation;
 mod kill;
@@ -33,13 +34,14 @@ pub use check::{
     UnitHint,
 };
 pub use cidr::Cidr;
-pub use date::{Date, UnixTime, civil_from_days};
+pub use date::{Date, UnixTime, civil_from_days, rfc3339};
 pub use explain::{ExplainQuery, Explanation, PortExplanation, PortRisk, ServiceName, SourceRef};
 pub use exposure::{AddrClass, Exposure, InterfaceAddr, parse_exposure};
 pub use firewall::{
     BaseHook, Chain, DecidedBy, Decision, Expr, FirewallVerdict, Key, MatchOp, NamedSet, NftFamily,
     Rule, Ruleset, Value, Verdict,
 };
+pub use fleet::{HostSnapshot, SnapshotSource};
 pub use host::{
     Ancestor, OwnerRaw, PortList, PortSettings, ProbeOutcome, ProbeResult, ProcIdentity,
 };

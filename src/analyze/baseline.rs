@@ -10,7 +10,7 @@ use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::analyze::exposure::rank;
-use crate::model::{AddrClass, Drift, Finding, Proto, SocketEntry, process_names};
+use crate::model::{AddrClass, Drift, Finding, HostSnapshot, Proto, SocketEntry, process_names};
 
 /// Version of the baseline file format.
 pub const BASELINE_SCHEMA_VERSION: u32 = 1;
@@ -45,6 +45,15 @@ pub struct Baseline {
     expecting = "a listener (a JSON object with proto, local_address, port, exposure and wildcard)"
 )]
 pub struct Listener {
+    /// The host, in a baseline recorded from snapshots (`audit --from … --save-baseline`): the
+    /// listener then matches findings of that host only. Absent (a baseline of one machine, a
+    /// golden image): it matches findings of every host.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_host"
+    )]
+    pub host: Option<String>,
     /// Transport protocol.
     #[serde(deserialize_with = "de_proto")]
     pub proto: Proto,
@@ -83,7 +92,7 @@ fn checked<'de, D: Deserializer<'de>, T: DeserializeOwned>(
 
 /// A JSON value as quoted back in a message: strings cut at 40 characters, lists and objects
 /// named.
-fn found(value: &serde_json::Value) -> String {
+pub(crate) fn found(value: &serde_json::Value) -> String {
     use serde_json::Value;
     let clip = |s: &str| match s.char_indices().nth(40) {
         Some((end, _)) => format!("{}…", &s[..end]),
@@ -102,6 +111,10 @@ fn de_schema_version<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
 
 fn de_created<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     checked(d, "created", "a time in Unix seconds")
+}
+
+fn de_host<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    checked(d, "host", "the host's name")
 }
 
 fn de_proto<'de, D: Deserializer<'de>>(d: D) -> Result<Proto, D::Error> {
@@ -142,6 +155,7 @@ impl Listener {
     #[must_use]
     pub fn of(entry: &SocketEntry) -> Listener {
         Listener {
+            host: None,
             proto: entry.proto,
             local_address: entry.local_address,
             port: entry.local_port,
@@ -164,6 +178,28 @@ impl Baseline {
                 .filter(|e| e.state.is_listening())
                 .map(Listener::of)
                 .collect(),
+        }
+    }
+
+    /// Record the listeners of every snapshot, each with its host.
+    #[must_use]
+    pub fn from_snapshots(snapshots: &[HostSnapshot], created: u64) -> Baseline {
+        let listeners = snapshots
+            .iter()
+            .flat_map(|snap| {
+                Baseline::from_entries(&snap.sockets, created)
+                    .listeners
+                    .into_iter()
+                    .map(|l| Listener {
+                        host: Some(snap.source.host.clone()),
+                        ..l
+                    })
+            })
+            .collect();
+        Baseline {
+            schema_version: BASELINE_SCHEMA_VERSION,
+            created,
+            listeners,
         }
     }
 
@@ -209,7 +245,7 @@ impl Baseline {
     }
 
     /// How `f` compares with the baseline: the most exposed baseline listener with the same
-    /// protocol, address and port decides.
+    /// protocol, address and port (and host, when both name one) decides.
     #[must_use]
     pub fn drift(&self, f: &Finding) -> Drift {
         let now = &f.socket;
@@ -217,7 +253,10 @@ impl Baseline {
             .listeners
             .iter()
             .filter(|l| {
-                l.proto == now.proto && l.port == now.port && l.local_address == now.local_address
+                l.proto == now.proto
+                    && l.port == now.port
+                    && l.local_address == now.local_address
+                    && (l.host.is_none() || f.host.is_none() || l.host == f.host)
             })
             .map(|l| l.exposure.map_or(0, rank))
             .max();

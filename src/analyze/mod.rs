@@ -10,6 +10,7 @@ pub mod explain;
 pub mod exposure;
 pub mod filter;
 pub mod firewall;
+pub mod fleet;
 pub mod inventory;
 pub mod investigation;
 pub mod kill;

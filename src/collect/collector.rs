@@ -112,6 +112,7 @@ impl Collector {
             }
         });
         Ok(Snapshot {
+            host: platform.hostname(),
             sockets,
             owners,
             processes,

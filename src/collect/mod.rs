@@ -165,6 +165,11 @@ pub trait Platform: fmt::Debug {
     /// when it is, and on platforms without PID namespaces.
     fn pid_namespace(&self) -> Option<PidNamespace>;
 
+    /// This host's name, for the snapshot (`host` in `portscope --json`, naming the host in a
+    /// fleet audit). Unix: `gethostname(2)`, the name of portscope's UTS namespace (not the proc
+    /// root's); Windows: the `COMPUTERNAME` variable. `None` when unknown.
+    fn hostname(&self) -> Option<String>;
+
     /// The name of `uid` in the system's user database (NSS on Unix), `None` when it has none
     /// or the platform has no uids.
     fn user_name(&self, uid: u32) -> Option<String>;

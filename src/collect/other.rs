@@ -91,6 +91,17 @@ impl Platform for Netstat2 {
         None
     }
 
+    fn hostname(&self) -> Option<String> {
+        #[cfg(unix)]
+        {
+            unix::hostname()
+        }
+        #[cfg(not(unix))]
+        {
+            std::env::var("COMPUTERNAME").ok().filter(|n| !n.is_empty())
+        }
+    }
+
     fn user_name(&self, uid: u32) -> Option<String> {
         #[cfg(unix)]
         {

@@ -23,6 +23,8 @@ pub(crate) struct Recorded {
     /// Sockets, owners, processes, user names (`users`), interfaces, privileges and PID
     /// namespace, served as the socket table and its lookups.
     pub snapshot: Snapshot,
+    /// The host name.
+    pub hostname: Option<String>,
     /// The services text (`/etc/services`).
     pub services: Option<String>,
     /// The port sysctls.
@@ -125,6 +127,11 @@ impl Platform for Recorded {
 
     fn pid_namespace(&self) -> Option<PidNamespace> {
         self.snapshot.pid_namespace.clone()
+    }
+
+    fn hostname(&self) -> Option<String> {
+        self.called("hostname");
+        self.hostname.clone()
     }
 
     fn user_name(&self, uid: u32) -> Option<String> {

@@ -1,12 +1,15 @@
 //! `portscope audit`: load the allowlist and baseline, read the clock once, collect the listeners
 //! and the owners' cgroups, let [`audit::report`] decide, render the report and return the gate's
-//! outcome. With `--save-baseline` it records the listeners instead.
+//! outcome. With `--save-baseline` it records the listeners instead. With `--from FILE...` it
+//! audits saved snapshots of other hosts (`portscope --json`) instead of this machine: every file
+//! is read and checked first, then the same decisions apply, each finding naming its host.
 //!
 //! Only composition lives here: the files are read through `collect::files` and the baseline
 //! written through `collect::output`; the owners' cgroups are joined, the findings, the
 //! baseline, the allowlist, the severity floor and the `--fail-on` gate decided in
 //! [`crate::analyze::audit`]; the table and JSON are written by [`crate::render::audit`].
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::time::SystemTime;
@@ -17,13 +20,14 @@ use anyhow::{Context, Result, anyhow};
 use crate::analyze::allowlist::Allowlist;
 use crate::analyze::audit::{self, Accepted, AuditOptions};
 use crate::analyze::baseline::Baseline;
+use crate::analyze::fleet;
 use crate::analyze::inventory;
 use crate::analyze::rules::RuleSet;
 use crate::cli::AuditArgs;
 use crate::collect::files::{INPUT_LIMIT, read_regular_text};
 use crate::collect::output;
 use crate::commands::{Env, Outcome, print_warnings};
-use crate::model::{HostContext, Request, SocketQuery, UnixTime};
+use crate::model::{HostContext, HostSnapshot, Request, SnapshotSource, SocketQuery, UnixTime};
 use crate::render::audit::{AuditDocument, table};
 use crate::render::json;
 use crate::render::sanitize;
@@ -39,23 +43,56 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Outcome> {
-    // Inputs first: a bad file fails before anything is collected.
+    // Inputs first: a bad file fails before anything is collected or reported.
     let allowlist = args.allow.as_deref().map(load_allowlist).transpose()?;
     let baseline = args.baseline.as_deref().map(load_baseline).transpose()?;
+    // Every snapshot is read and checked before any is audited: a bad one is the only output.
+    let snapshots = args
+        .from
+        .iter()
+        .map(|path| load_snapshot(path))
+        .collect::<Result<Vec<HostSnapshot>>>()?;
     // The one reading of the clock: the baseline's `created` and the allowlist's today.
     let now = UnixTime::from_system_time(SystemTime::now());
 
-    let request = Request {
-        query: SocketQuery::listening(),
-        owners: true,
+    let (findings, cgroups, warnings, record) = if args.from.is_empty() {
+        let request = Request {
+            query: SocketQuery::listening(),
+            owners: true,
+        };
+        let snapshot = env.collector.snapshot(&request, &|_| true)?;
+        let entries = inventory::build(&snapshot, env.services());
+        let warnings = inventory::warnings(&entries, &snapshot);
+        if args.save_baseline.is_some() {
+            (
+                Vec::new(),
+                HashMap::new(),
+                warnings,
+                Some(Baseline::from_entries(&entries, now.0)),
+            )
+        } else {
+            let host = HostContext {
+                route_localnet: env.platform().route_localnet(),
+            };
+            let findings = audit::findings(&entries, RuleSet::builtin(), &host);
+            // Units and containers of the owners: one cgroup read per owning pid of a finding.
+            let cgroups = audit::owner_cgroups(&findings, |pid| env.platform().cgroup(pid));
+            (findings, cgroups, warnings, None)
+        }
+    } else {
+        // Other hosts' pids mean nothing here: no cgroup is read for them.
+        let warnings = fleet::warnings(&snapshots);
+        if args.save_baseline.is_some() {
+            let record = Baseline::from_snapshots(&snapshots, now.0);
+            (Vec::new(), HashMap::new(), warnings, Some(record))
+        } else {
+            let findings = fleet::findings(&snapshots, RuleSet::builtin());
+            (findings, HashMap::new(), warnings, None)
+        }
     };
-    let snapshot = env.collector.snapshot(&request, &|_| true)?;
-    let entries = inventory::build(&snapshot, env.services());
-    let warnings = inventory::warnings(&entries, &snapshot);
 
-    if let Some(path) = &args.save_baseline {
+    if let (Some(path), Some(record)) = (&args.save_baseline, record) {
         print_warnings(err, &warnings)?;
-        let record = Baseline::from_entries(&entries, now.0);
         let text = serde_json::to_string_pretty(&record)? + "\n";
         output::replace_file(path, text.as_bytes())
             .with_context(|| format!("cannot write baseline {}", path.display()))?;
@@ -68,12 +105,6 @@ pub fn run(
         return Ok(Outcome::Found);
     }
 
-    let host = HostContext {
-        route_localnet: env.platform().route_localnet(),
-    };
-    let findings = audit::findings(&entries, RuleSet::builtin(), &host);
-    // Units and containers of the owners: one cgroup read per owning pid of a finding.
-    let cgroups = audit::owner_cgroups(&findings, |pid| env.platform().cgroup(pid));
     let allowlist_name = args
         .allow
         .as_deref()
@@ -92,8 +123,10 @@ pub fn run(
     let report = audit::report(findings, &cgroups, accepted, options, now.date(), warnings);
     print_warnings(err, &report.warnings)?;
 
+    let hosts: Vec<SnapshotSource> = snapshots.into_iter().map(|s| s.source).collect();
     match args.format() {
-        Format::Json => json::write(out, &AuditDocument::of(&report))?,
+        Format::Json if args.from.is_empty() => json::write(out, &AuditDocument::of(&report))?,
+        Format::Json => json::write(out, &AuditDocument::of_snapshots(&report, &hosts))?,
         Format::Table => table(
             out,
             &report.shown(),
@@ -125,4 +158,48 @@ fn load_allowlist(path: &Path) -> Result<Allowlist> {
 fn load_baseline(path: &Path) -> Result<Baseline> {
     let text = read_input("baseline", path)?;
     Baseline::parse(&text).map_err(|e| anyhow!("baseline {}: {e}", path.display()))
+}
+
+/// One host's snapshot (`--from`): read as the allowlist is, then checked; an error names the
+/// file.
+fn load_snapshot(path: &Path) -> Result<HostSnapshot> {
+    let text = read_input("snapshot", path)?;
+    let file = path.display().to_string();
+    fleet::parse_snapshot(&text, &file).map_err(|e| anyhow!("snapshot {file}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A snapshot is read as the allowlist is: a FIFO, an oversized file or bad text is an error
+    /// naming the file, on one line.
+    #[test]
+    fn snapshots_are_bounded_regular_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name);
+        std::fs::write(path("good.json"), "{\"schema_version\":1,\"sockets\":[]}").unwrap();
+        std::fs::write(path("bad.json"), "{\"schema_version\":1,").unwrap();
+        let fifo = std::ffi::CString::new(path("fifo.json").to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo reads a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let big = std::fs::File::create(path("big.json")).unwrap();
+        big.set_len(INPUT_LIMIT + 1).unwrap();
+        let snap = load_snapshot(&path("good.json")).unwrap();
+        assert_eq!(snap.source.host, "good.json");
+        // (file, what the message says after naming it)
+        let cases = [
+            ("bad.json", "snapshot", "not valid JSON"),
+            ("fifo.json", "cannot read snapshot", "FIFO"),
+            ("big.json", "cannot read snapshot", "larger than 16 MiB"),
+            ("missing.json", "cannot read snapshot", "No such file"),
+        ];
+        for (name, head, want) in cases {
+            let err = format!("{:#}", load_snapshot(&path(name)).unwrap_err());
+            let named = format!("{head} {}", path(name).display());
+            assert!(err.starts_with(&named), "{name}: {err}");
+            assert!(err.contains(want), "{name}: {err}");
+            assert!(!err.contains('\n'), "{name}: {err}");
+        }
+    }
 }

@@ -2,10 +2,11 @@
 //!
 //! Composition only: the arguments become a kernel query and a filter, the snapshot is
 //! collected, and each entry goes from the inventory through the filter into the sink of the
-//! chosen format as it is built, so a busy host's `--all` is never held whole.
+//! chosen format as it is built, so a busy host's `--all` is never held whole. The JSON document
+//! is the host's snapshot: it names the host and the time it was taken (`audit --from` reads it).
 
 use std::io::Write;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use anyhow::Result;
 
@@ -16,9 +17,10 @@ use crate::collect::Platform;
 use crate::commands::{Env, Outcome, print_pid_namespace, print_timings, print_warnings};
 use crate::model::Proto;
 use crate::model::UserSpec;
-use crate::model::{Request, SocketQuery, StateSet};
+use crate::model::{Request, SocketQuery, StateSet, UnixTime};
+use crate::render::json::{ListOrigin, snapshot_sink};
 use crate::render::table::Columns;
-use crate::render::{ListEnd, list_sink};
+use crate::render::{Format, ListEnd, list_sink};
 
 /// Run the listing view.
 ///
@@ -36,6 +38,8 @@ pub fn run(
         query: query(args),
         owners: !args.no_owners,
     };
+    // The one reading of the clock: when the snapshot was taken (`taken_at` in JSON).
+    let taken_at = UnixTime::from_system_time(SystemTime::now());
     let snapshot = env.collector.snapshot(&request, &|s| filter.keep_raw(s))?;
     let mut phases = snapshot.phases.clone();
     let services = phases.time("services table", || env.services());
@@ -43,7 +47,16 @@ pub fn run(
         states: args.all || !args.state.is_empty(),
         owners: !args.no_owners,
     };
-    let mut sink = list_sink(args.format(), cols, env.style, out)?;
+    // JSON is a snapshot of this host (`audit --from` reads it back): it carries the host's
+    // name and the time, which the format sinks of `render::sink` do not take.
+    let origin = ListOrigin {
+        host: snapshot.host.as_deref(),
+        taken_at,
+    };
+    let mut sink = match args.format() {
+        Format::Json => snapshot_sink(&origin, out)?,
+        format => list_sink(format, cols, env.style, out)?,
+    };
     let mut sieve = Sieve::new(&filter);
     let mut failed = None;
     phases.time(sink.feed_phase(), || {

@@ -218,7 +218,7 @@ mod tests {
         use crate::collect::recorded::Recorded;
         use crate::model::{
             Family, FdRef, InterfaceAddr, OwnerScan, ProcIdentity, ProcessInfo, Proto, RawSocket,
-            Snapshot, SocketState,
+            Snapshot, SocketState, UnixTime,
         };
 
         fn socket(proto: Proto, state: SocketState, local: &str, inode: u64) -> RawSocket {
@@ -307,6 +307,7 @@ mod tests {
             };
             Recorded {
                 services: Some("my-game 65000/udp\n".into()),
+                hostname: Some("web1".into()),
                 ..Recorded::new(snapshot)
             }
         }
@@ -342,9 +343,22 @@ mod tests {
 
         #[test]
         fn list_json_from_a_recorded_snapshot() {
+            let now = || UnixTime::from_system_time(std::time::SystemTime::now());
+            let before = now();
             let (out, err, outcome) = run_on(host(), &["portscope", "--json"]);
+            let after = now();
             assert_eq!(outcome, Outcome::Found);
             assert_eq!(err, "");
+            // The time the snapshot was taken is the clock's: read it, check it, then pin the
+            // rest of the document byte for byte.
+            let line = out.lines().nth(3).unwrap_or_default();
+            let taken = line
+                .strip_prefix("  \"taken_at\": \"")
+                .and_then(|l| l.strip_suffix("\","))
+                .unwrap_or_else(|| panic!("no taken_at line: {out}"));
+            let taken = UnixTime::parse_rfc3339(taken).unwrap();
+            assert!(before <= taken && taken <= after, "{taken:?}");
+            let out = out.replacen(line, "  \"taken_at\": \"TAKEN_AT\",", 1);
             assert_eq!(out, LIST_JSON, "{out}");
         }
 
@@ -407,6 +421,8 @@ udp    unconnected  [::] v4+v6  65000                   my-game   private via et
         /// the UDP name from the services text, exposure from the recorded interfaces.
         const LIST_JSON: &str = r#"{
   "schema_version": 1,
+  "host": "web1",
+  "taken_at": "TAKEN_AT",
   "sockets": [
     {
       "proto": "tcp",

@@ -27,6 +27,11 @@ pub struct HostContext {
 /// One audit finding: a risky listening socket, or a public one nobody can be named for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
+    /// The host the finding is on, in an audit of snapshots (`audit --from`): the snapshot's
+    /// `host`, or its file name when it names none. `None` (absent from JSON) when auditing
+    /// this machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// Rule id: a port rule of `docs/rules.md` or
     /// [`crate::analyze::audit::UNIDENTIFIED_PUBLIC_LISTENER`].
     pub rule: String,
@@ -70,6 +75,7 @@ impl Finding {
     #[must_use]
     pub fn about(entry: &SocketEntry) -> Finding {
         Finding {
+            host: None,
             rule: String::new(),
             service: None,
             severity: Severity::Info,
@@ -349,5 +355,16 @@ mod tests {
              \"containers\":[]}"
         );
         assert_eq!(serde_json::from_str::<Finding>(&text).unwrap(), finding);
+        // In an audit of snapshots the host comes first.
+        let on_host = Finding {
+            host: Some("web1".to_owned()),
+            ..finding
+        };
+        let text = serde_json::to_string(&on_host).unwrap();
+        assert!(
+            text.starts_with("{\"host\":\"web1\",\"rule\":\"exposed-redis\","),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<Finding>(&text).unwrap(), on_host);
     }
 }

@@ -90,6 +90,123 @@ impl UnixTime {
     pub fn date(self) -> Date {
         Date::from_unix_seconds(i64::try_from(self.0).unwrap_or(i64::MAX))
     }
+
+    /// This time as RFC 3339 in UTC, to the second: `2025-01-02T03:04:05Z` (what a snapshot's
+    /// `taken_at` says).
+    #[must_use]
+    pub fn rfc3339(self) -> String {
+        let secs = i64::try_from(self.0).unwrap_or(i64::MAX);
+        let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+        let of_day = secs.rem_euclid(86_400);
+        format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+            of_day / 3600,
+            of_day / 60 % 60,
+            of_day % 60
+        )
+    }
+
+    /// Parse an RFC 3339 date-time (`2025-01-02T03:04:05Z`, `2025-01-02T04:04:05.25+01:00`;
+    /// `T` and `Z` in either case); fractions of a second are dropped, the offset is applied.
+    ///
+    /// # Errors
+    /// A message quoting the text when it is not an RFC 3339 date-time, names a day the
+    /// calendar does not have, or a time before 1970.
+    pub fn parse_rfc3339(s: &str) -> Result<UnixTime, String> {
+        let bad = || {
+            format!(
+                "\"{}\" is not an RFC 3339 time such as 2025-01-02T03:04:05Z",
+                s.chars().take(40).collect::<String>()
+            )
+        };
+        let date: Date = s.get(..10).ok_or_else(bad)?.parse().map_err(|_| bad())?;
+        let rest = s.get(10..).ok_or_else(bad)?;
+        let rest = rest.strip_prefix(['T', 't']).ok_or_else(bad)?.as_bytes();
+        let two = |at: usize| -> Result<i64, String> {
+            match rest.get(at..at + 2) {
+                Some([a, b]) if a.is_ascii_digit() && b.is_ascii_digit() => {
+                    Ok(i64::from((a - b'0') * 10 + (b - b'0')))
+                }
+                _ => Err(bad()),
+            }
+        };
+        if rest.get(2) != Some(&b':') || rest.get(5) != Some(&b':') {
+            return Err(bad());
+        }
+        let (hour, minute, second) = (two(0)?, two(3)?, two(6)?);
+        // 60 is a leap second.
+        if hour > 23 || minute > 59 || second > 60 {
+            return Err(bad());
+        }
+        let mut at = 8;
+        if rest.get(at) == Some(&b'.') {
+            at += 1;
+            let digits = rest[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+            if digits == 0 {
+                return Err(bad());
+            }
+            at += digits;
+        }
+        let offset = match rest.get(at..) {
+            Some([b'Z' | b'z']) => 0,
+            Some([sign @ (b'+' | b'-'), _, _, b':', _, _]) => {
+                let (h, m) = (two(at + 1)?, two(at + 4)?);
+                if h > 23 || m > 59 {
+                    return Err(bad());
+                }
+                let minutes = h * 60 + m;
+                if *sign == b'+' { minutes } else { -minutes }
+            }
+            _ => return Err(bad()),
+        };
+        let days = days_from_civil(i64::from(date.year), date.month, date.day);
+        let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset * 60;
+        u64::try_from(secs).map(UnixTime).map_err(|_| {
+            format!(
+                "\"{}\" is before 1970",
+                s.chars().take(40).collect::<String>()
+            )
+        })
+    }
+}
+
+/// [`UnixTime`] as an RFC 3339 string in JSON (`taken_at` of a snapshot): written with
+/// [`UnixTime::rfc3339`], read with [`UnixTime::parse_rfc3339`]. For
+/// `#[serde(with = "rfc3339")]`.
+pub mod rfc3339 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::UnixTime;
+
+    /// Write the time as `2025-01-02T03:04:05Z`.
+    ///
+    /// # Errors
+    /// What the serializer returns.
+    pub fn serialize<S: Serializer>(time: &UnixTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&time.rfc3339())
+    }
+
+    /// Read an RFC 3339 time.
+    ///
+    /// # Errors
+    /// When the value is not a string or not an RFC 3339 time.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<UnixTime, D::Error> {
+        let text = String::deserialize(d)?;
+        UnixTime::parse_rfc3339(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The day counted from 1970-01-01 (day 0) of a date: the inverse of [`civil_from_days`]
+/// (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: u8, day: u8) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400; // [0, 399]
+    let m = i64::from(month);
+    let mp = if m > 2 { m - 3 } else { m + 9 }; // [0, 11]
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1; // [0, 365]
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
+    era * 146_097 + doe - 719_468
 }
 
 impl fmt::Display for Date {
@@ -173,6 +290,53 @@ mod tests {
         }
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
+    }
+
+    #[test]
+    fn rfc3339_both_ways() {
+        // (Unix seconds, as written)
+        let cases: &[(u64, &str)] = &[
+            (0, "1970-01-01T00:00:00Z"),
+            (951_782_400 + 3_723, "2000-02-29T01:02:03Z"),
+            (1_735_689_599, "2024-12-31T23:59:59Z"),
+            (4_107_542_400, "2100-03-01T00:00:00Z"),
+        ];
+        for &(secs, text) in cases {
+            assert_eq!(UnixTime(secs).rfc3339(), text);
+            assert_eq!(UnixTime::parse_rfc3339(text), Ok(UnixTime(secs)), "{text}");
+        }
+        for (other, secs) in [
+            ("2025-01-01t00:00:00z", 1_735_689_600),
+            ("2025-01-01T01:00:00.123+01:00", 1_735_689_600),
+            ("2024-12-31T19:30:00-04:30", 1_735_689_600),
+        ] {
+            assert_eq!(
+                UnixTime::parse_rfc3339(other),
+                Ok(UnixTime(secs)),
+                "{other}"
+            );
+        }
+        for bad in [
+            "",
+            "2025-01-01",
+            "2025-01-01 00:00:00Z",
+            "2025-01-01T00:00:00",
+            "2025-01-01T24:00:00Z",
+            "2025-01-01T00:60:00Z",
+            "2025-02-30T00:00:00Z",
+            "2025-01-01T00:00:00.Z",
+            "2025-01-01T00:00:00+0100",
+            "2025-01-01T00:00:00Zjunk",
+            "1969-12-31T23:59:59Z",
+            "2025-01-01T0a:00:00Z",
+            "2025-01-01T00:00:00 Z",
+        ] {
+            assert!(UnixTime::parse_rfc3339(bad).is_err(), "{bad}");
+        }
+        for days in [-800_000, -1, 0, 1, 11_016, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
     }
 
     #[test]

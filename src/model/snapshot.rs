@@ -177,6 +177,8 @@ pub struct Request {
 /// Everything one run collected: plain data for the pure analysis.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
+    /// The host's name, `None` when unknown.
+    pub host: Option<String>,
     /// Sockets kept by the caller's pre-filter.
     pub sockets: Vec<RawSocket>,
     /// Holders of those sockets.

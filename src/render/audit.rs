@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::model::{
     AuditReport, Drift, ExposureLabel, Finding, FindingSocket, Gate, LocalEnd, OwnerUnknownForm,
-    OwnerUnknownLabel, Severity, Summary,
+    OwnerUnknownLabel, Severity, SnapshotSource, Summary,
 };
 use crate::render::json::SCHEMA_VERSION;
 use crate::render::{Sanitized, Style, sanitize};
@@ -27,6 +27,10 @@ pub struct AuditDocument<'a> {
     pub summary: Summary,
     /// Why the result may be partial, expired allowlist entries (also printed on stderr).
     pub warnings: &'a [String],
+    /// In an audit of snapshots (`--from`): the snapshots audited, in the order given. Absent
+    /// when auditing this machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<&'a [SnapshotSource]>,
 }
 
 impl<'a> AuditDocument<'a> {
@@ -38,6 +42,16 @@ impl<'a> AuditDocument<'a> {
             findings: &report.findings,
             summary: report.summary,
             warnings: &report.warnings,
+            hosts: None,
+        }
+    }
+
+    /// The document of a report on snapshots from `hosts`.
+    #[must_use]
+    pub fn of_snapshots(report: &'a AuditReport, hosts: &'a [SnapshotSource]) -> Self {
+        AuditDocument {
+            hosts: Some(hosts),
+            ..AuditDocument::of(report)
         }
     }
 }
@@ -111,7 +125,8 @@ fn owner_label(f: &Finding) -> String {
 /// Write the findings grouped by severity, then the summary line. `findings` are those to show
 /// ([`AuditReport::shown`]: suppressed ones only with `--show-suppressed`); `summary` counts them
 /// all. When `--min-severity` hides findings that fail the gate, the summary line says so: the
-/// report on stdout must not read "no findings" for an audit that exits 1.
+/// report on stdout must not read "no findings" for an audit that exits 1. Findings that name
+/// their host (an audit of snapshots) start with it, padded to the longest, as a HOST column.
 ///
 /// # Errors
 /// When writing fails.
@@ -122,6 +137,11 @@ pub fn table(
     gate: Gate,
     style: Style,
 ) -> io::Result<()> {
+    let host_width = findings
+        .iter()
+        .filter_map(|f| f.host.as_deref())
+        .map(|h| sanitize(h).chars().count())
+        .max();
     for level in Severity::ALL {
         let group: Vec<&&Finding> = findings.iter().filter(|f| f.severity == level).collect();
         if group.is_empty() {
@@ -130,7 +150,7 @@ pub fn table(
         let heading = format!("{} ({})", level.as_str().to_uppercase(), group.len());
         writeln!(out, "{}", paint(&heading, level, style))?;
         for f in group {
-            write_finding(out, f, style)?;
+            write_finding(out, f, host_width, style)?;
         }
         writeln!(out)?;
     }
@@ -144,13 +164,27 @@ pub fn table(
     writeln!(out, "{line}")
 }
 
-fn write_finding(out: &mut dyn Write, f: &Finding, style: Style) -> io::Result<()> {
+/// One finding; `host_width` is the width of the HOST column, `None` without one.
+fn write_finding(
+    out: &mut dyn Write,
+    f: &Finding,
+    host_width: Option<usize>,
+    style: Style,
+) -> io::Result<()> {
     let service = f
         .service
         .as_deref()
         .map(|s| format!("  {s}"))
         .unwrap_or_default();
-    let mut head = format!("  {}{service}  ", socket_label(&f.socket));
+    let host = match host_width {
+        Some(width) => {
+            let name = sanitize(f.host.as_deref().unwrap_or("?")).into_owned();
+            let pad = width.saturating_sub(name.chars().count());
+            format!("{name}{}  ", " ".repeat(pad))
+        }
+        None => String::new(),
+    };
+    let mut head = format!("  {host}{}{service}  ", socket_label(&f.socket));
     head.push_str(&dim(&format!("[{}]", f.rule), style));
     if f.severity != f.base_severity {
         head.push_str(&dim(&format!(" (base {})", f.base_severity), style));
@@ -345,5 +379,56 @@ mod tests {
             f.socket.owner_unknown_reason = reason;
             assert_eq!(owner_label(f), want, "{reason:?}");
         }
+    }
+
+    /// Findings of snapshots start with their host, as a column; without hosts the table is
+    /// as before.
+    #[test]
+    fn host_column_only_for_snapshots() {
+        let mut fs = findings(
+            &[
+                entry("0.0.0.0", 6379, AddrClass::Public, "redis"),
+                entry("10.0.0.1", 23, AddrClass::Private, "inetd"),
+            ],
+            RuleSet::builtin(),
+            &HostContext::default(),
+        );
+        let render = |fs: &[Finding]| {
+            let shown: Vec<&Finding> = fs.iter().collect();
+            let mut buf = Vec::new();
+            table(
+                &mut buf,
+                &shown,
+                &Summary::of(fs),
+                Gate::default(),
+                Style::plain(),
+            )
+            .unwrap();
+            String::from_utf8(buf).unwrap()
+        };
+        let live = render(&fs);
+        assert!(
+            live.contains("\n  tcp 0.0.0.0:6379  Redis  [exposed-redis]"),
+            "{live}"
+        );
+        fs[0].host = Some("web-10\x1b".into());
+        fs[1].host = Some("db".into());
+        let fleet = render(&fs);
+        assert!(
+            fleet.contains("\n  web-10\\x1b  tcp 0.0.0.0:6379  Redis  [exposed-redis]"),
+            "{fleet}"
+        );
+        assert!(
+            fleet.contains("\n  db          tcp 10.0.0.1:23  Telnet  [exposed-telnet]"),
+            "{fleet}"
+        );
+        // Only the heads change.
+        let strip = |t: &str| -> Vec<String> {
+            t.lines()
+                .filter(|l| !l.starts_with("  ") || l.starts_with("      "))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(strip(&live), strip(&fleet));
     }
 }

@@ -4,13 +4,44 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::model::{PidNamespace, SocketEntry};
+use crate::model::{PidNamespace, SocketEntry, UnixTime};
+use crate::render::sink::{ListEnd, ListSink};
 
 /// Version of every JSON document portscope writes. Bumped only on incompatible changes; new
 /// fields may be added within a version.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// `portscope --json`.
+/// `portscope --json`: the listing as one host's snapshot, which `portscope audit --from` reads
+/// back. [`ListDocument`] with the host's name and the time it was taken.
+#[derive(Debug, Serialize)]
+pub struct SnapshotDocument<'a> {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Where and when the snapshot was taken.
+    #[serde(flatten)]
+    pub origin: ListOrigin<'a>,
+    /// Matching sockets, in the table's order.
+    pub sockets: &'a [SocketEntry],
+    /// The PID namespace the pids belong to when `--proc-root` is not portscope's own; `null`
+    /// when it is.
+    pub pid_namespace: Option<&'a PidNamespace>,
+    /// Why the result may be partial (also printed on stderr).
+    pub warnings: &'a [String],
+}
+
+/// Where and when a listing was taken: the head of a [`SnapshotDocument`].
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ListOrigin<'a> {
+    /// The host's name (`gethostname`), `null` when unknown.
+    pub host: Option<&'a str>,
+    /// When the snapshot was taken: RFC 3339, UTC, whole seconds.
+    #[serde(with = "crate::model::rfc3339")]
+    pub taken_at: UnixTime,
+}
+
+/// The listing document without [`ListOrigin`]: what [`ListStream::begin`] starts (the
+/// `Format::Json` sink of `render::sink` writes it); `portscope --json` writes a
+/// [`SnapshotDocument`] through [`snapshot_sink`].
 #[derive(Debug, Serialize)]
 pub struct ListDocument<'a> {
     /// Always [`SCHEMA_VERSION`].
@@ -51,11 +82,26 @@ impl<W: Write> ListStream<W> {
     ///
     /// # Errors
     /// When writing fails.
-    pub fn begin(mut out: W) -> io::Result<Self> {
-        write!(
-            out,
-            "{{\n  \"schema_version\": {SCHEMA_VERSION},\n  \"sockets\": ["
-        )?;
+    pub fn begin(out: W) -> io::Result<Self> {
+        Self::begin_with(out, None)
+    }
+
+    /// Write the head of a [`SnapshotDocument`], up to the opening of `sockets`.
+    ///
+    /// # Errors
+    /// When writing fails.
+    pub fn begin_snapshot(out: W, origin: &ListOrigin<'_>) -> io::Result<Self> {
+        Self::begin_with(out, Some(origin))
+    }
+
+    fn begin_with(mut out: W, origin: Option<&ListOrigin<'_>>) -> io::Result<Self> {
+        write!(out, "{{\n  \"schema_version\": {SCHEMA_VERSION},")?;
+        if let Some(origin) = origin {
+            out.write_all(b"\n  \"host\": ")?;
+            to_writer_indented(&mut out, &origin.host, 1)?;
+            write!(out, ",\n  \"taken_at\": \"{}\",", origin.taken_at.rfc3339())?;
+        }
+        out.write_all(b"\n  \"sockets\": [")?;
         Ok(ListStream {
             out,
             entries: 0,
@@ -99,6 +145,42 @@ impl<W: Write> ListStream<W> {
         self.out.write_all(b"\n}\n")?;
         self.out.flush()?;
         Ok(self.entries)
+    }
+}
+
+/// The sink of `portscope --json`: a [`SnapshotDocument`] written entry by entry
+/// ([`ListStream::begin_snapshot`]), the warnings closing it and the notes following it.
+///
+/// # Errors
+/// When writing the head fails.
+pub fn snapshot_sink<'w>(
+    origin: &ListOrigin<'_>,
+    out: &'w mut dyn Write,
+) -> io::Result<Box<dyn ListSink + 'w>> {
+    Ok(Box::new(SnapshotSink(ListStream::begin_snapshot(
+        out, origin,
+    )?)))
+}
+
+struct SnapshotSink<'w>(ListStream<&'w mut dyn Write>);
+
+impl ListSink for SnapshotSink<'_> {
+    fn feed_phase(&self) -> &'static str {
+        "analyze and write JSON"
+    }
+
+    fn entry(&mut self, entry: &SocketEntry) -> io::Result<()> {
+        self.0.entry(entry)
+    }
+
+    fn finish(
+        self: Box<Self>,
+        end: &ListEnd<'_>,
+        notes: &mut dyn FnMut() -> io::Result<()>,
+    ) -> io::Result<usize> {
+        let written = self.0.finish(end.pid_namespace, end.warnings)?;
+        notes()?;
+        Ok(written)
     }
 }
 
@@ -260,5 +342,66 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `portscope --json` (the snapshot sink) writes exactly the whole [`SnapshotDocument`],
+    /// whatever the host's name holds.
+    #[test]
+    fn streamed_snapshot_is_byte_identical_to_the_whole_document() {
+        let all = entries();
+        let warnings = ["w".to_string()];
+        for host in [Some("web1"), Some("we\"ird\nname 服务"), None] {
+            let origin = ListOrigin {
+                host,
+                taken_at: UnixTime(1_735_689_600),
+            };
+            for n in 0..=all.len() {
+                let mut streamed = Vec::new();
+                let mut sink = snapshot_sink(&origin, &mut streamed).unwrap();
+                for e in &all[..n] {
+                    sink.entry(e).unwrap();
+                }
+                let end = ListEnd {
+                    pid_namespace: None,
+                    warnings: &warnings,
+                };
+                let mut notes = 0;
+                let written = sink
+                    .finish(&end, &mut || {
+                        notes += 1;
+                        Ok(())
+                    })
+                    .unwrap();
+                assert_eq!((written, notes), (n, 1));
+                let mut whole = Vec::new();
+                write(
+                    &mut whole,
+                    &SnapshotDocument {
+                        schema_version: SCHEMA_VERSION,
+                        origin,
+                        sockets: &all[..n],
+                        pid_namespace: None,
+                        warnings: &warnings,
+                    },
+                )
+                .unwrap();
+                assert_eq!(
+                    String::from_utf8(streamed).unwrap(),
+                    String::from_utf8(whole).unwrap(),
+                    "{host:?}, {n} entries"
+                );
+            }
+        }
+        let mut head = Vec::new();
+        let origin = ListOrigin {
+            host: Some("web1"),
+            taken_at: UnixTime(0),
+        };
+        ListStream::begin_snapshot(&mut head, &origin).unwrap();
+        assert_eq!(
+            String::from_utf8(head).unwrap(),
+            "{\n  \"schema_version\": 1,\n  \"host\": \"web1\",\n  \"taken_at\": \
+             \"1970-01-01T00:00:00Z\",\n  \"sockets\": ["
+        );
     }
 }

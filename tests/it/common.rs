@@ -19,6 +19,11 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize)]
 pub struct ListDoc {
     pub schema_version: u32,
+    /// The host's name (`gethostname`).
+    pub host: Option<String>,
+    /// When the snapshot was taken (RFC 3339, UTC).
+    #[serde(with = "portscope::model::rfc3339")]
+    pub taken_at: portscope::model::UnixTime,
     pub sockets: Vec<SocketEntry>,
     pub pid_namespace: Option<portscope::model::PidNamespace>,
     pub warnings: Vec<String>,

@@ -10,6 +10,7 @@ mod audit;
 mod check;
 mod common;
 mod daemons;
+mod fleet;
 mod kill;
 mod list;
 mod netns;

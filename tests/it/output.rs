@@ -35,8 +35,12 @@ fn all_json_is_streamed_as_the_whole_document() {
     let mut whole = Vec::new();
     portscope::json::write(
         &mut whole,
-        &portscope::json::ListDocument {
+        &portscope::json::SnapshotDocument {
             schema_version: doc.schema_version,
+            origin: portscope::json::ListOrigin {
+                host: doc.host.as_deref(),
+                taken_at: doc.taken_at,
+            },
             sockets: &doc.sockets,
             pid_namespace: doc.pid_namespace.as_ref(),
             warnings: &doc.warnings,

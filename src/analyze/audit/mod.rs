@@ -82,11 +82,12 @@ pub fn findings(entries: &[SocketEntry], rules: &RuleSet, host: &HostContext) ->
     out
 }
 
-/// Most severe first, then port, protocol, address, rule.
+/// Most severe first, then host (in an audit of snapshots), port, protocol, address, rule.
 pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
+            .then_with(|| a.host.cmp(&b.host))
             .then(a.socket.port.cmp(&b.socket.port))
             .then(a.socket.proto.cmp(&b.socket.proto))
             .then(a.socket.local_address.cmp(&b.socket.local_address))

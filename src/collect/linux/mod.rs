@@ -114,6 +114,10 @@ impl Platform for Linux {
         pidns::pid_namespace(&self.proc_root)
     }
 
+    fn hostname(&self) -> Option<String> {
+        unix::hostname()
+    }
+
     fn user_name(&self, uid: u32) -> Option<String> {
         users::name_of(uid)
     }

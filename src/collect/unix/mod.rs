@@ -17,6 +17,21 @@ pub(crate) fn etc_services() -> Option<String> {
     std::fs::read_to_string(ETC_SERVICES).ok()
 }
 
+/// This host's name (`gethostname(2)`: the UTS namespace's), `None` when it cannot be read, is
+/// empty or is not terminated within the buffer.
+pub(crate) fn hostname() -> Option<String> {
+    // POSIX allows 255 bytes (HOST_NAME_MAX); Linux's limit is 64.
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`, which outlives the call.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0)?;
+    let name = String::from_utf8_lossy(&buf[..end]).into_owned();
+    (!name.is_empty()).then_some(name)
+}
+
 /// True when the effective uid is 0.
 pub(crate) fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
