@@ -5,7 +5,10 @@
 //! Only composition lives here: the files are read through `collect::files` and the baseline
 //! written through `collect::output`; the owners' cgroups are joined, the findings, the
 //! baseline, the allowlist, the severity floor and the `--fail-on` gate decided in
-//! [`crate::analyze::audit`]; the table and JSON are written by [`crate::render::audit`].
+//! [`crate::analyze::audit`]; the table and JSON are written by [`crate::render::audit`], CSV
+//! and metrics by [`crate::render::csv`] and [`crate::render::prometheus`]. With `--output
+//! FILE` the report replaces FILE atomically instead of going to stdout
+//! (`commands::with_output`).
 
 use std::io::Write;
 use std::path::Path;
@@ -22,11 +25,11 @@ use crate::analyze::rules::RuleSet;
 use crate::cli::AuditArgs;
 use crate::collect::files::{INPUT_LIMIT, read_regular_text};
 use crate::collect::output;
-use crate::commands::{Env, Outcome, print_warnings};
+use crate::commands::{Env, Outcome, print_warnings, with_output};
 use crate::model::{HostContext, Request, SocketQuery, UnixTime};
 use crate::render::audit::{AuditDocument, table};
-use crate::render::json;
-use crate::render::sanitize;
+use crate::render::prometheus::{self, Run};
+use crate::render::{Style, csv, json, sanitize};
 
 /// Run the audit.
 ///
@@ -36,6 +39,26 @@ use crate::render::sanitize;
 pub fn run(
     args: &AuditArgs,
     env: &Env,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Outcome> {
+    let style = match args.output {
+        // A file is neither a terminal nor coloured.
+        Some(_) => Style {
+            color: false,
+            width: None,
+        },
+        None => env.style,
+    };
+    with_output(args.output.as_deref(), args.format(), "audit", out, |out| {
+        audit(args, env, style, out, err)
+    })
+}
+
+fn audit(
+    args: &AuditArgs,
+    env: &Env,
+    style: Style,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Outcome> {
@@ -94,13 +117,17 @@ pub fn run(
 
     match args.format() {
         Format::Json => json::write(out, &AuditDocument::of(&report))?,
-        Format::Table => table(
-            out,
-            &report.shown(),
-            &report.summary,
-            report.gate,
-            env.style,
-        )?,
+        Format::Table => table(out, &report.shown(), &report.summary, report.gate, style)?,
+        Format::Csv => csv::write_audit(out, &report)?,
+        Format::Prometheus => {
+            let run = Run {
+                command: "audit",
+                time: now,
+                success: true,
+                warnings: report.warnings.len(),
+            };
+            prometheus::write_audit(out, &report, &entries, &run)?;
+        }
     }
     out.flush()?;
     Ok(if report.gate.failed {

@@ -2,10 +2,11 @@
 //!
 //! Composition only: the arguments become a kernel query and a filter, the snapshot is
 //! collected, and each entry goes from the inventory through the filter into the sink of the
-//! chosen format as it is built, so a busy host's `--all` is never held whole.
+//! chosen format as it is built, so a busy host's `--all` is never held whole. With
+//! `--output FILE` the output replaces FILE atomically instead (`commands::with_output`).
 
 use std::io::Write;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use anyhow::Result;
 
@@ -13,12 +14,14 @@ use crate::analyze::filter::{Filter, Sieve};
 use crate::analyze::inventory;
 use crate::cli::ListArgs;
 use crate::collect::Platform;
-use crate::commands::{Env, Outcome, print_pid_namespace, print_timings, print_warnings};
-use crate::model::Proto;
+use crate::commands::{
+    Env, Outcome, print_pid_namespace, print_timings, print_warnings, with_output,
+};
 use crate::model::UserSpec;
+use crate::model::{Proto, UnixTime};
 use crate::model::{Request, SocketQuery, StateSet};
 use crate::render::table::Columns;
-use crate::render::{ListEnd, list_sink};
+use crate::render::{ListEnd, Style, list_sink};
 
 /// Run the listing view.
 ///
@@ -30,7 +33,29 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Outcome> {
+    let style = match args.output {
+        // A file is neither a terminal nor coloured.
+        Some(_) => Style {
+            color: false,
+            width: None,
+        },
+        None => env.style,
+    };
+    with_output(args.output.as_deref(), args.format(), "list", out, |out| {
+        listing(args, env, style, out, err)
+    })
+}
+
+fn listing(
+    args: &ListArgs,
+    env: &Env,
+    style: Style,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Outcome> {
     let started = Instant::now();
+    // Read once, for the metrics' `portscope_last_run_timestamp_seconds`.
+    let now = UnixTime::from_system_time(SystemTime::now());
     let filter = filter(args, env.platform())?;
     let request = Request {
         query: query(args),
@@ -43,7 +68,7 @@ pub fn run(
         states: args.all || !args.state.is_empty(),
         owners: !args.no_owners,
     };
-    let mut sink = list_sink(args.format(), cols, env.style, out)?;
+    let mut sink = list_sink(args.format(), cols, style, out)?;
     let mut sieve = Sieve::new(&filter);
     let mut failed = None;
     phases.time(sink.feed_phase(), || {
@@ -60,6 +85,7 @@ pub fn run(
     let end = ListEnd {
         pid_namespace: snapshot.pid_namespace.as_ref(),
         warnings: &warnings,
+        time: now,
     };
     let written = phases.time("render (write)", || {
         sink.finish(&end, &mut || {
