@@ -234,6 +234,98 @@ pub fn print_pid_namespace(err: &mut dyn Write, ns: Option<&PidNamespace>) -> st
 }
 
 #[cfg(test)]
+mod output_tests {
+    use super::*;
+
+    fn file(dir: &tempfile::TempDir) -> std::path::PathBuf {
+        let path = dir.path().join("out.prom");
+        std::fs::write(&path, "old\n").unwrap();
+        path
+    }
+
+    #[test]
+    fn output_replaces_the_file_and_leaves_stdout_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(&dir);
+        let mut stdout = Vec::new();
+        let outcome = with_output(Some(&path), Format::Csv, "list", &mut stdout, |out| {
+            out.write_all(b"a,b\r\n")?;
+            Ok(Outcome::NotFound)
+        })
+        .unwrap();
+        assert_eq!(outcome, Outcome::NotFound, "the exit code is the command's");
+        assert!(stdout.is_empty());
+        assert_eq!(std::fs::read(&path).unwrap(), b"a,b\r\n");
+        // Without --output, stdout.
+        with_output(None, Format::Csv, "list", &mut stdout, |out| {
+            out.write_all(b"x")?;
+            Ok(Outcome::Found)
+        })
+        .unwrap();
+        assert_eq!(stdout, b"x");
+    }
+
+    #[test]
+    fn a_failed_run_leaves_its_metrics_or_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(&dir);
+        let failing = |out: &mut dyn Write| -> anyhow::Result<Outcome> {
+            out.write_all(b"half")?;
+            anyhow::bail!("cannot read the socket table")
+        };
+        let err =
+            with_output(Some(&path), Format::Json, "audit", &mut Vec::new(), failing).unwrap_err();
+        assert_eq!(format!("{err:#}"), "cannot read the socket table");
+        assert_eq!(std::fs::read(&path).unwrap(), b"old\n", "json: untouched");
+
+        let err = with_output(
+            Some(&path),
+            Format::Prometheus,
+            "audit",
+            &mut Vec::new(),
+            failing,
+        )
+        .unwrap_err();
+        assert_eq!(format!("{err:#}"), "cannot read the socket table");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("portscope_run_success{command=\"audit\"} 0\n"),
+            "{text}"
+        );
+        assert!(!text.contains("half"), "{text}");
+
+        // A file that cannot be written: named, after a successful run and after a failed one.
+        let nowhere = dir.path().join("missing/out.prom");
+        let err = with_output(
+            Some(&nowhere),
+            Format::Prometheus,
+            "list",
+            &mut Vec::new(),
+            |_| Ok(Outcome::Found),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").starts_with("cannot write output file "),
+            "{err:#}"
+        );
+        let err = with_output(
+            Some(&nowhere),
+            Format::Prometheus,
+            "list",
+            &mut Vec::new(),
+            failing,
+        )
+        .unwrap_err();
+        let message = format!("{err:#}");
+        assert!(
+            message.contains("missing/out.prom")
+                && message.ends_with("cannot read the socket table"),
+            "{message}"
+        );
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
