@@ -99,6 +99,12 @@ fn clap_exit(err: &clap::Error) -> ExitCode {
                     first = format!("{first} {}", arg.trim());
                 }
             }
+            if err.kind() == ErrorKind::InvalidValue {
+                // And the values there are (`--format csv` of `who`: table, json).
+                if let Some(values) = lines.next().map(str::trim).filter(|l| l.starts_with('[')) {
+                    first = format!("{first} {values}");
+                }
+            }
             let first = first.as_str();
             let first = first.strip_prefix("error: ").unwrap_or(first);
             let _ = writeln!(

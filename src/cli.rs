@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use clap::builder::PossibleValue;
+use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use std::time::Duration;
@@ -164,7 +164,7 @@ pub struct CheckArgs {
     #[arg(long)]
     pub json: bool,
     /// Output format: table or json.
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", value_parser = report_format())]
     pub format: Option<Format>,
 }
 
@@ -178,7 +178,7 @@ pub struct ExplainArgs {
     #[arg(long)]
     pub json: bool,
     /// Output format: table or json.
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", value_parser = report_format())]
     pub format: Option<Format>,
 }
 
@@ -223,9 +223,14 @@ pub struct AuditArgs {
     /// JSON for scripts (schema in docs/json.md); short for --format json.
     #[arg(long)]
     pub json: bool,
-    /// Output format: table or json.
+    /// Output format: table, json, csv (one finding per row) or prometheus (metrics for
+    /// node_exporter's textfile collector).
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
+    /// Write the report to FILE instead of stdout, atomically (a temporary file in the same
+    /// directory, then a rename; mode 0644), as node_exporter's textfile collector needs.
+    #[arg(short, long, value_name = "FILE", conflicts_with = "save_baseline")]
+    pub output: Option<PathBuf>,
     /// Exit 1 when an unsuppressed finding is at or above this severity (critical, high,
     /// medium, low, info), whether --min-severity shows it or not.
     #[arg(long, value_name = "SEVERITY")]
@@ -262,7 +267,7 @@ pub struct WhoArgs {
     #[arg(long)]
     pub json: bool,
     /// Output format: table or json.
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", value_parser = report_format())]
     pub format: Option<Format>,
     /// Never try to bind the port. Without it, a protocol the socket table shows nothing for
     /// is probed with a bind (closed at once) to catch sockets the table does not list.
@@ -297,7 +302,7 @@ pub struct KillArgs {
     #[arg(long)]
     pub json: bool,
     /// Output format: table or json (json never counts as consent).
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", value_parser = report_format())]
     pub format: Option<Format>,
 }
 
@@ -367,9 +372,14 @@ pub struct ListArgs {
     /// JSON for scripts (schema in docs/json.md); short for --format json.
     #[arg(long)]
     pub json: bool,
-    /// Output format: table (fitted to a terminal) or json.
+    /// Output format: table (fitted to a terminal), json, csv or prometheus (metrics for
+    /// node_exporter's textfile collector).
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
+    /// Write the output to FILE instead of stdout, atomically (a temporary file in the same
+    /// directory, then a rename; mode 0644).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
     /// Accepted for ss/netstat muscle memory (`portscope -tulpn`): listening is the default,
     /// output is always numeric with service names in their own column, processes are shown.
     #[arg(short = 'l', hide = true)]
@@ -442,9 +452,28 @@ impl ValueEnum for Format {
         let help = match self {
             Format::Table => "aligned columns for people",
             Format::Json => "one document for scripts (docs/json.md)",
+            Format::Csv => "rows for spreadsheets, RFC 4180 (docs/formats.md)",
+            Format::Prometheus => {
+                "metrics for node_exporter's textfile collector (docs/formats.md)"
+            }
         };
         Some(PossibleValue::new(self.as_str()).help(help))
     }
+}
+
+/// The `--format` of the one-port reports (`who`, `kill`, `check`, `explain`):
+/// [`Format::REPORTS`] only, so `--format csv` there is a usage error naming the formats that
+/// exist, and `--help` and the completions offer only those.
+fn report_format() -> impl TypedValueParser<Value = Format> {
+    let values = Format::REPORTS
+        .iter()
+        .filter_map(ValueEnum::to_possible_value);
+    clap::builder::PossibleValuesParser::new(values).map(|name| {
+        Format::REPORTS
+            .into_iter()
+            .find(|f| f.as_str() == name)
+            .unwrap_or_default()
+    })
 }
 
 /// Parse a pid: a positive number.
@@ -661,6 +690,46 @@ mod tests {
         }
         // Like --json, --format of the default view does not go before a subcommand.
         assert!(parse(&["portscope", "--format", "json", "who", "80"]).is_err());
+    }
+
+    /// csv and prometheus are formats of the listing and the audit; the one-port reports
+    /// refuse them as a usage error naming the formats they have.
+    #[test]
+    fn row_and_metric_formats_are_for_list_and_audit_only() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).and_then(Cli::check);
+        for format in ["csv", "prometheus"] {
+            let cli = parse(&["portscope", "--format", format]).unwrap();
+            assert_eq!(cli.list.format().as_str(), format);
+            let cli = parse(&["portscope", "audit", "--format", format, "-o", "f"]).unwrap();
+            let Some(Command::Audit(a)) = cli.command else {
+                panic!("not audit")
+            };
+            assert_eq!(a.format().as_str(), format);
+            assert_eq!(a.output.as_deref(), Some(std::path::Path::new("f")));
+            for command in [
+                &["who", "80"][..],
+                &["kill", "80"],
+                &["check", "80"],
+                &["explain", "ssh"],
+            ] {
+                let mut args = vec!["portscope"];
+                args.extend_from_slice(command);
+                args.extend_from_slice(&["--format", format]);
+                let err = parse(&args).unwrap_err();
+                assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue, "{args:?}");
+                assert!(
+                    err.to_string().contains("[possible values: table, json]"),
+                    "{err}"
+                );
+            }
+        }
+        let cli = parse(&["portscope", "--output", "x.csv", "--format", "csv"]).unwrap();
+        assert_eq!(
+            cli.list.output.as_deref(),
+            Some(std::path::Path::new("x.csv"))
+        );
+        // --output is the report's, not the baseline's.
+        assert!(parse(&["portscope", "audit", "--save-baseline", "b", "-o", "f"]).is_err());
     }
 
     #[test]

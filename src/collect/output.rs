@@ -1,4 +1,4 @@
-//! Files portscope writes: `audit --save-baseline`. A file is replaced atomically: the text is
+//! Files portscope writes: `audit --save-baseline` and `--output` of the listing and the audit. A file is replaced atomically: the text is
 //! written to a new temporary file in the same directory, flushed to disk and renamed over the
 //! target, so a reader (a CI job comparing against the baseline) sees the old file or the whole
 //! new one, never a half-written one, and a full disk leaves the old file as it was.
@@ -19,12 +19,29 @@ use std::path::{Path, PathBuf};
 /// When the temporary file cannot be created or written (a full disk, no permission in the
 /// directory), or the rename fails (`path` is a directory).
 pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, bytes, None)
+}
+
+/// [`replace_file`] for a file another service reads (`--output` for node_exporter's textfile
+/// collector, which runs as its own user): the file gets mode 0644 whatever the umask. Off
+/// Unix the mode is the system's default.
+///
+/// # Errors
+/// As [`replace_file`], and when the mode cannot be set.
+pub fn publish_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, bytes, Some(0o644))
+}
+
+fn replace(path: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
     let temp = temp_path(path)?;
     let written = (|| {
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&temp)?;
+        if let Some(mode) = mode {
+            set_mode(&file, mode)?;
+        }
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&temp, path)
@@ -33,6 +50,17 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = fs::remove_file(&temp);
     }
     written
+}
+
+#[cfg(unix)]
+fn set_mode(file: &fs::File, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_file: &fs::File, _mode: u32) -> io::Result<()> {
+    Ok(())
 }
 
 /// `DIR/.NAME.PID.tmp` beside `path`.
@@ -62,6 +90,20 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["baseline.json"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_published_file_is_world_readable_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portscope.prom");
+        fs::write(&path, "old").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        publish_file(&path, b"new\n").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new\n");
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
     }
 
     #[test]

@@ -7,7 +7,10 @@
 //! Only composition lives here: the files are read through `collect::files` and the baseline
 //! written through `collect::output`; the owners' cgroups are joined, the findings, the
 //! baseline, the allowlist, the severity floor and the `--fail-on` gate decided in
-//! [`crate::analyze::audit`]; the table and JSON are written by [`crate::render::audit`].
+//! [`crate::analyze::audit`]; the table and JSON are written by [`crate::render::audit`], CSV
+//! and metrics by [`crate::render::csv`] and [`crate::render::prometheus`]. With `--output
+//! FILE` the report replaces FILE atomically instead of going to stdout
+//! (`commands::with_output`).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -26,11 +29,11 @@ use crate::analyze::rules::RuleSet;
 use crate::cli::AuditArgs;
 use crate::collect::files::{INPUT_LIMIT, read_regular_text};
 use crate::collect::output;
-use crate::commands::{Env, Outcome, print_warnings};
+use crate::commands::{Env, Outcome, print_warnings, with_output};
 use crate::model::{HostContext, HostSnapshot, Request, SnapshotSource, SocketQuery, UnixTime};
 use crate::render::audit::{AuditDocument, table};
-use crate::render::json;
-use crate::render::sanitize;
+use crate::render::prometheus::{self, Judged, Run};
+use crate::render::{Style, csv, json, sanitize};
 
 /// Run the audit.
 ///
@@ -40,6 +43,26 @@ use crate::render::sanitize;
 pub fn run(
     args: &AuditArgs,
     env: &Env,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Outcome> {
+    let style = match args.output {
+        // A file is neither a terminal nor coloured.
+        Some(_) => Style {
+            color: false,
+            width: None,
+        },
+        None => env.style,
+    };
+    with_output(args.output.as_deref(), args.format(), "audit", out, |out| {
+        audit(args, env, style, out, err)
+    })
+}
+
+fn audit(
+    args: &AuditArgs,
+    env: &Env,
+    style: Style,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Outcome> {
@@ -55,7 +78,7 @@ pub fn run(
     // The one reading of the clock: the baseline's `created` and the allowlist's today.
     let now = UnixTime::from_system_time(SystemTime::now());
 
-    let (findings, cgroups, warnings, record) = if args.from.is_empty() {
+    let (entries, findings, cgroups, warnings, record) = if args.from.is_empty() {
         let request = Request {
             query: SocketQuery::listening(),
             owners: true,
@@ -64,12 +87,8 @@ pub fn run(
         let entries = inventory::build(&snapshot, env.services());
         let warnings = inventory::warnings(&entries, &snapshot);
         if args.save_baseline.is_some() {
-            (
-                Vec::new(),
-                HashMap::new(),
-                warnings,
-                Some(Baseline::from_entries(&entries, now.0)),
-            )
+            let record = Baseline::from_entries(&entries, now.0);
+            (entries, Vec::new(), HashMap::new(), warnings, Some(record))
         } else {
             let host = HostContext {
                 route_localnet: env.platform().route_localnet(),
@@ -77,17 +96,23 @@ pub fn run(
             let findings = audit::findings(&entries, RuleSet::builtin(), &host);
             // Units and containers of the owners: one cgroup read per owning pid of a finding.
             let cgroups = audit::owner_cgroups(&findings, |pid| env.platform().cgroup(pid));
-            (findings, cgroups, warnings, None)
+            (entries, findings, cgroups, warnings, None)
         }
     } else {
         // Other hosts' pids mean nothing here: no cgroup is read for them.
         let warnings = fleet::warnings(&snapshots);
         if args.save_baseline.is_some() {
             let record = Baseline::from_snapshots(&snapshots, now.0);
-            (Vec::new(), HashMap::new(), warnings, Some(record))
+            (
+                Vec::new(),
+                Vec::new(),
+                HashMap::new(),
+                warnings,
+                Some(record),
+            )
         } else {
             let findings = fleet::findings(&snapshots, RuleSet::builtin());
-            (findings, HashMap::new(), warnings, None)
+            (Vec::new(), findings, HashMap::new(), warnings, None)
         }
     };
 
@@ -123,17 +148,36 @@ pub fn run(
     let report = audit::report(findings, &cgroups, accepted, options, now.date(), warnings);
     print_warnings(err, &report.warnings)?;
 
-    let hosts: Vec<SnapshotSource> = snapshots.into_iter().map(|s| s.source).collect();
+    // The listening sockets judged, for the metrics: this machine's, or each snapshot's.
+    let judged: Vec<Judged<'_>> = if snapshots.is_empty() {
+        vec![Judged {
+            host: None,
+            entries: &entries,
+        }]
+    } else {
+        snapshots
+            .iter()
+            .map(|s| Judged {
+                host: Some(s.source.host.as_str()),
+                entries: &s.sockets,
+            })
+            .collect()
+    };
+    let hosts: Vec<SnapshotSource> = snapshots.iter().map(|s| s.source.clone()).collect();
     match args.format() {
         Format::Json if args.from.is_empty() => json::write(out, &AuditDocument::of(&report))?,
         Format::Json => json::write(out, &AuditDocument::of_snapshots(&report, &hosts))?,
-        Format::Table => table(
-            out,
-            &report.shown(),
-            &report.summary,
-            report.gate,
-            env.style,
-        )?,
+        Format::Table => table(out, &report.shown(), &report.summary, report.gate, style)?,
+        Format::Csv => csv::write_audit(out, &report)?,
+        Format::Prometheus => {
+            let run = Run {
+                command: "audit",
+                time: now,
+                success: true,
+                warnings: report.warnings.len(),
+            };
+            prometheus::write_audit(out, &report, &judged, &run)?;
+        }
     }
     out.flush()?;
     Ok(if report.gate.failed {

@@ -12,9 +12,9 @@ use crate::analyze::check::{self, Facts, NEARBY};
 use crate::analyze::firewall::{self, MODELLED, NOT_MODELLED, Packet};
 use crate::analyze::inventory;
 use crate::cli::CheckArgs;
-use crate::commands::{Env, Outcome, print_warnings};
+use crate::commands::{Env, Outcome, print_warnings, report_format};
 use crate::model::{HostAddr, Request, Ruleset, SocketQuery};
-use crate::render::Format;
+use crate::render::ReportFormat;
 use crate::render::check::{CheckDocument, FirewallReport, verdict_line, write_report};
 use crate::render::json::SCHEMA_VERSION;
 
@@ -128,9 +128,9 @@ pub fn run(
         units,
         causes: diagnosis.causes,
     };
-    match args.format() {
-        Format::Json => crate::render::json::write(out, &doc)?,
-        Format::Table => write_report(out, &doc, env.style)?,
+    match report_format(args.format(), "check")? {
+        ReportFormat::Json => crate::render::json::write(out, &doc)?,
+        ReportFormat::Table => write_report(out, &doc, env.style)?,
     }
     out.flush()?;
     Ok(if doc.works {

@@ -10,9 +10,9 @@ use crate::analyze::explain;
 use crate::analyze::inventory;
 use crate::analyze::rules::RuleSet;
 use crate::cli::ExplainArgs;
-use crate::commands::{Env, Outcome, print_warnings};
+use crate::commands::{Env, Outcome, print_warnings, report_format};
 use crate::model::{Request, SocketQuery};
-use crate::render::Format;
+use crate::render::ReportFormat;
 use crate::render::explain::{ExplainDocument, write_report};
 
 /// Run `portscope explain`: exit 0 when something is known about the port or name, 1 when
@@ -40,9 +40,9 @@ pub fn run(
     let settings = env.platform().port_settings();
     let found = explain::explain(&args.query, rules, &settings, &listeners);
     let known = found.found();
-    match args.format() {
-        Format::Json => crate::render::json::write(out, &ExplainDocument::of(found))?,
-        Format::Table => write_report(out, &found, env.style)?,
+    match report_format(args.format(), "explain")? {
+        ReportFormat::Json => crate::render::json::write(out, &ExplainDocument::of(found))?,
+        ReportFormat::Table => write_report(out, &found, env.style)?,
     }
     out.flush()?;
     Ok(if known {

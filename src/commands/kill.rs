@@ -24,9 +24,9 @@ use crate::analyze::kill::{
 use crate::cli::KillArgs;
 use crate::collect::{CollectError, Pinned, Platform, ProcView};
 use crate::commands::investigate::{Probe, investigate, sockets_on};
-use crate::commands::{Env, Outcome, print_pid_namespace, print_warnings};
+use crate::commands::{Env, Outcome, print_pid_namespace, print_warnings, report_format};
 use crate::model::{Investigation, PortSpec, ProcIdentity, Signal};
-use crate::render::Format;
+use crate::render::ReportFormat;
 use crate::render::investigation::{WhoDocument, write_report};
 use crate::render::json::{self, SCHEMA_VERSION};
 use crate::render::kill::{KillDocument, event, not_confirmed, plan_messages, prompt, targets};
@@ -47,13 +47,13 @@ pub fn run(
     err: &mut dyn Write,
 ) -> Result<Outcome> {
     let spec = args.port;
-    let format = args.format();
+    let format = report_format(args.format(), "kill")?;
     let found = investigate(env, spec, Probe::Skip)?;
     print_warnings(err, &found.warnings)?;
     match format {
         // The human report says it under its heading.
-        Format::Json => print_pid_namespace(err, found.shown_namespace())?,
-        Format::Table => {}
+        ReportFormat::Json => print_pid_namespace(err, found.shown_namespace())?,
+        ReportFormat::Table => {}
     }
     let options = KillOptions {
         force: args.force,
@@ -71,8 +71,8 @@ pub fn run(
     let mut killed: Vec<u32> = Vec::new();
 
     match format {
-        Format::Json => {}
-        Format::Table => {
+        ReportFormat::Json => {}
+        ReportFormat::Table => {
             write_report(out, &WhoDocument::of(&found), env.style)?;
             writeln!(out)?;
             // stdout is buffered: the report must be on the screen before the prompt or a
@@ -106,7 +106,7 @@ pub fn run(
         }
     };
     let in_document = match format {
-        Format::Json => {
+        ReportFormat::Json => {
             json::write(
                 out,
                 &KillDocument {
@@ -126,7 +126,7 @@ pub fn run(
             out.flush()?;
             true
         }
-        Format::Table => false,
+        ReportFormat::Table => false,
     };
     match kill::message_stream(outcome, in_document) {
         // Beside the JSON document, in the form of portscope's other stderr notes.

@@ -4,6 +4,7 @@
 //! collected, and each entry goes from the inventory through the filter into the sink of the
 //! chosen format as it is built, so a busy host's `--all` is never held whole. The JSON document
 //! is the host's snapshot: it names the host and the time it was taken (`audit --from` reads it).
+//! With `--output FILE` the output replaces FILE atomically instead (`commands::with_output`).
 
 use std::io::Write;
 use std::time::{Instant, SystemTime};
@@ -14,13 +15,15 @@ use crate::analyze::filter::{Filter, Sieve};
 use crate::analyze::inventory;
 use crate::cli::ListArgs;
 use crate::collect::Platform;
-use crate::commands::{Env, Outcome, print_pid_namespace, print_timings, print_warnings};
-use crate::model::Proto;
+use crate::commands::{
+    Env, Outcome, print_pid_namespace, print_timings, print_warnings, with_output,
+};
 use crate::model::UserSpec;
-use crate::model::{Request, SocketQuery, StateSet, UnixTime};
-use crate::render::json::{ListOrigin, snapshot_sink};
+use crate::model::{Proto, UnixTime};
+use crate::model::{Request, SocketQuery, StateSet};
+use crate::render::json::ListOrigin;
 use crate::render::table::Columns;
-use crate::render::{Format, ListEnd, list_sink};
+use crate::render::{ListEnd, Style, list_sink};
 
 /// Run the listing view.
 ///
@@ -32,14 +35,35 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Outcome> {
+    let style = match args.output {
+        // A file is neither a terminal nor coloured.
+        Some(_) => Style {
+            color: false,
+            width: None,
+        },
+        None => env.style,
+    };
+    with_output(args.output.as_deref(), args.format(), "list", out, |out| {
+        listing(args, env, style, out, err)
+    })
+}
+
+fn listing(
+    args: &ListArgs,
+    env: &Env,
+    style: Style,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Outcome> {
     let started = Instant::now();
+    // The one reading of the clock: when the snapshot was taken (JSON `taken_at`, the metrics'
+    // `portscope_last_run_timestamp_seconds`).
+    let now = UnixTime::from_system_time(SystemTime::now());
     let filter = filter(args, env.platform())?;
     let request = Request {
         query: query(args),
         owners: !args.no_owners,
     };
-    // The one reading of the clock: when the snapshot was taken (`taken_at` in JSON).
-    let taken_at = UnixTime::from_system_time(SystemTime::now());
     let snapshot = env.collector.snapshot(&request, &|s| filter.keep_raw(s))?;
     let mut phases = snapshot.phases.clone();
     let services = phases.time("services table", || env.services());
@@ -47,16 +71,11 @@ pub fn run(
         states: args.all || !args.state.is_empty(),
         owners: !args.no_owners,
     };
-    // JSON is a snapshot of this host (`audit --from` reads it back): it carries the host's
-    // name and the time, which the format sinks of `render::sink` do not take.
     let origin = ListOrigin {
         host: snapshot.host.as_deref(),
-        taken_at,
+        taken_at: now,
     };
-    let mut sink = match args.format() {
-        Format::Json => snapshot_sink(&origin, out)?,
-        format => list_sink(format, cols, env.style, out)?,
-    };
+    let mut sink = list_sink(args.format(), cols, style, &origin, out)?;
     let mut sieve = Sieve::new(&filter);
     let mut failed = None;
     phases.time(sink.feed_phase(), || {
@@ -73,6 +92,7 @@ pub fn run(
     let end = ListEnd {
         pid_namespace: snapshot.pid_namespace.as_ref(),
         warnings: &warnings,
+        time: now,
     };
     let written = phases.time("render (write)", || {
         sink.finish(&end, &mut || {

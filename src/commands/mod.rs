@@ -14,8 +14,8 @@ use std::io::{IsTerminal, Write};
 use crate::analyze::services::ServiceDb;
 use crate::cli::{Cli, ColorChoice, Command, GlobalArgs};
 use crate::collect::{Collector, Platform};
-use crate::model::{Phases, PidNamespace};
-use crate::render::Style;
+use crate::model::{Phases, PidNamespace, UnixTime};
+use crate::render::{Format, ReportFormat, Style};
 
 pub mod audit;
 pub mod check;
@@ -49,6 +49,61 @@ pub fn run(
         Some(Command::Explain(args)) => explain::run(args, env, out, err),
         Some(Command::Man(args)) => reference::run_man(args, out),
         Some(Command::Completions(args)) => reference::run_completions(args, out),
+    }
+}
+
+/// The format of a one-port report (`who`, `kill`, `check`, `explain`). The command line
+/// already refuses the others there; this keeps each command's match exact.
+///
+/// # Errors
+/// For csv and prometheus, naming the command and the formats it has.
+pub fn report_format(format: Format, command: &str) -> anyhow::Result<ReportFormat> {
+    format.report().ok_or_else(|| {
+        anyhow::anyhow!("`--format {format}` is not available for `{command}`: use table or json")
+    })
+}
+
+/// Where a listing or an audit goes: stdout, or with `--output FILE` a buffer that replaces
+/// FILE atomically once the command has succeeded (`collect::output::publish_file`, mode 0644).
+/// When a `--format prometheus` run fails, FILE gets the failure's metrics
+/// (`portscope_run_success 0`) so an alert sees it, and the error is returned as it was.
+///
+/// # Errors
+/// The command's error, or FILE cannot be written (one line naming it).
+pub fn with_output(
+    path: Option<&std::path::Path>,
+    format: Format,
+    command: &'static str,
+    out: &mut dyn Write,
+    run: impl FnOnce(&mut dyn Write) -> anyhow::Result<Outcome>,
+) -> anyhow::Result<Outcome> {
+    use anyhow::Context;
+    let Some(path) = path else {
+        return run(out);
+    };
+    let publish = |bytes: &[u8]| {
+        crate::collect::output::publish_file(path, bytes)
+            .with_context(|| format!("cannot write output file {}", path.display()))
+    };
+    let mut buffer = Vec::new();
+    match run(&mut buffer) {
+        Ok(outcome) => {
+            publish(&buffer)?;
+            Ok(outcome)
+        }
+        Err(e) => {
+            if format == Format::Prometheus {
+                let mut metrics = Vec::new();
+                let now = UnixTime::from_system_time(std::time::SystemTime::now());
+                crate::render::prometheus::write_failure(&mut metrics, command, now)?;
+                // The run's error is the one to report; a file that cannot be written either
+                // is said after it.
+                if let Err(write) = publish(&metrics) {
+                    return Err(e.context(format!("{write:#}")));
+                }
+            }
+            Err(e)
+        }
     }
 }
 
@@ -175,6 +230,98 @@ pub fn print_pid_namespace(err: &mut dyn Write, ns: Option<&PidNamespace>) -> st
             crate::render::sanitize(&ns.to_string())
         ),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod output_tests {
+    use super::*;
+
+    fn file(dir: &tempfile::TempDir) -> std::path::PathBuf {
+        let path = dir.path().join("out.prom");
+        std::fs::write(&path, "old\n").unwrap();
+        path
+    }
+
+    #[test]
+    fn output_replaces_the_file_and_leaves_stdout_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(&dir);
+        let mut stdout = Vec::new();
+        let outcome = with_output(Some(&path), Format::Csv, "list", &mut stdout, |out| {
+            out.write_all(b"a,b\r\n")?;
+            Ok(Outcome::NotFound)
+        })
+        .unwrap();
+        assert_eq!(outcome, Outcome::NotFound, "the exit code is the command's");
+        assert!(stdout.is_empty());
+        assert_eq!(std::fs::read(&path).unwrap(), b"a,b\r\n");
+        // Without --output, stdout.
+        with_output(None, Format::Csv, "list", &mut stdout, |out| {
+            out.write_all(b"x")?;
+            Ok(Outcome::Found)
+        })
+        .unwrap();
+        assert_eq!(stdout, b"x");
+    }
+
+    #[test]
+    fn a_failed_run_leaves_its_metrics_or_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = file(&dir);
+        let failing = |out: &mut dyn Write| -> anyhow::Result<Outcome> {
+            out.write_all(b"half")?;
+            anyhow::bail!("cannot read the socket table")
+        };
+        let err =
+            with_output(Some(&path), Format::Json, "audit", &mut Vec::new(), failing).unwrap_err();
+        assert_eq!(format!("{err:#}"), "cannot read the socket table");
+        assert_eq!(std::fs::read(&path).unwrap(), b"old\n", "json: untouched");
+
+        let err = with_output(
+            Some(&path),
+            Format::Prometheus,
+            "audit",
+            &mut Vec::new(),
+            failing,
+        )
+        .unwrap_err();
+        assert_eq!(format!("{err:#}"), "cannot read the socket table");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("portscope_run_success{command=\"audit\"} 0\n"),
+            "{text}"
+        );
+        assert!(!text.contains("half"), "{text}");
+
+        // A file that cannot be written: named, after a successful run and after a failed one.
+        let nowhere = dir.path().join("missing/out.prom");
+        let err = with_output(
+            Some(&nowhere),
+            Format::Prometheus,
+            "list",
+            &mut Vec::new(),
+            |_| Ok(Outcome::Found),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").starts_with("cannot write output file "),
+            "{err:#}"
+        );
+        let err = with_output(
+            Some(&nowhere),
+            Format::Prometheus,
+            "list",
+            &mut Vec::new(),
+            failing,
+        )
+        .unwrap_err();
+        let message = format!("{err:#}");
+        assert!(
+            message.contains("missing/out.prom")
+                && message.ends_with("cannot read the socket table"),
+            "{message}"
+        );
     }
 }
 

@@ -8,8 +8,8 @@ use anyhow::Result;
 
 use crate::cli::WhoArgs;
 use crate::commands::investigate::{Probe, investigate};
-use crate::commands::{Env, Outcome, print_pid_namespace, print_warnings};
-use crate::render::Format;
+use crate::commands::{Env, Outcome, print_pid_namespace, print_warnings, report_format};
+use crate::render::ReportFormat;
 use crate::render::investigation::{WhoDocument, write_report};
 
 /// Run `portscope who`.
@@ -24,13 +24,13 @@ pub fn run(args: &WhoArgs, env: &Env, out: &mut dyn Write, err: &mut dyn Write) 
     };
     let found = investigate(env, args.port, probe)?;
     print_warnings(err, &found.warnings)?;
-    match args.format() {
-        Format::Json => {
+    match report_format(args.format(), "who")? {
+        ReportFormat::Json => {
             // The human report says it under its heading.
             print_pid_namespace(err, found.shown_namespace())?;
             crate::render::json::write(out, &WhoDocument::of(&found))?;
         }
-        Format::Table => write_report(out, &WhoDocument::of(&found), env.style)?,
+        ReportFormat::Table => write_report(out, &WhoDocument::of(&found), env.style)?,
     }
     out.flush()?;
     Ok(if found.verdict.in_use() {

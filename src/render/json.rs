@@ -5,7 +5,6 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::model::{PidNamespace, SocketEntry, UnixTime};
-use crate::render::sink::{ListEnd, ListSink};
 
 /// Version of every JSON document portscope writes. Bumped only on incompatible changes; new
 /// fields may be added within a version.
@@ -41,7 +40,7 @@ pub struct ListOrigin<'a> {
 
 /// The listing document without [`ListOrigin`]: what [`ListStream::begin`] starts (the
 /// `Format::Json` sink of `render::sink` writes it); `portscope --json` writes a
-/// [`SnapshotDocument`] through [`snapshot_sink`].
+/// [`SnapshotDocument`] through the JSON sink of `render::sink` ([`ListStream::begin_snapshot`]).
 #[derive(Debug, Serialize)]
 pub struct ListDocument<'a> {
     /// Always [`SCHEMA_VERSION`].
@@ -145,42 +144,6 @@ impl<W: Write> ListStream<W> {
         self.out.write_all(b"\n}\n")?;
         self.out.flush()?;
         Ok(self.entries)
-    }
-}
-
-/// The sink of `portscope --json`: a [`SnapshotDocument`] written entry by entry
-/// ([`ListStream::begin_snapshot`]), the warnings closing it and the notes following it.
-///
-/// # Errors
-/// When writing the head fails.
-pub fn snapshot_sink<'w>(
-    origin: &ListOrigin<'_>,
-    out: &'w mut dyn Write,
-) -> io::Result<Box<dyn ListSink + 'w>> {
-    Ok(Box::new(SnapshotSink(ListStream::begin_snapshot(
-        out, origin,
-    )?)))
-}
-
-struct SnapshotSink<'w>(ListStream<&'w mut dyn Write>);
-
-impl ListSink for SnapshotSink<'_> {
-    fn feed_phase(&self) -> &'static str {
-        "analyze and write JSON"
-    }
-
-    fn entry(&mut self, entry: &SocketEntry) -> io::Result<()> {
-        self.0.entry(entry)
-    }
-
-    fn finish(
-        self: Box<Self>,
-        end: &ListEnd<'_>,
-        notes: &mut dyn FnMut() -> io::Result<()>,
-    ) -> io::Result<usize> {
-        let written = self.0.finish(end.pid_namespace, end.warnings)?;
-        notes()?;
-        Ok(written)
     }
 }
 
@@ -357,22 +320,12 @@ mod tests {
             };
             for n in 0..=all.len() {
                 let mut streamed = Vec::new();
-                let mut sink = snapshot_sink(&origin, &mut streamed).unwrap();
+                let mut stream = ListStream::begin_snapshot(&mut streamed, &origin).unwrap();
                 for e in &all[..n] {
-                    sink.entry(e).unwrap();
+                    stream.entry(e).unwrap();
                 }
-                let end = ListEnd {
-                    pid_namespace: None,
-                    warnings: &warnings,
-                };
-                let mut notes = 0;
-                let written = sink
-                    .finish(&end, &mut || {
-                        notes += 1;
-                        Ok(())
-                    })
-                    .unwrap();
-                assert_eq!((written, notes), (n, 1));
+                let written = stream.finish(None, &warnings).unwrap();
+                assert_eq!(written, n);
                 let mut whole = Vec::new();
                 write(
                     &mut whole,

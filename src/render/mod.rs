@@ -4,16 +4,18 @@
 
 pub mod audit;
 pub mod check;
+pub mod csv;
 pub mod explain;
 pub mod investigation;
 pub mod json;
 pub mod kill;
+pub mod prometheus;
 pub mod sanitize;
 pub mod sink;
 pub mod table;
 
 pub use sanitize::{Sanitized, sanitize};
-pub use sink::{Format, ListEnd, list_sink};
+pub use sink::{Format, ListEnd, ReportFormat, list_sink};
 
 /// How to render for the destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,16 +2,17 @@
 //! one at a time as analysis produces them, so a busy host's `--all` is never held whole, and
 //! ends the output once the warnings are known.
 //!
-//! Adding a format (csv, ndjson, prometheus) is one [`Format`] variant and one sink here (plus
+//! Adding a format (ndjson) is one [`Format`] variant and one sink here (plus
 //! its `--format` name in `cli`); the command does not change. A sink only writes what it is
 //! given: it must not filter, count or decide what is shown, and it never writes stderr itself.
 
 use std::io::{self, Write};
 
-use crate::model::{PidNamespace, SocketEntry};
-use crate::render::Style;
-use crate::render::json::ListStream;
+use crate::model::{PidNamespace, SocketEntry, UnixTime};
+use crate::render::json::{ListOrigin, ListStream};
+use crate::render::prometheus::{self, Counts, Run};
 use crate::render::table::{Columns, Table};
+use crate::render::{Style, csv};
 
 /// What stdout carries: chosen once per command from `--format` (or `--json`, its short form).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -21,11 +22,20 @@ pub enum Format {
     Table,
     /// One JSON document for scripts (docs/json.md).
     Json,
+    /// CSV for spreadsheets (RFC 4180, cells sanitized; docs/formats.md).
+    Csv,
+    /// The Prometheus text exposition format, for node_exporter's textfile collector
+    /// (docs/formats.md).
+    Prometheus,
 }
 
 impl Format {
     /// Every format, in the order `--help` lists them.
-    pub const ALL: [Format; 2] = [Format::Table, Format::Json];
+    pub const ALL: [Format; 4] = [Format::Table, Format::Json, Format::Csv, Format::Prometheus];
+
+    /// The formats of the reports that are one document about one port or service (`who`,
+    /// `kill`, `check`, `explain`): rows and metrics make no sense there.
+    pub const REPORTS: [Format; 2] = [Format::Table, Format::Json];
 
     /// The name `--format` takes.
     #[must_use]
@@ -33,6 +43,30 @@ impl Format {
         match self {
             Format::Table => "table",
             Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Prometheus => "prometheus",
+        }
+    }
+}
+
+/// The formats of a one-port report (`who`, `kill`, `check`, `explain`): [`Format::REPORTS`]
+/// as a type, so those commands match exactly the formats they write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// [`Format::Table`].
+    Table,
+    /// [`Format::Json`].
+    Json,
+}
+
+impl Format {
+    /// This format as a one-port report's, `None` for a format of rows or metrics.
+    #[must_use]
+    pub fn report(self) -> Option<ReportFormat> {
+        match self {
+            Format::Table => Some(ReportFormat::Table),
+            Format::Json => Some(ReportFormat::Json),
+            Format::Csv | Format::Prometheus => None,
         }
     }
 }
@@ -50,6 +84,8 @@ pub struct ListEnd<'a> {
     pub pid_namespace: Option<&'a PidNamespace>,
     /// Why the result may be partial.
     pub warnings: &'a [String],
+    /// When the run read the clock (the Prometheus format writes it).
+    pub time: UnixTime,
 }
 
 /// The writer of one output format for the listing.
@@ -87,6 +123,7 @@ pub fn list_sink<'w>(
     format: Format,
     cols: Columns,
     style: Style,
+    origin: &ListOrigin<'_>,
     out: &'w mut dyn Write,
 ) -> io::Result<Box<dyn ListSink + 'w>> {
     Ok(match format {
@@ -95,8 +132,81 @@ pub fn list_sink<'w>(
             rows: 0,
             out,
         }),
-        Format::Json => Box::new(JsonSink(ListStream::begin(out)?)),
+        Format::Json => Box::new(JsonSink(ListStream::begin_snapshot(out, origin)?)),
+        Format::Csv => {
+            csv::record(out, &csv::LIST_COLUMNS)?;
+            Box::new(CsvSink { rows: 0, out })
+        }
+        Format::Prometheus => Box::new(PrometheusSink {
+            counts: Counts::default(),
+            rows: 0,
+            out,
+        }),
     })
+}
+
+/// CSV, one record per entry as it comes; the notes follow it.
+struct CsvSink<'w> {
+    rows: usize,
+    out: &'w mut dyn Write,
+}
+
+impl ListSink for CsvSink<'_> {
+    fn feed_phase(&self) -> &'static str {
+        "analyze and write CSV"
+    }
+
+    fn entry(&mut self, entry: &SocketEntry) -> io::Result<()> {
+        self.rows += 1;
+        csv::record(self.out, &csv::list_row(entry))
+    }
+
+    fn finish(
+        self: Box<Self>,
+        _end: &ListEnd<'_>,
+        notes: &mut dyn FnMut() -> io::Result<()>,
+    ) -> io::Result<usize> {
+        self.out.flush()?;
+        notes()?;
+        Ok(self.rows)
+    }
+}
+
+/// Prometheus metrics: entries are only counted; the metrics are written at the end.
+struct PrometheusSink<'w> {
+    counts: Counts,
+    rows: usize,
+    out: &'w mut dyn Write,
+}
+
+impl ListSink for PrometheusSink<'_> {
+    fn feed_phase(&self) -> &'static str {
+        "analyze and count for metrics"
+    }
+
+    fn entry(&mut self, entry: &SocketEntry) -> io::Result<()> {
+        self.rows += 1;
+        self.counts.add(entry);
+        Ok(())
+    }
+
+    fn finish(
+        self: Box<Self>,
+        end: &ListEnd<'_>,
+        notes: &mut dyn FnMut() -> io::Result<()>,
+    ) -> io::Result<usize> {
+        let PrometheusSink { counts, rows, out } = *self;
+        notes()?;
+        let run = Run {
+            command: "list",
+            time: end.time,
+            success: true,
+            warnings: end.warnings.len(),
+        };
+        prometheus::write_list(out, &counts, &run)?;
+        out.flush()?;
+        Ok(rows)
+    }
 }
 
 /// The table: every row is laid out before the first is written (columns are aligned to
@@ -191,13 +301,18 @@ mod tests {
             }
         }
         let mut out = Out(&log);
-        let mut sink = list_sink(format, cols, Style::plain(), &mut out).unwrap();
+        let origin = ListOrigin {
+            host: Some("web1"),
+            taken_at: UnixTime(7),
+        };
+        let mut sink = list_sink(format, cols, Style::plain(), &origin, &mut out).unwrap();
         for e in entries {
             sink.entry(e).unwrap();
         }
         let end = ListEnd {
             pid_namespace: None,
             warnings,
+            time: UnixTime(7),
         };
         let n = sink
             .finish(&end, &mut || {
@@ -236,8 +351,12 @@ mod tests {
             let mut json_text = Vec::new();
             json::write(
                 &mut json_text,
-                &json::ListDocument {
+                &json::SnapshotDocument {
                     schema_version: json::SCHEMA_VERSION,
+                    origin: ListOrigin {
+                        host: Some("web1"),
+                        taken_at: UnixTime(7),
+                    },
                     sockets: shown,
                     pid_namespace: None,
                     warnings: &warnings,
@@ -259,12 +378,46 @@ mod tests {
         let json = through_sink(Format::Json, &all, &[]);
         assert_eq!(json.0.last().map(|(s, _)| *s), Some('e'));
         assert_eq!(json.0.iter().filter(|(s, _)| *s == 'e').count(), 1);
+        let csv = through_sink(Format::Csv, &all, &[]);
+        assert_eq!(csv.0.last().map(|(s, _)| *s), Some('e'));
+        let metrics = through_sink(Format::Prometheus, &all, &[]);
+        assert_eq!(metrics.0.first().map(|(s, _)| *s), Some('e'));
+    }
+
+    /// The CSV and Prometheus sinks write what their writers write for the same entries.
+    #[test]
+    fn csv_and_metric_sinks() {
+        let all = entries();
+        let warnings = ["a warning".to_string()];
+        let log = through_sink(Format::Csv, &all, &warnings);
+        let mut want = Vec::new();
+        csv::record(&mut want, &csv::LIST_COLUMNS).unwrap();
+        for e in &all {
+            csv::record(&mut want, &csv::list_row(e)).unwrap();
+        }
+        assert_eq!(stdout_of(&log).as_bytes(), &want[..]);
+
+        let log = through_sink(Format::Prometheus, &all, &warnings);
+        let mut want = Vec::new();
+        let run = Run {
+            command: "list",
+            time: UnixTime(7),
+            success: true,
+            warnings: 1,
+        };
+        prometheus::write_list(&mut want, &Counts::of(&all), &run).unwrap();
+        assert_eq!(stdout_of(&log).as_bytes(), &want[..]);
     }
 
     #[test]
     fn format_names() {
         let names: Vec<String> = Format::ALL.iter().map(Format::to_string).collect();
-        assert_eq!(names, ["table", "json"]);
+        assert_eq!(names, ["table", "json", "csv", "prometheus"]);
         assert_eq!(Format::default(), Format::Table);
+        let reports: Vec<Format> = Format::ALL
+            .into_iter()
+            .filter(|f| f.report().is_some())
+            .collect();
+        assert_eq!(reports, Format::REPORTS);
     }
 }

@@ -15,5 +15,6 @@ mod kill;
 mod list;
 mod netns;
 mod output;
+mod prometheus;
 mod toolbox;
 mod who;
