@@ -86,7 +86,7 @@ pub fn coverage(
         let code = if bound.is_ipv4() {
             CauseCode::Ipv4Only
         } else {
-            CauseCode::OtherAddress
+            CauseCode::Ipv6Only
         };
         return Err(Cause {
             code,
@@ -209,6 +209,9 @@ pub struct Diagnosis {
     pub works: bool,
     /// The causes, most basic first.
     pub causes: Vec<Cause>,
+    /// The index in `listeners` of the first listener whose bind covers the address (the
+    /// one the verdict names); `None` when none does.
+    pub accepting: Option<usize>,
 }
 
 /// Diagnose a connection from the collected facts.
@@ -307,10 +310,11 @@ pub fn diagnose(f: &Facts<'_>) -> Diagnosis {
         }),
         _ => {}
     }
-    let covered = !f.listeners.is_empty()
-        && f.listeners
-            .iter()
-            .any(|l| coverage(target, l, f.arrives_on).is_ok());
+    let accepting = f
+        .listeners
+        .iter()
+        .position(|l| coverage(target, l, f.arrives_on).is_ok());
+    let covered = accepting.is_some();
     let works = match (target.proto, f.connect.outcome) {
         (_, ConnectOutcome::Open) => true,
         (crate::model::Proto::Udp, ConnectOutcome::Timeout) => covered && !firewall_blocks,
@@ -331,7 +335,11 @@ pub fn diagnose(f: &Facts<'_>) -> Diagnosis {
             ),
         });
     }
-    Diagnosis { works, causes }
+    Diagnosis {
+        works,
+        causes,
+        accepting,
+    }
 }
 
 #[cfg(test)]
@@ -407,6 +415,14 @@ mod tests {
                 Some(CauseCode::Ipv4Only),
                 "bind it to [::1] too",
             ),
+            // The mirror case (it was other_address).
+            (
+                "127.0.0.1",
+                listener("::1"),
+                "lo",
+                Some(CauseCode::Ipv6Only),
+                "bind it to 127.0.0.1 too",
+            ),
             (
                 "10.0.0.5",
                 on_eth1,
@@ -478,6 +494,10 @@ mod tests {
             codes(diagnose(&facts(&any, None, &timeout))),
             (false, vec![CauseCode::ConnectFailed])
         );
+        // The listener named is one that covers the address, not the first one.
+        let both = [listener("127.0.0.1"), listener("0.0.0.0")];
+        assert_eq!(diagnose(&facts(&both, None, &open)).accepting, Some(1));
+        assert_eq!(diagnose(&facts(&lo, None, &refused)).accepting, None);
     }
 
     #[test]

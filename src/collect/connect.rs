@@ -24,11 +24,27 @@ pub fn connect(target: &CheckTarget, timeout: Duration) -> ConnectResult {
             errno: None,
             error: None,
         },
-        Err(e) => ConnectResult {
-            outcome: outcome_of(&e),
-            errno: e.raw_os_error(),
-            error: Some(e.to_string()),
-        },
+        Err(e) => {
+            let outcome = outcome_of(&e);
+            if outcome == ConnectOutcome::Timeout {
+                // A UDP wait ends in EAGAIN, a TCP one in an error of no errno: a timeout is
+                // no OS error either way (docs/json.md: `errno` is null on a timeout).
+                let error = match target.proto {
+                    Proto::Tcp => e.to_string(),
+                    Proto::Udp => "no answer within the timeout".to_owned(),
+                };
+                return ConnectResult {
+                    outcome,
+                    errno: None,
+                    error: Some(error),
+                };
+            }
+            ConnectResult {
+                outcome,
+                errno: e.raw_os_error(),
+                error: Some(e.to_string()),
+            }
+        }
     }
 }
 
@@ -81,5 +97,20 @@ mod tests {
         let refused = connect(&target, Duration::from_secs(2));
         assert_eq!(refused.outcome, ConnectOutcome::Refused);
         assert_eq!(refused.errno, Some(libc::ECONNREFUSED));
+    }
+
+    /// A UDP service that does not answer is a timeout with no errno (it was EAGAIN, 11).
+    #[test]
+    fn udp_silence_is_a_timeout_without_errno() {
+        let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let target = CheckTarget {
+            address: "127.0.0.1".parse().unwrap(),
+            port: silent.local_addr().unwrap().port(),
+            proto: Proto::Udp,
+        };
+        let got = connect(&target, Duration::from_millis(100));
+        assert_eq!(got.outcome, ConnectOutcome::Timeout);
+        assert_eq!(got.errno, None);
+        assert_eq!(got.error.as_deref(), Some("no answer within the timeout"));
     }
 }

@@ -112,7 +112,7 @@ pub fn run(
             &target,
             diagnosis.works,
             &connect,
-            &listeners,
+            diagnosis.accepting.and_then(|i| listeners.get(i)),
             &diagnosis.causes,
         ),
         firewall: FirewallReport::of(

@@ -5,10 +5,27 @@
 //! Plain data: the decisions are `analyze::check`, the wording of the report `render::check`.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Endpoint, Proto, parse_port};
+use super::{Endpoint, Proto, parse_port, parse_timeout};
+
+/// Parse `check --timeout`: a duration as `kill --timeout` takes it (5, 1.5s, 500ms, 1m), but
+/// not zero: a connect cannot be tried in no time (`kill --timeout 0` means "do not wait").
+///
+/// # Errors
+/// A message naming the input.
+pub fn parse_connect_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = parse_timeout(text)?;
+    if timeout.is_zero() {
+        return Err(format!(
+            "'{}' is no time to connect in: give a timeout above zero, e.g. 2 or 500ms",
+            text.trim()
+        ));
+    }
+    Ok(timeout)
+}
 
 /// What `check` is asked about: an address of this machine, a port and a protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,6 +204,8 @@ pub enum CauseCode {
     V6Only,
     /// The listener is IPv4-only; the address used is IPv6.
     Ipv4Only,
+    /// The listener is bound to an IPv6 address; the address used is IPv4.
+    Ipv6Only,
     /// The listener is bound to another specific address.
     OtherAddress,
     /// The listener is bound to a device the address does not arrive on.
@@ -211,6 +230,7 @@ impl CauseCode {
             CauseCode::LoopbackOnly => "loopback_only",
             CauseCode::V6Only => "v6_only",
             CauseCode::Ipv4Only => "ipv4_only",
+            CauseCode::Ipv6Only => "ipv6_only",
             CauseCode::OtherAddress => "other_address",
             CauseCode::DeviceBound => "device_bound",
             CauseCode::FirewallDrop => "firewall_drop",
@@ -233,6 +253,20 @@ pub struct Cause {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connect_timeouts_are_above_zero() {
+        assert_eq!(
+            parse_connect_timeout("500ms"),
+            Ok(Duration::from_millis(500))
+        );
+        assert_eq!(parse_connect_timeout("2"), Ok(Duration::from_secs(2)));
+        for zero in ["0", "0ms", "0.0s", " 0 "] {
+            let err = parse_connect_timeout(zero).unwrap_err();
+            assert!(err.contains("above zero"), "{zero}: {err}");
+        }
+        assert!(parse_connect_timeout("x").unwrap_err().contains("'x'"));
+    }
 
     #[test]
     fn targets_parse() {

@@ -94,21 +94,20 @@ pub struct CheckDocument {
     pub firewall: FirewallReport,
 }
 
-/// The one verdict line.
+/// The one verdict line; `accepting` is the listener whose bind covers the address (the
+/// diagnosis picks it), not merely the first one on the port.
 #[must_use]
 pub fn verdict_line(
     target: &CheckTarget,
     works: bool,
     connect: &ConnectResult,
-    listeners: &[SocketEntry],
+    accepting: Option<&SocketEntry>,
     causes: &[Cause],
 ) -> String {
     let outcome = connect.outcome.as_str();
     if works {
-        let who = listeners
-            .iter()
-            .flat_map(|l| l.processes.iter())
-            .next()
+        let who = accepting
+            .and_then(|l| l.processes.first())
             .map(|p| {
                 format!(
                     ", accepted by {} (pid {})",
@@ -256,4 +255,50 @@ pub fn write_report(out: &mut dyn Write, doc: &CheckDocument, style: Style) -> i
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ConnectOutcome, ProcessInfo, Proto};
+
+    #[test]
+    fn the_verdict_names_the_accepting_listener() {
+        let with_owner = |addr: &str, pid: u32, name: &str| SocketEntry {
+            processes: vec![ProcessInfo {
+                pid,
+                fds: vec![3],
+                name: Some(name.into()),
+                cmdline: Vec::new(),
+                exe: None,
+                uid: None,
+                user: None,
+                ppid: None,
+                start_time: None,
+            }],
+            ..SocketEntry::test_listener(addr, 8080)
+        };
+        let listeners = [
+            with_owner("127.0.0.1", 10, "lo-only"),
+            with_owner("0.0.0.0", 20, "nginx"),
+        ];
+        let target = CheckTarget {
+            address: "10.0.0.5".parse().unwrap(),
+            port: 8080,
+            proto: Proto::Tcp,
+        };
+        let open = ConnectResult {
+            outcome: ConnectOutcome::Open,
+            errno: None,
+            error: None,
+        };
+        assert_eq!(
+            verdict_line(&target, true, &open, Some(&listeners[1]), &[]),
+            "10.0.0.5:8080/tcp: open: the connection works, accepted by nginx (pid 20)"
+        );
+        assert_eq!(
+            verdict_line(&target, true, &open, None, &[]),
+            "10.0.0.5:8080/tcp: open: the connection works"
+        );
+    }
 }

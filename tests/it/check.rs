@@ -310,3 +310,14 @@ fn explain_unknown_and_malformed() {
         assert_eq!(err.lines().count(), 1, "{bad}: {err}");
     }
 }
+
+#[test]
+fn check_zero_timeout_is_a_usage_error() {
+    for zero in ["0", "0ms", "0s"] {
+        let out = portscope(&["check", "80", "--timeout", zero]);
+        assert_eq!(out.status.code(), Some(2), "{zero}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("above zero"), "{zero}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
