@@ -193,10 +193,16 @@ pub struct Facts<'a> {
     pub foreign: &'a [ForeignListener],
     /// Units that may be the service.
     pub units: &'a [UnitHint],
-    /// The interface the address arrives on (`lo` for loopback addresses).
+    /// The interface that carries the address, where other machines' packets arrive (`lo`
+    /// for loopback addresses).
     pub arrives_on: Option<&'a str>,
-    /// The firewall's verdict, `None` when it could not be read.
+    /// The firewall's verdict for the local path (input on `lo`: the connect just tried),
+    /// `None` when it could not be read.
     pub firewall: Option<&'a FirewallVerdict>,
+    /// The firewall's verdict for the remote path (input on the interface that carries the
+    /// address: what other machines see); `None` for a loopback address (no such path) or
+    /// when it could not be read.
+    pub firewall_remote: Option<&'a FirewallVerdict>,
     /// The connect.
     pub connect: &'a ConnectResult,
 }
@@ -282,6 +288,7 @@ pub fn diagnose(f: &Facts<'_>) -> Diagnosis {
             }
         }
     }
+    // The local verdict explains this connect; the remote one what other machines see.
     let mut firewall_blocks = false;
     match f.firewall {
         Some(v) if v.decision == Decision::Drop => {
@@ -310,6 +317,33 @@ pub fn diagnose(f: &Facts<'_>) -> Diagnosis {
         }),
         _ => {}
     }
+    let via = f.arrives_on.unwrap_or("the interface that carries it");
+    match f.firewall_remote {
+        // The same verdict as the local path is said once.
+        Some(r) if f.firewall.is_some_and(|l| l.decision == r.decision) => {}
+        Some(r) if r.decision == Decision::Drop => causes.push(Cause {
+            code: CauseCode::RemoteFirewallDrop,
+            text: format!(
+                "from other machines (packets arriving on {via}) the firewall drops it ({}); they wait until they time out: allow {}/{} in that chain before the rule that drops it",
+                r.reason, target.port, target.proto
+            ),
+        }),
+        Some(r) if r.decision == Decision::Reject => causes.push(Cause {
+            code: CauseCode::RemoteFirewallReject,
+            text: format!(
+                "from other machines (packets arriving on {via}) the firewall rejects it ({}); they see \"connection refused\" or an ICMP error: allow {}/{} in that chain before the rule that rejects it",
+                r.reason, target.port, target.proto
+            ),
+        }),
+        Some(r) if r.decision == Decision::Unknown => causes.push(Cause {
+            code: CauseCode::FirewallUnknown,
+            text: format!(
+                "the firewall's verdict for other machines (packets arriving on {via}) is unknown: {}",
+                r.reason
+            ),
+        }),
+        _ => {}
+    }
     let accepting = f
         .listeners
         .iter()
@@ -320,7 +354,15 @@ pub fn diagnose(f: &Facts<'_>) -> Diagnosis {
         (crate::model::Proto::Udp, ConnectOutcome::Timeout) => covered && !firewall_blocks,
         _ => false,
     };
-    let explained = causes.iter().any(|c| c.code != CauseCode::FirewallUnknown);
+    // What other machines see does not explain this connect.
+    let explained = causes.iter().any(|c| {
+        !matches!(
+            c.code,
+            CauseCode::FirewallUnknown
+                | CauseCode::RemoteFirewallDrop
+                | CauseCode::RemoteFirewallReject
+        )
+    });
     if !works && !explained {
         causes.push(Cause {
             code: CauseCode::ConnectFailed,
@@ -472,6 +514,7 @@ mod tests {
             units: &[],
             arrives_on: Some("eth0"),
             firewall,
+            firewall_remote: None,
             connect,
         };
         let any = [listener("0.0.0.0")];
@@ -493,6 +536,41 @@ mod tests {
         assert_eq!(
             codes(diagnose(&facts(&any, None, &timeout))),
             (false, vec![CauseCode::ConnectFailed])
+        );
+        // A drop for other machines only: the connect works, with a caveat; a timeout from
+        // here is not explained by it.
+        let accept = FirewallVerdict {
+            decision: Decision::Accept,
+            decided_by: None,
+            reason: "no nftables base chain filters incoming packets".into(),
+        };
+        let both = |firewall, remote, connect| Facts {
+            firewall_remote: remote,
+            ..facts(&any, firewall, connect)
+        };
+        assert_eq!(
+            codes(diagnose(&both(Some(&accept), Some(&drop), &open))),
+            (true, vec![CauseCode::RemoteFirewallDrop])
+        );
+        let d = diagnose(&both(Some(&accept), Some(&drop), &open));
+        assert!(
+            d.causes[0]
+                .text
+                .starts_with("from other machines (packets arriving on eth0)"),
+            "{}",
+            d.causes[0].text
+        );
+        assert_eq!(
+            codes(diagnose(&both(Some(&accept), Some(&drop), &timeout))),
+            (
+                false,
+                vec![CauseCode::RemoteFirewallDrop, CauseCode::ConnectFailed]
+            )
+        );
+        // The same drop on both paths is said once, as the local one.
+        assert_eq!(
+            codes(diagnose(&both(Some(&drop), Some(&drop), &timeout))),
+            (false, vec![CauseCode::FirewallDrop])
         );
         // The listener named is one that covers the address, not the first one.
         let both = [listener("127.0.0.1"), listener("0.0.0.0")];

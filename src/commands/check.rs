@@ -15,7 +15,9 @@ use crate::cli::CheckArgs;
 use crate::commands::{Env, Outcome, print_warnings};
 use crate::model::{HostAddr, Request, Ruleset, SocketQuery};
 use crate::render::Format;
-use crate::render::check::{CheckDocument, FirewallReport, verdict_line, write_report};
+use crate::render::check::{
+    CheckDocument, FirewallPath, FirewallReport, verdict_line, write_report,
+};
 use crate::render::json::SCHEMA_VERSION;
 
 /// Run `portscope check`: exit 0 when the connection works, 1 when it does not.
@@ -46,6 +48,8 @@ pub fn run(
             HostAddr(target.address)
         );
     }
+    // Two paths in: this machine's own connect arrives on `lo` whatever the address; other
+    // machines' packets arrive on the interface that carries it.
     let arrives_on = if target.address.is_loopback() {
         Some("lo".to_owned())
     } else {
@@ -79,20 +83,28 @@ pub fn run(
     } else {
         (Vec::new(), Vec::new(), Vec::new())
     };
-    let firewall = platform
+    let ruleset = platform
         .nft_ruleset()
-        .and_then(|text| Ruleset::from_nft_json(&text))
-        .map(|ruleset| {
+        .and_then(|text| Ruleset::from_nft_json(&text));
+    let evaluate = |iifname: Option<String>| {
+        ruleset.as_ref().map_err(Clone::clone).map(|ruleset| {
             firewall::evaluate(
-                &ruleset,
+                ruleset,
                 &Packet {
                     proto: target.proto,
                     daddr: target.address,
                     dport: target.port,
-                    iifname: arrives_on.clone(),
+                    iifname,
                 },
             )
-        });
+        })
+    };
+    let firewall_local = evaluate(Some("lo".to_owned()));
+    let firewall_remote = if target.address.is_loopback() {
+        None
+    } else {
+        Some(evaluate(arrives_on.clone()))
+    };
     let connect = platform.connect(&target, args.timeout);
     let diagnosis = check::diagnose(&Facts {
         target: &target,
@@ -101,7 +113,8 @@ pub fn run(
         foreign: &foreign,
         units: &units,
         arrives_on: arrives_on.as_deref(),
-        firewall: firewall.as_ref().ok(),
+        firewall: firewall_local.as_ref().ok(),
+        firewall_remote: firewall_remote.as_ref().and_then(|r| r.as_ref().ok()),
         connect: &connect,
     });
     let doc = CheckDocument {
@@ -115,9 +128,26 @@ pub fn run(
             diagnosis.accepting.and_then(|i| listeners.get(i)),
             &diagnosis.causes,
         ),
-        firewall: FirewallReport::of(
-            firewall.as_ref().map_err(String::as_str),
-            arrives_on.as_deref(),
+        firewall: match &firewall_remote {
+            Some(remote) => FirewallReport::of(
+                FirewallPath::Remote,
+                remote.as_ref().map_err(String::as_str),
+                arrives_on.as_deref(),
+                MODELLED,
+                NOT_MODELLED,
+            ),
+            None => FirewallReport::of(
+                FirewallPath::Local,
+                firewall_local.as_ref().map_err(String::as_str),
+                Some("lo"),
+                MODELLED,
+                NOT_MODELLED,
+            ),
+        },
+        firewall_local: FirewallReport::of(
+            FirewallPath::Local,
+            firewall_local.as_ref().map_err(String::as_str),
+            Some("lo"),
             MODELLED,
             NOT_MODELLED,
         ),

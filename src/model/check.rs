@@ -214,6 +214,11 @@ pub enum CauseCode {
     FirewallDrop,
     /// The firewall rejects them ("refused" or unreachable).
     FirewallReject,
+    /// The firewall drops packets from other machines (arriving on the interface that carries
+    /// the address), though it lets this machine's own connect through.
+    RemoteFirewallDrop,
+    /// The firewall rejects packets from other machines, though not this machine's own.
+    RemoteFirewallReject,
     /// The firewall could not be evaluated (not modelled, not readable).
     FirewallUnknown,
     /// The connect failed for a reason none of the above explains.
@@ -235,6 +240,8 @@ impl CauseCode {
             CauseCode::DeviceBound => "device_bound",
             CauseCode::FirewallDrop => "firewall_drop",
             CauseCode::FirewallReject => "firewall_reject",
+            CauseCode::RemoteFirewallDrop => "remote_firewall_drop",
+            CauseCode::RemoteFirewallReject => "remote_firewall_reject",
             CauseCode::FirewallUnknown => "firewall_unknown",
             CauseCode::ConnectFailed => "connect_failed",
         }

@@ -20,10 +20,13 @@ struct CheckDoc {
     causes: Vec<portscope::model::Cause>,
     other_namespaces: Vec<portscope::model::ForeignListener>,
     firewall: FirewallDoc,
+    firewall_local: FirewallDoc,
 }
 
 #[derive(Debug, Deserialize)]
 struct FirewallDoc {
+    path: String,
+    interface: Option<String>,
     status: String,
     decision: Decision,
     decided_by: Option<portscope::model::DecidedBy>,
@@ -320,4 +323,86 @@ fn check_zero_timeout_is_a_usage_error() {
         assert!(err.contains("above zero"), "{zero}: {err}");
         assert_eq!(err.lines().count(), 1, "{err}");
     }
+}
+
+/// The connect from this machine arrives on `lo`, other machines' packets on `va`: both paths
+/// are evaluated, the local one explains the connect, the remote one what others see.
+#[test]
+fn check_firewall_local_and_remote_paths() {
+    let Some(ns) = lan_ns("ckpath") else { return };
+    if !have_nft() {
+        return;
+    }
+    let (a, b) = ns.run(|| {
+        (
+            TcpListener::bind("0.0.0.0:0").unwrap(),
+            TcpListener::bind("0.0.0.0:0").unwrap(),
+        )
+    });
+    let (remote_port, local_port) = (port_of(a.local_addr()), port_of(b.local_addr()));
+    nft(
+        &ns,
+        &format!(
+            "table inet t {{\n chain input {{\n  type filter hook input priority 0; policy accept;\n  iifname \"va\" tcp dport {remote_port} drop\n  iifname \"lo\" tcp dport {local_port} drop\n }}\n}}\n"
+        ),
+    );
+    // Dropped from elsewhere only: the connect from here works, with the caveat.
+    let (code, doc) = check_in(&ns, &format!("10.7.0.1:{remote_port}"));
+    assert_eq!(code, Some(0), "{doc:?}");
+    assert!(doc.works);
+    assert_eq!(doc.connect.outcome, ConnectOutcome::Open);
+    assert_eq!(codes(&doc), [CauseCode::RemoteFirewallDrop], "{doc:?}");
+    assert_eq!(
+        (
+            doc.firewall.path.as_str(),
+            doc.firewall.interface.as_deref()
+        ),
+        ("remote", Some("va"))
+    );
+    assert_eq!(doc.firewall.decision, Decision::Drop);
+    assert_eq!(
+        (
+            doc.firewall_local.path.as_str(),
+            doc.firewall_local.interface.as_deref()
+        ),
+        ("local", Some("lo"))
+    );
+    assert_eq!(doc.firewall_local.decision, Decision::Accept);
+    assert!(
+        doc.verdict.contains("but from other machines"),
+        "{}",
+        doc.verdict
+    );
+    // Dropped on lo only: the connect from here times out, and the local verdict says why.
+    let (code, doc) = check_in(&ns, &format!("10.7.0.1:{local_port}"));
+    assert_eq!(code, Some(1), "{doc:?}");
+    assert_eq!(doc.connect.outcome, ConnectOutcome::Timeout);
+    assert_eq!(codes(&doc), [CauseCode::FirewallDrop], "{doc:?}");
+    assert_eq!(doc.firewall_local.decision, Decision::Drop);
+    assert_eq!(doc.firewall.decision, Decision::Accept);
+    // The human report shows both paths.
+    let out = ns.portscope(&["check", &format!("10.7.0.1:{remote_port}")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("firewall:  accept (this machine, input on lo): "),
+        "{text}"
+    );
+    assert!(
+        text.contains("           drop (other machines, input on va): "),
+        "{text}"
+    );
+    // A loopback address has only the local path.
+    let (_, doc) = check_in(&ns, &format!("127.0.0.1:{local_port}"));
+    assert_eq!(
+        (doc.firewall.path.as_str(), doc.firewall.decision),
+        ("local", Decision::Drop)
+    );
+    let out = ns.portscope(&[
+        "check",
+        &format!("127.0.0.1:{local_port}"),
+        "--timeout",
+        "200ms",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("firewall:  drop (input on lo): "), "{text}");
 }
