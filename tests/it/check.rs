@@ -406,3 +406,24 @@ fn check_firewall_local_and_remote_paths() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("firewall:  drop (input on lo): "), "{text}");
 }
+
+/// clap's plain rendering deleted the escape sequence with its own styling, so the value was
+/// shown as '80'; it is shown escaped instead, for every subcommand.
+#[test]
+fn usage_errors_show_control_characters_escaped() {
+    for args in [
+        &["check", "\x1b[31m80"][..],
+        &["who", "\x1b[31m80"],
+        &["list", "--port", "\x1b[31m80"],
+    ] {
+        let out = portscope(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains('\x1b'), "{args:?}: {err:?}");
+        assert!(
+            err.contains("'\\x1b[31m80' is not a port number"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
