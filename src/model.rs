@@ -30,7 +30,7 @@ pub use audit::{
 };
 pub use check::{
     Cause, CauseCode, CheckTarget, ConnectOutcome, ConnectResult, ForeignListener, UnitFile,
-    UnitHint, parse_connect_timeout,
+    UnitHint, Zone, is_link_local_v6, parse_connect_timeout,
 };
 pub use cidr::Cidr;
 pub use date::{Date, UnixTime, civil_from_days};

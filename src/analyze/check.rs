@@ -10,7 +10,8 @@ use std::net::IpAddr;
 
 use crate::model::{
     Cause, CauseCode, CheckTarget, ConnectOutcome, ConnectResult, Decision, Family,
-    FirewallVerdict, ForeignListener, HostAddr, LocalEnd, SocketEntry, UnitFile, UnitHint,
+    FirewallVerdict, ForeignListener, HostAddr, InterfaceAddr, LocalEnd, SocketEntry, UnitFile,
+    UnitHint, Zone, is_link_local_v6,
 };
 
 /// Ports this close to the target count as "nearby" (a typo, a changed default).
@@ -103,6 +104,66 @@ pub fn coverage(
             HostAddr(bound)
         ),
     })
+}
+
+/// The interface (name, index) a link-local IPv6 target is on: the one its scope names
+/// (`%eth0`, `%2`), or without a scope the one interface that carries the address. `None`
+/// when the address is not link-local, or no interface carries it (the caller then refuses an
+/// address that is not this machine's).
+///
+/// # Errors
+/// The scope names an interface that does not carry the address; no scope, and several
+/// interfaces carry it (a link-local address is ambiguous without one); an index unknown.
+pub fn link_scope(
+    target: &CheckTarget,
+    interfaces: &[InterfaceAddr],
+) -> Result<Option<(String, u32)>, String> {
+    let addr = target.address;
+    if !is_link_local_v6(addr) {
+        return Ok(None);
+    }
+    let carriers: Vec<&InterfaceAddr> = interfaces.iter().filter(|i| i.addr == addr).collect();
+    let chosen = match &target.zone {
+        Some(zone) => {
+            let found = carriers.iter().find(|i| match zone {
+                Zone::Name(n) => &i.name == n,
+                Zone::Index(x) => i.index == Some(*x),
+            });
+            match found {
+                Some(i) => *i,
+                None => {
+                    let on: Vec<&str> = carriers.iter().map(|i| i.name.as_str()).collect();
+                    let hint = if on.is_empty() {
+                        "no interface of this machine has it".to_owned()
+                    } else {
+                        format!("it is on {}", on.join(", "))
+                    };
+                    return Err(format!(
+                        "{addr} is not an address of interface {zone}: {hint}"
+                    ));
+                }
+            }
+        }
+        None => {
+            let mut names: Vec<&str> = carriers.iter().map(|i| i.name.as_str()).collect();
+            names.dedup();
+            match names.as_slice() {
+                [] => return Ok(None),
+                [_] => carriers[0],
+                [first, ..] => {
+                    return Err(format!(
+                        "the link-local address {addr} is on several interfaces ({}): name one, e.g. [{addr}%{first}]:{}",
+                        names.join(", "),
+                        target.port
+                    ));
+                }
+            }
+        }
+    };
+    let index = chosen
+        .index
+        .ok_or_else(|| format!("the index of interface {} is unknown", chosen.name))?;
+    Ok(Some((chosen.name.clone(), index)))
 }
 
 /// Unit files that may be the missing service: named after one of `service_names` (the
@@ -389,11 +450,43 @@ mod tests {
     use super::*;
     use crate::model::Proto;
 
+    #[test]
+    fn link_local_scopes() {
+        let iface = |name: &str, index: u32, addr: &str| InterfaceAddr {
+            name: name.into(),
+            index: Some(index),
+            addr: addr.parse().unwrap(),
+        };
+        let interfaces = [
+            iface("eth0", 2, "fe80::1"),
+            iface("eth0", 2, "fe80::9"),
+            iface("eth1", 3, "fe80::9"),
+            iface("eth0", 2, "10.0.0.5"),
+        ];
+        let scope = |text: &str| link_scope(&CheckTarget::parse(text).unwrap(), &interfaces);
+        assert_eq!(scope("[fe80::1]:80"), Ok(Some(("eth0".into(), 2))));
+        assert_eq!(scope("[fe80::1%eth0]:80"), Ok(Some(("eth0".into(), 2))));
+        assert_eq!(scope("[fe80::9%3]:80"), Ok(Some(("eth1".into(), 3))));
+        assert_eq!(scope("10.0.0.5:80"), Ok(None));
+        assert_eq!(scope("[fe80::77]:80"), Ok(None));
+        let err = scope("[fe80::9]:80").unwrap_err();
+        assert!(
+            err.contains("on several interfaces (eth0, eth1): name one, e.g. [fe80::9%eth0]:80"),
+            "{err}"
+        );
+        let err = scope("[fe80::1%eth1]:80").unwrap_err();
+        assert!(
+            err.contains("not an address of interface eth1: it is on eth0"),
+            "{err}"
+        );
+    }
+
     fn target(addr: &str) -> CheckTarget {
         CheckTarget {
             address: addr.parse().unwrap(),
             port: 8080,
             proto: Proto::Tcp,
+            zone: None,
         }
     }
 

@@ -5,15 +5,19 @@
 //! It must not decide what the result means (that is `analyze::check`).
 
 use std::io;
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6, TcpStream, UdpSocket};
 use std::time::Duration;
 
 use crate::model::{CheckTarget, ConnectOutcome, ConnectResult, Proto};
 
-/// Connect to `target` once, waiting at most `timeout`.
+/// Connect to `target` once, waiting at most `timeout`; `scope_id` is the interface index of
+/// a link-local IPv6 address (0 otherwise).
 #[must_use]
-pub fn connect(target: &CheckTarget, timeout: Duration) -> ConnectResult {
-    let addr = SocketAddr::new(target.address, target.port);
+pub fn connect(target: &CheckTarget, scope_id: u32, timeout: Duration) -> ConnectResult {
+    let addr = match target.address {
+        IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(v6, target.port, 0, scope_id)),
+        v4 => SocketAddr::new(v4, target.port),
+    };
     let result = match target.proto {
         Proto::Tcp => TcpStream::connect_timeout(&addr, timeout).map(drop),
         Proto::Udp => udp_probe(addr, timeout),
@@ -90,11 +94,12 @@ mod tests {
             address: "127.0.0.1".parse().unwrap(),
             port,
             proto: Proto::Tcp,
+            zone: None,
         };
-        let ok = connect(&target, Duration::from_secs(2));
+        let ok = connect(&target, 0, Duration::from_secs(2));
         assert_eq!(ok.outcome, ConnectOutcome::Open);
         drop(listener);
-        let refused = connect(&target, Duration::from_secs(2));
+        let refused = connect(&target, 0, Duration::from_secs(2));
         assert_eq!(refused.outcome, ConnectOutcome::Refused);
         assert_eq!(refused.errno, Some(libc::ECONNREFUSED));
     }
@@ -107,8 +112,9 @@ mod tests {
             address: "127.0.0.1".parse().unwrap(),
             port: silent.local_addr().unwrap().port(),
             proto: Proto::Udp,
+            zone: None,
         };
-        let got = connect(&target, Duration::from_millis(100));
+        let got = connect(&target, 0, Duration::from_millis(100));
         assert_eq!(got.outcome, ConnectOutcome::Timeout);
         assert_eq!(got.errno, None);
         assert_eq!(got.error.as_deref(), Some("no answer within the timeout"));

@@ -284,9 +284,10 @@ pub trait Platform: fmt::Debug {
         None
     }
 
-    /// Connect once to `target` (an address of this machine), waiting at most `timeout`.
-    fn connect(&self, target: &CheckTarget, timeout: Duration) -> ConnectResult {
-        connect::connect(target, timeout)
+    /// Connect once to `target` (an address of this machine), waiting at most `timeout`;
+    /// `scope_id` is the interface index of a link-local IPv6 address (0 otherwise).
+    fn connect(&self, target: &CheckTarget, scope_id: u32, timeout: Duration) -> ConnectResult {
+        connect::connect(target, scope_id, timeout)
     }
 }
 

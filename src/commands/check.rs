@@ -13,7 +13,7 @@ use crate::analyze::firewall::{self, MODELLED, NOT_MODELLED, Packet};
 use crate::analyze::inventory;
 use crate::cli::CheckArgs;
 use crate::commands::{Env, Outcome, print_warnings};
-use crate::model::{HostAddr, Request, Ruleset, SocketQuery};
+use crate::model::{HostAddr, Request, Ruleset, SocketQuery, is_link_local_v6};
 use crate::render::Format;
 use crate::render::check::{
     CheckDocument, FirewallPath, FirewallReport, verdict_line, write_report,
@@ -31,7 +31,7 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Outcome> {
-    let target = args.target;
+    let target = args.target.clone();
     let platform = env.platform();
     let request = Request {
         query: SocketQuery::listening(),
@@ -40,8 +40,14 @@ pub fn run(
     let snapshot = env
         .collector
         .snapshot(&request, &|s| s.proto == target.proto)?;
+    let scope = check::link_scope(&target, &snapshot.interfaces).map_err(anyhow::Error::msg)?;
+    // A link-local address is this machine's on the interface its scope names.
     let local = target.address.is_loopback()
-        || snapshot.interfaces.iter().any(|i| i.addr == target.address);
+        || if is_link_local_v6(target.address) {
+            scope.is_some()
+        } else {
+            snapshot.interfaces.iter().any(|i| i.addr == target.address)
+        };
     if !local {
         bail!(
             "{} is not an address of this machine: portscope check only connects to this machine's own addresses (it is not a network scanner); run it on the host that has the address",
@@ -52,6 +58,8 @@ pub fn run(
     // machines' packets arrive on the interface that carries it.
     let arrives_on = if target.address.is_loopback() {
         Some("lo".to_owned())
+    } else if let Some((name, _)) = &scope {
+        Some(name.clone())
     } else {
         snapshot
             .interfaces
@@ -105,7 +113,8 @@ pub fn run(
     } else {
         Some(evaluate(arrives_on.clone()))
     };
-    let connect = platform.connect(&target, args.timeout);
+    let scope_id = scope.as_ref().map_or(0, |(_, index)| *index);
+    let connect = platform.connect(&target, scope_id, args.timeout);
     let diagnosis = check::diagnose(&Facts {
         target: &target,
         listeners: &listeners,
@@ -117,17 +126,18 @@ pub fn run(
         firewall_remote: firewall_remote.as_ref().and_then(|r| r.as_ref().ok()),
         connect: &connect,
     });
+    let verdict = verdict_line(
+        &target,
+        diagnosis.works,
+        &connect,
+        diagnosis.accepting.and_then(|i| listeners.get(i)),
+        &diagnosis.causes,
+    );
     let doc = CheckDocument {
         schema_version: SCHEMA_VERSION,
         target,
         works: diagnosis.works,
-        verdict: verdict_line(
-            &target,
-            diagnosis.works,
-            &connect,
-            diagnosis.accepting.and_then(|i| listeners.get(i)),
-            &diagnosis.causes,
-        ),
+        verdict,
         firewall: match &firewall_remote {
             Some(remote) => FirewallReport::of(
                 FirewallPath::Remote,

@@ -317,6 +317,7 @@ mod tests {
             address: "10.0.0.5".parse().unwrap(),
             port: 8080,
             proto: Proto::Tcp,
+            zone: None,
         };
         let open = ConnectResult {
             outcome: ConnectOutcome::Open,

@@ -427,3 +427,48 @@ fn usage_errors_show_control_characters_escaped() {
         assert_eq!(err.lines().count(), 1, "{err}");
     }
 }
+
+/// `[fe80::…%va]:PORT` parses and connects with the scope set; without a scope the one
+/// interface that carries the address is used, and an address on two interfaces asks for one.
+#[test]
+fn check_link_local_targets() {
+    let Some(ns) = lan_ns("ckll") else { return };
+    ns.addr("va", "fe80::7/64");
+    ns.addr("va", "fe80::8/64");
+    ns.addr("vb", "fe80::8/64");
+    let l = ns.run(|| v6_wildcard_listener(false));
+    let port = port_of(l.local_addr());
+    let index = ns.ifindex("va");
+    for target in [
+        format!("[fe80::7%va]:{port}"),
+        format!("[fe80::7%{index}]:{port}"),
+        format!("[fe80::7]:{port}"),
+        format!("[fe80::8%va]:{port}"),
+    ] {
+        let (code, doc) = check_in(&ns, &target);
+        assert_eq!(code, Some(0), "{target}: {doc:?}");
+        assert_eq!(doc.connect.outcome, ConnectOutcome::Open, "{target}");
+        assert_eq!(doc.firewall.interface.as_deref(), Some("va"), "{target}");
+    }
+    let out = ns.portscope(&["check", &format!("[fe80::8]:{port}")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Named in interface index order.
+    let (first, second) = if ns.ifindex("va") < ns.ifindex("vb") {
+        ("va", "vb")
+    } else {
+        ("vb", "va")
+    };
+    assert!(
+        err.contains(&format!("on several interfaces ({first}, {second})")),
+        "{err}"
+    );
+    assert!(err.contains(&format!("[fe80::8%{first}]:{port}")), "{err}");
+    let out = ns.portscope(&["check", &format!("[fe80::7%vb]:{port}")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not an address of interface vb: it is on va"),
+        "{err}"
+    );
+}
