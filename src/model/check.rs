@@ -378,7 +378,7 @@ mod tests {
             ("[fe80::1%]:80", "scope after % is empty"),
             ("[2001:db8::1%eth0]:80", "only with a link-local"),
             ("[fe80::1%0]:80", "not an interface index"),
-            ("[fe80::1%a/b]:80", "not an interface name"),
+            ("[fe80::1%a b]:80", "not an interface name"),
             (
                 "[fe80::1%averyveryverylongname]:80",
                 "not an interface name",
