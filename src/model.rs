@@ -15,6 +15,7 @@ mod exposure;
 mod firewall;
 mod host;
 mod investigation;
+mod iptables;
 mod kill;
 mod label;
 mod outcome;
@@ -37,8 +38,8 @@ pub use date::{Date, UnixTime, civil_from_days};
 pub use explain::{ExplainQuery, Explanation, PortExplanation, PortRisk, ServiceName, SourceRef};
 pub use exposure::{AddrClass, Exposure, InterfaceAddr, parse_exposure};
 pub use firewall::{
-    BaseHook, Chain, DecidedBy, Decision, Expr, FirewallVerdict, Key, MatchOp, NamedSet, NftFamily,
-    Rule, Ruleset, Value, Verdict,
+    BaseHook, Chain, DecidedBy, Decision, Expr, FirewallText, FirewallVerdict, Key, MatchOp,
+    NamedSet, NftFamily, Rule, Ruleset, RulesetSource, Value, Verdict,
 };
 pub use host::{
     Ancestor, OwnerRaw, PortList, PortSettings, ProbeOutcome, ProbeResult, ProcIdentity,

@@ -13,13 +13,17 @@
 //! `in`; verdicts accept, drop, reject, jump, goto, return, continue; `counter` and `log`.
 //! Anything else on the path ([`NOT_MODELLED`]) makes the answer unknown, never a guess.
 //!
+//! The ruleset may come from `iptables-save` where nft is missing
+//! (`model::Ruleset::from_iptables_save`); its rules are then named `iptables filter INPUT
+//! rule N`.
+//!
 //! Pure: it must not run nft or read the system.
 
 use std::net::IpAddr;
 
 use crate::model::{
     BaseHook, Chain, DecidedBy, Decision, Expr, FirewallVerdict, Key, MatchOp, NftFamily, Proto,
-    Rule, Ruleset, Value, Verdict,
+    Rule, Ruleset, RulesetSource, Value, Verdict,
 };
 
 /// What the evaluator understands (shown with every verdict: it is a heuristic).
@@ -27,13 +31,14 @@ pub const MODELLED: &[&str] = &[
     "nftables filter chains on the ingress hook (netdev, inet; on the packet's device), then the prerouting and input hooks (ip, ip6, inet), by priority, with their policies",
     "matches on l4proto, tcp/udp/th dport, ip/ip6 daddr, iifname/iif, nfproto, ct state (a new connection)",
     "values, ranges, prefixes, anonymous and named sets; jump, goto, return",
+    "without nft: iptables-save and ip6tables-save (filter INPUT, user chains, policies; raw, mangle and nat PREROUTING), translated to the same model",
 ];
 
 /// What it does not model: any of these on the path makes the answer unknown (or, for the
 /// last ones, is not seen at all).
 pub const NOT_MODELLED: &[&str] = &[
     "NAT (a DNAT rule may send the packet elsewhere), maps, meters, marks, fib, socket and source-address matches, ct state on the ingress hook",
-    "rules of the legacy iptables backend (not visible to nft), eBPF/XDP programs, cloud and upstream firewalls",
+    "rules of the legacy iptables backend when nft is installed (nft does not show them), eBPF/XDP programs, cloud and upstream firewalls",
     "rate limits and connection state other than a new connection",
 ];
 
@@ -180,8 +185,10 @@ pub fn evaluate(ruleset: &Ruleset, packet: &Packet) -> FirewallVerdict {
         };
         match flow {
             Flow::Final(Verdict::Accept, by) => last_accept = Some(by),
-            Flow::Final(Verdict::Drop, by) => return decided(Decision::Drop, by),
-            Flow::Final(Verdict::Reject, by) => return decided(Decision::Reject, by),
+            Flow::Final(Verdict::Drop, by) => return decided(ruleset.source, Decision::Drop, by),
+            Flow::Final(Verdict::Reject, by) => {
+                return decided(ruleset.source, Decision::Reject, by);
+            }
             Flow::Final(_, by) => {
                 return unknown("a verdict that is not modelled".into(), Some(by));
             }
@@ -195,14 +202,14 @@ pub fn evaluate(ruleset: &Ruleset, packet: &Packet) -> FirewallVerdict {
                 };
                 match &base.policy {
                     Verdict::Accept => last_accept = Some(by),
-                    Verdict::Drop => return decided(Decision::Drop, by),
+                    Verdict::Drop => return decided(ruleset.source, Decision::Drop, by),
                     _ => return unknown("a chain policy that is not modelled".into(), Some(by)),
                 }
             }
         }
     }
     match last_accept {
-        Some(by) => decided(Decision::Accept, by),
+        Some(by) => decided(ruleset.source, Decision::Accept, by),
         None => FirewallVerdict {
             decision: Decision::Accept,
             decided_by: None,
@@ -219,18 +226,33 @@ fn unknown(reason: String, by: Option<DecidedBy>) -> FirewallVerdict {
     }
 }
 
-fn decided(decision: Decision, by: DecidedBy) -> FirewallVerdict {
-    let what = match by.handle {
-        Some(handle) => format!("rule handle {handle}"),
-        None => "the policy".to_owned(),
-    };
-    let reason = format!(
-        "{what} of chain {} in table {} {} decides: {}",
-        by.chain,
-        by.family.as_str(),
-        by.table,
-        decision.as_str()
-    );
+/// A rule or policy named as its source shows it: `rule handle 3 of chain input in table
+/// inet filter` (nft), `iptables filter INPUT rule 3` (iptables-save, numbered per chain).
+fn rule_name(source: RulesetSource, by: &DecidedBy) -> String {
+    let (chain, table, family) = (&by.chain, &by.table, by.family.as_str());
+    match (source, by.handle) {
+        (RulesetSource::Nft, Some(handle)) => {
+            format!("rule handle {handle} of chain {chain} in table {family} {table}")
+        }
+        (RulesetSource::Nft, None) => {
+            format!("the policy of chain {chain} in table {family} {table}")
+        }
+        (RulesetSource::Iptables, handle) => {
+            let tool = if by.family == NftFamily::Ip6 {
+                "ip6tables"
+            } else {
+                "iptables"
+            };
+            match handle {
+                Some(n) => format!("{tool} {table} {chain} rule {n}"),
+                None => format!("the policy of {tool} {table} {chain}"),
+            }
+        }
+    }
+}
+
+fn decided(source: RulesetSource, decision: Decision, by: DecidedBy) -> FirewallVerdict {
+    let reason = format!("{} decides: {}", rule_name(source, &by), decision.as_str());
     FirewallVerdict {
         decision,
         decided_by: Some(by),
@@ -268,13 +290,7 @@ fn eval_chain(
                     continue;
                 }
                 return Flow::Unknown(
-                    format!(
-                        "rule handle {} of chain {} in table {} {}: {why}",
-                        rule.handle,
-                        chain.name,
-                        chain.family.as_str(),
-                        chain.table
-                    ),
+                    format!("{}: {why}", rule_name(ruleset.source, &by)),
                     Some(by),
                 );
             }

@@ -92,8 +92,8 @@ pub fn run(
         (Vec::new(), Vec::new(), Vec::new())
     };
     let ruleset = platform
-        .nft_ruleset()
-        .and_then(|text| Ruleset::from_nft_json(&text));
+        .firewall_text()
+        .and_then(|text| Ruleset::from_text(&text));
     let evaluate = |iifname: Option<String>| {
         ruleset.as_ref().map_err(Clone::clone).map(|ruleset| {
             firewall::evaluate(

@@ -59,9 +59,22 @@ impl NftFamily {
     }
 }
 
+/// Where a ruleset was read from, which decides how its rules are named.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RulesetSource {
+    /// `nft -j list ruleset`: rules are named by handle.
+    #[default]
+    Nft,
+    /// `iptables-save` / `ip6tables-save` (where nft is missing): rules are numbered per chain
+    /// (`iptables filter INPUT rule 3`).
+    Iptables,
+}
+
 /// The whole ruleset: every chain with its rules, and the named sets rules refer to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ruleset {
+    /// Where it was read from.
+    pub source: RulesetSource,
     /// Chains in the order nft listed them.
     pub chains: Vec<Chain>,
     /// Named sets.
@@ -99,7 +112,8 @@ pub struct BaseHook {
     pub policy: Verdict,
 }
 
-/// One rule: its handle and its expressions in order.
+/// One rule: its handle (for iptables, its number in the chain from 1) and its expressions in
+/// order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     /// The rule's handle (`nft -a` shows it).
@@ -238,7 +252,35 @@ pub struct NamedSet {
     pub elements: Option<Vec<Value>>,
 }
 
+/// The firewall's text as the platform read it: nft's JSON, or where nft is missing the
+/// output of `iptables-save` and `ip6tables-save` (either may be missing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirewallText {
+    /// `nft -j list ruleset`.
+    NftJson(String),
+    /// `iptables-save`, `ip6tables-save`.
+    IptablesSave {
+        /// IPv4 rules.
+        v4: Option<String>,
+        /// IPv6 rules.
+        v6: Option<String>,
+    },
+}
+
 impl Ruleset {
+    /// Type whichever text the platform read.
+    ///
+    /// # Errors
+    /// When it cannot be read as such.
+    pub fn from_text(text: &FirewallText) -> Result<Ruleset, String> {
+        match text {
+            FirewallText::NftJson(json) => Ruleset::from_nft_json(json),
+            FirewallText::IptablesSave { v4, v6 } => {
+                Ruleset::from_iptables_save(v4.as_deref(), v6.as_deref())
+            }
+        }
+    }
+
     /// Type the output of `nft -j list ruleset`. Objects of kinds not modelled (flowtables,
     /// counters, maps) are skipped; chains of an unknown family are skipped too, which the
     /// evaluator never reaches for IP traffic.

@@ -472,3 +472,77 @@ fn check_link_local_targets() {
         "{err}"
     );
 }
+
+/// Where nft is missing, iptables-save is read and translated into the same model: the
+/// verdict names "iptables filter INPUT rule N". nft stays first when both exist.
+#[test]
+fn check_firewall_from_iptables_save_without_nft() {
+    let Some(ns) = lan_ns("ckipt") else { return };
+    if !(have("iptables") && have("iptables-save"))
+        && skip("the iptables fallback test needs iptables (Debian package iptables)")
+    {
+        return;
+    }
+    let l = ns.run(|| TcpListener::bind("0.0.0.0:0").unwrap());
+    let port = port_of(l.local_addr());
+    ns.exec(&[
+        "iptables", "-A", "INPUT", "-p", "udp", "--dport", "9", "-j", "ACCEPT",
+    ]);
+    ns.exec(&[
+        "iptables",
+        "-A",
+        "INPUT",
+        "-p",
+        "tcp",
+        "--dport",
+        &port.to_string(),
+        "-j",
+        "DROP",
+    ]);
+    // A PATH with iptables-save and ip6tables-save but no nft.
+    let dir = std::env::temp_dir().join(format!("{}-bin", ns.name));
+    std::fs::create_dir_all(&dir).unwrap();
+    for tool in ["iptables-save", "ip6tables-save"] {
+        let real = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        let real = String::from_utf8_lossy(&real.stdout).trim().to_owned();
+        let _ = std::fs::remove_file(dir.join(tool));
+        std::os::unix::fs::symlink(real, dir.join(tool)).unwrap();
+    }
+    let target = format!("10.7.0.1:{port}");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "env"])
+        .arg(format!("PATH={}", dir.display()))
+        .args([bin(), "check", &target, "--json", "--timeout", "300ms"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let doc: CheckDoc = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(1), "{doc:?}");
+    assert_eq!(codes(&doc), [CauseCode::FirewallDrop], "{doc:?}");
+    assert_eq!(doc.firewall.status, "evaluated");
+    let by = doc.firewall.decided_by.as_ref().expect("decided by");
+    assert_eq!(
+        (by.table.as_str(), by.chain.as_str(), by.handle),
+        ("filter", "INPUT", Some(2))
+    );
+    assert!(
+        doc.causes[0]
+            .text
+            .contains("iptables filter INPUT rule 2 decides: drop"),
+        "{}",
+        doc.causes[0].text
+    );
+    // With nft on the PATH, nft is read (iptables-nft rules are nft rules).
+    if have("nft") {
+        let (_, doc) = check_in(&ns, &target);
+        assert!(
+            doc.causes[0].text.contains("rule handle"),
+            "{}",
+            doc.causes[0].text
+        );
+    }
+}
