@@ -90,7 +90,7 @@ fn clap_exit(err: &clap::Error) -> ExitCode {
             ExitCode::from(2)
         }
         _ => {
-            let text = err.render().to_string();
+            let text = unstripped(err);
             let mut lines = text.lines();
             let mut first = lines.next().unwrap_or("invalid arguments").to_string();
             if err.kind() == ErrorKind::MissingRequiredArgument {
@@ -114,6 +114,23 @@ fn clap_exit(err: &clap::Error) -> ExitCode {
             );
             ExitCode::from(2)
         }
+    }
+}
+
+/// The usage error's text with the user's input as typed. clap's plain rendering strips
+/// escape sequences, the user's own with its styling, so `check $'\e[31m80'` would print
+/// `'80'`; the same arguments parsed again with plain styles render the input unchanged
+/// (escaped by [`for_terminal`] afterwards), with no styling of clap's own to remove.
+fn unstripped(err: &clap::Error) -> String {
+    use clap::CommandFactory;
+    let plain = Cli::command()
+        .styles(clap::builder::Styles::plain())
+        .try_get_matches_from(std::env::args_os())
+        .err()
+        .filter(|e| e.kind() == err.kind());
+    match plain {
+        Some(e) => e.render().ansi().to_string(),
+        None => err.render().to_string(),
     }
 }
 

@@ -15,7 +15,7 @@ use crate::model::{
     AddrClass, PortRange, PortSpec, Signal, SocketState, UserSpec, parse_exposure, parse_port_list,
     parse_port_spec, parse_state, parse_timeout,
 };
-use crate::model::{CheckTarget, ExplainQuery};
+use crate::model::{CheckTarget, ExplainQuery, parse_connect_timeout};
 use crate::render::Format;
 
 /// What is listening here, who holds a port, and what is exposed.
@@ -157,8 +157,8 @@ pub struct CheckArgs {
     /// defaults to 127.0.0.1, the protocol to tcp).
     #[arg(value_name = "[ADDRESS:]PORT[/tcp|/udp]", value_parser = CheckTarget::parse)]
     pub target: CheckTarget,
-    /// How long the connect may take: 2, 500ms.
-    #[arg(long, value_name = "DURATION", default_value = "2", value_parser = parse_timeout)]
+    /// How long the connect may take: 2, 500ms (above zero).
+    #[arg(long, value_name = "DURATION", default_value = "2", value_parser = parse_connect_timeout)]
     pub timeout: Duration,
     /// JSON for scripts (schema in docs/json.md); short for --format json.
     #[arg(long)]

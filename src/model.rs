@@ -16,6 +16,7 @@ mod firewall;
 mod fleet;
 mod host;
 mod investigation;
+mod iptables;
 mod kill;
 mod label;
 mod outcome;
@@ -31,15 +32,15 @@ pub use audit::{
 };
 pub use check::{
     Cause, CauseCode, CheckTarget, ConnectOutcome, ConnectResult, ForeignListener, UnitFile,
-    UnitHint,
+    UnitHint, Zone, is_link_local_v6, parse_connect_timeout,
 };
 pub use cidr::Cidr;
 pub use date::{Date, UnixTime, civil_from_days, rfc3339};
 pub use explain::{ExplainQuery, Explanation, PortExplanation, PortRisk, ServiceName, SourceRef};
 pub use exposure::{AddrClass, Exposure, InterfaceAddr, parse_exposure};
 pub use firewall::{
-    BaseHook, Chain, DecidedBy, Decision, Expr, FirewallVerdict, Key, MatchOp, NamedSet, NftFamily,
-    Rule, Ruleset, Value, Verdict,
+    BaseHook, Chain, DecidedBy, Decision, Expr, FirewallText, FirewallVerdict, Key, MatchOp,
+    NamedSet, NftFamily, Rule, Ruleset, RulesetSource, Value, Verdict,
 };
 pub use fleet::{HostSnapshot, SnapshotSource};
 pub use host::{

@@ -10,7 +10,8 @@ use std::net::IpAddr;
 
 use crate::model::{
     Cause, CauseCode, CheckTarget, ConnectOutcome, ConnectResult, Decision, Family,
-    FirewallVerdict, ForeignListener, HostAddr, LocalEnd, SocketEntry, UnitFile, UnitHint,
+    FirewallVerdict, ForeignListener, HostAddr, InterfaceAddr, LocalEnd, SocketEntry, UnitFile,
+    UnitHint, Zone, is_link_local_v6,
 };
 
 /// Ports this close to the target count as "nearby" (a typo, a changed default).
@@ -86,7 +87,7 @@ pub fn coverage(
         let code = if bound.is_ipv4() {
             CauseCode::Ipv4Only
         } else {
-            CauseCode::OtherAddress
+            CauseCode::Ipv6Only
         };
         return Err(Cause {
             code,
@@ -103,6 +104,66 @@ pub fn coverage(
             HostAddr(bound)
         ),
     })
+}
+
+/// The interface (name, index) a link-local IPv6 target is on: the one its scope names
+/// (`%eth0`, `%2`), or without a scope the one interface that carries the address. `None`
+/// when the address is not link-local, or no interface carries it (the caller then refuses an
+/// address that is not this machine's).
+///
+/// # Errors
+/// The scope names an interface that does not carry the address; no scope, and several
+/// interfaces carry it (a link-local address is ambiguous without one); an index unknown.
+pub fn link_scope(
+    target: &CheckTarget,
+    interfaces: &[InterfaceAddr],
+) -> Result<Option<(String, u32)>, String> {
+    let addr = target.address;
+    if !is_link_local_v6(addr) {
+        return Ok(None);
+    }
+    let carriers: Vec<&InterfaceAddr> = interfaces.iter().filter(|i| i.addr == addr).collect();
+    let chosen = match &target.zone {
+        Some(zone) => {
+            let found = carriers.iter().find(|i| match zone {
+                Zone::Name(n) => &i.name == n,
+                Zone::Index(x) => i.index == Some(*x),
+            });
+            match found {
+                Some(i) => *i,
+                None => {
+                    let on: Vec<&str> = carriers.iter().map(|i| i.name.as_str()).collect();
+                    let hint = if on.is_empty() {
+                        "no interface of this machine has it".to_owned()
+                    } else {
+                        format!("it is on {}", on.join(", "))
+                    };
+                    return Err(format!(
+                        "{addr} is not an address of interface {zone}: {hint}"
+                    ));
+                }
+            }
+        }
+        None => {
+            let mut names: Vec<&str> = carriers.iter().map(|i| i.name.as_str()).collect();
+            names.dedup();
+            match names.as_slice() {
+                [] => return Ok(None),
+                [_] => carriers[0],
+                [first, ..] => {
+                    return Err(format!(
+                        "the link-local address {addr} is on several interfaces ({}): name one, e.g. [{addr}%{first}]:{}",
+                        names.join(", "),
+                        target.port
+                    ));
+                }
+            }
+        }
+    };
+    let index = chosen
+        .index
+        .ok_or_else(|| format!("the index of interface {} is unknown", chosen.name))?;
+    Ok(Some((chosen.name.clone(), index)))
 }
 
 /// Unit files that may be the missing service: named after one of `service_names` (the
@@ -193,10 +254,16 @@ pub struct Facts<'a> {
     pub foreign: &'a [ForeignListener],
     /// Units that may be the service.
     pub units: &'a [UnitHint],
-    /// The interface the address arrives on (`lo` for loopback addresses).
+    /// The interface that carries the address, where other machines' packets arrive (`lo`
+    /// for loopback addresses).
     pub arrives_on: Option<&'a str>,
-    /// The firewall's verdict, `None` when it could not be read.
+    /// The firewall's verdict for the local path (input on `lo`: the connect just tried),
+    /// `None` when it could not be read.
     pub firewall: Option<&'a FirewallVerdict>,
+    /// The firewall's verdict for the remote path (input on the interface that carries the
+    /// address: what other machines see); `None` for a loopback address (no such path) or
+    /// when it could not be read.
+    pub firewall_remote: Option<&'a FirewallVerdict>,
     /// The connect.
     pub connect: &'a ConnectResult,
 }
@@ -209,6 +276,9 @@ pub struct Diagnosis {
     pub works: bool,
     /// The causes, most basic first.
     pub causes: Vec<Cause>,
+    /// The index in `listeners` of the first listener whose bind covers the address (the
+    /// one the verdict names); `None` when none does.
+    pub accepting: Option<usize>,
 }
 
 /// Diagnose a connection from the collected facts.
@@ -279,6 +349,7 @@ pub fn diagnose(f: &Facts<'_>) -> Diagnosis {
             }
         }
     }
+    // The local verdict explains this connect; the remote one what other machines see.
     let mut firewall_blocks = false;
     match f.firewall {
         Some(v) if v.decision == Decision::Drop => {
@@ -307,16 +378,52 @@ pub fn diagnose(f: &Facts<'_>) -> Diagnosis {
         }),
         _ => {}
     }
-    let covered = !f.listeners.is_empty()
-        && f.listeners
-            .iter()
-            .any(|l| coverage(target, l, f.arrives_on).is_ok());
+    let via = f.arrives_on.unwrap_or("the interface that carries it");
+    match f.firewall_remote {
+        // The same verdict as the local path is said once.
+        Some(r) if f.firewall.is_some_and(|l| l.decision == r.decision) => {}
+        Some(r) if r.decision == Decision::Drop => causes.push(Cause {
+            code: CauseCode::RemoteFirewallDrop,
+            text: format!(
+                "from other machines (packets arriving on {via}) the firewall drops it ({}); they wait until they time out: allow {}/{} in that chain before the rule that drops it",
+                r.reason, target.port, target.proto
+            ),
+        }),
+        Some(r) if r.decision == Decision::Reject => causes.push(Cause {
+            code: CauseCode::RemoteFirewallReject,
+            text: format!(
+                "from other machines (packets arriving on {via}) the firewall rejects it ({}); they see \"connection refused\" or an ICMP error: allow {}/{} in that chain before the rule that rejects it",
+                r.reason, target.port, target.proto
+            ),
+        }),
+        Some(r) if r.decision == Decision::Unknown => causes.push(Cause {
+            code: CauseCode::FirewallUnknown,
+            text: format!(
+                "the firewall's verdict for other machines (packets arriving on {via}) is unknown: {}",
+                r.reason
+            ),
+        }),
+        _ => {}
+    }
+    let accepting = f
+        .listeners
+        .iter()
+        .position(|l| coverage(target, l, f.arrives_on).is_ok());
+    let covered = accepting.is_some();
     let works = match (target.proto, f.connect.outcome) {
         (_, ConnectOutcome::Open) => true,
         (crate::model::Proto::Udp, ConnectOutcome::Timeout) => covered && !firewall_blocks,
         _ => false,
     };
-    let explained = causes.iter().any(|c| c.code != CauseCode::FirewallUnknown);
+    // What other machines see does not explain this connect.
+    let explained = causes.iter().any(|c| {
+        !matches!(
+            c.code,
+            CauseCode::FirewallUnknown
+                | CauseCode::RemoteFirewallDrop
+                | CauseCode::RemoteFirewallReject
+        )
+    });
     if !works && !explained {
         causes.push(Cause {
             code: CauseCode::ConnectFailed,
@@ -331,7 +438,11 @@ pub fn diagnose(f: &Facts<'_>) -> Diagnosis {
             ),
         });
     }
-    Diagnosis { works, causes }
+    Diagnosis {
+        works,
+        causes,
+        accepting,
+    }
 }
 
 #[cfg(test)]
@@ -339,11 +450,43 @@ mod tests {
     use super::*;
     use crate::model::Proto;
 
+    #[test]
+    fn link_local_scopes() {
+        let iface = |name: &str, index: u32, addr: &str| InterfaceAddr {
+            name: name.into(),
+            index: Some(index),
+            addr: addr.parse().unwrap(),
+        };
+        let interfaces = [
+            iface("eth0", 2, "fe80::1"),
+            iface("eth0", 2, "fe80::9"),
+            iface("eth1", 3, "fe80::9"),
+            iface("eth0", 2, "10.0.0.5"),
+        ];
+        let scope = |text: &str| link_scope(&CheckTarget::parse(text).unwrap(), &interfaces);
+        assert_eq!(scope("[fe80::1]:80"), Ok(Some(("eth0".into(), 2))));
+        assert_eq!(scope("[fe80::1%eth0]:80"), Ok(Some(("eth0".into(), 2))));
+        assert_eq!(scope("[fe80::9%3]:80"), Ok(Some(("eth1".into(), 3))));
+        assert_eq!(scope("10.0.0.5:80"), Ok(None));
+        assert_eq!(scope("[fe80::77]:80"), Ok(None));
+        let err = scope("[fe80::9]:80").unwrap_err();
+        assert!(
+            err.contains("on several interfaces (eth0, eth1): name one, e.g. [fe80::9%eth0]:80"),
+            "{err}"
+        );
+        let err = scope("[fe80::1%eth1]:80").unwrap_err();
+        assert!(
+            err.contains("not an address of interface eth1: it is on eth0"),
+            "{err}"
+        );
+    }
+
     fn target(addr: &str) -> CheckTarget {
         CheckTarget {
             address: addr.parse().unwrap(),
             port: 8080,
             proto: Proto::Tcp,
+            zone: None,
         }
     }
 
@@ -407,6 +550,14 @@ mod tests {
                 Some(CauseCode::Ipv4Only),
                 "bind it to [::1] too",
             ),
+            // The mirror case (it was other_address).
+            (
+                "127.0.0.1",
+                listener("::1"),
+                "lo",
+                Some(CauseCode::Ipv6Only),
+                "bind it to 127.0.0.1 too",
+            ),
             (
                 "10.0.0.5",
                 on_eth1,
@@ -456,6 +607,7 @@ mod tests {
             units: &[],
             arrives_on: Some("eth0"),
             firewall,
+            firewall_remote: None,
             connect,
         };
         let any = [listener("0.0.0.0")];
@@ -478,6 +630,45 @@ mod tests {
             codes(diagnose(&facts(&any, None, &timeout))),
             (false, vec![CauseCode::ConnectFailed])
         );
+        // A drop for other machines only: the connect works, with a caveat; a timeout from
+        // here is not explained by it.
+        let accept = FirewallVerdict {
+            decision: Decision::Accept,
+            decided_by: None,
+            reason: "no nftables base chain filters incoming packets".into(),
+        };
+        let both = |firewall, remote, connect| Facts {
+            firewall_remote: remote,
+            ..facts(&any, firewall, connect)
+        };
+        assert_eq!(
+            codes(diagnose(&both(Some(&accept), Some(&drop), &open))),
+            (true, vec![CauseCode::RemoteFirewallDrop])
+        );
+        let d = diagnose(&both(Some(&accept), Some(&drop), &open));
+        assert!(
+            d.causes[0]
+                .text
+                .starts_with("from other machines (packets arriving on eth0)"),
+            "{}",
+            d.causes[0].text
+        );
+        assert_eq!(
+            codes(diagnose(&both(Some(&accept), Some(&drop), &timeout))),
+            (
+                false,
+                vec![CauseCode::RemoteFirewallDrop, CauseCode::ConnectFailed]
+            )
+        );
+        // The same drop on both paths is said once, as the local one.
+        assert_eq!(
+            codes(diagnose(&both(Some(&drop), Some(&drop), &timeout))),
+            (false, vec![CauseCode::FirewallDrop])
+        );
+        // The listener named is one that covers the address, not the first one.
+        let both = [listener("127.0.0.1"), listener("0.0.0.0")];
+        assert_eq!(diagnose(&facts(&both, None, &open)).accepting, Some(1));
+        assert_eq!(diagnose(&facts(&lo, None, &refused)).accepting, None);
     }
 
     #[test]

@@ -3,13 +3,19 @@
 //! on its way to a local socket. General, not `check`-specific, so the audit's reachability
 //! can reuse it.
 //!
-//! Modelled ([`MODELLED`]): filter base chains on the `prerouting` and `input` hooks of `ip`,
-//! `ip6` and `inet` tables, in hook order then priority; chain policies; rules matching
-//! `meta l4proto` / `ip protocol` / `ip6 nexthdr`, `tcp|udp|th dport`, `ip|ip6 daddr`,
+//! Modelled ([`MODELLED`]): filter base chains on the `ingress` hook of `netdev` and `inet`
+//! tables (on the packet's device), then the `prerouting` and `input` hooks of `ip`, `ip6` and
+//! `inet` tables, in hook order then priority; chain policies; rules matching
+//! `meta l4proto` / `ip protocol` / `ip6 nexthdr` (the last two also require their IP
+//! version), `tcp|udp|th dport`, `ip|ip6 daddr`,
 //! `meta iifname|iif` (with `*` wildcards), `meta nfproto` and `ct state` (the packet is
 //! `new`), against values, ranges, prefixes, anonymous and named sets, with `==`, `!=` and
 //! `in`; verdicts accept, drop, reject, jump, goto, return, continue; `counter` and `log`.
 //! Anything else on the path ([`NOT_MODELLED`]) makes the answer unknown, never a guess.
+//!
+//! The ruleset may come from `iptables-save` where nft is missing
+//! (`model::Ruleset::from_iptables_save`); its rules are then named `iptables filter INPUT
+//! rule N`.
 //!
 //! Pure: it must not run nft or read the system.
 
@@ -17,21 +23,22 @@ use std::net::IpAddr;
 
 use crate::model::{
     BaseHook, Chain, DecidedBy, Decision, Expr, FirewallVerdict, Key, MatchOp, NftFamily, Proto,
-    Rule, Ruleset, Value, Verdict,
+    Rule, Ruleset, RulesetSource, Value, Verdict,
 };
 
 /// What the evaluator understands (shown with every verdict: it is a heuristic).
 pub const MODELLED: &[&str] = &[
-    "nftables filter chains on the prerouting and input hooks (ip, ip6, inet), by priority, with their policies",
+    "nftables filter chains on the ingress hook (netdev, inet; on the packet's device), then the prerouting and input hooks (ip, ip6, inet), by priority, with their policies",
     "matches on l4proto, tcp/udp/th dport, ip/ip6 daddr, iifname/iif, nfproto, ct state (a new connection)",
     "values, ranges, prefixes, anonymous and named sets; jump, goto, return",
+    "without nft: iptables-save and ip6tables-save (filter INPUT, user chains, policies; raw, mangle and nat PREROUTING), translated to the same model",
 ];
 
 /// What it does not model: any of these on the path makes the answer unknown (or, for the
 /// last ones, is not seen at all).
 pub const NOT_MODELLED: &[&str] = &[
-    "NAT (a DNAT rule may send the packet elsewhere), netdev ingress chains, maps, meters, marks, fib, socket and source-address matches",
-    "rules of the legacy iptables backend (not visible to nft), eBPF/XDP programs, cloud and upstream firewalls",
+    "NAT (a DNAT rule may send the packet elsewhere), maps, meters, marks, fib, socket and source-address matches, ct state on the ingress hook",
+    "rules of the legacy iptables backend when nft is installed (nft does not show them), eBPF/XDP programs, cloud and upstream firewalls",
     "rate limits and connection state other than a new connection",
 ];
 
@@ -70,43 +77,54 @@ enum Flow {
 /// How deep jumps may nest before the answer is unknown (nft itself allows 16).
 const MAX_DEPTH: usize = 16;
 
-/// Evaluate `packet` against `ruleset` on its way in (prerouting, then input).
+/// Evaluate `packet` against `ruleset` on its way in (ingress on its device, prerouting,
+/// input). An ingress chain whose device nft does not name is evaluated too; when it would
+/// stop the packet the answer is unknown.
 #[must_use]
 pub fn evaluate(ruleset: &Ruleset, packet: &Packet) -> FirewallVerdict {
     let v6 = packet.daddr.is_ipv6();
+    // Ingress (netdev, or inet since Linux 5.10) runs before prerouting.
     let hook_rank = |hook: &str| match hook {
-        "prerouting" => Some(0),
-        "input" => Some(1),
+        "ingress" => Some(0),
+        "prerouting" => Some(1),
+        "input" => Some(2),
         _ => None,
     };
     let mut bases: Vec<(&Chain, &BaseHook, u8)> = Vec::new();
     for chain in &ruleset.chains {
         let Some(base) = &chain.base else { continue };
+        let Some(rank) = hook_rank(&base.hook) else {
+            continue;
+        };
         let family_applies = match chain.family {
             NftFamily::Ip => !v6,
             NftFamily::Ip6 => v6,
             NftFamily::Inet => true,
-            NftFamily::Netdev => {
-                if base.hook == "ingress" && !chain.rules.is_empty() {
+            // Its payload matches carry their IP version (ip daddr, ip protocol).
+            NftFamily::Netdev => base.hook == "ingress",
+            NftFamily::Arp | NftFamily::Bridge => false,
+        };
+        if !family_applies {
+            continue;
+        }
+        if base.hook == "ingress" && !base.devices.is_empty() {
+            match &packet.iifname {
+                Some(dev) if !base.devices.contains(dev) => continue,
+                Some(_) => {}
+                None if chain.rules.is_empty() => continue,
+                None => {
                     return unknown(
                         format!(
-                            "the netdev ingress chain {} {} {} is not modelled",
+                            "the ingress chain {} {} {} is on {}, and the input interface is unknown",
                             chain.family.as_str(),
                             chain.table,
-                            chain.name
+                            chain.name,
+                            base.devices.join(", ")
                         ),
                         None,
                     );
                 }
-                false
             }
-            NftFamily::Arp | NftFamily::Bridge => false,
-        };
-        let Some(rank) = hook_rank(&base.hook) else {
-            continue;
-        };
-        if !family_applies {
-            continue;
         }
         if base.kind == "nat" {
             // A DNAT may send the packet elsewhere; only an empty nat chain is harmless.
@@ -131,10 +149,46 @@ pub fn evaluate(ruleset: &Ruleset, packet: &Packet) -> FirewallVerdict {
     });
     let mut last_accept: Option<DecidedBy> = None;
     for (chain, base, _) in bases {
-        match eval_chain(ruleset, chain, packet, 0) {
+        let ingress = base.hook == "ingress";
+        let flow = eval_chain(ruleset, chain, packet, ingress, 0);
+        // An ingress chain whose device nft does not name (nft 1.0.6 leaves `dev` out of its
+        // JSON) may or may not see the packet: it matters only when it would stop it.
+        let flow = match flow {
+            Flow::Final(Verdict::Drop | Verdict::Reject, by)
+                if ingress && base.devices.is_empty() =>
+            {
+                Flow::Unknown(
+                    format!(
+                        "rule handle {} of the ingress chain {} in table {} {} stops the packet, but nft does not say which device the chain is on",
+                        by.handle.unwrap_or_default(),
+                        chain.name,
+                        chain.family.as_str(),
+                        chain.table
+                    ),
+                    Some(by),
+                )
+            }
+            Flow::Fallthrough
+                if ingress && base.devices.is_empty() && base.policy == Verdict::Drop =>
+            {
+                Flow::Unknown(
+                    format!(
+                        "the ingress chain {} in table {} {} has a drop policy, but nft does not say which device the chain is on",
+                        chain.name,
+                        chain.family.as_str(),
+                        chain.table
+                    ),
+                    None,
+                )
+            }
+            other => other,
+        };
+        match flow {
             Flow::Final(Verdict::Accept, by) => last_accept = Some(by),
-            Flow::Final(Verdict::Drop, by) => return decided(Decision::Drop, by),
-            Flow::Final(Verdict::Reject, by) => return decided(Decision::Reject, by),
+            Flow::Final(Verdict::Drop, by) => return decided(ruleset.source, Decision::Drop, by),
+            Flow::Final(Verdict::Reject, by) => {
+                return decided(ruleset.source, Decision::Reject, by);
+            }
             Flow::Final(_, by) => {
                 return unknown("a verdict that is not modelled".into(), Some(by));
             }
@@ -148,14 +202,14 @@ pub fn evaluate(ruleset: &Ruleset, packet: &Packet) -> FirewallVerdict {
                 };
                 match &base.policy {
                     Verdict::Accept => last_accept = Some(by),
-                    Verdict::Drop => return decided(Decision::Drop, by),
+                    Verdict::Drop => return decided(ruleset.source, Decision::Drop, by),
                     _ => return unknown("a chain policy that is not modelled".into(), Some(by)),
                 }
             }
         }
     }
     match last_accept {
-        Some(by) => decided(Decision::Accept, by),
+        Some(by) => decided(ruleset.source, Decision::Accept, by),
         None => FirewallVerdict {
             decision: Decision::Accept,
             decided_by: None,
@@ -172,18 +226,33 @@ fn unknown(reason: String, by: Option<DecidedBy>) -> FirewallVerdict {
     }
 }
 
-fn decided(decision: Decision, by: DecidedBy) -> FirewallVerdict {
-    let what = match by.handle {
-        Some(handle) => format!("rule handle {handle}"),
-        None => "the policy".to_owned(),
-    };
-    let reason = format!(
-        "{what} of chain {} in table {} {} decides: {}",
-        by.chain,
-        by.family.as_str(),
-        by.table,
-        decision.as_str()
-    );
+/// A rule or policy named as its source shows it: `rule handle 3 of chain input in table
+/// inet filter` (nft), `iptables filter INPUT rule 3` (iptables-save, numbered per chain).
+fn rule_name(source: RulesetSource, by: &DecidedBy) -> String {
+    let (chain, table, family) = (&by.chain, &by.table, by.family.as_str());
+    match (source, by.handle) {
+        (RulesetSource::Nft, Some(handle)) => {
+            format!("rule handle {handle} of chain {chain} in table {family} {table}")
+        }
+        (RulesetSource::Nft, None) => {
+            format!("the policy of chain {chain} in table {family} {table}")
+        }
+        (RulesetSource::Iptables, handle) => {
+            let tool = if by.family == NftFamily::Ip6 {
+                "ip6tables"
+            } else {
+                "iptables"
+            };
+            match handle {
+                Some(n) => format!("{tool} {table} {chain} rule {n}"),
+                None => format!("the policy of {tool} {table} {chain}"),
+            }
+        }
+    }
+}
+
+fn decided(source: RulesetSource, decision: Decision, by: DecidedBy) -> FirewallVerdict {
+    let reason = format!("{} decides: {}", rule_name(source, &by), decision.as_str());
     FirewallVerdict {
         decision,
         decided_by: Some(by),
@@ -191,7 +260,14 @@ fn decided(decision: Decision, by: DecidedBy) -> FirewallVerdict {
     }
 }
 
-fn eval_chain(ruleset: &Ruleset, chain: &Chain, packet: &Packet, depth: usize) -> Flow {
+/// `ingress`: the chain runs on the ingress hook (or is reached from one), before conntrack.
+fn eval_chain(
+    ruleset: &Ruleset,
+    chain: &Chain,
+    packet: &Packet,
+    ingress: bool,
+    depth: usize,
+) -> Flow {
     if depth > MAX_DEPTH {
         return Flow::Unknown("jumps nest too deep".into(), None);
     }
@@ -202,7 +278,7 @@ fn eval_chain(ruleset: &Ruleset, chain: &Chain, packet: &Packet, depth: usize) -
             chain: chain.name.clone(),
             handle: Some(rule.handle),
         };
-        match eval_rule(ruleset, chain, rule, packet) {
+        match eval_rule(ruleset, chain, rule, packet, ingress) {
             Tri::No => continue,
             Tri::Unknown(why) => {
                 // A rule whose statements cannot change the verdict does not matter.
@@ -214,13 +290,7 @@ fn eval_chain(ruleset: &Ruleset, chain: &Chain, packet: &Packet, depth: usize) -
                     continue;
                 }
                 return Flow::Unknown(
-                    format!(
-                        "rule handle {} of chain {} in table {} {}: {why}",
-                        rule.handle,
-                        chain.name,
-                        chain.family.as_str(),
-                        chain.table
-                    ),
+                    format!("{}: {why}", rule_name(ruleset.source, &by)),
                     Some(by),
                 );
             }
@@ -241,7 +311,7 @@ fn eval_chain(ruleset: &Ruleset, chain: &Chain, packet: &Packet, depth: usize) -
                 let Some(next) = ruleset.chain(chain.family, &chain.table, target) else {
                     return Flow::Unknown(format!("chain {target} is missing"), Some(by));
                 };
-                match eval_chain(ruleset, next, packet, depth + 1) {
+                match eval_chain(ruleset, next, packet, ingress, depth + 1) {
                     Flow::Fallthrough if goto => return Flow::Fallthrough,
                     Flow::Fallthrough => {}
                     other => return other,
@@ -257,13 +327,15 @@ fn eval_chain(ruleset: &Ruleset, chain: &Chain, packet: &Packet, depth: usize) -
 
 /// Whether every match of `rule` holds. Statements other than matches, passive ones and the
 /// verdict make the rule unknown when it would otherwise match.
-fn eval_rule(ruleset: &Ruleset, chain: &Chain, rule: &Rule, packet: &Packet) -> Tri {
+fn eval_rule(ruleset: &Ruleset, chain: &Chain, rule: &Rule, packet: &Packet, ingress: bool) -> Tri {
     let mut result = Tri::Yes;
     for e in &rule.exprs {
         let here = match e {
-            Expr::Match { left, op, right } => eval_match(ruleset, chain, left, *op, right, packet),
+            Expr::Match { left, op, right } => {
+                eval_match(ruleset, chain, left, *op, right, packet, ingress)
+            }
             Expr::Verdict(_) | Expr::Passive(_) => Tri::Yes,
-            Expr::Other(text) => Tri::Unknown(format!("the statement {text} is not modelled")),
+            Expr::Other(text) => Tri::Unknown(format!("the statement `{text}` is not modelled")),
         };
         match here {
             Tri::No => return Tri::No,
@@ -281,6 +353,7 @@ fn eval_match(
     op: MatchOp,
     right: &Value,
     packet: &Packet,
+    ingress: bool,
 ) -> Tri {
     let v6 = packet.daddr.is_ipv6();
     let member = |fact: &dyn Fn(&Value) -> Tri| -> Tri {
@@ -294,11 +367,16 @@ fn eval_match(
         }
     };
     match left {
-        Key::L4Proto => member(&|v| match v {
+        // `ip protocol` also requires IPv4, `ip6 nexthdr` IPv6, whatever the comparison.
+        Key::L4Proto { v6: Some(rule_v6) } if *rule_v6 != v6 => Tri::No,
+        Key::L4Proto { .. } => member(&|v| match v {
             Value::Text(t) => tri(t == packet.proto.as_str()),
             Value::Number(n) => tri(*n == if packet.proto == Proto::Tcp { 6 } else { 17 }),
             _ => Tri::Unknown("an l4proto value that is not modelled".into()),
         }),
+        Key::NfProto if chain.family == NftFamily::Netdev => {
+            Tri::Unknown("meta nfproto in a netdev table is not modelled".into())
+        }
         Key::NfProto => member(&|v| match v {
             Value::Text(t) => tri(t == if v6 { "ipv6" } else { "ipv4" }),
             _ => Tri::Unknown("an nfproto value that is not modelled".into()),
@@ -326,6 +404,9 @@ fn eval_match(
                 _ => Tri::Unknown("an interface value that is not modelled".into()),
             }),
         },
+        Key::CtState if ingress => Tri::Unknown(
+            "ct state on the ingress hook (before connection tracking) is not modelled".into(),
+        ),
         Key::CtState => {
             // A new connection's first packet is in state `new`; `ct state != new` style
             // matches and flag lists work through the same membership.
@@ -334,7 +415,12 @@ fn eval_match(
                 _ => Tri::Unknown("a ct state value that is not modelled".into()),
             })
         }
-        Key::Other(text) => Tri::Unknown(format!("the match on {text} is not modelled")),
+        // `ip saddr …` never matches IPv6, `tcp sport …` never UDP: no need to model them.
+        Key::Other {
+            v6: Some(rule_v6), ..
+        } if *rule_v6 != v6 => Tri::No,
+        Key::Other { proto: Some(p), .. } if *p != packet.proto => Tri::No,
+        Key::Other { text, .. } => Tri::Unknown(format!("the match `{text}` is not modelled")),
     }
 }
 

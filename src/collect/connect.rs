@@ -5,15 +5,19 @@
 //! It must not decide what the result means (that is `analyze::check`).
 
 use std::io;
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6, TcpStream, UdpSocket};
 use std::time::Duration;
 
 use crate::model::{CheckTarget, ConnectOutcome, ConnectResult, Proto};
 
-/// Connect to `target` once, waiting at most `timeout`.
+/// Connect to `target` once, waiting at most `timeout`; `scope_id` is the interface index of
+/// a link-local IPv6 address (0 otherwise).
 #[must_use]
-pub fn connect(target: &CheckTarget, timeout: Duration) -> ConnectResult {
-    let addr = SocketAddr::new(target.address, target.port);
+pub fn connect(target: &CheckTarget, scope_id: u32, timeout: Duration) -> ConnectResult {
+    let addr = match target.address {
+        IpAddr::V6(v6) => SocketAddr::V6(SocketAddrV6::new(v6, target.port, 0, scope_id)),
+        v4 => SocketAddr::new(v4, target.port),
+    };
     let result = match target.proto {
         Proto::Tcp => TcpStream::connect_timeout(&addr, timeout).map(drop),
         Proto::Udp => udp_probe(addr, timeout),
@@ -24,11 +28,27 @@ pub fn connect(target: &CheckTarget, timeout: Duration) -> ConnectResult {
             errno: None,
             error: None,
         },
-        Err(e) => ConnectResult {
-            outcome: outcome_of(&e),
-            errno: e.raw_os_error(),
-            error: Some(e.to_string()),
-        },
+        Err(e) => {
+            let outcome = outcome_of(&e);
+            if outcome == ConnectOutcome::Timeout {
+                // A UDP wait ends in EAGAIN, a TCP one in an error of no errno: a timeout is
+                // no OS error either way (docs/json.md: `errno` is null on a timeout).
+                let error = match target.proto {
+                    Proto::Tcp => e.to_string(),
+                    Proto::Udp => "no answer within the timeout".to_owned(),
+                };
+                return ConnectResult {
+                    outcome,
+                    errno: None,
+                    error: Some(error),
+                };
+            }
+            ConnectResult {
+                outcome,
+                errno: e.raw_os_error(),
+                error: Some(e.to_string()),
+            }
+        }
     }
 }
 
@@ -74,12 +94,29 @@ mod tests {
             address: "127.0.0.1".parse().unwrap(),
             port,
             proto: Proto::Tcp,
+            zone: None,
         };
-        let ok = connect(&target, Duration::from_secs(2));
+        let ok = connect(&target, 0, Duration::from_secs(2));
         assert_eq!(ok.outcome, ConnectOutcome::Open);
         drop(listener);
-        let refused = connect(&target, Duration::from_secs(2));
+        let refused = connect(&target, 0, Duration::from_secs(2));
         assert_eq!(refused.outcome, ConnectOutcome::Refused);
         assert_eq!(refused.errno, Some(libc::ECONNREFUSED));
+    }
+
+    /// A UDP service that does not answer is a timeout with no errno (it was EAGAIN, 11).
+    #[test]
+    fn udp_silence_is_a_timeout_without_errno() {
+        let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let target = CheckTarget {
+            address: "127.0.0.1".parse().unwrap(),
+            port: silent.local_addr().unwrap().port(),
+            proto: Proto::Udp,
+            zone: None,
+        };
+        let got = connect(&target, 0, Duration::from_millis(100));
+        assert_eq!(got.outcome, ConnectOutcome::Timeout);
+        assert_eq!(got.errno, None);
+        assert_eq!(got.error.as_deref(), Some("no answer within the timeout"));
     }
 }

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::model::FirewallText;
 use crate::model::{
     CheckTarget, ConnectResult, ForeignListener, InterfaceAddr, OwnerRaw, OwnerScan, Phases,
     PidNamespace, PortSettings, ProbeResult, ProcIdentity, ProcessInfo, Proto, RawSocket, Signal,
@@ -262,13 +263,14 @@ pub trait Platform: fmt::Debug {
     // ── connection checks (`check`) ─────────────────────────────────────────────────────────
     // Default implementations answer "unknown", so a backend adds them when it can.
 
-    /// The firewall ruleset as `nft -j list ruleset` prints it, or why it cannot be read with
-    /// what to do (nft missing, no permission, a timeout). Linux only.
+    /// The firewall ruleset as `nft -j list ruleset` prints it, or where nft is not installed
+    /// as `iptables-save` and `ip6tables-save` print it; or why it cannot be read with what to
+    /// do (neither installed, no permission, a timeout). Linux only.
     ///
     /// # Errors
     /// The reason as one sentence.
-    fn nft_ruleset(&self) -> Result<String, String> {
-        Err("reading the firewall is implemented for Linux (nftables) only".into())
+    fn firewall_text(&self) -> Result<FirewallText, String> {
+        Err("reading the firewall is implemented for Linux (nftables, iptables) only".into())
     }
 
     /// Listeners on `port` over `proto` in network namespaces other than portscope's own;
@@ -289,9 +291,10 @@ pub trait Platform: fmt::Debug {
         None
     }
 
-    /// Connect once to `target` (an address of this machine), waiting at most `timeout`.
-    fn connect(&self, target: &CheckTarget, timeout: Duration) -> ConnectResult {
-        connect::connect(target, timeout)
+    /// Connect once to `target` (an address of this machine), waiting at most `timeout`;
+    /// `scope_id` is the interface index of a link-local IPv6 address (0 otherwise).
+    fn connect(&self, target: &CheckTarget, scope_id: u32, timeout: Duration) -> ConnectResult {
+        connect::connect(target, scope_id, timeout)
     }
 }
 

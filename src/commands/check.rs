@@ -13,9 +13,11 @@ use crate::analyze::firewall::{self, MODELLED, NOT_MODELLED, Packet};
 use crate::analyze::inventory;
 use crate::cli::CheckArgs;
 use crate::commands::{Env, Outcome, print_warnings, report_format};
-use crate::model::{HostAddr, Request, Ruleset, SocketQuery};
+use crate::model::{HostAddr, Request, Ruleset, SocketQuery, is_link_local_v6};
 use crate::render::ReportFormat;
-use crate::render::check::{CheckDocument, FirewallReport, verdict_line, write_report};
+use crate::render::check::{
+    CheckDocument, FirewallPath, FirewallReport, verdict_line, write_report,
+};
 use crate::render::json::SCHEMA_VERSION;
 
 /// Run `portscope check`: exit 0 when the connection works, 1 when it does not.
@@ -29,7 +31,7 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Outcome> {
-    let target = args.target;
+    let target = args.target.clone();
     let platform = env.platform();
     let request = Request {
         query: SocketQuery::listening(),
@@ -38,16 +40,26 @@ pub fn run(
     let snapshot = env
         .collector
         .snapshot(&request, &|s| s.proto == target.proto)?;
+    let scope = check::link_scope(&target, &snapshot.interfaces).map_err(anyhow::Error::msg)?;
+    // A link-local address is this machine's on the interface its scope names.
     let local = target.address.is_loopback()
-        || snapshot.interfaces.iter().any(|i| i.addr == target.address);
+        || if is_link_local_v6(target.address) {
+            scope.is_some()
+        } else {
+            snapshot.interfaces.iter().any(|i| i.addr == target.address)
+        };
     if !local {
         bail!(
             "{} is not an address of this machine: portscope check only connects to this machine's own addresses (it is not a network scanner); run it on the host that has the address",
             HostAddr(target.address)
         );
     }
+    // Two paths in: this machine's own connect arrives on `lo` whatever the address; other
+    // machines' packets arrive on the interface that carries it.
     let arrives_on = if target.address.is_loopback() {
         Some("lo".to_owned())
+    } else if let Some((name, _)) = &scope {
+        Some(name.clone())
     } else {
         snapshot
             .interfaces
@@ -79,21 +91,30 @@ pub fn run(
     } else {
         (Vec::new(), Vec::new(), Vec::new())
     };
-    let firewall = platform
-        .nft_ruleset()
-        .and_then(|text| Ruleset::from_nft_json(&text))
-        .map(|ruleset| {
+    let ruleset = platform
+        .firewall_text()
+        .and_then(|text| Ruleset::from_text(&text));
+    let evaluate = |iifname: Option<String>| {
+        ruleset.as_ref().map_err(Clone::clone).map(|ruleset| {
             firewall::evaluate(
-                &ruleset,
+                ruleset,
                 &Packet {
                     proto: target.proto,
                     daddr: target.address,
                     dport: target.port,
-                    iifname: arrives_on.clone(),
+                    iifname,
                 },
             )
-        });
-    let connect = platform.connect(&target, args.timeout);
+        })
+    };
+    let firewall_local = evaluate(Some("lo".to_owned()));
+    let firewall_remote = if target.address.is_loopback() {
+        None
+    } else {
+        Some(evaluate(arrives_on.clone()))
+    };
+    let scope_id = scope.as_ref().map_or(0, |(_, index)| *index);
+    let connect = platform.connect(&target, scope_id, args.timeout);
     let diagnosis = check::diagnose(&Facts {
         target: &target,
         listeners: &listeners,
@@ -101,23 +122,42 @@ pub fn run(
         foreign: &foreign,
         units: &units,
         arrives_on: arrives_on.as_deref(),
-        firewall: firewall.as_ref().ok(),
+        firewall: firewall_local.as_ref().ok(),
+        firewall_remote: firewall_remote.as_ref().and_then(|r| r.as_ref().ok()),
         connect: &connect,
     });
+    let verdict = verdict_line(
+        &target,
+        diagnosis.works,
+        &connect,
+        diagnosis.accepting.and_then(|i| listeners.get(i)),
+        &diagnosis.causes,
+    );
     let doc = CheckDocument {
         schema_version: SCHEMA_VERSION,
         target,
         works: diagnosis.works,
-        verdict: verdict_line(
-            &target,
-            diagnosis.works,
-            &connect,
-            &listeners,
-            &diagnosis.causes,
-        ),
-        firewall: FirewallReport::of(
-            firewall.as_ref().map_err(String::as_str),
-            arrives_on.as_deref(),
+        verdict,
+        firewall: match &firewall_remote {
+            Some(remote) => FirewallReport::of(
+                FirewallPath::Remote,
+                remote.as_ref().map_err(String::as_str),
+                arrives_on.as_deref(),
+                MODELLED,
+                NOT_MODELLED,
+            ),
+            None => FirewallReport::of(
+                FirewallPath::Local,
+                firewall_local.as_ref().map_err(String::as_str),
+                Some("lo"),
+                MODELLED,
+                NOT_MODELLED,
+            ),
+        },
+        firewall_local: FirewallReport::of(
+            FirewallPath::Local,
+            firewall_local.as_ref().map_err(String::as_str),
+            Some("lo"),
             MODELLED,
             NOT_MODELLED,
         ),

@@ -5,13 +5,30 @@
 //! Plain data: the decisions are `analyze::check`, the wording of the report `render::check`.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Endpoint, Proto, parse_port};
+use super::{Endpoint, Proto, parse_port, parse_timeout};
+
+/// Parse `check --timeout`: a duration as `kill --timeout` takes it (5, 1.5s, 500ms, 1m), but
+/// not zero: a connect cannot be tried in no time (`kill --timeout 0` means "do not wait").
+///
+/// # Errors
+/// A message naming the input.
+pub fn parse_connect_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = parse_timeout(text)?;
+    if timeout.is_zero() {
+        return Err(format!(
+            "'{}' is no time to connect in: give a timeout above zero, e.g. 2 or 500ms",
+            text.trim()
+        ));
+    }
+    Ok(timeout)
+}
 
 /// What `check` is asked about: an address of this machine, a port and a protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckTarget {
     /// The address connected to (127.0.0.1 when none was given).
     pub address: IpAddr,
@@ -19,12 +36,42 @@ pub struct CheckTarget {
     pub port: u16,
     /// The protocol (tcp when none was given).
     pub proto: Proto,
+    /// The scope of a link-local IPv6 address (`[fe80::1%eth0]:80`); absent when none was
+    /// given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<Zone>,
+}
+
+/// The scope of a link-local IPv6 address: an interface name or index (`%eth0`, `%2`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Zone {
+    /// By interface index.
+    Index(u32),
+    /// By interface name.
+    Name(String),
+}
+
+impl std::fmt::Display for Zone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Zone::Index(i) => write!(f, "{i}"),
+            Zone::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// Whether `addr` is an IPv6 link-local unicast address (fe80::/10), which needs a scope.
+#[must_use]
+pub fn is_link_local_v6(addr: IpAddr) -> bool {
+    matches!(addr, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80)
 }
 
 impl CheckTarget {
     /// Parse `[ADDRESS:]PORT[/tcp|/udp]`: `8080`, `8080/udp`, `10.0.0.5:8080`,
-    /// `[::1]:8080/tcp`, `localhost:80`. IPv6 addresses go in brackets; IPv4-mapped IPv6 is
-    /// taken as IPv4. No name resolution besides `localhost` (127.0.0.1).
+    /// `[::1]:8080/tcp`, `[fe80::1%eth0]:80`, `localhost:80`. IPv6 addresses go in brackets;
+    /// a link-local one may carry its scope (an interface name or index) after `%`;
+    /// IPv4-mapped IPv6 is taken as IPv4. No name resolution besides `localhost` (127.0.0.1).
     ///
     /// # Errors
     /// A message naming the input.
@@ -42,13 +89,26 @@ impl CheckTarget {
             },
             None => (t, Proto::Tcp),
         };
+        let mut zone = None;
         let (address, port) = if let Some(inner) = rest.strip_prefix('[') {
             let (addr, port) = inner.split_once("]:").ok_or_else(|| {
                 format!("'{t}' is not [IPV6]:PORT: the port after the bracket is missing")
             })?;
+            let addr = match addr.split_once('%') {
+                Some((addr, scope)) => {
+                    zone = Some(Zone::parse(scope, t)?);
+                    addr
+                }
+                None => addr,
+            };
             let addr: IpAddr = addr
                 .parse()
                 .map_err(|_| format!("'{addr}' in '{t}' is not an IPv6 address"))?;
+            if zone.is_some() && !is_link_local_v6(addr) {
+                return Err(format!(
+                    "'{t}': a scope (%interface) goes only with a link-local address (fe80::/10)"
+                ));
+            }
             (addr, port)
         } else {
             match rest.rsplit_once(':') {
@@ -78,13 +138,42 @@ impl CheckTarget {
             address,
             port: parse_port(port)?,
             proto,
+            zone,
         })
+    }
+}
+
+impl Zone {
+    /// An interface index (digits) or name (at most 15 bytes, as the kernel's `IFNAMSIZ`).
+    fn parse(scope: &str, whole: &str) -> Result<Zone, String> {
+        if scope.is_empty() {
+            return Err(format!(
+                "'{whole}': the scope after % is empty: write an interface, e.g. %eth0"
+            ));
+        }
+        if scope.bytes().all(|b| b.is_ascii_digit()) {
+            return match scope.parse::<u32>() {
+                Ok(index) if index > 0 => Ok(Zone::Index(index)),
+                _ => Err(format!("'{whole}': '{scope}' is not an interface index")),
+            };
+        }
+        let valid = scope.len() < 16
+            && scope
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'/' && b != b'%');
+        if !valid {
+            return Err(format!("'{whole}': '{scope}' is not an interface name"));
+        }
+        Ok(Zone::Name(scope.to_owned()))
     }
 }
 
 impl std::fmt::Display for CheckTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", Endpoint(self.address, self.port), self.proto)
+        match &self.zone {
+            Some(zone) => write!(f, "[{}%{zone}]:{}/{}", self.address, self.port, self.proto),
+            None => write!(f, "{}/{}", Endpoint(self.address, self.port), self.proto),
+        }
     }
 }
 
@@ -187,6 +276,8 @@ pub enum CauseCode {
     V6Only,
     /// The listener is IPv4-only; the address used is IPv6.
     Ipv4Only,
+    /// The listener is bound to an IPv6 address; the address used is IPv4.
+    Ipv6Only,
     /// The listener is bound to another specific address.
     OtherAddress,
     /// The listener is bound to a device the address does not arrive on.
@@ -195,6 +286,11 @@ pub enum CauseCode {
     FirewallDrop,
     /// The firewall rejects them ("refused" or unreachable).
     FirewallReject,
+    /// The firewall drops packets from other machines (arriving on the interface that carries
+    /// the address), though it lets this machine's own connect through.
+    RemoteFirewallDrop,
+    /// The firewall rejects packets from other machines, though not this machine's own.
+    RemoteFirewallReject,
     /// The firewall could not be evaluated (not modelled, not readable).
     FirewallUnknown,
     /// The connect failed for a reason none of the above explains.
@@ -211,10 +307,13 @@ impl CauseCode {
             CauseCode::LoopbackOnly => "loopback_only",
             CauseCode::V6Only => "v6_only",
             CauseCode::Ipv4Only => "ipv4_only",
+            CauseCode::Ipv6Only => "ipv6_only",
             CauseCode::OtherAddress => "other_address",
             CauseCode::DeviceBound => "device_bound",
             CauseCode::FirewallDrop => "firewall_drop",
             CauseCode::FirewallReject => "firewall_reject",
+            CauseCode::RemoteFirewallDrop => "remote_firewall_drop",
+            CauseCode::RemoteFirewallReject => "remote_firewall_reject",
             CauseCode::FirewallUnknown => "firewall_unknown",
             CauseCode::ConnectFailed => "connect_failed",
         }
@@ -235,6 +334,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn connect_timeouts_are_above_zero() {
+        assert_eq!(
+            parse_connect_timeout("500ms"),
+            Ok(Duration::from_millis(500))
+        );
+        assert_eq!(parse_connect_timeout("2"), Ok(Duration::from_secs(2)));
+        for zero in ["0", "0ms", "0.0s", " 0 "] {
+            let err = parse_connect_timeout(zero).unwrap_err();
+            assert!(err.contains("above zero"), "{zero}: {err}");
+        }
+        assert!(parse_connect_timeout("x").unwrap_err().contains("'x'"));
+    }
+
+    #[test]
     fn targets_parse() {
         let ok = |text: &str, addr: &str, port: u16, proto: Proto| {
             let got = CheckTarget::parse(text).unwrap();
@@ -243,7 +356,8 @@ mod tests {
                 CheckTarget {
                     address: addr.parse().unwrap(),
                     port,
-                    proto
+                    proto,
+                    zone: None,
                 },
                 "{text}"
             );
@@ -261,6 +375,14 @@ mod tests {
             ("::1:80", "in brackets"),
             ("[::1]80", "port after the bracket"),
             ("1.2.3.4:", "port is missing"),
+            ("[fe80::1%]:80", "scope after % is empty"),
+            ("[2001:db8::1%eth0]:80", "only with a link-local"),
+            ("[fe80::1%0]:80", "not an interface index"),
+            ("[fe80::1%a b]:80", "not an interface name"),
+            (
+                "[fe80::1%averyveryverylongname]:80",
+                "not an interface name",
+            ),
         ] {
             let err = CheckTarget::parse(bad).unwrap_err();
             assert!(err.contains(says), "{bad}: {err}");
@@ -269,5 +391,24 @@ mod tests {
             CheckTarget::parse("[::1]:80").unwrap().to_string(),
             "[::1]:80/tcp"
         );
+        // Link-local with a scope by name or index (it was "not an IPv6 address").
+        let named = CheckTarget::parse("[fe80::1%eth0]:80/udp").unwrap();
+        assert_eq!(named.zone, Some(Zone::Name("eth0".into())));
+        assert_eq!(named.address, "fe80::1".parse::<IpAddr>().unwrap());
+        assert_eq!(named.to_string(), "[fe80::1%eth0]:80/udp");
+        let indexed = CheckTarget::parse("[fe80::1%2]:80").unwrap();
+        assert_eq!(indexed.zone, Some(Zone::Index(2)));
+        assert_eq!(
+            serde_json::to_string(&indexed).unwrap(),
+            r#"{"address":"fe80::1","port":80,"proto":"tcp","zone":2}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&CheckTarget::parse("80").unwrap()).unwrap(),
+            r#"{"address":"127.0.0.1","port":80,"proto":"tcp"}"#
+        );
+        assert!(is_link_local_v6("fe80::1".parse().unwrap()));
+        assert!(is_link_local_v6("febf::1".parse().unwrap()));
+        assert!(!is_link_local_v6("fec0::1".parse().unwrap()));
+        assert!(!is_link_local_v6("169.254.1.1".parse().unwrap()));
     }
 }

@@ -59,9 +59,22 @@ impl NftFamily {
     }
 }
 
+/// Where a ruleset was read from, which decides how its rules are named.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RulesetSource {
+    /// `nft -j list ruleset`: rules are named by handle.
+    #[default]
+    Nft,
+    /// `iptables-save` / `ip6tables-save` (where nft is missing): rules are numbered per chain
+    /// (`iptables filter INPUT rule 3`).
+    Iptables,
+}
+
 /// The whole ruleset: every chain with its rules, and the named sets rules refer to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ruleset {
+    /// Where it was read from.
+    pub source: RulesetSource,
     /// Chains in the order nft listed them.
     pub chains: Vec<Chain>,
     /// Named sets.
@@ -92,11 +105,15 @@ pub struct BaseHook {
     pub kind: String,
     /// Priority; lower runs first.
     pub priority: i64,
+    /// The devices of an `ingress` chain (nft's `dev`); empty when nft does not say (nft
+    /// 1.0.6 leaves it out of its JSON) or for other hooks.
+    pub devices: Vec<String>,
     /// What happens to a packet that reaches the end: accept or drop.
     pub policy: Verdict,
 }
 
-/// One rule: its handle and its expressions in order.
+/// One rule: its handle (for iptables, its number in the chain from 1) and its expressions in
+/// order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     /// The rule's handle (`nft -a` shows it).
@@ -128,8 +145,12 @@ pub enum Expr {
 /// What a match looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Key {
-    /// `meta l4proto`, `ip protocol`, `ip6 nexthdr`.
-    L4Proto,
+    /// `meta l4proto` (`v6` `None`), `ip protocol` (`Some(false)`: it also requires IPv4),
+    /// `ip6 nexthdr` (`Some(true)`: it also requires IPv6).
+    L4Proto {
+        /// The IP version the payload expression implies.
+        v6: Option<bool>,
+    },
     /// `tcp dport`, `udp dport` (`proto` set: the match also requires that protocol), `th
     /// dport` (`proto` `None`).
     Dport {
@@ -149,8 +170,16 @@ pub enum Key {
     CtState,
     /// `meta nfproto`.
     NfProto,
-    /// Anything else, with its JSON text.
-    Other(String),
+    /// Anything else, worded as nft shows it where simple (`ip saddr 10.0.0.0/8`, `meta mark
+    /// 1`), else its JSON text (bounded).
+    Other {
+        /// The wording.
+        text: String,
+        /// The IP version an `ip …` / `ip6 …` payload implies (`ip saddr` never matches IPv6).
+        v6: Option<bool>,
+        /// The protocol a `tcp …` / `udp …` payload implies.
+        proto: Option<Proto>,
+    },
 }
 
 /// A comparison.
@@ -223,7 +252,35 @@ pub struct NamedSet {
     pub elements: Option<Vec<Value>>,
 }
 
+/// The firewall's text as the platform read it: nft's JSON, or where nft is missing the
+/// output of `iptables-save` and `ip6tables-save` (either may be missing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirewallText {
+    /// `nft -j list ruleset`.
+    NftJson(String),
+    /// `iptables-save`, `ip6tables-save`.
+    IptablesSave {
+        /// IPv4 rules.
+        v4: Option<String>,
+        /// IPv6 rules.
+        v6: Option<String>,
+    },
+}
+
 impl Ruleset {
+    /// Type whichever text the platform read.
+    ///
+    /// # Errors
+    /// When it cannot be read as such.
+    pub fn from_text(text: &FirewallText) -> Result<Ruleset, String> {
+        match text {
+            FirewallText::NftJson(json) => Ruleset::from_nft_json(json),
+            FirewallText::IptablesSave { v4, v6 } => {
+                Ruleset::from_iptables_save(v4.as_deref(), v6.as_deref())
+            }
+        }
+    }
+
     /// Type the output of `nft -j list ruleset`. Objects of kinds not modelled (flowtables,
     /// counters, maps) are skipped; chains of an unknown family are skipped too, which the
     /// evaluator never reaches for IP traffic.
@@ -251,6 +308,14 @@ impl Ruleset {
                         hook: hook.to_owned(),
                         kind: text_of(chain, "type").unwrap_or("filter").to_owned(),
                         priority: chain.get("prio").and_then(Json::as_i64).unwrap_or(0),
+                        devices: match chain.get("dev") {
+                            Some(Json::String(d)) => vec![d.clone()],
+                            Some(Json::Array(list)) => list
+                                .iter()
+                                .filter_map(|d| d.as_str().map(str::to_owned))
+                                .collect(),
+                            _ => Vec::new(),
+                        },
                         policy: match text_of(chain, "policy") {
                             Some("drop") => Verdict::Drop,
                             Some("accept") | None => Verdict::Accept,
@@ -347,11 +412,24 @@ fn expr(e: &Json) -> Expr {
             Some("in") => MatchOp::In,
             Some(_) => MatchOp::Other,
         };
-        return Expr::Match {
-            left: m.get("left").map_or(Key::Other(String::new()), key),
-            op,
-            right: m.get("right").map_or(Value::Other(String::new()), value),
+        let left = m.get("left").map_or_else(|| other_key(String::new()), key);
+        let right = m.get("right").map_or(Value::Other(String::new()), value);
+        // A match not modelled keeps its whole text, worded as nft shows it.
+        let left = match left {
+            Key::Other { text, v6, proto } => {
+                let op = match text_of(m, "op") {
+                    Some("==") | None => String::new(),
+                    Some(op) => format!(" {op}"),
+                };
+                Key::Other {
+                    text: bounded(&format!("{text}{op} {}", word_value(&right))),
+                    v6,
+                    proto,
+                }
+            }
+            known => known,
         };
+        return Expr::Match { left, op, right };
     }
     let Some((name, arg)) = e.as_object().and_then(|o| o.iter().next()) else {
         return Expr::Other(e.to_string());
@@ -367,25 +445,96 @@ fn expr(e: &Json) -> Expr {
         "goto" => Expr::Verdict(Verdict::Goto(target())),
         "queue" => Expr::Verdict(Verdict::Other("queue".into())),
         "counter" | "log" | "comment" => Expr::Passive(name.clone()),
-        _ => Expr::Other(e.to_string()),
+        _ => Expr::Other(bounded(&word_statement(name, arg))),
+    }
+}
+
+/// Longest wording of a match or statement that is not modelled.
+const WORDING_MAX: usize = 120;
+
+/// `text` cut at [`WORDING_MAX`] bytes (on a character boundary), with `…` when cut.
+fn bounded(text: &str) -> String {
+    if text.len() <= WORDING_MAX {
+        return text.to_owned();
+    }
+    let mut end = WORDING_MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// The left side of a match as nft prints it where simple: `ip saddr`, `meta mark`,
+/// `ct original saddr`; else its JSON text.
+fn word_left(left: &Json) -> String {
+    if let Some(p) = left.get("payload") {
+        if let (Some(proto), Some(field)) = (text_of(p, "protocol"), text_of(p, "field")) {
+            return format!("{proto} {field}");
+        }
+    }
+    if let Some(key) = left.get("meta").and_then(|m| text_of(m, "key")) {
+        return format!("meta {key}");
+    }
+    if let Some(ct) = left.get("ct") {
+        if let Some(key) = text_of(ct, "key") {
+            return match text_of(ct, "dir") {
+                Some(dir) => format!("ct {dir} {key}"),
+                None => format!("ct {key}"),
+            };
+        }
+    }
+    if let Some(obj) = left.as_object() {
+        if let Some((name, arg)) = obj.iter().next() {
+            if let Some(key) = text_of(arg, "key") {
+                return format!("{name} {key}");
+            }
+            return name.clone();
+        }
+    }
+    left.to_string()
+}
+
+/// A value as nft prints it: `22`, `10.0.0.0/8`, `1-1024`, `{ 22, 80 }`.
+fn word_value(v: &Value) -> String {
+    match v {
+        Value::Number(n) => n.to_string(),
+        Value::Text(t) => t.clone(),
+        Value::Range(lo, hi) => format!("{}-{}", word_value(lo), word_value(hi)),
+        Value::Prefix { addr, len } => format!("{addr}/{len}"),
+        Value::Set(items) => {
+            let items: Vec<String> = items.iter().map(word_value).collect();
+            format!("{{ {} }}", items.join(", "))
+        }
+        Value::Other(text) => text.clone(),
+    }
+}
+
+/// A statement as nft prints its head: `dnat to 10.0.0.1`, `meta mark set`, else its name.
+fn word_statement(name: &str, arg: &Json) -> String {
+    match (name, arg.get("addr").and_then(Json::as_str)) {
+        ("dnat" | "snat", Some(addr)) => format!("{name} to {addr}"),
+        _ => match arg.get("key").filter(|k| k.is_object()) {
+            Some(key) => format!("{name} {} set", word_left(key)),
+            None => name.to_owned(),
+        },
     }
 }
 
 fn key(left: &Json) -> Key {
     if let Some(meta) = left.get("meta") {
         return match text_of(meta, "key") {
-            Some("l4proto") => Key::L4Proto,
+            Some("l4proto") => Key::L4Proto { v6: None },
             Some("iifname") => Key::Iifname,
             Some("iif") => Key::Iif,
             Some("nfproto") => Key::NfProto,
-            _ => Key::Other(left.to_string()),
+            _ => other_key(word_left(left)),
         };
     }
     if let Some(ct) = left.get("ct") {
         return if text_of(ct, "key") == Some("state") && ct.get("dir").is_none() {
             Key::CtState
         } else {
-            Key::Other(left.to_string())
+            other_key(word_left(left))
         };
     }
     if let Some(p) = left.get("payload") {
@@ -399,11 +548,32 @@ fn key(left: &Json) -> Key {
             (Some("th"), Some("dport")) => Key::Dport { proto: None },
             (Some("ip"), Some("daddr")) => Key::Daddr { v6: false },
             (Some("ip6"), Some("daddr")) => Key::Daddr { v6: true },
-            (Some("ip"), Some("protocol")) | (Some("ip6"), Some("nexthdr")) => Key::L4Proto,
-            _ => Key::Other(left.to_string()),
+            (Some("ip"), Some("protocol")) => Key::L4Proto { v6: Some(false) },
+            (Some("ip6"), Some("nexthdr")) => Key::L4Proto { v6: Some(true) },
+            (protocol, _) => Key::Other {
+                text: word_left(left),
+                v6: match protocol {
+                    Some("ip") => Some(false),
+                    Some("ip6") => Some(true),
+                    _ => None,
+                },
+                proto: match protocol {
+                    Some("tcp") => Some(Proto::Tcp),
+                    Some("udp") => Some(Proto::Udp),
+                    _ => None,
+                },
+            },
         };
     }
-    Key::Other(left.to_string())
+    other_key(word_left(left))
+}
+
+fn other_key(text: String) -> Key {
+    Key::Other {
+        text,
+        v6: None,
+        proto: None,
+    }
 }
 
 fn value(v: &Json) -> Value {

@@ -15,9 +15,21 @@ use crate::model::{
 };
 use crate::render::{Style, sanitize};
 
+/// Which way into the machine a firewall verdict is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FirewallPath {
+    /// From this machine: the packets of the connect `check` just tried arrive on `lo`.
+    Local,
+    /// From other machines: the packets arrive on the interface that carries the address.
+    Remote,
+}
+
 /// The firewall part of the report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FirewallReport {
+    /// The path evaluated.
+    pub path: FirewallPath,
     /// `evaluated` (nft's ruleset was read) or `unavailable` (see `reason`).
     pub status: String,
     /// accept, drop, reject or unknown (always unknown when unavailable).
@@ -26,7 +38,8 @@ pub struct FirewallReport {
     pub decided_by: Option<DecidedBy>,
     /// What decided, why it is unknown, or why the ruleset could not be read (with a hint).
     pub reason: String,
-    /// The input interface evaluated (the one carrying the address; `lo` for loopback).
+    /// The input interface evaluated: `lo` on the local path, the one carrying the address on
+    /// the remote path.
     pub interface: Option<String>,
     /// Always true: the evaluation is a heuristic.
     pub heuristic: bool,
@@ -40,6 +53,7 @@ impl FirewallReport {
     /// The report of an evaluation, or of a ruleset that could not be read (`Err(reason)`).
     #[must_use]
     pub fn of(
+        path: FirewallPath,
         verdict: Result<&FirewallVerdict, &str>,
         interface: Option<&str>,
         modelled: &[&str],
@@ -55,6 +69,7 @@ impl FirewallReport {
             Err(reason) => ("unavailable", Decision::Unknown, None, reason.to_owned()),
         };
         FirewallReport {
+            path,
             status: status.to_owned(),
             decision,
             decided_by,
@@ -90,25 +105,29 @@ pub struct CheckDocument {
     pub units: Vec<UnitHint>,
     /// Why it fails (or would fail for other clients), most basic first.
     pub causes: Vec<Cause>,
-    /// The firewall's verdict for the input path.
+    /// The firewall's verdict for packets from other machines (`path: "remote"`, input on the
+    /// interface that carries the address); for a loopback address, which only this machine
+    /// reaches, the local path.
     pub firewall: FirewallReport,
+    /// The firewall's verdict for this machine's own connect (`path: "local"`, input on `lo`),
+    /// which the connect result shows.
+    pub firewall_local: FirewallReport,
 }
 
-/// The one verdict line.
+/// The one verdict line; `accepting` is the listener whose bind covers the address (the
+/// diagnosis picks it), not merely the first one on the port.
 #[must_use]
 pub fn verdict_line(
     target: &CheckTarget,
     works: bool,
     connect: &ConnectResult,
-    listeners: &[SocketEntry],
+    accepting: Option<&SocketEntry>,
     causes: &[Cause],
 ) -> String {
     let outcome = connect.outcome.as_str();
     if works {
-        let who = listeners
-            .iter()
-            .flat_map(|l| l.processes.iter())
-            .next()
+        let who = accepting
+            .and_then(|l| l.processes.first())
             .map(|p| {
                 format!(
                     ", accepted by {} (pid {})",
@@ -229,17 +248,28 @@ pub fn write_report(out: &mut dyn Write, doc: &CheckDocument, style: Style) -> i
         )?;
     }
     let fw = &doc.firewall;
-    let via = fw
-        .interface
-        .as_ref()
-        .map(|i| format!(" (input on {})", sanitize(i)))
-        .unwrap_or_default();
-    writeln!(
-        out,
-        "firewall:  {}{via}: {} [heuristic]",
-        fw.decision.as_str(),
-        sanitize(&fw.reason)
-    )?;
+    let line = |fw: &FirewallReport, who: &str| {
+        let via = fw
+            .interface
+            .as_ref()
+            .map(|i| format!(" ({who}input on {})", sanitize(i)))
+            .unwrap_or_default();
+        format!(
+            "{}{via}: {} [heuristic]",
+            fw.decision.as_str(),
+            sanitize(&fw.reason)
+        )
+    };
+    if fw.path == FirewallPath::Local {
+        writeln!(out, "firewall:  {}", line(fw, ""))?;
+    } else {
+        writeln!(
+            out,
+            "firewall:  {}",
+            line(&doc.firewall_local, "this machine, ")
+        )?;
+        writeln!(out, "           {}", line(fw, "other machines, "))?;
+    }
     if !doc.causes.is_empty() {
         writeln!(out)?;
         writeln!(out, "{}", heading(style, "causes:"))?;
@@ -256,4 +286,51 @@ pub fn write_report(out: &mut dyn Write, doc: &CheckDocument, style: Style) -> i
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ConnectOutcome, ProcessInfo, Proto};
+
+    #[test]
+    fn the_verdict_names_the_accepting_listener() {
+        let with_owner = |addr: &str, pid: u32, name: &str| SocketEntry {
+            processes: vec![ProcessInfo {
+                pid,
+                fds: vec![3],
+                name: Some(name.into()),
+                cmdline: Vec::new(),
+                exe: None,
+                uid: None,
+                user: None,
+                ppid: None,
+                start_time: None,
+            }],
+            ..SocketEntry::test_listener(addr, 8080)
+        };
+        let listeners = [
+            with_owner("127.0.0.1", 10, "lo-only"),
+            with_owner("0.0.0.0", 20, "nginx"),
+        ];
+        let target = CheckTarget {
+            address: "10.0.0.5".parse().unwrap(),
+            port: 8080,
+            proto: Proto::Tcp,
+            zone: None,
+        };
+        let open = ConnectResult {
+            outcome: ConnectOutcome::Open,
+            errno: None,
+            error: None,
+        };
+        assert_eq!(
+            verdict_line(&target, true, &open, Some(&listeners[1]), &[]),
+            "10.0.0.5:8080/tcp: open: the connection works, accepted by nginx (pid 20)"
+        );
+        assert_eq!(
+            verdict_line(&target, true, &open, None, &[]),
+            "10.0.0.5:8080/tcp: open: the connection works"
+        );
+    }
 }

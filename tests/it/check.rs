@@ -20,10 +20,13 @@ struct CheckDoc {
     causes: Vec<portscope::model::Cause>,
     other_namespaces: Vec<portscope::model::ForeignListener>,
     firewall: FirewallDoc,
+    firewall_local: FirewallDoc,
 }
 
 #[derive(Debug, Deserialize)]
 struct FirewallDoc {
+    path: String,
+    interface: Option<String>,
     status: String,
     decision: Decision,
     decided_by: Option<portscope::model::DecidedBy>,
@@ -308,5 +311,238 @@ fn explain_unknown_and_malformed() {
         assert_eq!(out.status.code(), Some(2), "{bad}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.lines().count(), 1, "{bad}: {err}");
+    }
+}
+
+#[test]
+fn check_zero_timeout_is_a_usage_error() {
+    for zero in ["0", "0ms", "0s"] {
+        let out = portscope(&["check", "80", "--timeout", zero]);
+        assert_eq!(out.status.code(), Some(2), "{zero}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("above zero"), "{zero}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
+/// The connect from this machine arrives on `lo`, other machines' packets on `va`: both paths
+/// are evaluated, the local one explains the connect, the remote one what others see.
+#[test]
+fn check_firewall_local_and_remote_paths() {
+    let Some(ns) = lan_ns("ckpath") else { return };
+    if !have_nft() {
+        return;
+    }
+    let (a, b) = ns.run(|| {
+        (
+            TcpListener::bind("0.0.0.0:0").unwrap(),
+            TcpListener::bind("0.0.0.0:0").unwrap(),
+        )
+    });
+    let (remote_port, local_port) = (port_of(a.local_addr()), port_of(b.local_addr()));
+    nft(
+        &ns,
+        &format!(
+            "table inet t {{\n chain input {{\n  type filter hook input priority 0; policy accept;\n  iifname \"va\" tcp dport {remote_port} drop\n  iifname \"lo\" tcp dport {local_port} drop\n }}\n}}\n"
+        ),
+    );
+    // Dropped from elsewhere only: the connect from here works, with the caveat.
+    let (code, doc) = check_in(&ns, &format!("10.7.0.1:{remote_port}"));
+    assert_eq!(code, Some(0), "{doc:?}");
+    assert!(doc.works);
+    assert_eq!(doc.connect.outcome, ConnectOutcome::Open);
+    assert_eq!(codes(&doc), [CauseCode::RemoteFirewallDrop], "{doc:?}");
+    assert_eq!(
+        (
+            doc.firewall.path.as_str(),
+            doc.firewall.interface.as_deref()
+        ),
+        ("remote", Some("va"))
+    );
+    assert_eq!(doc.firewall.decision, Decision::Drop);
+    assert_eq!(
+        (
+            doc.firewall_local.path.as_str(),
+            doc.firewall_local.interface.as_deref()
+        ),
+        ("local", Some("lo"))
+    );
+    assert_eq!(doc.firewall_local.decision, Decision::Accept);
+    assert!(
+        doc.verdict.contains("but from other machines"),
+        "{}",
+        doc.verdict
+    );
+    // Dropped on lo only: the connect from here times out, and the local verdict says why.
+    let (code, doc) = check_in(&ns, &format!("10.7.0.1:{local_port}"));
+    assert_eq!(code, Some(1), "{doc:?}");
+    assert_eq!(doc.connect.outcome, ConnectOutcome::Timeout);
+    assert_eq!(codes(&doc), [CauseCode::FirewallDrop], "{doc:?}");
+    assert_eq!(doc.firewall_local.decision, Decision::Drop);
+    assert_eq!(doc.firewall.decision, Decision::Accept);
+    // The human report shows both paths.
+    let out = ns.portscope(&["check", &format!("10.7.0.1:{remote_port}")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("firewall:  accept (this machine, input on lo): "),
+        "{text}"
+    );
+    assert!(
+        text.contains("           drop (other machines, input on va): "),
+        "{text}"
+    );
+    // A loopback address has only the local path.
+    let (_, doc) = check_in(&ns, &format!("127.0.0.1:{local_port}"));
+    assert_eq!(
+        (doc.firewall.path.as_str(), doc.firewall.decision),
+        ("local", Decision::Drop)
+    );
+    let out = ns.portscope(&[
+        "check",
+        &format!("127.0.0.1:{local_port}"),
+        "--timeout",
+        "200ms",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("firewall:  drop (input on lo): "), "{text}");
+}
+
+/// clap's plain rendering deleted the escape sequence with its own styling, so the value was
+/// shown as '80'; it is shown escaped instead, for every subcommand.
+#[test]
+fn usage_errors_show_control_characters_escaped() {
+    for args in [
+        &["check", "\x1b[31m80"][..],
+        &["who", "\x1b[31m80"],
+        &["list", "--port", "\x1b[31m80"],
+    ] {
+        let out = portscope(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains('\x1b'), "{args:?}: {err:?}");
+        assert!(
+            err.contains("'\\x1b[31m80' is not a port number"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
+/// `[fe80::…%va]:PORT` parses and connects with the scope set; without a scope the one
+/// interface that carries the address is used, and an address on two interfaces asks for one.
+#[test]
+fn check_link_local_targets() {
+    let Some(ns) = lan_ns("ckll") else { return };
+    ns.addr("va", "fe80::7/64");
+    ns.addr("va", "fe80::8/64");
+    ns.addr("vb", "fe80::8/64");
+    let l = ns.run(|| v6_wildcard_listener(false));
+    let port = port_of(l.local_addr());
+    let index = ns.ifindex("va");
+    for target in [
+        format!("[fe80::7%va]:{port}"),
+        format!("[fe80::7%{index}]:{port}"),
+        format!("[fe80::7]:{port}"),
+        format!("[fe80::8%va]:{port}"),
+    ] {
+        let (code, doc) = check_in(&ns, &target);
+        assert_eq!(code, Some(0), "{target}: {doc:?}");
+        assert_eq!(doc.connect.outcome, ConnectOutcome::Open, "{target}");
+        assert_eq!(doc.firewall.interface.as_deref(), Some("va"), "{target}");
+    }
+    let out = ns.portscope(&["check", &format!("[fe80::8]:{port}")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Named in interface index order.
+    let (first, second) = if ns.ifindex("va") < ns.ifindex("vb") {
+        ("va", "vb")
+    } else {
+        ("vb", "va")
+    };
+    assert!(
+        err.contains(&format!("on several interfaces ({first}, {second})")),
+        "{err}"
+    );
+    assert!(err.contains(&format!("[fe80::8%{first}]:{port}")), "{err}");
+    let out = ns.portscope(&["check", &format!("[fe80::7%vb]:{port}")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not an address of interface vb: it is on va"),
+        "{err}"
+    );
+}
+
+/// Where nft is missing, iptables-save is read and translated into the same model: the
+/// verdict names "iptables filter INPUT rule N". nft stays first when both exist.
+#[test]
+fn check_firewall_from_iptables_save_without_nft() {
+    let Some(ns) = lan_ns("ckipt") else { return };
+    if !(have("iptables") && have("iptables-save"))
+        && skip("the iptables fallback test needs iptables (Debian package iptables)")
+    {
+        return;
+    }
+    let l = ns.run(|| TcpListener::bind("0.0.0.0:0").unwrap());
+    let port = port_of(l.local_addr());
+    ns.exec(&[
+        "iptables", "-A", "INPUT", "-p", "udp", "--dport", "9", "-j", "ACCEPT",
+    ]);
+    ns.exec(&[
+        "iptables",
+        "-A",
+        "INPUT",
+        "-p",
+        "tcp",
+        "--dport",
+        &port.to_string(),
+        "-j",
+        "DROP",
+    ]);
+    // A PATH with iptables-save and ip6tables-save but no nft.
+    let dir = std::env::temp_dir().join(format!("{}-bin", ns.name));
+    std::fs::create_dir_all(&dir).unwrap();
+    for tool in ["iptables-save", "ip6tables-save"] {
+        let real = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        let real = String::from_utf8_lossy(&real.stdout).trim().to_owned();
+        let _ = std::fs::remove_file(dir.join(tool));
+        std::os::unix::fs::symlink(real, dir.join(tool)).unwrap();
+    }
+    let target = format!("10.7.0.1:{port}");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "env"])
+        .arg(format!("PATH={}", dir.display()))
+        .args([bin(), "check", &target, "--json", "--timeout", "300ms"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let doc: CheckDoc = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(1), "{doc:?}");
+    assert_eq!(codes(&doc), [CauseCode::FirewallDrop], "{doc:?}");
+    assert_eq!(doc.firewall.status, "evaluated");
+    let by = doc.firewall.decided_by.as_ref().expect("decided by");
+    assert_eq!(
+        (by.table.as_str(), by.chain.as_str(), by.handle),
+        ("filter", "INPUT", Some(2))
+    );
+    assert!(
+        doc.causes[0]
+            .text
+            .contains("iptables filter INPUT rule 2 decides: drop"),
+        "{}",
+        doc.causes[0].text
+    );
+    // With nft on the PATH, nft is read (iptables-nft rules are nft rules).
+    if have("nft") {
+        let (_, doc) = check_in(&ns, &target);
+        assert!(
+            doc.causes[0].text.contains("rule handle"),
+            "{}",
+            doc.causes[0].text
+        );
     }
 }

@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use crate::collect::unix::{self, probe, signal, users};
 use crate::collect::{CollectError, PROC_ROOT, Pinned, Platform, ProcView, files, interfaces};
+use crate::model::FirewallText;
 use crate::model::{
     Family, ForeignListener, InterfaceAddr, OwnerRaw, OwnerScan, Phases, PidNamespace,
     PortSettings, ProbeResult, ProcIdentity, ProcessInfo, Proto, RawSocket, Signal, SignalError,
@@ -187,8 +188,8 @@ impl Platform for Linux {
         pidfd::wait_exit(pinned, timeout)
     }
 
-    fn nft_ruleset(&self) -> Result<String, String> {
-        nft::ruleset_json()
+    fn firewall_text(&self) -> Result<FirewallText, String> {
+        nft::firewall_text()
     }
 
     fn foreign_listeners(&self, port: u16, proto: Proto) -> Vec<ForeignListener> {
