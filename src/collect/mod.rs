@@ -79,6 +79,10 @@ pub enum CollectError {
     },
     /// A reply from the kernel could not be decoded.
     #[error("cannot decode the socket table ({what}): {detail}")]
+    #[cfg_attr(
+        not(target_os = "linux"),
+        expect(dead_code, reason = "only the sock_diag reader decodes")
+    )]
     Decode {
         /// Which request.
         what: String,
@@ -87,6 +91,10 @@ pub enum CollectError {
     },
     /// The proc filesystem given with `--proc-root` cannot be read.
     #[error("cannot read the proc filesystem '{path}' (--proc-root)")]
+    #[cfg_attr(
+        not(target_os = "linux"),
+        expect(dead_code, reason = "only Linux has a proc root")
+    )]
     ProcRoot {
         /// The path given.
         path: String,

@@ -90,7 +90,15 @@ mod tests {
         let text = page(None);
         assert!(text.starts_with(".ie \\n(.g .ds Aq"), "{}", &text[..80]);
         assert!(text.contains(".TH portscope 1"));
-        for sub in ["list", "who", "kill", "audit", "check", "explain", "completions"] {
+        for sub in [
+            "list",
+            "who",
+            "kill",
+            "audit",
+            "check",
+            "explain",
+            "completions",
+        ] {
             assert!(text.contains(&format!("portscope\\-{sub}(1)")), "{sub}");
         }
         for option in ["\\-\\-json", "\\-\\-proc\\-root", "\\-\\-exposure"] {
