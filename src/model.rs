@@ -41,7 +41,8 @@ pub use firewall::{
     Rule, Ruleset, Value, Verdict,
 };
 pub use host::{
-    Ancestor, OwnerRaw, PortList, PortSettings, ProbeOutcome, ProbeResult, ProcIdentity,
+    Ancestor, ExcludedPortRange, OwnerRaw, PortList, PortSettings, ProbeOutcome, ProbeResult,
+    ProcIdentity,
 };
 pub use investigation::{Investigation, PortVerdict, TIME_WAIT_SECONDS};
 pub use kill::{Signal, SignalError, parse_timeout};

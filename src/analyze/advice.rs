@@ -424,6 +424,7 @@ mod tests {
             }),
             reserved_ports: Some(PortList::parse("40000,50000-50010")),
             unprivileged_port_start: Some(1024),
+            excluded_ranges: None,
         };
         let none = advice(&AdviceInput {
             spec: spec(40001),
@@ -546,6 +547,7 @@ mod tests {
             ephemeral_range: ephemeral.map(|(start, end)| PortRange { start, end }),
             reserved_ports: reserved.map(PortList::parse),
             unprivileged_port_start: None,
+            excluded_ranges: None,
         };
         // (settings, port, says "ephemeral range", says "is listed in …reserved_ports")
         let cases = [

@@ -353,7 +353,9 @@ fn deliver<'t>(
             Next::Recheck { pid, inodes } => {
                 facts.reread = Some(Reread {
                     identity: platform.identity(port.verify, pid),
-                    holds: platform.holds_any_socket(port.verify, pid, inodes).ok(),
+                    holds: platform
+                        .holds_any_socket(port.verify, pid, port.spec, inodes)
+                        .ok(),
                 });
             }
             Next::CheckExited => {

@@ -235,7 +235,7 @@ mod tests {
         SocketEntry {
             state,
             owner_unknown_reason: Some(reason),
-            inode: 0,
+            inode: Some(0),
             ..SocketEntry::test_listener("127.0.0.1", 8080)
         }
     }
