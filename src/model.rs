@@ -45,7 +45,7 @@ pub use host::{
     ProcIdentity,
 };
 pub use investigation::{Investigation, PortVerdict, TIME_WAIT_SECONDS};
-pub use kill::{Signal, SignalError, parse_timeout};
+pub use kill::{Os, Signal, SignalError, parse_timeout};
 pub use label::{
     ClassName, Endpoint, ExposureLabel, HostAddr, LocalEnd, OwnerUnknownForm, OwnerUnknownLabel,
 };
