@@ -17,5 +17,6 @@ mod kill;
 mod list;
 mod netns;
 mod output;
+mod platforms;
 mod toolbox;
 mod who;
