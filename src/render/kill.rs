@@ -553,6 +553,13 @@ mod tests {
                 Refusal::Init,
                 "pid 1 is the init process / service manager; never signalled".into(),
             ),
+            (
+                Refusal::System,
+                "pid 4 is Windows' System process (the kernel, with http.sys); never terminated: \
+                 stop the service that registered the port instead (`netsh http show \
+                 servicestate`)"
+                    .into(),
+            ),
             (Refusal::OwnPid, "it is portscope itself".into()),
             (Refusal::KernelThread, "it is a kernel thread".into()),
             (
