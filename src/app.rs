@@ -23,7 +23,10 @@ pub fn run() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return clap_exit(&err),
     };
-    let env = Env::detect(&cli.global, collect::native(cli.global.proc_root.clone()));
+    let env = Env::detect(
+        &cli.global,
+        collect::native(cli.global.proc_root.clone(), cli.global.backend),
+    );
     // Buffered: stdout alone is line-buffered, one `write` per line (docs/performance.md).
     let mut out = render::buffered(io::stdout().lock());
     let mut err = io::stderr();

@@ -10,6 +10,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use std::time::Duration;
 
+use crate::collect::Backend;
 use crate::model::Severity;
 use crate::model::{
     AddrClass, PortRange, PortSpec, Signal, SocketState, UserSpec, parse_exposure, parse_port_list,
@@ -315,6 +316,11 @@ pub struct GlobalArgs {
     /// Read processes from this proc filesystem instead of /proc (e.g. /host/proc in a container).
     #[arg(long, value_name = "DIR", global = true, default_value = crate::collect::PROC_ROOT)]
     pub proc_root: PathBuf,
+    /// How the system is read: auto (Linux: netlink sock_diag and /proc; Windows and macOS:
+    /// netstat2) or netstat2 (the cross-platform backend, on Linux too; docs/architecture.md
+    /// lists what it cannot know).
+    #[arg(long, value_enum, default_value_t = Backend::Auto, global = true, value_name = "BACKEND")]
+    pub backend: Backend,
 }
 
 /// `--color`.
@@ -474,6 +480,21 @@ fn report_format() -> impl TypedValueParser<Value = Format> {
             .find(|f| f.as_str() == name)
             .unwrap_or_default()
     })
+}
+
+/// `--backend` takes the names of [`Backend::ALL`]; the backends live in `collect`.
+impl ValueEnum for Backend {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Backend::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let help = match self {
+            Backend::Auto => "sock_diag and /proc on Linux, netstat2 elsewhere",
+            Backend::Netstat2 => "netstat2 and sysinfo, on every system",
+        };
+        Some(PossibleValue::new(self.as_str()).help(help))
+    }
 }
 
 /// Parse a pid: a positive number.

@@ -44,10 +44,11 @@ pub use firewall::{
 };
 pub use fleet::{HostSnapshot, SnapshotSource};
 pub use host::{
-    Ancestor, OwnerRaw, PortList, PortSettings, ProbeOutcome, ProbeResult, ProcIdentity,
+    Ancestor, ExcludedPortRange, OwnerRaw, PortList, PortSettings, ProbeOutcome, ProbeResult,
+    ProcIdentity,
 };
 pub use investigation::{Investigation, PortVerdict, TIME_WAIT_SECONDS};
-pub use kill::{Signal, SignalError, parse_timeout};
+pub use kill::{Os, Signal, SignalError, parse_timeout};
 pub use label::{
     ClassName, Endpoint, ExposureLabel, HostAddr, LocalEnd, OwnerUnknownForm, OwnerUnknownLabel,
 };

@@ -13,7 +13,7 @@ use crate::model::{
     ContainerRuntime, ForwarderKind, HostAddr, OwnerDetails, OwnerUnknown, PortSpec, Proto,
     SocketEntry, SocketState, TIME_WAIT_SECONDS,
 };
-use crate::model::{PidNamespace, PortSettings, ProbeOutcome, ProbeResult};
+use crate::model::{ExcludedPortRange, PidNamespace, PortSettings, ProbeOutcome, ProbeResult};
 
 /// A path as one shell word: as it is when it holds only safe characters, else single-quoted.
 fn shell_quote(text: &str) -> String {
@@ -56,6 +56,15 @@ fn who_name_in(o: &OwnerDetails, ns: Option<&PidNamespace>) -> String {
 #[must_use]
 pub fn stop_advice(o: &OwnerDetails, spec: PortSpec, ns: Option<&PidNamespace>) -> String {
     let port = spec.port;
+    if is_windows_system(o) {
+        return format!(
+            "Port {spec} is held by Windows' System process (pid 4): the kernel's HTTP Server \
+             API (http.sys), which serves IIS, WinRM, WSUS, SSRS and every program that \
+             registered a URL on this port with it. `netsh http show servicestate` names the \
+             registered URLs and the processes behind them; stop that service (IIS: `net stop \
+             w3svc`), or move it to another port. pid 4 itself is never terminated."
+        );
+    }
     if let Some(f) = &o.forwarder {
         let target = match (&f.container_address, f.container_port) {
             (Some(a), Some(p)) => {
@@ -149,6 +158,22 @@ pub fn stop_advice(o: &OwnerDetails, spec: PortSpec, ns: Option<&PidNamespace>) 
     }
 }
 
+/// True for Windows' System process: pid 4, named `System` (on Linux pid 4 is a kernel thread
+/// with another name, which holds no port).
+fn is_windows_system(o: &OwnerDetails) -> bool {
+    o.pid == 4 && o.name.as_deref() == Some("System")
+}
+
+/// The excluded port ranges (Windows) that contain `port` for `proto` (both when `None`).
+fn exclusions(settings: &PortSettings, spec: PortSpec) -> Vec<&ExcludedPortRange> {
+    settings
+        .excluded_ranges
+        .iter()
+        .flatten()
+        .filter(|r| r.contains(spec.port) && spec.proto.is_none_or(|p| p == r.proto))
+        .collect()
+}
+
 /// The protocols whose probe found the port in use while the table lists no socket of that
 /// protocol on it, each with the addresses that were in use.
 fn unlisted_holders(sockets: &[SocketEntry], probe: &[ProbeResult]) -> Vec<(Proto, Vec<String>)> {
@@ -197,7 +222,7 @@ pub fn advice(input: &AdviceInput<'_>) -> Vec<String> {
     let port = spec.port;
     let mut out = Vec::new();
     let unlisted = unlisted_holders(sockets, probe);
-    if sockets.is_empty() && unlisted.is_empty() {
+    if sockets.is_empty() && unlisted.is_empty() && exclusions(settings, spec).is_empty() {
         out.push(format!("Nothing uses port {spec}: it is free."));
     }
     for (proto, addresses) in &unlisted {
@@ -246,6 +271,13 @@ pub fn advice(input: &AdviceInput<'_>) -> Vec<String> {
              another PID namespace, or one that just exited."
         ));
     }
+    let n = unseen(OwnerUnknown::NotReported);
+    if n > 0 {
+        out.push(format!(
+            "The system's socket table names no process for {n} socket(s) (pid 0): nothing \
+             more can be said about who holds them from here (under Wine this is every socket)."
+        ));
+    }
     let n = unseen(OwnerUnknown::Kernel);
     if n > 0 {
         out.push(format!(
@@ -277,7 +309,40 @@ pub fn advice(input: &AdviceInput<'_>) -> Vec<String> {
         ));
     }
     out.extend(address_conflicts(sockets, port));
-    if probe
+    let excluded = exclusions(settings, spec);
+    for r in &excluded {
+        let (family, lo, hi) = (if r.ipv6 { "ipv6" } else { "ipv4" }, r.start, r.end);
+        let by = if r.administered {
+            "an administrator reserved it (`netsh int … add excludedportrange`)"
+        } else {
+            "the system reserved it at start (Hyper-V, WinNAT, WSL or Docker Desktop take such \
+             ranges)"
+        };
+        out.push(format!(
+            "Port {port}/{} lies in the excluded port range {lo}-{hi} ({family}): {by}. No \
+             program can bind it, although nothing listens: a bind fails with \"An attempt was \
+             made to access a socket in a way forbidden by its access permissions\" \
+             (WSAEACCES). See `netsh int {family} show excludedportrange protocol={}`; pick a \
+             port outside it, or, as Administrator, `net stop winnat`, reserve your port with \
+             `netsh int {family} add excludedportrange protocol={} startport={port} \
+             numberofports=1`, and `net start winnat`.",
+            r.proto, r.proto, r.proto
+        ));
+    }
+    if !excluded.is_empty() {
+        // The exclusion explains a refused bind; the Linux sysctl does not apply.
+    } else if settings.excluded_ranges.is_some()
+        && probe
+            .iter()
+            .any(|p| p.result == ProbeOutcome::PermissionDenied)
+    {
+        out.push(format!(
+            "Binding port {port} is refused with \"access permissions\" (WSAEACCES) although no \
+             excluded range contains it: another program holds it with SO_EXCLUSIVEADDRUSE, or \
+             a reservation appeared after the check. Run `portscope who {spec}` again, and \
+             `netsh http show servicestate` for URLs registered with http.sys."
+        ));
+    } else if probe
         .iter()
         .any(|p| p.result == ProbeOutcome::PermissionDenied)
     {
@@ -415,6 +480,92 @@ mod tests {
         PortSpec { port, proto: None }
     }
 
+    /// Issue 10: on Windows a port held by pid 4 is http.sys's, and a port in an excluded range
+    /// cannot be bound although nothing listens.
+    #[test]
+    fn windows_system_and_excluded_ranges() {
+        let system = OwnerDetails {
+            name: Some("System".into()),
+            ..OwnerDetails::test_owner(4)
+        };
+        let line = stop_advice(&system, spec(80), None);
+        assert!(
+            line.contains("http.sys") && line.contains("netsh http show servicestate"),
+            "{line}"
+        );
+        // pid 4 of Linux is a kernel thread with another name: the ordinary advice.
+        let kworker = OwnerDetails {
+            name: Some("kworker/R-rcu_gp".into()),
+            ..OwnerDetails::test_owner(4)
+        };
+        assert!(!stop_advice(&kworker, spec(80), None).contains("http.sys"));
+
+        let range = |start, end, administered| ExcludedPortRange {
+            proto: Proto::Tcp,
+            ipv6: false,
+            start,
+            end,
+            administered,
+        };
+        let settings = PortSettings {
+            excluded_ranges: Some(vec![range(49709, 49808, false), range(50000, 50059, true)]),
+            ..PortSettings::default()
+        };
+        let denied = ProbeResult {
+            proto: Proto::Tcp,
+            address: "0.0.0.0".parse().unwrap(),
+            result: ProbeOutcome::PermissionDenied,
+            error: Some("access permissions".into()),
+        };
+        let run = |port: u16, probe: &[ProbeResult]| {
+            advice(&AdviceInput {
+                spec: spec(port),
+                sockets: &[],
+                owners: &[],
+                settings: &settings,
+                probe,
+                pid_namespace: None,
+            })
+        };
+        let inside = run(49750, std::slice::from_ref(&denied));
+        assert_eq!(inside.len(), 1, "{inside:?}");
+        assert!(
+            inside[0].contains("excluded port range 49709-49808 (ipv4)")
+                && inside[0].contains("the system reserved it")
+                && inside[0].contains("netsh int ipv4 show excludedportrange protocol=tcp"),
+            "{inside:?}"
+        );
+        let administered = run(50000, &[]);
+        assert!(
+            administered[0].contains("an administrator reserved it"),
+            "{administered:?}"
+        );
+        // Another protocol's exclusion does not apply to port/udp.
+        let udp = advice(&AdviceInput {
+            spec: PortSpec {
+                port: 49750,
+                proto: Some(Proto::Udp),
+            },
+            sockets: &[],
+            owners: &[],
+            settings: &settings,
+            probe: &[],
+            pid_namespace: None,
+        });
+        assert!(udp[0].contains("it is free"), "{udp:?}");
+        // Denied outside every range: the Winsock wording, not the Linux sysctl.
+        let outside = run(8080, std::slice::from_ref(&denied));
+        assert!(
+            outside.iter().any(|l| l.contains("SO_EXCLUSIVEADDRUSE"))
+                && !outside
+                    .iter()
+                    .any(|l| l.contains("ip_unprivileged_port_start")),
+            "{outside:?}"
+        );
+        // Free and not excluded.
+        assert!(run(8080, &[])[0].contains("it is free"));
+    }
+
     #[test]
     fn advice_lines() {
         let settings = PortSettings {
@@ -424,6 +575,7 @@ mod tests {
             }),
             reserved_ports: Some(PortList::parse("40000,50000-50010")),
             unprivileged_port_start: Some(1024),
+            excluded_ranges: None,
         };
         let none = advice(&AdviceInput {
             spec: spec(40001),
@@ -546,6 +698,7 @@ mod tests {
             ephemeral_range: ephemeral.map(|(start, end)| PortRange { start, end }),
             reserved_ports: reserved.map(PortList::parse),
             unprivileged_port_start: None,
+            excluded_ranges: None,
         };
         // (settings, port, says "ephemeral range", says "is listed in …reserved_ports")
         let cases = [

@@ -45,15 +45,19 @@ pub fn for_each_entry(
 }
 
 fn entry(snapshot: &Snapshot, services: &ServiceDb, sock: &RawSocket) -> SocketEntry {
-    let holders = if sock.inode == 0 {
-        None
-    } else {
-        snapshot.owners.by_inode.get(&sock.inode)
+    let holders = match sock.inode {
+        Some(0) => None,
+        Some(inode) => snapshot.owners.by_inode.get(&inode),
+        // The backend knows no inode: its table named the holders of this row.
+        None => snapshot.owners.by_socket.get(&(sock.key(), sock.state)),
     };
     let mut processes: Vec<ProcessInfo> = Vec::new();
     for holder in holders.into_iter().flatten() {
         if let Some(existing) = processes.iter_mut().find(|p| p.pid == holder.pid) {
-            existing.fds.extend(holder.fd);
+            match (existing.fds.as_mut(), holder.fd) {
+                (Some(fds), Some(fd)) => fds.push(fd),
+                _ => existing.fds = None,
+            }
             continue;
         }
         let mut info = snapshot
@@ -62,7 +66,7 @@ fn entry(snapshot: &Snapshot, services: &ServiceDb, sock: &RawSocket) -> SocketE
             .cloned()
             // The process exited between the fd scan and the details lookup.
             .unwrap_or_else(|| ProcessInfo::unknown(holder.pid));
-        info.fds = holder.fd.into_iter().collect();
+        info.fds = holder.fd.map(|fd| vec![fd]);
         info.user = info
             .uid
             .and_then(|uid| snapshot.users.get(&uid).cloned().flatten());
@@ -75,9 +79,12 @@ fn entry(snapshot: &Snapshot, services: &ServiceDb, sock: &RawSocket) -> SocketE
         None
     };
     let exposure = exposure::exposure(sock, &snapshot.interfaces);
+    // Unknown (netstat2 does not say) stays unknown: Windows defaults to v6-only, Linux not.
     let dual_stack =
         (sock.family == Family::Ipv6 && exposure.wildcard && !sock.local_addr.is_ipv4())
-            .then(|| sock.v6only.is_none_or(|v6only| !v6only));
+            .then_some(sock.v6only)
+            .flatten()
+            .map(|v6only| !v6only);
     let interface = sock.bound_ifindex.map(|index| {
         snapshot
             .interfaces
@@ -118,8 +125,10 @@ fn entry(snapshot: &Snapshot, services: &ServiceDb, sock: &RawSocket) -> SocketE
 pub fn owner_unknown(sock: &RawSocket, scan: &OwnerScan, privileged: bool) -> OwnerUnknown {
     if !scan.performed {
         OwnerUnknown::Skipped
-    } else if sock.inode == 0 {
+    } else if sock.inode == Some(0) {
         OwnerUnknown::Kernel
+    } else if scan.from_table {
+        OwnerUnknown::NotReported
     } else if !scan.denied.is_empty() || scan.processes_scanned == 0 {
         if privileged {
             OwnerUnknown::Hidden
@@ -132,7 +141,7 @@ pub fn owner_unknown(sock: &RawSocket, scan: &OwnerScan, privileged: bool) -> Ow
 }
 
 /// The stable order of every view: local port, protocol, local address (IPv4 before IPv6),
-/// state, remote end, inode.
+/// state, remote end, inode (unknown inodes first).
 pub fn sort_entries(entries: &mut [SocketEntry]) {
     entries.sort_by(compare);
 }
@@ -146,7 +155,7 @@ type SortKey = (
     SocketState,
     Option<IpAddr>,
     Option<u16>,
-    u64,
+    Option<u64>,
 );
 
 fn compare(a: &SocketEntry, b: &SocketEntry) -> Ordering {
@@ -277,7 +286,7 @@ mod tests {
             remote_addr: None,
             remote_port: None,
             uid: Some(1000),
-            inode,
+            inode: Some(inode),
             bound_ifindex: None,
             v6only: None,
         }
@@ -338,7 +347,7 @@ mod tests {
         let entries = build(&snapshot, &ServiceDb::builtin());
         let pids: Vec<u32> = entries[0].processes.iter().map(|p| p.pid).collect();
         assert_eq!(pids, vec![10, 20]);
-        assert_eq!(entries[0].processes[0].fds, vec![4, 9]);
+        assert_eq!(entries[0].processes[0].fds, Some(vec![4, 9]));
         assert_eq!(entries[0].user.as_deref(), Some("alice"));
         assert_eq!(entries[0].owner_unknown_reason, None);
     }

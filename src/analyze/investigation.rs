@@ -236,7 +236,7 @@ mod tests {
     fn info(pid: u32, name: &str, cmd: &str) -> ProcessInfo {
         ProcessInfo {
             pid,
-            fds: vec![3],
+            fds: Some(vec![3]),
             name: Some(name.into()),
             cmdline: cmd.split_whitespace().map(str::to_string).collect(),
             exe: None,

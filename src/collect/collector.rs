@@ -202,7 +202,7 @@ mod tests {
             remote_addr: None,
             remote_port: None,
             uid: Some(uid),
-            inode,
+            inode: Some(inode),
             bound_ifindex: None,
             v6only: None,
         }

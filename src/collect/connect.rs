@@ -72,12 +72,11 @@ fn outcome_of(e: &io::Error) -> ConnectOutcome {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => ConnectOutcome::Refused,
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ConnectOutcome::Timeout,
-        _ => match e.raw_os_error() {
-            Some(libc::EHOSTUNREACH | libc::ENETUNREACH | libc::EADDRNOTAVAIL) => {
-                ConnectOutcome::Unreachable
-            }
-            _ => ConnectOutcome::Error,
-        },
+        // EHOSTUNREACH, ENETUNREACH, EADDRNOTAVAIL on Unix; their WSAE* counterparts on Windows.
+        io::ErrorKind::HostUnreachable
+        | io::ErrorKind::NetworkUnreachable
+        | io::ErrorKind::AddrNotAvailable => ConnectOutcome::Unreachable,
+        _ => ConnectOutcome::Error,
     }
 }
 
@@ -101,7 +100,11 @@ mod tests {
         drop(listener);
         let refused = connect(&target, 0, Duration::from_secs(2));
         assert_eq!(refused.outcome, ConnectOutcome::Refused);
+        // The OS's number: errno on Unix, the Winsock error on Windows.
+        #[cfg(unix)]
         assert_eq!(refused.errno, Some(libc::ECONNREFUSED));
+        #[cfg(windows)]
+        assert_eq!(refused.errno, Some(10061), "WSAECONNREFUSED");
     }
 
     /// A UDP service that does not answer is a timeout with no errno (it was EAGAIN, 11).

@@ -22,6 +22,7 @@ pub const INPUT_LIMIT: u64 = 16 << 20;
 
 /// Largest file read under the proc root: 16 MiB. Real procfs files are far smaller (the
 /// biggest, a command line, is bounded by the kernel's argument limit, 2 MiB by default).
+#[cfg(target_os = "linux")]
 pub const PROC_LIMIT: u64 = 16 << 20;
 
 /// Why a file was not read.
@@ -122,6 +123,7 @@ pub fn read_regular_text(path: &Path, limit: u64) -> Result<String, ReadError> {
 /// The bytes of a file under the proc root, `None` when it cannot be read as a regular file of
 /// at most [`PROC_LIMIT`] bytes (gone, denied, a FIFO or device in a fixture tree, too large):
 /// such a file counts as unreadable, like a process that exited.
+#[cfg(target_os = "linux")]
 #[must_use]
 pub fn proc_bytes(path: &Path) -> Option<Vec<u8>> {
     read_regular(path, PROC_LIMIT).ok()
@@ -130,6 +132,7 @@ pub fn proc_bytes(path: &Path) -> Option<Vec<u8>> {
 /// [`proc_bytes`] as text. Bytes that are not UTF-8 become U+FFFD: a process chooses its own
 /// name (`prctl(PR_SET_NAME)`), and a name of arbitrary bytes must not make its `stat` or
 /// `status` unreadable (that would make it unkillable and hide its details).
+#[cfg(target_os = "linux")]
 #[must_use]
 pub fn proc_text(path: &Path) -> Option<String> {
     proc_bytes(path).map(|bytes| match String::from_utf8(bytes) {
@@ -139,6 +142,7 @@ pub fn proc_text(path: &Path) -> Option<String> {
 }
 
 #[cfg(test)]
+#[cfg(target_os = "linux")]
 mod tests {
     use super::*;
     use std::ffi::CString;

@@ -4,11 +4,13 @@
 //! returns is plain data from [`crate::model`]; per-item failures are counted in the result,
 //! never fatal.
 //!
-//! Backends: [`linux::Linux`] (netlink sock_diag for the socket table, one pass over
-//! `/proc/*/fd` for owners, everything Linux-only: cgroups, sysctls, systemd socket units, PID
-//! namespaces, pidfds) and, off Linux, `other::Netstat2` (the `netstat2` crate). What several
-//! Unix backends share (kill(2), the bind probe, passwd look-ups, `/etc/services`) is in
-//! `unix`. Tests serve recorded data through `recorded::Recorded`.
+//! Backends ([`Backend`], `--backend`): [`linux::Linux`] (netlink sock_diag for the socket
+//! table, one pass over `/proc/*/fd` for owners, everything Linux-only: cgroups, sysctls,
+//! systemd socket units, PID namespaces, pidfds) and [`netstat2::Netstat2`] (the `netstat2`
+//! crate and sysinfo: Windows and macOS, and Linux on request). What several Unix backends share
+//! (kill(2), the bind probe, passwd look-ups, `/etc/services`) is in `unix`; what only Windows
+//! has (process handles, Winsock, `netsh`) in `windows`; the bind probe's loop in `probe`.
+//! Tests serve recorded data through `recorded::Recorded`.
 //!
 //! It must not decide what to show or whom to signal (that is `analyze`), nor import from
 //! `analyze`, `render` or `commands`.
@@ -24,8 +26,8 @@ use thiserror::Error;
 use crate::model::FirewallText;
 use crate::model::{
     CheckTarget, ConnectResult, ForeignListener, InterfaceAddr, OwnerRaw, OwnerScan, Phases,
-    PidNamespace, PortSettings, ProbeResult, ProcIdentity, ProcessInfo, Proto, RawSocket, Signal,
-    SignalError, SocketQuery, UnitFile,
+    PidNamespace, PortSettings, PortSpec, ProbeResult, ProcIdentity, ProcessInfo, Proto, RawSocket,
+    Signal, SignalError, SocketQuery, UnitFile,
 };
 
 mod collector;
@@ -34,14 +36,16 @@ pub mod files;
 mod interfaces;
 #[cfg(target_os = "linux")]
 pub mod linux;
-#[cfg(not(target_os = "linux"))]
-pub mod other;
+pub mod netstat2;
 pub mod output;
+mod probe;
 #[cfg(test)]
 pub(crate) mod recorded;
 mod sysinfo_details;
 #[cfg(unix)]
 mod unix;
+#[cfg(windows)]
+mod windows;
 
 pub use collector::Collector;
 
@@ -80,6 +84,10 @@ pub enum CollectError {
     },
     /// A reply from the kernel could not be decoded.
     #[error("cannot decode the socket table ({what}): {detail}")]
+    #[cfg_attr(
+        not(target_os = "linux"),
+        expect(dead_code, reason = "only the sock_diag reader decodes")
+    )]
     Decode {
         /// Which request.
         what: String,
@@ -88,6 +96,10 @@ pub enum CollectError {
     },
     /// The proc filesystem given with `--proc-root` cannot be read.
     #[error("cannot read the proc filesystem '{path}' (--proc-root)")]
+    #[cfg_attr(
+        not(target_os = "linux"),
+        expect(dead_code, reason = "only Linux has a proc root")
+    )]
     ProcRoot {
         /// The path given.
         path: String,
@@ -110,13 +122,17 @@ pub enum ProcView {
 }
 
 /// A process pinned for signalling: a signal sent through it reaches that process or fails, and
-/// never reaches a later process that reuses its pid. On Linux a pidfd; elsewhere no such handle
-/// exists ([`Platform::pin`] always answers `None` there) and the type has no values.
+/// never reaches a later process that reuses its pid. On Linux a pidfd (the netstat2 backend
+/// pins nothing there), on Windows a process handle; on macOS no such handle exists
+/// ([`Platform::pin`] always answers `None` there) and the type has no values.
 #[cfg(target_os = "linux")]
 pub use linux::pidfd::Pidfd as Pinned;
-/// A process pinned for signalling; off Linux there is none (see the Linux documentation).
-#[cfg(not(target_os = "linux"))]
-pub use other::Pinned;
+/// A process pinned for signalling; on macOS there is none (see the Linux documentation).
+#[cfg(not(any(target_os = "linux", windows)))]
+pub use netstat2::NoHandle as Pinned;
+/// A process pinned for signalling: a process handle (see the Linux documentation).
+#[cfg(windows)]
+pub use windows::process::Handle as Pinned;
 
 /// The interface a platform backend implements: everything portscope reads from, or does to,
 /// the operating system. Each method answers for the proc root / network namespace the backend
@@ -222,14 +238,18 @@ pub trait Platform: fmt::Debug {
     /// portscope's own).
     fn own_namespace_processes_in(&self, ns: u64) -> Option<Vec<(u32, ProcIdentity)>>;
 
-    /// True when `pid`, read through `view`, holds one of the socket `inodes`.
+    /// True when `pid`, read through `view`, still holds a socket of `port`: on Linux one of
+    /// the socket `inodes` it held (its descriptors are read); with netstat2, which knows no
+    /// inodes everywhere and no descriptors anywhere, the socket table is read again for the
+    /// port and `pid` must be named as an owner of one of its sockets.
     ///
     /// # Errors
-    /// When its descriptors cannot be listed (gone, not permitted, not supported here).
+    /// When its descriptors or the socket table cannot be read (gone, not permitted).
     fn holds_any_socket(
         &self,
         view: ProcView,
         pid: u32,
+        port: PortSpec,
         inodes: &BTreeSet<u64>,
     ) -> io::Result<bool>;
 
@@ -298,18 +318,43 @@ pub trait Platform: fmt::Debug {
     }
 }
 
-/// The backend of the system portscope runs on, reading processes through `proc_root`
-/// (`--proc-root`; only Linux has one, other backends ignore it).
-#[must_use]
-pub fn native(proc_root: PathBuf) -> Box<dyn Platform> {
-    #[cfg(target_os = "linux")]
-    {
-        Box::new(linux::Linux::new(proc_root))
+/// Which backend reads the system (`--backend`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// The best one for this OS: sock_diag and `/proc` on Linux, netstat2 elsewhere.
+    #[default]
+    Auto,
+    /// netstat2 and sysinfo, on every OS (on Linux for comparison and for testing the code the
+    /// other systems run).
+    Netstat2,
+}
+
+impl Backend {
+    /// Every backend, in help order.
+    pub const ALL: [Backend; 2] = [Backend::Auto, Backend::Netstat2];
+
+    /// The name `--backend` takes.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Auto => "auto",
+            Backend::Netstat2 => "netstat2",
+        }
     }
-    #[cfg(not(target_os = "linux"))]
-    {
-        // netstat2 reads no proc filesystem.
-        let _ = proc_root;
-        Box::new(other::Netstat2)
+}
+
+/// The backend of the system portscope runs on, reading processes through `proc_root`
+/// (`--proc-root`; only the Linux backend has one, netstat2 ignores it).
+#[must_use]
+pub fn native(proc_root: PathBuf, backend: Backend) -> Box<dyn Platform> {
+    match backend {
+        #[cfg(target_os = "linux")]
+        Backend::Auto => Box::new(linux::Linux::new(proc_root)),
+        #[cfg(not(target_os = "linux"))]
+        Backend::Auto => {
+            let _ = proc_root;
+            Box::new(netstat2::Netstat2)
+        }
+        Backend::Netstat2 => Box::new(netstat2::Netstat2),
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::collect::{CollectError, Pinned, Platform, ProcView};
 use crate::model::{
-    InterfaceAddr, OwnerRaw, OwnerScan, Phases, PidNamespace, PortSettings, ProbeResult,
+    InterfaceAddr, OwnerRaw, OwnerScan, Phases, PidNamespace, PortSettings, PortSpec, ProbeResult,
     ProcIdentity, ProcessInfo, Proto, RawSocket, Signal, SignalError, Snapshot, SocketQuery,
 };
 
@@ -82,7 +82,7 @@ impl Platform for Recorded {
                 .cloned()
                 .collect();
             let scan = if with_owners {
-                let wanted: BTreeSet<u64> = table.iter().map(|s| s.inode).collect();
+                let wanted: BTreeSet<u64> = table.iter().filter_map(|s| s.inode).collect();
                 let by_inode: HashMap<_, _> = self
                     .snapshot
                     .owners
@@ -193,6 +193,7 @@ impl Platform for Recorded {
         &self,
         _view: ProcView,
         pid: u32,
+        _port: PortSpec,
         inodes: &BTreeSet<u64>,
     ) -> io::Result<bool> {
         Ok(self

@@ -51,7 +51,7 @@ pub fn details(pids: &[u32]) -> Option<BTreeMap<u32, ProcessInfo>> {
             pid,
             ProcessInfo {
                 pid,
-                fds: Vec::new(),
+                fds: Some(Vec::new()),
                 name: Some(full_name(&comm, exe.as_deref(), &cmdline)),
                 cmdline,
                 exe,

@@ -25,7 +25,7 @@ use crate::cli::KillArgs;
 use crate::collect::{CollectError, Pinned, Platform, ProcView};
 use crate::commands::investigate::{Probe, investigate, sockets_on};
 use crate::commands::{Env, Outcome, print_pid_namespace, print_warnings, report_format};
-use crate::model::{Investigation, PortSpec, ProcIdentity, Signal};
+use crate::model::{Investigation, Os, PortSpec, ProcIdentity, Signal};
 use crate::render::ReportFormat;
 use crate::render::investigation::{WhoDocument, write_report};
 use crate::render::json::{self, SCHEMA_VERSION};
@@ -59,6 +59,7 @@ pub fn run(
         force: args.force,
         dry_run: args.dry_run,
         yes: args.yes,
+        os: Os::CURRENT,
     };
     let plan = kill::plan(
         &found,
@@ -353,7 +354,9 @@ fn deliver<'t>(
             Next::Recheck { pid, inodes } => {
                 facts.reread = Some(Reread {
                     identity: platform.identity(port.verify, pid),
-                    holds: platform.holds_any_socket(port.verify, pid, inodes).ok(),
+                    holds: platform
+                        .holds_any_socket(port.verify, pid, port.spec, inodes)
+                        .ok(),
                 });
             }
             Next::CheckExited => {

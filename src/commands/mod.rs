@@ -384,7 +384,7 @@ mod tests {
                 remote_addr: None,
                 remote_port: None,
                 uid: Some(1000),
-                inode,
+                inode: Some(inode),
                 bound_ifindex: None,
                 v6only: None,
             }

@@ -213,7 +213,8 @@ impl ConnectOutcome {
 pub struct ConnectResult {
     /// How it ended.
     pub outcome: ConnectOutcome,
-    /// The OS error number, `null` when it succeeded or timed out.
+    /// The OS error number (errno on Unix, the Winsock error on Windows), `null` when it
+    /// succeeded or timed out.
     pub errno: Option<i32>,
     /// The OS error text, `null` when it succeeded.
     pub error: Option<String>,

@@ -24,6 +24,64 @@ pub struct PortSettings {
     pub reserved_ports: Option<PortList>,
     /// `net.ipv4.ip_unprivileged_port_start`: lower ports need privileges to bind.
     pub unprivileged_port_start: Option<u16>,
+    /// Windows' excluded port ranges (`netsh int ipv4|ipv6 show excludedportrange`): ports no
+    /// program may bind. `None` where the platform has none (Linux, macOS) or `netsh` could not
+    /// be read; left out of the JSON then, so the Linux document is unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub excluded_ranges: Option<Vec<ExcludedPortRange>>,
+}
+
+/// One range of Windows' excluded ports: reserved by the system (Hyper-V, WinNAT, Docker
+/// Desktop and WSL take such ranges at boot) or by an administrator, for one protocol. Binding
+/// a port in it fails with WSAEACCES ("access permissions") although nothing listens there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExcludedPortRange {
+    /// Protocol of the exclusion.
+    pub proto: Proto,
+    /// IPv6 (`netsh int ipv6 …`) rather than IPv4.
+    pub ipv6: bool,
+    /// First port.
+    pub start: u16,
+    /// Last port (inclusive).
+    pub end: u16,
+    /// Marked `*` by netsh: an administered exclusion (added with `netsh … add
+    /// excludedportrange`), not one the system reserved dynamically.
+    pub administered: bool,
+}
+
+impl ExcludedPortRange {
+    /// True when `port` lies in the range.
+    #[must_use]
+    pub fn contains(&self, port: u16) -> bool {
+        (self.start..=self.end).contains(&port)
+    }
+
+    /// The ranges in the text `netsh int ipv4|ipv6 show excludedportrange protocol=tcp|udp`
+    /// prints: every line made of a start port, an end port and an optional `*` (administered).
+    /// Headings, the dashed rule and the footnote are skipped, whatever their language, since
+    /// only the data lines are two port numbers.
+    #[must_use]
+    pub fn parse_netsh(text: &str, proto: Proto, ipv6: bool) -> Vec<ExcludedPortRange> {
+        text.lines()
+            .filter_map(|line| {
+                let mut words = line.split_whitespace();
+                let start = words.next()?.parse::<u16>().ok()?;
+                let end = words.next()?.parse::<u16>().ok()?;
+                let administered = match words.next() {
+                    None => false,
+                    Some("*") => true,
+                    Some(_) => return None,
+                };
+                (words.next().is_none() && start <= end).then_some(ExcludedPortRange {
+                    proto,
+                    ipv6,
+                    start,
+                    end,
+                    administered,
+                })
+            })
+            .collect()
+    }
 }
 
 /// `ephemeral_range` as JSON has always written it: `[low, high]`.
@@ -216,6 +274,7 @@ mod tests {
             }),
             reserved_ports: Some(PortList::parse("8080,9000-9010")),
             unprivileged_port_start: Some(1024),
+            excluded_ranges: None,
         };
         let json = serde_json::to_string(&settings).unwrap();
         assert_eq!(
@@ -228,6 +287,77 @@ mod tests {
         );
         assert_eq!(
             serde_json::to_string(&PortSettings::default()).unwrap(),
+            r#"{"ephemeral_range":null,"reserved_ports":null,"unprivileged_port_start":null}"#
+        );
+    }
+}
+
+#[cfg(test)]
+mod excluded_tests {
+    use super::*;
+
+    /// `netsh int ipv4 show excludedportrange protocol=tcp` on an English Windows 11 with
+    /// Hyper-V and one administered exclusion (recorded text).
+    const NETSH_TCP: &str = "\r
+Protocol tcp Port Exclusion Ranges\r
+\r
+Start Port    End Port\r
+----------    --------\r
+      1080        1080\r
+      5357        5357\r
+     49709       49808\r
+     50000       50059     *\r
+\r
+* - Administered port exclusions.\r
+\r
+";
+
+    /// The same command when nothing is excluded.
+    const NETSH_EMPTY: &str = "
+Protocol udp Port Exclusion Ranges
+
+Start Port    End Port
+----------    --------
+
+* - Administered port exclusions.
+
+";
+
+    #[test]
+    fn netsh_ranges() {
+        let ranges = ExcludedPortRange::parse_netsh(NETSH_TCP, Proto::Tcp, false);
+        let got: Vec<(u16, u16, bool)> = ranges
+            .iter()
+            .map(|r| (r.start, r.end, r.administered))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1080, 1080, false),
+                (5357, 5357, false),
+                (49709, 49808, false),
+                (50000, 50059, true)
+            ]
+        );
+        assert!(ranges.iter().all(|r| r.proto == Proto::Tcp && !r.ipv6));
+        assert!(ranges[2].contains(49709) && ranges[2].contains(49808));
+        assert!(!ranges[2].contains(49809));
+        assert!(ExcludedPortRange::parse_netsh(NETSH_EMPTY, Proto::Udp, true).is_empty());
+        // Not data: a reversed range, a third word other than `*`, a number out of range.
+        let odd = "10 5\n10 20 x\n70000 70001\n 7 9 * \n";
+        let got = ExcludedPortRange::parse_netsh(odd, Proto::Tcp, true);
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].start, got[0].end, got[0].administered),
+            (7, 9, true)
+        );
+    }
+
+    #[test]
+    fn linux_settings_json_unchanged() {
+        let json = serde_json::to_string(&PortSettings::default()).unwrap();
+        assert_eq!(
+            json,
             r#"{"ephemeral_range":null,"reserved_ports":null,"unprivileged_port_start":null}"#
         );
     }

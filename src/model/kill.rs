@@ -143,6 +143,37 @@ pub enum SignalError {
     Other(String),
 }
 
+/// The operating system a decision is made for: which pids are never processes one may end
+/// differs (see `analyze::kill::policy::protected`). Plain data; [`Os::CURRENT`] is fixed at
+/// compile time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Os {
+    /// Linux.
+    Linux,
+    /// macOS.
+    MacOs,
+    /// Windows.
+    Windows,
+}
+
+impl Os {
+    /// The system portscope was built for (other Unix systems count as Linux: pid 0 and 1).
+    pub const CURRENT: Os = if cfg!(windows) {
+        Os::Windows
+    } else if cfg!(target_os = "macos") {
+        Os::MacOs
+    } else {
+        Os::Linux
+    };
+}
+
+impl Default for Os {
+    /// [`Os::CURRENT`].
+    fn default() -> Os {
+        Os::CURRENT
+    }
+}
+
 /// Parse `--timeout`: `5` (seconds), `2s`, `1.5s`, `500ms`, `1m`; at most one day.
 ///
 /// # Errors

@@ -254,17 +254,19 @@ impl OwnerUnknownLabel {
     /// The text, which is the same for every socket with this reason.
     #[must_use]
     pub fn as_str(self) -> &'static str {
-        use OwnerUnknown::{Hidden, Kernel, NotFound, Permission, Skipped};
+        use OwnerUnknown::{Hidden, Kernel, NotFound, NotReported, Permission, Skipped};
         use OwnerUnknownForm::{Cell, Explained, Owner};
         match (self.form, self.reason) {
             (Cell, Some(Permission)) => "(need root)",
             (Cell, Some(Hidden)) => "(hidden)",
             (Cell, Some(Kernel)) => "(kernel)",
             (Cell, Some(NotFound)) => "(not found)",
+            (Cell, Some(NotReported)) => "(not reported)",
             (Cell | Explained, Some(Skipped) | None) => "",
             (Owner, Some(Permission)) => "unknown (run as root to see it)",
             (Owner, Some(Hidden)) => "unknown (hidden even from root)",
             (Owner, Some(NotFound)) => "unknown (no process holds it)",
+            (Owner, Some(NotReported)) => "unknown (the OS names no process)",
             (Owner, Some(Kernel)) => "kernel",
             (Owner, Some(Skipped) | None) => "unknown",
             (Explained, Some(Permission)) => "not visible without root",
@@ -274,6 +276,10 @@ impl OwnerUnknownLabel {
             }
             (Explained, Some(Kernel)) => {
                 "kernel-owned: no process holds it (TIME_WAIT or a kernel socket)"
+            }
+            (Explained, Some(NotReported)) => {
+                "not reported: the system's socket table names no process for it (pid 0: \
+                 TIME_WAIT on Windows, every socket under Wine)"
             }
             (Explained, Some(NotFound)) => {
                 "no process holds it: a kernel socket (NFS, WireGuard), another PID namespace, or \
@@ -435,13 +441,14 @@ mod tests {
 
     #[test]
     fn unknown_owners() {
-        use OwnerUnknown::{Hidden, Kernel, NotFound, Permission, Skipped};
+        use OwnerUnknown::{Hidden, Kernel, NotFound, NotReported, Permission, Skipped};
         use OwnerUnknownForm::{Cell, Explained, Owner};
         let reasons = [
             Some(Permission),
             Some(Hidden),
             Some(Kernel),
             Some(NotFound),
+            Some(NotReported),
             Some(Skipped),
             None,
         ];
@@ -466,6 +473,11 @@ mod tests {
                 "(not found)",
                 "unknown (no process holds it)",
                 "no process holds it: a kernel socket (NFS, WireGuard), another PID namespace, or the process exited",
+            ),
+            (
+                "(not reported)",
+                "unknown (the OS names no process)",
+                "not reported: the system's socket table names no process for it (pid 0: TIME_WAIT on Windows, every socket under Wine)",
             ),
             ("", "unknown", ""),
             ("", "unknown", ""),

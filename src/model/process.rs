@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 pub struct ProcessInfo {
     /// Process id.
     pub pid: u32,
-    /// File descriptors of this socket in the process.
-    pub fds: Vec<u32>,
+    /// File descriptors of this socket in the process; `None` (JSON `null`) where the platform
+    /// does not say (the netstat2 backend: Windows' and macOS' socket tables name pids only).
+    pub fds: Option<Vec<u32>>,
     /// Process name: the executable's file name when the kernel's 15-byte `comm` was truncated.
     pub name: Option<String>,
     /// Command line, one string per argument; empty when unreadable.
@@ -36,7 +37,7 @@ impl ProcessInfo {
     pub fn unknown(pid: u32) -> ProcessInfo {
         ProcessInfo {
             pid,
-            fds: Vec::new(),
+            fds: Some(Vec::new()),
             name: None,
             cmdline: Vec::new(),
             exe: None,
@@ -64,6 +65,10 @@ pub enum OwnerUnknown {
     NotFound,
     /// The owner scan was skipped on request (`--no-owners`).
     Skipped,
+    /// The OS's socket table names no process for the socket (netstat2 backend: pid 0 or no
+    /// pid, as Windows reports for TIME_WAIT and Wine for every socket). Nothing was scanned,
+    /// so nothing more can be said.
+    NotReported,
 }
 
 impl OwnerUnknown {
@@ -76,6 +81,7 @@ impl OwnerUnknown {
             OwnerUnknown::Kernel => "kernel",
             OwnerUnknown::NotFound => "not_found",
             OwnerUnknown::Skipped => "skipped",
+            OwnerUnknown::NotReported => "not_reported",
         }
     }
 }

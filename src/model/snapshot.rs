@@ -220,7 +220,9 @@ impl Phases {
 /// new, gone and changed rows apart: protocol, family, both ends and the inode. The state and
 /// the owners are not part of it: they are what changes about the same socket. A socket closed
 /// and opened again on the same port has a new inode, so it is a new key; sockets without an
-/// inode (TIME_WAIT, 0) are told apart by their remote end.
+/// inode (TIME_WAIT, 0) are told apart by their remote end. Where the backend knows no inode
+/// (netstat2 on Windows and macOS, `None`) the ends alone are the key: a socket closed and
+/// opened again on the same ends is then the same key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SocketKey {
     /// Transport protocol.
@@ -235,8 +237,8 @@ pub struct SocketKey {
     pub remote_addr: Option<IpAddr>,
     /// Remote port, `None` without a remote end.
     pub remote_port: Option<u16>,
-    /// Socket inode (0 when no file refers to it).
-    pub inode: u64,
+    /// Socket inode (0 when no file refers to it, `None` when the backend cannot know it).
+    pub inode: Option<u64>,
 }
 
 impl RawSocket {
@@ -291,7 +293,7 @@ mod tests {
             remote_addr: None,
             remote_port: None,
             uid: Some(0),
-            inode: 1,
+            inode: Some(1),
             bound_ifindex: None,
             v6only: None,
         }
@@ -332,7 +334,7 @@ mod tests {
             (
                 "inode (closed and opened again)",
                 SocketEntry {
-                    inode: 2,
+                    inode: Some(2),
                     ..listener.clone()
                 },
                 false,

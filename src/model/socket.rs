@@ -176,8 +176,9 @@ pub struct RawSocket {
     /// Owning uid of the socket (visible without privileges); `None` for the kernel's mini
     /// sockets (TIME_WAIT, a connection request in SYN_RECV), whose reply carries no uid.
     pub uid: Option<u32>,
-    /// Socket inode; 0 for sockets no file refers to (TIME_WAIT, kernel sockets).
-    pub inode: u64,
+    /// Socket inode; `Some(0)` for sockets no file refers to (TIME_WAIT, kernel sockets),
+    /// `None` where the backend cannot know it (netstat2 on Windows and macOS).
+    pub inode: Option<u64>,
     /// Interface index of a device-bound socket (`SO_BINDTODEVICE`, or a scoped link-local bind).
     pub bound_ifindex: Option<u32>,
     /// IPV6_V6ONLY of an IPv6 socket; `None` for IPv4 sockets or when the kernel did not say.
@@ -193,12 +194,20 @@ pub struct FdRef {
     pub fd: Option<u32>,
 }
 
-/// The result of the one pass over `/proc/*/fd`: every holder of every socket inode, and what
-/// could not be read.
+/// Who holds the sockets: on Linux the result of the one pass over `/proc/*/fd` (every holder
+/// of every socket inode, and what could not be read); with netstat2 the pids its socket table
+/// reports for each row.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OwnerScan {
     /// Socket inode → every (pid, fd) holding it, sorted.
     pub by_inode: HashMap<u64, Vec<FdRef>>,
+    /// For sockets without a known inode ([`RawSocket::inode`] `None`): the socket's
+    /// [`super::SocketKey`] and state → every pid the socket table names for that row.
+    pub by_socket: HashMap<(super::SocketKey, SocketState), Vec<FdRef>>,
+    /// True when the owners come from the socket table itself (netstat2) rather than a scan of
+    /// every process: a socket without holders then has none *reported*
+    /// ([`OwnerUnknown::NotReported`](super::OwnerUnknown::NotReported)).
+    pub from_table: bool,
     /// Processes whose fd table was read.
     pub processes_scanned: usize,
     /// Processes whose fd table (or some of its links) could not be read: permission denied.
@@ -235,8 +244,9 @@ pub struct SocketEntry {
     pub uid: Option<u32>,
     /// Name of that uid, `None` when it has none or the uid is unknown.
     pub user: Option<String>,
-    /// Socket inode (0 for TIME_WAIT and kernel sockets).
-    pub inode: u64,
+    /// Socket inode (0 for TIME_WAIT and kernel sockets); `null` where the platform does not
+    /// report one (Windows, macOS).
+    pub inode: Option<u64>,
     /// Every process holding the socket, sorted by pid.
     pub processes: Vec<ProcessInfo>,
     /// Why `processes` is empty, or `None` when it is not.
@@ -278,7 +288,7 @@ impl SocketEntry {
             interface: None,
             uid: Some(0),
             user: None,
-            inode: 1,
+            inode: Some(1),
             processes: Vec::new(),
             owner_unknown_reason: None,
             service: None,

@@ -220,7 +220,7 @@ mod tests {
     fn entry(addr: &str, port: u16, class: AddrClass, name: &str) -> SocketEntry {
         SocketEntry {
             processes: vec![ProcessInfo {
-                fds: vec![3],
+                fds: Some(vec![3]),
                 uid: Some(0),
                 user: Some("root".to_owned()),
                 ..ProcessInfo::test_process(77, name)

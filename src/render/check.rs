@@ -298,7 +298,7 @@ mod tests {
         let with_owner = |addr: &str, pid: u32, name: &str| SocketEntry {
             processes: vec![ProcessInfo {
                 pid,
-                fds: vec![3],
+                fds: Some(vec![3]),
                 name: Some(name.into()),
                 cmdline: Vec::new(),
                 exe: None,

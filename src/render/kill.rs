@@ -85,6 +85,10 @@ pub fn refusal(r: &Refusal) -> String {
     match r {
         Refusal::PidZero => "pid 0 is not a process".to_string(),
         Refusal::Init => "pid 1 is the init process / service manager; never signalled".to_string(),
+        Refusal::System => "pid 4 is Windows' System process (the kernel, with http.sys); never \
+                            terminated: stop the service that registered the port instead \
+                            (`netsh http show servicestate`)"
+            .to_string(),
         Refusal::OwnPid => "it is portscope itself".to_string(),
         Refusal::KernelThread => "it is a kernel thread".to_string(),
         Refusal::Forwarder(kind) => format!(
@@ -548,6 +552,13 @@ mod tests {
             (
                 Refusal::Init,
                 "pid 1 is the init process / service manager; never signalled".into(),
+            ),
+            (
+                Refusal::System,
+                "pid 4 is Windows' System process (the kernel, with http.sys); never terminated: \
+                 stop the service that registered the port instead (`netsh http show \
+                 servicestate`)"
+                    .into(),
             ),
             (Refusal::OwnPid, "it is portscope itself".into()),
             (Refusal::KernelThread, "it is a kernel thread".into()),

@@ -225,7 +225,7 @@ mod tests {
     pub(super) fn process(pid: u32, name: &str, user: &str, cmd: &[&str]) -> ProcessInfo {
         ProcessInfo {
             pid,
-            fds: vec![6],
+            fds: Some(vec![6]),
             name: Some(name.into()),
             cmdline: cmd.iter().map(|s| s.to_string()).collect(),
             exe: None,

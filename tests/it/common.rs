@@ -70,7 +70,10 @@ pub fn inode_of(fd: &impl AsRawFd) -> u64 {
 /// same port number — another protocol, another address — never confuse a test).
 pub fn ours<'a>(doc: &'a ListDoc, fd: &impl AsRawFd) -> Vec<&'a SocketEntry> {
     let inode = inode_of(fd);
-    doc.sockets.iter().filter(|s| s.inode == inode).collect()
+    doc.sockets
+        .iter()
+        .filter(|s| s.inode == Some(inode))
+        .collect()
 }
 
 /// The skip guard shared with the unit tests (fails under CI=true instead of skipping).

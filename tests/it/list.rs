@@ -28,7 +28,10 @@ fn v4_listener_found_with_own_pid_and_fd() {
         .iter()
         .find(|p| p.pid == std::process::id())
         .expect("own pid");
-    assert_eq!(me.fds, vec![u32::try_from(listener.as_raw_fd()).unwrap()]);
+    assert_eq!(
+        me.fds,
+        Some(vec![u32::try_from(listener.as_raw_fd()).unwrap()])
+    );
     assert!(
         me.cmdline.first().is_some_and(|a| a.contains("it-")),
         "{:?}",
@@ -138,7 +141,7 @@ fn established_connection_only_with_all() {
     let seen: Vec<_> = doc
         .sockets
         .iter()
-        .filter(|s| mine.contains(&s.inode))
+        .filter(|s| s.inode.is_some_and(|i| mine.contains(&i)))
         .collect();
     assert_eq!(seen.len(), 1, "only the listener: {seen:#?}");
     assert_eq!(seen[0].state, SocketState::Listen);
@@ -146,7 +149,9 @@ fn established_connection_only_with_all() {
     let est: Vec<_> = doc
         .sockets
         .iter()
-        .filter(|s| mine.contains(&s.inode) && s.state == SocketState::Established)
+        .filter(|s| {
+            s.inode.is_some_and(|i| mine.contains(&i)) && s.state == SocketState::Established
+        })
         .collect();
     assert_eq!(est.len(), 2, "{est:#?}");
     let c = est.iter().find(|s| s.local_port == cport).unwrap();
@@ -448,7 +453,7 @@ fn proc_root_fixture_is_used_for_owners() {
     assert_eq!(row.processes[0].pid, 4242);
     assert_eq!(row.processes[0].name.as_deref(), Some("fixture-daemon"));
     assert_eq!(row.processes[0].cmdline, vec!["fixture-daemon", "--flag"]);
-    assert_eq!(row.processes[0].fds, vec![7]);
+    assert_eq!(row.processes[0].fds, Some(vec![7]));
 }
 
 fn mkfifo(path: &std::path::Path) {

@@ -75,7 +75,7 @@ fn udp_port_held_by_this_process() {
     let mine: Vec<&SocketEntry> = doc
         .sockets
         .iter()
-        .filter(|s| s.inode == inode_of(&sock))
+        .filter(|s| s.inode == Some(inode_of(&sock)))
         .collect();
     assert_eq!(mine.len(), 1, "{:#?}", doc.sockets);
     assert_eq!(mine[0].state, SocketState::Unconnected);
@@ -159,7 +159,7 @@ fn bound_but_not_listening_socket_is_never_free() {
         let mine: Vec<&SocketEntry> = doc
             .sockets
             .iter()
-            .filter(|s| s.inode == inode_of(&sock))
+            .filter(|s| s.inode == Some(inode_of(&sock)))
             .collect();
         assert_eq!(mine.len(), 1, "{:#?}", doc.sockets);
         assert_eq!(mine[0].state, SocketState::Bound);

@@ -173,6 +173,11 @@ fn unidentified_finding(entry: &SocketEntry) -> Option<Finding> {
              namespace, a security module or a sandbox): something answers on a public address \
              and cannot be named.",
         ),
+        OwnerUnknown::NotReported => (
+            UNIDENTIFIED_SEVERITY,
+            "The system's socket table names no process for this socket: something answers on \
+             a public address and cannot be named from here.",
+        ),
         OwnerUnknown::NotFound => (
             UNIDENTIFIED_SEVERITY,
             "No process holds this socket: it belongs to the kernel (NFS, WireGuard, a \
@@ -233,7 +238,7 @@ mod tests {
     pub(super) fn process(pid: u32, name: &str) -> ProcessInfo {
         ProcessInfo {
             pid,
-            fds: vec![3],
+            fds: Some(vec![3]),
             name: Some(name.to_owned()),
             cmdline: vec![name.to_owned()],
             exe: None,
@@ -259,7 +264,7 @@ mod tests {
                 SocketState::Unconnected
             },
             user: Some("root".to_owned()),
-            inode: 99,
+            inode: Some(99),
             processes: vec![process(42, "daemon")],
             port_range: crate::model::IanaRange::System,
             exposure,

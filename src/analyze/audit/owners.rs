@@ -182,9 +182,9 @@ mod tests {
 
     fn redis_entry_for_owner_test() -> SocketEntry {
         SocketEntry {
-            inode: 9,
+            inode: Some(9),
             processes: vec![ProcessInfo {
-                fds: vec![4],
+                fds: Some(vec![4]),
                 uid: Some(0),
                 user: Some("root".into()),
                 ppid: Some(1),

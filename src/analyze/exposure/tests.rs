@@ -25,7 +25,7 @@ fn sock(family: Family, addr: &str, v6only: Option<bool>, bound: Option<u32>) ->
         remote_addr: None,
         remote_port: None,
         uid: Some(1000),
-        inode: 4242,
+        inode: Some(4242),
         bound_ifindex: bound,
         v6only,
     }

@@ -35,7 +35,7 @@ pub fn holders_now(entries: &[SocketEntry]) -> BTreeMap<u32, Holding> {
                 start_time: p.start_time,
                 inodes: BTreeSet::new(),
             });
-            h.inodes.insert(e.inode);
+            h.inodes.extend(e.inode);
         }
     }
     holders
@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn holders_from_the_socket_table() {
         let held = |inode: u64, pids: &[(u32, u64)]| SocketEntry {
-            inode,
+            inode: Some(inode),
             processes: pids
                 .iter()
                 .map(|&(pid, start)| ProcessInfo {

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use crate::analyze::kill::identity::{Translation, translate};
 use crate::analyze::kill::policy::{Refusal, decide};
 use crate::model::ProcIdentity;
-use crate::model::{Investigation, OwnerUnknown, SocketEntry, SocketState};
+use crate::model::{Investigation, Os, OwnerUnknown, SocketEntry, SocketState};
 
 /// What `kill` was asked to do, beyond the port and the signal.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub struct KillOptions {
     pub dry_run: bool,
     /// `--yes`: signal without asking.
     pub yes: bool,
+    /// The system the holders run on (its protected pids differ).
+    pub os: Os,
 }
 
 /// What the facts of the holders say beyond the investigation: read by the platform (`collect::Platform::identity`, `own_namespace_processes_in`).
@@ -147,6 +149,7 @@ pub fn plan(
             let translation = translate(o.pid, ns, &identity, here);
             let decision = decide(
                 o.pid,
+                options.os,
                 translation,
                 self_pid,
                 o.kernel_thread,
@@ -212,6 +215,7 @@ mod tests {
         force: false,
         dry_run: false,
         yes: true,
+        os: Os::Linux,
     };
     const ASK: KillOptions = KillOptions { yes: false, ..GO };
     const DRY: KillOptions = KillOptions {
@@ -235,7 +239,7 @@ mod tests {
         SocketEntry {
             state,
             owner_unknown_reason: Some(reason),
-            inode: 0,
+            inode: Some(0),
             ..SocketEntry::test_listener("127.0.0.1", 8080)
         }
     }

@@ -1,4 +1,5 @@
-//! Whom `portscope kill` must never signal (pid 0, pid 1, itself, a kernel thread), whom only
+//! Whom `portscope kill` must never signal (the system's protected pids: 0 and 1 on Unix, 0 and
+//! 4 — System — on Windows; itself; a kernel thread), whom only
 //! with `--force` (a container's port forwarder, a process in a container, one of a `.service`
 //! unit systemd would restart), and, for a holder seen through another PID namespace, that it
 //! is signalled under its pid in portscope's own namespace or not at all.
@@ -8,7 +9,7 @@
 
 use crate::analyze::kill::identity::{NoTranslation, Translation};
 use crate::analyze::owner::restarting_unit;
-use crate::model::{ContainerRuntime, ForwarderKind, OwnerDetails};
+use crate::model::{ContainerRuntime, ForwarderKind, Os, OwnerDetails};
 
 /// Why a holder is not signalled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +18,8 @@ pub enum Refusal {
     PidZero,
     /// pid 1 is the service manager: signalling it stops the machine or is ignored.
     Init,
+    /// Windows' pid 4, the System process (the kernel; http.sys serves ports under it).
+    System,
     /// portscope's own process.
     OwnPid,
     /// A kernel thread cannot be signalled meaningfully.
@@ -45,19 +48,32 @@ impl Refusal {
     }
 }
 
-/// Decide whether a holder may be signalled. Hard refusals (pid 0, pid 1, portscope itself, a
-/// kernel thread) hold even with `--force`; the others only without it.
+/// The pids of `os` that are never a process one may end: 0 everywhere (Linux's idle task,
+/// Windows' System Idle Process, which also names "no process" in Windows' socket tables); 1
+/// on Unix (init, launchd); 4 on Windows (System: the kernel, with http.sys and SMB in it).
+#[must_use]
+pub fn protected(pid: u32, os: Os) -> Option<Refusal> {
+    match (os, pid) {
+        (_, 0) => Some(Refusal::PidZero),
+        (Os::Linux | Os::MacOs, 1) => Some(Refusal::Init),
+        (Os::Windows, 4) => Some(Refusal::System),
+        _ => None,
+    }
+}
+
+/// Decide whether a holder may be signalled on `os`. Hard refusals (the protected pids,
+/// portscope itself, a kernel thread) hold even with `--force`; the others only without it.
 #[must_use]
 pub fn refusal(
     pid: u32,
+    os: Os,
     self_pid: u32,
     is_kernel_thread: bool,
     owner: Option<&OwnerDetails>,
     force: bool,
 ) -> Option<Refusal> {
     let hard = match pid {
-        0 => Some(Refusal::PidZero),
-        1 => Some(Refusal::Init),
+        p if protected(p, os).is_some() => protected(p, os),
         p if p == self_pid => Some(Refusal::OwnPid),
         _ if is_kernel_thread || owner.is_some_and(|o| o.kernel_thread) => {
             Some(Refusal::KernelThread)
@@ -88,22 +104,21 @@ pub fn refusal(
 /// The refusal.
 pub fn decide(
     pid: u32,
+    os: Os,
     translation: Translation,
     self_pid: u32,
     is_kernel_thread: bool,
     owner: Option<&OwnerDetails>,
     force: bool,
 ) -> Result<u32, Refusal> {
-    match pid {
-        0 => return Err(Refusal::PidZero),
-        1 => return Err(Refusal::Init),
-        _ => {}
+    if let Some(r) = protected(pid, os) {
+        return Err(r);
     }
     let here = match translation {
         Translation::Same(p) | Translation::Translated(p) => p,
         Translation::Impossible(why) => return Err(Refusal::OtherNamespace(why)),
     };
-    match refusal(here, self_pid, is_kernel_thread, owner, force) {
+    match refusal(here, os, self_pid, is_kernel_thread, owner, force) {
         Some(r) => Err(r),
         None => Ok(here),
     }
@@ -179,7 +194,7 @@ mod tests {
         ];
         for (pid, kt, o, force, want) in cases {
             assert_eq!(
-                refusal(pid, me, kt, o, force),
+                refusal(pid, Os::Linux, me, kt, o, force),
                 want,
                 "pid {pid} force {force}"
             );
@@ -223,12 +238,52 @@ mod tests {
         ];
         for (pid, translation, o, want) in cases {
             assert_eq!(
-                decide(pid, translation, me, false, o, false),
+                decide(pid, Os::Linux, translation, me, false, o, false),
                 want,
                 "pid {pid} {translation:?}"
             );
         }
-        let refused = decide(3, outside, me, false, Some(&plain), true).unwrap_err();
+        let refused = decide(3, Os::Linux, outside, me, false, Some(&plain), true).unwrap_err();
         assert!(!refused.overridable());
+    }
+
+    #[test]
+    fn protected_pids_of_every_platform() {
+        use Os::{Linux, MacOs, Windows};
+        let cases = [
+            (Linux, 0, Some(Refusal::PidZero)),
+            (Linux, 1, Some(Refusal::Init)),
+            (Linux, 4, None),
+            (MacOs, 0, Some(Refusal::PidZero)),
+            (MacOs, 1, Some(Refusal::Init)),
+            (MacOs, 4, None),
+            (Windows, 0, Some(Refusal::PidZero)),
+            (Windows, 1, None),
+            (Windows, 4, Some(Refusal::System)),
+            (Windows, 8, None),
+        ];
+        let me = 500;
+        for (os, pid, want) in cases {
+            assert_eq!(protected(pid, os), want, "{os:?} pid {pid}");
+            // Hard: --force does not override, in refusal and in decide.
+            assert_eq!(
+                refusal(pid, os, me, false, None, true),
+                want,
+                "{os:?} pid {pid}"
+            );
+            let decided = decide(pid, os, Translation::Same(pid), me, false, None, true);
+            match &want {
+                Some(r) => assert_eq!(decided.as_ref(), Err(r), "{os:?} pid {pid}"),
+                None => assert_eq!(decided, Ok(pid), "{os:?} pid {pid}"),
+            }
+        }
+        assert!(!Refusal::System.overridable());
+        // portscope itself is refused on every platform.
+        for os in [Linux, MacOs, Windows] {
+            assert_eq!(
+                refusal(me, os, me, false, None, true),
+                Some(Refusal::OwnPid)
+            );
+        }
     }
 }

@@ -58,6 +58,7 @@ pub(crate) fn port_settings(proc_root: &Path) -> PortSettings {
         reserved_ports: read("ip_local_reserved_ports").map(|t| PortList::parse(t.trim())),
         unprivileged_port_start: read("ip_unprivileged_port_start")
             .and_then(|t| t.trim().parse().ok()),
+        excluded_ranges: None,
     }
 }
 

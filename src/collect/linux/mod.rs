@@ -23,13 +23,14 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::collect::unix::{self, probe, signal, users};
+use crate::collect::probe;
+use crate::collect::unix::{self, signal, users};
 use crate::collect::{CollectError, PROC_ROOT, Pinned, Platform, ProcView, files, interfaces};
 use crate::model::FirewallText;
 use crate::model::{
     Family, ForeignListener, InterfaceAddr, OwnerRaw, OwnerScan, Phases, PidNamespace,
-    PortSettings, ProbeResult, ProcIdentity, ProcessInfo, Proto, RawSocket, Signal, SignalError,
-    SocketQuery, UnitFile,
+    PortSettings, PortSpec, ProbeResult, ProcIdentity, ProcessInfo, Proto, RawSocket, Signal,
+    SignalError, SocketQuery, UnitFile,
 };
 
 /// The Linux platform, reading processes through one proc root (`--proc-root`).
@@ -73,7 +74,11 @@ impl Platform for Linux {
         let mut table = phases.time("socket dump (netlink)", || sockets(query))?;
         table.retain(|s| keep(s));
         let scan = if with_owners {
-            let wanted: HashSet<u64> = table.iter().map(|s| s.inode).filter(|&i| i != 0).collect();
+            let wanted: HashSet<u64> = table
+                .iter()
+                .filter_map(|s| s.inode)
+                .filter(|&i| i != 0)
+                .collect();
             phases.time("owner scan (/proc/*/fd)", || {
                 procfs::scan_owners(&self.proc_root, Some(&wanted))
             })
@@ -167,6 +172,7 @@ impl Platform for Linux {
         &self,
         view: ProcView,
         pid: u32,
+        _port: PortSpec,
         inodes: &BTreeSet<u64>,
     ) -> io::Result<bool> {
         pidns::holds_any_socket(self.root(view), pid, inodes)

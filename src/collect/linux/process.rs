@@ -99,7 +99,7 @@ fn read_one(proc_root: &Path, pid: u32, clock: Option<(u64, u64)>) -> Option<Pro
     let start_time = clock.map(|(btime, hz)| btime + parsed.start_ticks / hz);
     Some(ProcessInfo {
         pid,
-        fds: Vec::new(),
+        fds: Some(Vec::new()),
         name: Some(full_name(&parsed.comm, exe.as_deref(), &cmdline)),
         cmdline,
         exe,

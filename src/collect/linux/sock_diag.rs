@@ -448,7 +448,7 @@ fn decode_socket(
         remote_addr,
         remote_port,
         uid,
-        inode: u64::from(header.inode),
+        inode: Some(u64::from(header.inode)),
         bound_ifindex: (id.interface_id != 0).then_some(id.interface_id),
         v6only,
     }))

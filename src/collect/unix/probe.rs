@@ -1,6 +1,6 @@
-//! The bind probe of `portscope who`, shared by the Unix backends (socket(2) and bind(2) are the
-//! same there): try to bind a port the way a server that does not set `SO_REUSEADDR` would, on
-//! the IPv4 and IPv6 wildcard and loopback addresses, and report what the kernel says.
+//! One bind of the probe of `portscope who` (`collect::probe`) on the Unix backends (socket(2)
+//! and bind(2) are the same there): bind a port the way a server that does not set
+//! `SO_REUSEADDR` would, and classify what the kernel says.
 //!
 //! Each probe socket is bound and closed at once: it never listens, connects or sends, so it
 //! cannot accept a connection or disturb the holder. `[::]` is probed with `IPV6_V6ONLY=1`, so
@@ -9,41 +9,12 @@
 //! plain bind works.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use crate::model::{ProbeOutcome, ProbeResult, Proto};
+use crate::model::{ProbeOutcome, Proto};
 
-/// The addresses every probe tries, in report order.
-const ADDRESSES: [IpAddr; 4] = [
-    IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-    IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-    IpAddr::V4(Ipv4Addr::LOCALHOST),
-    IpAddr::V6(Ipv6Addr::LOCALHOST),
-];
-
-/// Probe `port` for each protocol given, on each of [`ADDRESSES`].
-#[must_use]
-pub(crate) fn probe(port: u16, protos: &[Proto]) -> Vec<ProbeResult> {
-    let mut out = Vec::new();
-    for &proto in protos {
-        for address in ADDRESSES {
-            let (result, error) = match try_bind(proto, address, port) {
-                Ok(()) => (ProbeOutcome::Free, None),
-                Err(err) => (classify(&err), Some(err.to_string())),
-            };
-            out.push(ProbeResult {
-                proto,
-                address,
-                result,
-                error,
-            });
-        }
-    }
-    out
-}
-
-fn classify(err: &io::Error) -> ProbeOutcome {
+pub(crate) fn classify(err: &io::Error) -> ProbeOutcome {
     match err.raw_os_error() {
         Some(libc::EADDRINUSE) => ProbeOutcome::InUse,
         Some(libc::EACCES | libc::EPERM) => ProbeOutcome::PermissionDenied,
@@ -52,7 +23,7 @@ fn classify(err: &io::Error) -> ProbeOutcome {
     }
 }
 
-fn try_bind(proto: Proto, address: IpAddr, port: u16) -> io::Result<()> {
+pub(crate) fn try_bind(proto: Proto, address: IpAddr, port: u16) -> io::Result<()> {
     let domain = match address {
         IpAddr::V4(_) => libc::AF_INET,
         IpAddr::V6(_) => libc::AF_INET6,
@@ -120,6 +91,8 @@ fn bind(fd: &OwnedFd, sa: *const libc::sockaddr, len: usize) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collect::probe::probe;
+    use std::net::Ipv4Addr;
     use std::net::{TcpListener, UdpSocket};
 
     #[test]

@@ -23,7 +23,7 @@ fn inode(fd: &impl AsRawFd) -> u64 {
 
 fn find(sockets: &[RawSocket], inode: u64) -> Option<&RawSocket> {
     assert_ne!(inode, 0);
-    sockets.iter().find(|s| s.inode == inode)
+    sockets.iter().find(|s| s.inode == Some(inode))
 }
 
 #[test]
@@ -142,7 +142,7 @@ fn tcp_listener_appears_with_port_inode_and_uid() {
             remote_addr: None,
             remote_port: None,
             uid: Some(euid()),
-            inode: inode(&listener),
+            inode: Some(inode(&listener)),
             bound_ifindex: None,
             v6only: None,
         }
@@ -354,7 +354,7 @@ fn time_wait_socket_has_no_uid() {
     for _ in 0..100 {
         let tw = dump_filtered(Proto::Tcp, Family::Ipv4, time_wait, Some((port, port))).unwrap();
         if let Some(s) = tw.iter().find(|s| s.state == SocketState::TimeWait) {
-            assert_eq!((s.uid, s.inode), (None, 0), "{s:?}");
+            assert_eq!((s.uid, s.inode), (None, Some(0)), "{s:?}");
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -489,7 +489,7 @@ fn decodes_mapped_addresses_ifindex_and_attributes() {
             remote_addr: None,
             remote_port: None,
             uid: Some(1000),
-            inode: 42,
+            inode: Some(42),
             bound_ifindex: Some(3),
             v6only: Some(true),
         }]

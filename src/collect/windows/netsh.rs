@@ -1,0 +1,75 @@
+//! Windows' excluded port ranges, as `netsh int ipv4|ipv6 show excludedportrange
+//! protocol=tcp|udp` lists them (four runs, each with a time limit and a bound on its output).
+//! The text is typed by `model::ExcludedPortRange::parse_netsh`; whether the port lies in one
+//! is the advice's question (`analyze::advice`).
+//!
+//! `netsh` prints its headings in the system's language; the parser reads only the data lines
+//! (two port numbers and an optional `*`), so any language works.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::model::{ExcludedPortRange, Proto};
+
+/// Longest output read (a list of a few hundred ranges is a few KiB).
+const OUTPUT_MAX: u64 = 1024 * 1024;
+/// How long one netsh run may take.
+const TIME_LIMIT: Duration = Duration::from_secs(5);
+
+/// Every excluded range, `None` when netsh cannot be run or fails (the advice then says
+/// nothing about exclusions rather than "none").
+pub(crate) fn excluded_ranges() -> Option<Vec<ExcludedPortRange>> {
+    let mut all = Vec::new();
+    for (family, ipv6) in [("ipv4", false), ("ipv6", true)] {
+        for proto in [Proto::Tcp, Proto::Udp] {
+            let text = run(&[
+                "int",
+                family,
+                "show",
+                "excludedportrange",
+                &format!("protocol={}", proto.as_str()),
+            ])?;
+            all.extend(ExcludedPortRange::parse_netsh(&text, proto, ipv6));
+        }
+    }
+    Some(all)
+}
+
+/// The standard output of `netsh ARGS`, `None` when it cannot be run, fails, or takes longer
+/// than [`TIME_LIMIT`].
+fn run(args: &[&str]) -> Option<String> {
+    let mut child = Command::new("netsh")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let stdout = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(out) = stdout {
+            let _ = out.take(OUTPUT_MAX).read_to_end(&mut bytes);
+        }
+        // netsh writes the console's code page; the data lines are ASCII digits either way.
+        String::from_utf8_lossy(&bytes).into_owned()
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() < TIME_LIMIT => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Ok(None) | Err(_) => {
+                // Our own child: stop it and reap it.
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    };
+    let text = reader.join().ok()?;
+    status.success().then_some(text)
+}
