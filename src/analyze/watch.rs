@@ -171,6 +171,17 @@ mod tests {
         }
     }
 
+    /// (name, previous poll, current poll, (kind, port) of each event).
+    type DiffCase = (
+        &'static str,
+        Vec<SocketEntry>,
+        Vec<SocketEntry>,
+        Vec<(EventKind, u16)>,
+    );
+
+    /// (name, event, (rule, severity) of each finding).
+    type FindingCase = (&'static str, WatchEvent, Vec<(String, Severity)>);
+
     /// (kind, port) of each event.
     fn kinds(events: &[WatchEvent]) -> Vec<(EventKind, u16)> {
         events
@@ -187,12 +198,7 @@ mod tests {
         let c = listener(8080, 3, &[20]);
         let all = |_: &SocketEntry| true;
         // (name, previous, current, events)
-        let cases: Vec<(
-            &str,
-            Vec<SocketEntry>,
-            Vec<SocketEntry>,
-            Vec<(EventKind, u16)>,
-        )> = vec![
+        let cases: Vec<DiffCase> = vec![
             (
                 "nothing changed",
                 vec![a.clone(), b.clone()],
@@ -291,12 +297,7 @@ mod tests {
         let wide = exposed(local.clone(), AddrClass::Public, "11.22.33.44", "eth0");
         let other = listener(22, 2, &[1]);
         // (name, previous, current, events)
-        let cases: Vec<(
-            &str,
-            Vec<SocketEntry>,
-            Vec<SocketEntry>,
-            Vec<(EventKind, u16)>,
-        )> = vec![
+        let cases: Vec<DiffCase> = vec![
             (
                 "a loopback socket opening is not shown",
                 vec![],
@@ -431,7 +432,7 @@ mod tests {
         };
         let redis_at = |s| vec![("exposed-redis".to_string(), s)];
         // (name, event, findings)
-        let cases: Vec<(&str, WatchEvent, Vec<(String, Severity)>)> = vec![
+        let cases: Vec<FindingCase> = vec![
             (
                 "a public Redis opened",
                 WatchEvent::new(EventKind::Opened, public.clone()),

@@ -11,6 +11,7 @@ pub mod kill;
 pub mod sanitize;
 pub mod sink;
 pub mod table;
+pub mod watch;
 
 pub use sanitize::{Sanitized, sanitize};
 pub use sink::{Format, ListEnd, list_sink};
