@@ -16,4 +16,5 @@ mod list;
 mod netns;
 mod output;
 mod toolbox;
+mod watch;
 mod who;
