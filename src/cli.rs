@@ -67,6 +67,7 @@ impl Cli {
             Some(Command::Audit(a)) => (a.json, a.format),
             Some(Command::Check(a)) => (a.json, a.format),
             Some(Command::Explain(a)) => (a.json, a.format),
+            Some(Command::Watch(a)) => (a.json, None),
             Some(Command::Completions(_) | Command::Man(_)) => (false, None),
         };
         if let Some(other) = format.filter(|&f| json && f != Format::Json) {
@@ -84,6 +85,7 @@ impl Cli {
                     Command::Audit(_) => "audit",
                     Command::Check(_) => "check",
                     Command::Explain(_) => "explain",
+                    Command::Watch(_) => "watch",
                     Command::Completions(_) => "completions",
                     Command::Man(_) => "man",
                 };
@@ -139,6 +141,21 @@ pub enum Command {
                              when nothing is, 2 on malformed input."
     )]
     Explain(ExplainArgs),
+    /// Watch sockets open and close over time: one line (or NDJSON object) per event, as it
+    /// happens, until interrupted.
+    #[command(
+        long_about = "Watch sockets open and close over time. The socket table is polled every \
+                      --interval; each change since the previous poll is printed as it is seen: \
+                      a socket opened or closed, its owner changed, its exposure changed (an \
+                      interface address came or went). The sockets present at the first poll \
+                      are the baseline and are not reported. Owners are looked up only for new \
+                      sockets, and for all of them every 30 s or when a known owner exits. With \
+                      --audit each new or more exposed listener is judged by the audit rules \
+                      (and --allow) and a finding is reported at once.",
+        after_help = "Runs until SIGINT or SIGTERM (exit 0, with a summary on a terminal) or \
+                      until nothing reads its output any more (exit 0). Exit 2 on error."
+    )]
+    Watch(WatchArgs),
     /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell), generated
     /// from these very options.
     #[command(
@@ -256,6 +273,80 @@ pub struct AuditArgs {
     /// every finding names its host (docs/fleet.md).
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub from: Vec<PathBuf>,
+}
+
+/// Arguments of `portscope watch`: the listing's filters, the interval, the output and the
+/// audit.
+#[derive(Debug, Args, Clone)]
+pub struct WatchArgs {
+    /// Every state (established, time_wait, …) with remote ends, not only listeners.
+    #[arg(short, long)]
+    pub all: bool,
+    /// TCP only.
+    #[arg(short, long)]
+    pub tcp: bool,
+    /// UDP only.
+    #[arg(short, long)]
+    pub udp: bool,
+    /// IPv4 sockets only.
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// IPv6 sockets only.
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
+    /// Local ports, e.g. 22,80,8000-8100.
+    #[arg(long, value_name = "PORTS", value_parser = parse_port_list, allow_hyphen_values = true)]
+    pub port: Vec<Vec<PortRange>>,
+    /// Sockets held by a process of this name (exact or substring).
+    #[arg(long, value_name = "NAME", value_parser = parse_process_name)]
+    pub process: Vec<String>,
+    /// Sockets exposed at least this far (loopback < link_local < private < public), before or
+    /// after a change.
+    #[arg(long, value_name = "CLASS", value_delimiter = ',', value_parser = parse_exposure)]
+    pub exposure: Vec<AddrClass>,
+    /// Time between two polls: 1s, 500ms, 2m (from 10ms to 1h).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+    pub interval: Duration,
+    /// One JSON object per line (NDJSON, docs/json.md) instead of table lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Judge each new or more exposed listener by the audit rules and report a `finding` event.
+    #[arg(long)]
+    pub audit: bool,
+    /// Allowlist of accepted findings for --audit (TOML, see docs/audit.md): covered findings
+    /// are not reported.
+    #[arg(long, value_name = "FILE", requires = "audit")]
+    pub allow: Option<PathBuf>,
+}
+
+impl WatchArgs {
+    /// The port ranges of every `--port` given.
+    #[must_use]
+    pub fn ports(&self) -> Vec<PortRange> {
+        self.port.iter().flatten().copied().collect()
+    }
+}
+
+/// The shortest `watch --interval`: below it a poll would run back to back with the next.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
+/// The longest `watch --interval`.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Parse `watch --interval`: a duration ([`parse_timeout`]) from [`MIN_INTERVAL`] to
+/// [`MAX_INTERVAL`].
+///
+/// # Errors
+/// A message naming the value and the range.
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    let interval = parse_timeout(text)?;
+    if (MIN_INTERVAL..=MAX_INTERVAL).contains(&interval) {
+        Ok(interval)
+    } else {
+        Err(format!(
+            "'{}' is not a usable interval: give 10ms to 1h",
+            text.trim()
+        ))
+    }
 }
 
 /// Arguments of `portscope who`.
@@ -676,7 +767,7 @@ mod tests {
             Ok(Some(Command::Audit(a))) => Ok(a.format()),
             Ok(Some(Command::Check(a))) => Ok(a.format()),
             Ok(Some(Command::Explain(a))) => Ok(a.format()),
-            Ok(None | Some(Command::Completions(_) | Command::Man(_))) => {
+            Ok(None | Some(Command::Completions(_) | Command::Man(_) | Command::Watch(_))) => {
                 panic!("no subcommand with a format in {args:?}")
             }
             Err(e) => Err(e.kind()),
@@ -751,6 +842,64 @@ mod tests {
         );
         // --output is the report's, not the baseline's.
         assert!(parse(&["portscope", "audit", "--save-baseline", "b", "-o", "f"]).is_err());
+    }
+
+    #[test]
+    fn watch_flags_and_intervals() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).and_then(Cli::check);
+        let watch = |args: &[&str]| match parse(args).map(|cli| cli.command) {
+            Ok(Some(Command::Watch(a))) => Ok(a),
+            Ok(other) => panic!("not watch: {other:?}"),
+            Err(e) => Err(e),
+        };
+        let a = watch(&["portscope", "watch"]).unwrap();
+        assert_eq!(a.interval, Duration::from_secs(1));
+        assert!(!a.json && !a.audit && !a.all && a.allow.is_none());
+        let a = watch(&[
+            "portscope",
+            "watch",
+            "-t",
+            "-4",
+            "--port",
+            "80,8000-8100",
+            "--process",
+            "nginx",
+            "--exposure",
+            "public",
+            "--interval",
+            "200ms",
+            "--json",
+            "--audit",
+            "--allow",
+            "a.toml",
+        ])
+        .unwrap();
+        assert!(a.tcp && a.ipv4 && a.json && a.audit);
+        assert_eq!(a.ports().len(), 2);
+        assert_eq!(a.interval, Duration::from_millis(200));
+        // (interval, accepted)
+        let cases = [
+            ("1s", true),
+            ("10ms", true),
+            ("1h", false),
+            ("60m", true),
+            ("0", false),
+            ("0ms", false),
+            ("5ms", false),
+            ("61m", false),
+            ("2d", false),
+            ("soon", false),
+        ];
+        for (interval, ok) in cases {
+            let got = watch(&["portscope", "watch", "--interval", interval]);
+            assert_eq!(got.is_ok(), ok, "{interval}: {got:?}");
+            if let Err(e) = got {
+                assert!(e.to_string().contains(interval), "{e}");
+            }
+        }
+        // --allow belongs to --audit; --format does not exist here.
+        assert!(watch(&["portscope", "watch", "--allow", "a.toml"]).is_err());
+        assert!(watch(&["portscope", "watch", "--format", "json"]).is_err());
     }
 
     #[test]

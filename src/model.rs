@@ -26,6 +26,7 @@ mod process;
 mod severity;
 mod snapshot;
 mod socket;
+mod watch;
 
 pub use audit::{
     AuditReport, Drift, Finding, FindingSocket, Gate, HostContext, Summary, process_names,
@@ -64,3 +65,4 @@ pub use snapshot::{Phases, Request, Snapshot, SocketKey, SocketQuery, StateSet};
 pub use socket::{
     Family, FdRef, OwnerScan, Proto, RawSocket, SocketEntry, SocketState, parse_state,
 };
+pub use watch::{EventKind, WatchEvent};

@@ -17,3 +17,4 @@ pub mod kill;
 pub mod owner;
 pub mod rules;
 pub mod services;
+pub mod watch;

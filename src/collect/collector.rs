@@ -2,7 +2,7 @@
 //! [`Request`] into a [`Snapshot`] (socket table, owner scan, process details, user names,
 //! interfaces, privileges, PID namespace) and can do so again and again: user names and the
 //! services text are kept for its lifetime, interface addresses until the next [`Collector::tick`],
-//! so a poller (`kill` waiting for a port, a future watch mode) does not rebuild everything.
+//! so a poller (`kill` waiting for a port, `watch`) does not rebuild everything.
 //!
 //! It must not interpret what it collects (the services text is parsed by `analyze::services`,
 //! in the command that composes both) nor import from `analyze`, `render` or `commands`.
@@ -57,10 +57,6 @@ impl Collector {
 
     /// Start a new look: interface addresses are read again by the next snapshot (addresses
     /// come and go); user names and the services text stay cached.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "the seam of a polling mode (watch); tested here")
-    )]
     pub fn tick(&self) {
         self.interfaces.borrow_mut().take();
     }

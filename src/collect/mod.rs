@@ -15,7 +15,7 @@
 //! It must not decide what to show or whom to signal (that is `analyze`), nor import from
 //! `analyze`, `render` or `commands`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
@@ -38,6 +38,7 @@ mod interfaces;
 pub mod linux;
 pub mod netstat2;
 pub mod output;
+pub mod pause;
 mod probe;
 #[cfg(test)]
 pub(crate) mod recorded;
@@ -161,6 +162,18 @@ pub trait Platform: fmt::Debug {
         with_owners: bool,
         phases: &mut Phases,
     ) -> Result<(Vec<RawSocket>, OwnerScan), CollectError>;
+
+    /// Every holder of the socket `inodes`: the owner scan alone, for a poller (`watch`) that
+    /// dumped the table without owners and looks owners up only for sockets it has not seen.
+    /// `None` where the platform cannot look owners up by inode (netstat2 has no inodes): the
+    /// caller then asks [`Platform::socket_table`] with owners.
+    ///
+    /// Linux: the same one pass over `PROC_ROOT/*/fd` as the socket table's, recording only
+    /// `inodes`.
+    fn owners_of(&self, inodes: &HashSet<u64>) -> Option<OwnerScan> {
+        let _ = inodes;
+        None
+    }
 
     /// Details of the given pids (name, command line, executable, uid, parent, start time);
     /// a pid that exited meanwhile is absent. `user` is left `None`: names come from

@@ -24,6 +24,7 @@ mod investigate;
 pub mod kill;
 pub mod list;
 pub mod reference;
+pub mod watch;
 pub mod who;
 
 pub use crate::model::Outcome;
@@ -47,6 +48,7 @@ pub fn run(
         Some(Command::Kill(args)) => kill::run(args, env, out, err),
         Some(Command::Check(args)) => check::run(args, env, out, err),
         Some(Command::Explain(args)) => explain::run(args, env, out, err),
+        Some(Command::Watch(args)) => watch::run(args, env, out, err),
         Some(Command::Man(args)) => reference::run_man(args, out),
         Some(Command::Completions(args)) => reference::run_completions(args, out),
     }

@@ -13,6 +13,7 @@ pub mod prometheus;
 pub mod sanitize;
 pub mod sink;
 pub mod table;
+pub mod watch;
 
 pub use sanitize::{Sanitized, sanitize};
 pub use sink::{Format, ListEnd, ReportFormat, list_sink};

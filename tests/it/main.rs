@@ -21,4 +21,5 @@ mod output;
 mod platforms;
 mod prometheus;
 mod toolbox;
+mod watch;
 mod who;

@@ -88,6 +88,10 @@ impl Platform for Linux {
         Ok((table, scan))
     }
 
+    fn owners_of(&self, inodes: &HashSet<u64>) -> Option<OwnerScan> {
+        Some(procfs::scan_owners(&self.proc_root, Some(inodes)))
+    }
+
     fn processes(&self, pids: &[u32]) -> BTreeMap<u32, ProcessInfo> {
         process::details(&self.proc_root, pids)
     }
