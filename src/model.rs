@@ -15,6 +15,7 @@ mod exposure;
 mod firewall;
 mod fleet;
 mod host;
+mod identify;
 mod investigation;
 mod kill;
 mod label;
@@ -44,6 +45,10 @@ pub use firewall::{
 pub use fleet::{HostSnapshot, SnapshotSource};
 pub use host::{
     Ancestor, OwnerRaw, PortList, PortSettings, ProbeOutcome, ProbeResult, ProcIdentity,
+};
+pub use identify::{
+    AuthState, Handshake, HandshakeLimits, HandshakeProbe, HandshakeReply, HandshakeStep,
+    HandshakeTarget, ServiceSource, StepResult, sources_label,
 };
 pub use investigation::{Investigation, PortVerdict, TIME_WAIT_SECONDS};
 pub use kill::{Signal, SignalError, parse_timeout};

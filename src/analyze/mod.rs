@@ -11,6 +11,7 @@ pub mod exposure;
 pub mod filter;
 pub mod firewall;
 pub mod fleet;
+pub mod identify;
 pub mod inventory;
 pub mod investigation;
 pub mod kill;

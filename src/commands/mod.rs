@@ -604,6 +604,9 @@ udp    unconnected  [::] v4+v6  65000                   my-game   private via et
       ],
       "owner_unknown_reason": null,
       "service": "http-alt",
+      "service_source": [
+        "port"
+      ],
       "port_range": "registered",
       "exposure": "loopback",
       "exposure_address": "127.0.0.1",
@@ -643,6 +646,9 @@ udp    unconnected  [::] v4+v6  65000                   my-game   private via et
       ],
       "owner_unknown_reason": null,
       "service": "my-game",
+      "service_source": [
+        "port"
+      ],
       "port_range": "dynamic",
       "exposure": "private",
       "exposure_address": "192.168.1.10",
