@@ -76,7 +76,11 @@ const TLS: &[&str] = &[
 /// interface addresses) nor loopback. A wildcard bind is greeted on loopback; an IPv6 link-local
 /// address, which needs a scope, is not greeted.
 #[must_use]
-pub fn target(entry: &SocketEntry, local: &[IpAddr], owners: &OwnerTable) -> Option<HandshakeTarget> {
+pub fn target(
+    entry: &SocketEntry,
+    local: &[IpAddr],
+    owners: &OwnerTable,
+) -> Option<HandshakeTarget> {
     if entry.proto != Proto::Tcp || entry.state != SocketState::Listen {
         return None;
     }
@@ -150,12 +154,14 @@ pub fn request(probe: HandshakeProbe, address: SocketAddr) -> Vec<u8> {
     match probe {
         HandshakeProbe::Banner => Vec::new(),
         // PING, then INFO server (read-only; refused like PING when a password is set).
-        HandshakeProbe::Redis => b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n".to_vec(),
+        HandshakeProbe::Redis => {
+            b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n".to_vec()
+        }
         HandshakeProbe::Memcached => b"version\r\n".to_vec(),
-        HandshakeProbe::Http => format!(
-            "HEAD / HTTP/1.0\r\nHost: {address}\r\nUser-Agent: portscope-identify\r\n\r\n"
-        )
-        .into_bytes(),
+        HandshakeProbe::Http => {
+            format!("HEAD / HTTP/1.0\r\nHost: {address}\r\nUser-Agent: portscope-identify\r\n\r\n")
+                .into_bytes()
+        }
         HandshakeProbe::Docker => format!(
             "GET /version HTTP/1.0\r\nHost: {address}\r\nUser-Agent: portscope-identify\r\n\r\n"
         )
@@ -188,7 +194,10 @@ pub fn client_hello() -> Vec<u8> {
     push_ext(0x000a, &[len16(groups.len()).as_slice(), &groups].concat());
     push_ext(0x000b, &[1, 0]);
     let sigalgs = u16s(&sigalgs);
-    push_ext(0x000d, &[len16(sigalgs.len()).as_slice(), &sigalgs].concat());
+    push_ext(
+        0x000d,
+        &[len16(sigalgs.len()).as_slice(), &sigalgs].concat(),
+    );
     push_ext(0xff01, &[0]);
     let suites = u16s(&suites);
     let mut body = vec![0x03, 0x03];
@@ -220,7 +229,11 @@ fn len24(n: usize) -> [u8; 3] {
 /// What the replies of one listener's greetings say. The last reply is the one described: the
 /// steps stop at the first that got an answer.
 #[must_use]
-pub fn interpret(address: SocketAddr, replies: &[HandshakeReply], limits: &HandshakeLimits) -> Handshake {
+pub fn interpret(
+    address: SocketAddr,
+    replies: &[HandshakeReply],
+    limits: &HandshakeLimits,
+) -> Handshake {
     let mut seen = Handshake {
         probe: replies.last().map_or(HandshakeProbe::Banner, |r| r.probe),
         address,
@@ -243,10 +256,7 @@ pub fn interpret(address: SocketAddr, replies: &[HandshakeReply], limits: &Hands
             parse(last.probe, &last.bytes, &mut seen);
             return seen;
         }
-        StepResult::Silent => format!(
-            "no reply within {} ms",
-            limits.read_timeout.as_millis()
-        ),
+        StepResult::Silent => format!("no reply within {} ms", limits.read_timeout.as_millis()),
         StepResult::Closed => "closed the connection without a reply".to_owned(),
         StepResult::ConnectFailed => "connection refused".to_owned(),
         StepResult::ConnectTimeout => format!(
@@ -260,8 +270,16 @@ pub fn interpret(address: SocketAddr, replies: &[HandshakeReply], limits: &Hands
 /// Fill `seen` from the reply to `probe`.
 fn parse(probe: HandshakeProbe, bytes: &[u8], seen: &mut Handshake) {
     // Whatever was asked, a TLS record or an HTTP status line says what the port speaks.
-    if probe != HandshakeProbe::Tls && bytes.len() >= 2 && matches!(bytes[0], 0x15 | 0x16) && bytes[1] == 3 {
-        found(seen, None, "TLS (answered a plain-text request with a TLS record)".to_owned());
+    if probe != HandshakeProbe::Tls
+        && bytes.len() >= 2
+        && matches!(bytes[0], 0x15 | 0x16)
+        && bytes[1] == 3
+    {
+        found(
+            seen,
+            None,
+            "TLS (answered a plain-text request with a TLS record)".to_owned(),
+        );
         seen.tls = Some(true);
         return;
     }
@@ -291,7 +309,10 @@ fn unrecognised(bytes: &[u8], seen: &mut Handshake) {
 
 /// The first line of a reply, without its end.
 fn first_line(bytes: &[u8]) -> &[u8] {
-    let end = bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(bytes.len());
     let line = &bytes[..end];
     line.strip_suffix(b"\r").unwrap_or(line)
 }
@@ -302,7 +323,13 @@ fn printable(bytes: &[u8], max: usize) -> String {
     bytes
         .iter()
         .take(max)
-        .map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' })
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            }
+        })
         .collect()
 }
 
@@ -318,7 +345,11 @@ fn parse_banner(bytes: &[u8], seen: &mut Handshake) {
     let text = printable(line, 200);
     if let Some(rest) = text.strip_prefix("SSH-") {
         seen.server = rest.split_once('-').map(|(_, software)| {
-            software.split_whitespace().next().unwrap_or(software).to_owned()
+            software
+                .split_whitespace()
+                .next()
+                .unwrap_or(software)
+                .to_owned()
         });
         found(seen, Some("ssh"), text);
     } else if text.starts_with("220") {
@@ -333,7 +364,11 @@ fn parse_banner(bytes: &[u8], seen: &mut Handshake) {
     } else if text.starts_with("* OK") || text.starts_with("* PREAUTH") {
         found(seen, Some("imap"), format!("IMAP: {text}"));
     } else if let Some(version) = mysql_greeting(bytes) {
-        let product = if version.contains("MariaDB") { "MariaDB" } else { "MySQL" };
+        let product = if version.contains("MariaDB") {
+            "MariaDB"
+        } else {
+            "MySQL"
+        };
         seen.server = Some(format!("{product} {version}"));
         found(seen, Some("mysql"), format!("{product} {version}"));
     } else {
@@ -344,7 +379,8 @@ fn parse_banner(bytes: &[u8], seen: &mut Handshake) {
 /// The server version of a MySQL/MariaDB initial handshake packet (protocol 10).
 fn mysql_greeting(bytes: &[u8]) -> Option<String> {
     let (header, rest) = bytes.split_at_checked(4)?;
-    let length = usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
+    let length =
+        usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
     // The packet may be cut at the byte limit: only the version, which comes first, is needed.
     if header[3] != 0 || rest.first() != Some(&10) || length < 2 {
         return None;
@@ -369,15 +405,31 @@ fn parse_redis(bytes: &[u8], seen: &mut Handshake) {
     seen.server = version.as_ref().map(|v| format!("Redis {v}"));
     if line.starts_with(b"+PONG") {
         seen.auth = Some(AuthState::None);
-        found(seen, Some("redis"), format!("{product}, no authentication required"));
+        found(
+            seen,
+            Some("redis"),
+            format!("{product}, no authentication required"),
+        );
     } else if line.starts_with(b"-NOAUTH") || line.starts_with(b"-WRONGPASS") {
         seen.auth = Some(AuthState::Required);
-        found(seen, Some("redis"), format!("{product}, authentication required"));
+        found(
+            seen,
+            Some("redis"),
+            format!("{product}, authentication required"),
+        );
     } else if line.starts_with(b"-DENIED") {
         seen.auth = Some(AuthState::Required);
-        found(seen, Some("redis"), format!("{product}, protected mode refuses this client"));
+        found(
+            seen,
+            Some("redis"),
+            format!("{product}, protected mode refuses this client"),
+        );
     } else if line.starts_with(b"-ERR") || line.starts_with(b"-") {
-        found(seen, Some("redis"), format!("{product}: {}", printable(line, 80)));
+        found(
+            seen,
+            Some("redis"),
+            format!("{product}: {}", printable(line, 80)),
+        );
     } else {
         unrecognised(bytes, seen);
     }
@@ -388,10 +440,18 @@ fn parse_memcached(bytes: &[u8], seen: &mut Handshake) {
     if let Some(version) = text.strip_prefix("VERSION ") {
         seen.server = Some(format!("memcached {version}"));
         seen.auth = Some(AuthState::None);
-        found(seen, Some("memcached"), format!("memcached {version}, no authentication required"));
+        found(
+            seen,
+            Some("memcached"),
+            format!("memcached {version}, no authentication required"),
+        );
     } else if text.starts_with("CLIENT_ERROR unauthenticated") {
         seen.auth = Some(AuthState::Required);
-        found(seen, Some("memcached"), "memcached, authentication required".to_owned());
+        found(
+            seen,
+            Some("memcached"),
+            "memcached, authentication required".to_owned(),
+        );
     } else {
         unrecognised(bytes, seen);
     }
@@ -424,7 +484,11 @@ fn parse_http(bytes: &[u8], seen: &mut Handshake) {
         || contains_ci(body, "HTTP request to an HTTPS server")
     {
         seen.tls = Some(true);
-        found(seen, Some("http"), format!("HTTP over TLS (a plain request got {status_text})"));
+        found(
+            seen,
+            Some("http"),
+            format!("HTTP over TLS (a plain request got {status_text})"),
+        );
         return;
     }
     let docker = server.as_deref().is_some_and(|s| s.starts_with("Docker/"))
@@ -484,7 +548,11 @@ fn parse_tls(bytes: &[u8], seen: &mut Handshake) {
         match alert {
             Some(code) => {
                 seen.tls = Some(true);
-                found(seen, None, format!("TLS (the server refused a TLS 1.2 hello: alert {code})"));
+                found(
+                    seen,
+                    None,
+                    format!("TLS (the server refused a TLS 1.2 hello: alert {code})"),
+                );
             }
             None => unrecognised(bytes, seen),
         }
@@ -493,7 +561,8 @@ fn parse_tls(bytes: &[u8], seen: &mut Handshake) {
     seen.tls = Some(true);
     let mut at = messages.as_slice();
     while let Some((header, body)) = at.split_at_checked(4) {
-        let length = usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
+        let length =
+            usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
         let message = &body[..length.min(body.len())];
         match header[0] {
             2 => seen.tls_version = message.get(..2).map(|v| tls_version(v[0], v[1])),
@@ -604,7 +673,9 @@ fn alt_names(extensions: &[u8]) -> Vec<String> {
                     match tag {
                         0x82 => out.push(printable(value, 100)),
                         0x87 if value.len() == 4 => {
-                            out.push(Ipv4Addr::new(value[0], value[1], value[2], value[3]).to_string());
+                            out.push(
+                                Ipv4Addr::new(value[0], value[1], value[2], value[3]).to_string(),
+                            );
                         }
                         0x87 if value.len() == 16 => {
                             let mut octets = [0u8; 16];
@@ -634,7 +705,10 @@ fn der(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
             return None;
         }
         let (bytes, rest) = rest.split_at_checked(count)?;
-        (bytes.iter().fold(0usize, |n, &b| n << 8 | usize::from(b)), rest)
+        (
+            bytes.iter().fold(0usize, |n, &b| n << 8 | usize::from(b)),
+            rest,
+        )
     };
     let (content, after) = rest.split_at_checked(length)?;
     Some((tag, content, after))
@@ -670,8 +744,8 @@ pub fn risk(seen: &Handshake, why: &[Why]) -> Option<String> {
     if !seen.identified {
         return None;
     }
-    let plain_http = seen.tls == Some(false)
-        && matches!(seen.service.as_deref(), Some("http" | "docker"));
+    let plain_http =
+        seen.tls == Some(false) && matches!(seen.service.as_deref(), Some("http" | "docker"));
     if seen.service.as_deref() == Some("docker") && plain_http {
         return Some(format!("the handshake shows {}", seen.summary));
     }

@@ -16,9 +16,10 @@
 
 use std::net::IpAddr;
 
-use crate::analyze::rules::{RuleSet, effective_severity};
-use crate::model::Severity;
+use crate::analyze::handshake;
+use crate::analyze::rules::{Rule, RuleSet, effective_severity};
 use crate::model::{AddrClass, Finding, HostContext, OwnerUnknown, SocketEntry};
+use crate::model::{ServiceSource, Severity};
 
 mod gate;
 mod owners;
@@ -104,8 +105,29 @@ fn accepts_ipv4_loopback(entry: &SocketEntry) -> bool {
     }
 }
 
+/// True when the listener's service was named by its owner or a handshake, not only its port.
+#[must_use]
+pub fn identified(entry: &SocketEntry) -> bool {
+    entry
+        .service_source
+        .iter()
+        .any(|s| *s != ServiceSource::Port)
+}
+
+/// The rule for a listener: by its identified service on whatever port when its owner or a
+/// handshake named it (the owner wins over the port: nginx on 6379 is not Redis), else by its
+/// port number.
+#[must_use]
+pub fn rule_for<'a>(entry: &SocketEntry, rules: &'a RuleSet) -> Option<&'a Rule> {
+    if identified(entry) {
+        rules.lookup_service(entry.service.as_deref()?, entry.proto)
+    } else {
+        rules.lookup(entry.local_port, entry.proto)
+    }
+}
+
 fn port_finding(entry: &SocketEntry, rules: &RuleSet, host: &HostContext) -> Option<Finding> {
-    let rule = rules.lookup(entry.local_port, entry.proto)?;
+    let rule = rule_for(entry, rules)?;
     let mut notes = Vec::new();
     let severity = match effective_severity(rule.severity, entry.exposure) {
         Some(level) => level,
@@ -124,6 +146,22 @@ fn port_finding(entry: &SocketEntry, rules: &RuleSet, host: &HostContext) -> Opt
         }
         None => return None,
     };
+    // A risk only the handshake can show (no authentication, the Docker API or an admin
+    // interface over plain HTTP) raises the severity one step.
+    let shown = entry
+        .handshake
+        .as_ref()
+        .and_then(|seen| handshake::risk(seen, &rule.why));
+    let severity = match shown {
+        Some(risk) => {
+            let raised = severity.raised(1);
+            notes.push(format!(
+                "{risk}: severity raised one step ({severity} → {raised})"
+            ));
+            raised
+        }
+        None => severity,
+    };
     if entry.wildcard && entry.exposure.is_some() {
         notes.push(
             "wildcard bind: it also covers any address added later (DHCP, VPN, a new interface)"
@@ -137,6 +175,12 @@ fn port_finding(entry: &SocketEntry, rules: &RuleSet, host: &HostContext) -> Opt
     Some(Finding {
         rule: rule.id.clone(),
         service: Some(rule.service.clone()),
+        service_source: if identified(entry) {
+            entry.service_source.clone()
+        } else {
+            Vec::new()
+        },
+        handshake: entry.handshake.clone(),
         severity,
         base_severity: rule.severity,
         why: rule.summary.clone(),

@@ -44,7 +44,9 @@ fn banners() {
         assert_eq!(seen.summary, summary);
     }
     assert_eq!(
-        seen(Banner, b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n").server.as_deref(),
+        seen(Banner, b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
+            .server
+            .as_deref(),
         Some("OpenSSH_9.2p1")
     );
 }
@@ -61,7 +63,10 @@ fn redis_replies() {
     );
     assert_eq!(auth.auth, Some(AuthState::Required));
     assert_eq!(auth.summary, "Redis, authentication required");
-    let denied = seen(HandshakeProbe::Redis, b"-DENIED Redis is running in protected mode because protected mode is enabled\r\n");
+    let denied = seen(
+        HandshakeProbe::Redis,
+        b"-DENIED Redis is running in protected mode because protected mode is enabled\r\n",
+    );
     assert_eq!(denied.auth, Some(AuthState::Required));
 }
 
@@ -71,7 +76,10 @@ fn memcached_replies() {
     assert_eq!(open.service.as_deref(), Some("memcached"));
     assert_eq!(open.auth, Some(AuthState::None));
     assert_eq!(open.summary, "memcached 1.6.18, no authentication required");
-    let sasl = seen(HandshakeProbe::Memcached, b"CLIENT_ERROR unauthenticated\r\n");
+    let sasl = seen(
+        HandshakeProbe::Memcached,
+        b"CLIENT_ERROR unauthenticated\r\n",
+    );
     assert_eq!(sasl.auth, Some(AuthState::Required));
 }
 
@@ -88,20 +96,29 @@ fn http_replies() {
         HandshakeProbe::Http,
         b"HTTP/1.0 200 OK\r\nServer: SimpleHTTP/0.6 Python/3.11.2\r\nDate: x\r\n\r\n",
     );
-    assert_eq!(python.server.as_deref(), Some("SimpleHTTP/0.6 Python/3.11.2"));
+    assert_eq!(
+        python.server.as_deref(),
+        Some("SimpleHTTP/0.6 Python/3.11.2")
+    );
     let https_port = seen(
         HandshakeProbe::Http,
         b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\n\r\n<html><head><title>400 The plain HTTP request was sent to HTTPS port</title></head></html>",
     );
     assert_eq!(https_port.tls, Some(true));
-    assert_eq!(https_port.summary, "HTTP over TLS (a plain request got 400)");
+    assert_eq!(
+        https_port.summary,
+        "HTTP over TLS (a plain request got 400)"
+    );
     let go_tls = seen(
         HandshakeProbe::Docker,
         b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
     );
     assert_eq!(go_tls.tls, Some(true));
     let alert = seen(HandshakeProbe::Http, b"\x15\x03\x01\x00\x02\x02\x46");
-    assert_eq!((alert.identified, alert.tls, alert.service), (true, Some(true), None));
+    assert_eq!(
+        (alert.identified, alert.tls, alert.service),
+        (true, Some(true), None)
+    );
 }
 
 #[test]
@@ -138,17 +155,29 @@ fn tls_server_hello_and_certificate() {
     assert_eq!(cut.tls_version.as_deref(), Some("TLS 1.2"));
     assert!(cut.certificate_names.is_empty());
     let alert = seen(HandshakeProbe::Tls, b"\x15\x03\x03\x00\x02\x02\x28");
-    assert_eq!(alert.summary, "TLS (the server refused a TLS 1.2 hello: alert 40)");
+    assert_eq!(
+        alert.summary,
+        "TLS (the server refused a TLS 1.2 hello: alert 40)"
+    );
     // A plain HTTP server answering the hello.
-    let plain = seen(HandshakeProbe::Tls, b"HTTP/1.1 400 Bad Request\r\nServer: nginx/1.22.1\r\n\r\n");
-    assert_eq!((plain.service.as_deref(), plain.tls), (Some("http"), Some(false)));
+    let plain = seen(
+        HandshakeProbe::Tls,
+        b"HTTP/1.1 400 Bad Request\r\nServer: nginx/1.22.1\r\n\r\n",
+    );
+    assert_eq!(
+        (plain.service.as_deref(), plain.tls),
+        (Some("http"), Some(false))
+    );
 }
 
 #[test]
 fn client_hello_is_a_tls12_hello() {
     let hello = client_hello();
     assert_eq!(&hello[..3], &[0x16, 0x03, 0x01]);
-    assert_eq!(usize::from(u16::from_be_bytes([hello[3], hello[4]])), hello.len() - 5);
+    assert_eq!(
+        usize::from(u16::from_be_bytes([hello[3], hello[4]])),
+        hello.len() - 5
+    );
     assert_eq!(hello[5], 1, "ClientHello");
     assert_eq!(&hello[9..11], &[3, 3], "TLS 1.2");
     // No supported_versions (43): TLS 1.3 cannot be chosen, so the certificate is readable.
@@ -196,7 +225,12 @@ fn not_answered() {
     }
 }
 
-fn listener(addr: &str, port: u16, service: Option<&str>, sources: &[ServiceSource]) -> SocketEntry {
+fn listener(
+    addr: &str,
+    port: u16,
+    service: Option<&str>,
+    sources: &[ServiceSource],
+) -> SocketEntry {
     SocketEntry {
         service: service.map(str::to_owned),
         service_source: sources.to_vec(),
@@ -222,12 +256,20 @@ fn targets_and_greetings() {
     let rows: &[(&str, Option<&str>, Option<(&str, &[HandshakeProbe])>)] = &[
         ("0.0.0.0", Some("ssh"), Some(("127.0.0.1:9", &[Banner]))),
         ("::", Some("redis"), Some(("[::1]:9", &[Redis]))),
-        ("203.0.113.7", Some("memcached"), Some(("203.0.113.7:9", &[Memcached]))),
+        (
+            "203.0.113.7",
+            Some("memcached"),
+            Some(("203.0.113.7:9", &[Memcached])),
+        ),
         ("127.0.0.2", Some("jupyter"), Some(("127.0.0.2:9", &[Http]))),
         ("0.0.0.0", Some("docker"), Some(("127.0.0.1:9", &[Docker]))),
         ("0.0.0.0", Some("https"), Some(("127.0.0.1:9", &[Tls]))),
         ("0.0.0.0", None, Some(("127.0.0.1:9", &[Banner, Http, Tls]))),
-        ("0.0.0.0", Some("EtherNet-IP-1"), Some(("127.0.0.1:9", &[Banner, Http, Tls]))),
+        (
+            "0.0.0.0",
+            Some("EtherNet-IP-1"),
+            Some(("127.0.0.1:9", &[Banner, Http, Tls])),
+        ),
         // Not greeted: no greeting speaks it, not this machine's address, link-local.
         ("0.0.0.0", Some("postgresql"), None),
         ("0.0.0.0", Some("vnc-1"), None),
@@ -262,15 +304,57 @@ fn apply_agrees_or_replaces() {
         ..seen(HandshakeProbe::Banner, b"")
     };
     const SHAKE: ServiceSource = ServiceSource::Handshake;
-    let rows: &[(Option<&str>, &[ServiceSource], crate::model::Handshake, Option<&str>, &[ServiceSource])] = &[
-        (Some("ssh"), &[Process], named("ssh"), Some("ssh"), &[Process, SHAKE]),
-        (Some("ssh"), &[Port], named("ssh"), Some("ssh"), &[Port, SHAKE]),
-        (Some("jupyter"), &[Process], named("http"), Some("jupyter"), &[Process, SHAKE]),
-        (Some("EtherNet-IP-1"), &[Port], named("ssh"), Some("ssh"), &[SHAKE]),
+    let rows: &[(
+        Option<&str>,
+        &[ServiceSource],
+        crate::model::Handshake,
+        Option<&str>,
+        &[ServiceSource],
+    )] = &[
+        (
+            Some("ssh"),
+            &[Process],
+            named("ssh"),
+            Some("ssh"),
+            &[Process, SHAKE],
+        ),
+        (
+            Some("ssh"),
+            &[Port],
+            named("ssh"),
+            Some("ssh"),
+            &[Port, SHAKE],
+        ),
+        (
+            Some("jupyter"),
+            &[Process],
+            named("http"),
+            Some("jupyter"),
+            &[Process, SHAKE],
+        ),
+        (
+            Some("EtherNet-IP-1"),
+            &[Port],
+            named("ssh"),
+            Some("ssh"),
+            &[SHAKE],
+        ),
         (None, &[], named("redis"), Some("redis"), &[SHAKE]),
         // TLS names no protocol; silence changes nothing.
-        (Some("https"), &[Process], seen(HandshakeProbe::Tls, OPENSSL_TLS12), Some("https"), &[Process]),
-        (Some("ssh"), &[Process], seen(HandshakeProbe::Banner, b"\x01"), Some("ssh"), &[Process]),
+        (
+            Some("https"),
+            &[Process],
+            seen(HandshakeProbe::Tls, OPENSSL_TLS12),
+            Some("https"),
+            &[Process],
+        ),
+        (
+            Some("ssh"),
+            &[Process],
+            seen(HandshakeProbe::Banner, b"\x01"),
+            Some("ssh"),
+            &[Process],
+        ),
     ];
     for (service, sources, handshake, want, want_sources) in rows {
         let mut entry = listener("0.0.0.0", 2222, *service, sources);
@@ -286,9 +370,14 @@ fn risks_shown_only_by_a_handshake() {
     let redis_open = seen(HandshakeProbe::Redis, REDIS_OPEN);
     assert_eq!(
         risk(&redis_open, &[Why::Unauthenticated]).as_deref(),
-        Some("the handshake shows Redis 7.0.15, no authentication required (it answered redis without credentials)")
+        Some(
+            "the handshake shows Redis 7.0.15, no authentication required (it answered redis without credentials)"
+        )
     );
-    let redis_auth = seen(HandshakeProbe::Redis, b"-NOAUTH Authentication required.\r\n");
+    let redis_auth = seen(
+        HandshakeProbe::Redis,
+        b"-NOAUTH Authentication required.\r\n",
+    );
     assert_eq!(risk(&redis_auth, &[Why::Unauthenticated]), None);
     let memcached = seen(HandshakeProbe::Memcached, b"VERSION 1.6.18\r\n");
     assert!(risk(&memcached, &[]).is_some());
