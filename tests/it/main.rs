@@ -11,6 +11,7 @@ mod check;
 mod common;
 mod daemons;
 mod fleet;
+mod identify;
 mod kill;
 mod list;
 mod netns;
