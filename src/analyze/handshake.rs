@@ -523,7 +523,7 @@ fn json_string(body: &[u8], key: &str) -> Option<String> {
     let start = text.find(&pattern)? + pattern.len();
     let value = &text[start..];
     let end = value.find('"')?;
-    Some(printable(value[..end].as_bytes(), 40))
+    Some(printable(&value.as_bytes()[..end], 40))
 }
 
 fn parse_tls(bytes: &[u8], seen: &mut Handshake) {

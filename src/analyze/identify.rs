@@ -326,6 +326,7 @@ mod tests {
     }
 
     /// Command lines recorded from real processes (Debian 12 and upstream packages).
+    #[allow(clippy::type_complexity)] // a table of rows
     #[test]
     fn recorded_command_lines() {
         use Proto::{Tcp, Udp};
@@ -769,6 +770,7 @@ mod tests {
         assert_eq!(table.identify(&[], Proto::Tcp), None);
     }
 
+    #[allow(clippy::type_complexity)] // a table of rows
     #[test]
     fn combine_owner_and_port() {
         use ServiceSource::{Port, Process};

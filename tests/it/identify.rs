@@ -36,7 +36,7 @@ fn spawn_in(ns: &Netns, cmd: &[&str], dir: &Path) -> Child {
     )
 }
 
-fn row<'a>(rows: &'a [SocketEntry], port: u16) -> &'a SocketEntry {
+fn row(rows: &[SocketEntry], port: u16) -> &SocketEntry {
     rows.iter()
         .find(|s| s.local_port == port && s.local_address.is_ipv4())
         .or_else(|| rows.iter().find(|s| s.local_port == port))

@@ -240,6 +240,7 @@ fn listener(
     }
 }
 
+#[allow(clippy::type_complexity)] // a table of rows
 #[test]
 fn targets_and_greetings() {
     use HandshakeProbe::*;
@@ -294,6 +295,7 @@ fn targets_and_greetings() {
     assert!(request(Banner, addr()).is_empty());
 }
 
+#[allow(clippy::type_complexity)] // a table of rows
 #[test]
 fn apply_agrees_or_replaces() {
     use ServiceSource::{Port, Process};
