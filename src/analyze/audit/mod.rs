@@ -529,4 +529,49 @@ mod tests {
         }
         assert_eq!(Summary::of(&fs).line(), "no findings, 4 suppressed");
     }
+
+    /// Issue 15: the identified service chooses the rule on any port; the owner wins.
+    #[test]
+    fn rules_follow_the_identified_service() {
+        use crate::model::ServiceSource::{Port, Process};
+        let rules = RuleSet::builtin();
+        let host = HostContext::default();
+        let with = |port, service: &str, sources: &[crate::model::ServiceSource]| SocketEntry {
+            service: Some(service.to_owned()),
+            service_source: sources.to_vec(),
+            ..entry(Proto::Tcp, "0.0.0.0", port, Some(Public))
+        };
+        let rule = |e: &SocketEntry| {
+            findings(std::slice::from_ref(e), rules, &host)
+                .into_iter()
+                .find(|f| f.rule.starts_with("exposed-"))
+                .map(|f| (f.rule, f.severity, f.service_source))
+        };
+        let redis_6380 = rule(&with(6380, "redis", &[Process]));
+        let redis_6379 = rule(&with(6379, "redis", &[Port]));
+        assert_eq!(
+            redis_6380,
+            Some(("exposed-redis".to_owned(), High, vec![Process]))
+        );
+        assert_eq!(
+            redis_6379.map(|(r, s, _)| (r, s)),
+            Some(("exposed-redis".to_owned(), High))
+        );
+        // nginx on 6379 is not Redis; sshd on 2222 is SSH.
+        assert_eq!(
+            rule(&with(6379, "http", &[Process])).map(|(r, _, _)| r),
+            Some("exposed-http".to_owned())
+        );
+        assert_eq!(
+            rule(&with(2222, "ssh", &[Process])).map(|(r, _, _)| r),
+            Some("exposed-ssh".to_owned())
+        );
+        // A service no rule covers gives no finding, whatever its port.
+        assert_eq!(rule(&with(5432, "node", &[Process])), None);
+        // Identified by the port only: the number decides (snapshots of older versions too).
+        assert_eq!(
+            rule(&with(5432, "postgresql", &[])).map(|(r, _, _)| r),
+            Some("exposed-postgresql".to_owned())
+        );
+    }
 }
