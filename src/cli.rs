@@ -273,6 +273,11 @@ pub struct AuditArgs {
     /// every finding names its host (docs/fleet.md).
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub from: Vec<PathBuf>,
+    /// Also identify each TCP listener by a short local handshake (banner, Redis PING, HTTP
+    /// HEAD, TLS hello; docs/services.md); a risk it shows, such as Redis answering without a
+    /// password, raises the finding one step. Off by default: it connects to every listener.
+    #[arg(long, conflicts_with = "from")]
+    pub identify: bool,
 }
 
 /// Arguments of `portscope watch`: the listing's filters, the interval, the output and the
@@ -466,6 +471,11 @@ pub struct ListArgs {
     /// Skip the owner lookup (fastest; no process columns).
     #[arg(long, conflicts_with_all = ["pid", "process"])]
     pub no_owners: bool,
+    /// Also identify each TCP listener by a short local handshake (banner, Redis PING, HTTP
+    /// HEAD, TLS hello) to this machine's own address; JSON carries what it answered
+    /// (docs/services.md). Off by default: it connects to every listener shown.
+    #[arg(long)]
+    pub identify: bool,
     /// JSON for scripts (schema in docs/json.md); short for --format json.
     #[arg(long)]
     pub json: bool,

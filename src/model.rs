@@ -15,6 +15,7 @@ mod exposure;
 mod firewall;
 mod fleet;
 mod host;
+mod identify;
 mod investigation;
 mod iptables;
 mod kill;
@@ -47,6 +48,10 @@ pub use fleet::{HostSnapshot, SnapshotSource};
 pub use host::{
     Ancestor, ExcludedPortRange, OwnerRaw, PortList, PortSettings, ProbeOutcome, ProbeResult,
     ProcIdentity,
+};
+pub use identify::{
+    AuthState, Handshake, HandshakeLimits, HandshakeProbe, HandshakeReply, HandshakeStep,
+    HandshakeTarget, ServiceSource, StepResult, sources_label,
 };
 pub use investigation::{Investigation, PortVerdict, TIME_WAIT_SECONDS};
 pub use kill::{Os, Signal, SignalError, parse_timeout};

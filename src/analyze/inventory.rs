@@ -8,6 +8,7 @@
 use std::cmp::Ordering;
 
 use crate::analyze::exposure;
+use crate::analyze::identify::{self, OwnerTable};
 use crate::analyze::services::{ServiceDb, port_range};
 use crate::model::Snapshot;
 use std::net::IpAddr;
@@ -92,6 +93,15 @@ fn entry(snapshot: &Snapshot, services: &ServiceDb, sock: &RawSocket) -> SocketE
             .find(|i| i.index == Some(index))
             .map_or_else(|| format!("if{index}"), |i| i.name.clone())
     });
+    let port_name = services.lookup(sock.local_port, sock.proto);
+    // Only a listener's owner serves on it; a client socket's port says nothing of its owner.
+    let owner = sock
+        .state
+        .is_listening()
+        .then(|| OwnerTable::builtin().identify(&processes, sock.proto))
+        .flatten()
+        .map(|(owner, _)| owner);
+    let (service, service_source) = identify::combine(port_name, owner);
     SocketEntry {
         proto: sock.proto,
         family: sock.family,
@@ -109,9 +119,9 @@ fn entry(snapshot: &Snapshot, services: &ServiceDb, sock: &RawSocket) -> SocketE
         inode: sock.inode,
         processes,
         owner_unknown_reason,
-        service: services
-            .lookup(sock.local_port, sock.proto)
-            .map(str::to_string),
+        service,
+        service_source,
+        handshake: None,
         port_range: port_range(sock.local_port),
         exposure: exposure.class,
         exposure_address: exposure.via_address,

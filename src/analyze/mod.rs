@@ -11,6 +11,8 @@ pub mod exposure;
 pub mod filter;
 pub mod firewall;
 pub mod fleet;
+pub mod handshake;
+pub mod identify;
 pub mod inventory;
 pub mod investigation;
 pub mod kill;

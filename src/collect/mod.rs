@@ -33,6 +33,7 @@ use crate::model::{
 mod collector;
 pub mod connect;
 pub mod files;
+pub mod handshake;
 mod interfaces;
 #[cfg(target_os = "linux")]
 pub mod linux;

@@ -84,7 +84,10 @@ fn audit(
             owners: true,
         };
         let snapshot = env.collector.snapshot(&request, &|_| true)?;
-        let entries = inventory::build(&snapshot, env.services());
+        let mut entries = inventory::build(&snapshot, env.services());
+        if args.identify {
+            super::identify(&mut entries, &snapshot.interfaces);
+        }
         let warnings = inventory::warnings(&entries, &snapshot);
         if args.save_baseline.is_some() {
             let record = Baseline::from_entries(&entries, now.0);

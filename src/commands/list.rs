@@ -78,13 +78,29 @@ fn listing(
     let mut sink = list_sink(args.format(), cols, style, &origin, out)?;
     let mut sieve = Sieve::new(&filter);
     let mut failed = None;
-    phases.time(sink.feed_phase(), || {
+    if args.identify {
+        // The greetings need every kept entry first; they run concurrently.
+        let mut kept = Vec::new();
         inventory::for_each_entry(&snapshot, services, |entry| {
-            if sieve.keep(&entry) && failed.is_none() {
-                failed = sink.entry(&entry).err();
+            if sieve.keep(&entry) {
+                kept.push(entry);
             }
         });
-    });
+        phases.time("identify (handshakes)", || {
+            super::identify(&mut kept, &snapshot.interfaces);
+        });
+        phases.time(sink.feed_phase(), || {
+            failed = kept.iter().find_map(|entry| sink.entry(entry).err());
+        });
+    } else {
+        phases.time(sink.feed_phase(), || {
+            inventory::for_each_entry(&snapshot, services, |entry| {
+                if sieve.keep(&entry) && failed.is_none() {
+                    failed = sink.entry(&entry).err();
+                }
+            });
+        });
+    }
     if let Some(e) = failed {
         return Err(e.into());
     }

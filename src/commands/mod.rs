@@ -11,10 +11,14 @@ use std::cell::OnceCell;
 use std::ffi::OsStr;
 use std::io::{IsTerminal, Write};
 
+use std::net::IpAddr;
+
+use crate::analyze::handshake;
+use crate::analyze::identify::OwnerTable;
 use crate::analyze::services::ServiceDb;
 use crate::cli::{Cli, ColorChoice, Command, GlobalArgs};
 use crate::collect::{Collector, Platform};
-use crate::model::{Phases, PidNamespace, UnixTime};
+use crate::model::{HandshakeLimits, InterfaceAddr, Phases, PidNamespace, SocketEntry, UnixTime};
 use crate::render::{Format, ReportFormat, Style};
 
 pub mod audit;
@@ -206,6 +210,27 @@ pub fn print_timings(err: &mut dyn Write, phases: &Phases) -> std::io::Result<()
         )?;
     }
     Ok(())
+}
+
+/// `--identify`: greet each TCP listener of `entries` on this machine's own address (loopback
+/// for a wildcard bind) and record what it answered; the greetings are planned and read by
+/// `analyze::handshake`, sent by `collect::handshake`.
+pub fn identify(entries: &mut [SocketEntry], interfaces: &[InterfaceAddr]) {
+    let owners = OwnerTable::builtin();
+    let local: Vec<IpAddr> = interfaces.iter().map(|i| i.addr).collect();
+    let limits = HandshakeLimits::default();
+    let (which, targets): (Vec<usize>, Vec<_>) = entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, entry)| handshake::target(entry, &local, owners).map(|t| (i, t)))
+        .unzip();
+    let replies = crate::collect::handshake::shake_all(&targets, &local, &limits);
+    for ((i, target), replies) in which.into_iter().zip(&targets).zip(replies) {
+        if let Some(entry) = entries.get_mut(i) {
+            let seen = handshake::interpret(target.address, &replies, &limits);
+            handshake::apply(entry, seen, owners);
+        }
+    }
 }
 
 /// Print warnings on stderr, one line each, sanitized: they quote paths and file contents.
@@ -606,6 +631,9 @@ udp    unconnected  [::] v4+v6  65000                   my-game   private via et
       ],
       "owner_unknown_reason": null,
       "service": "http-alt",
+      "service_source": [
+        "port"
+      ],
       "port_range": "registered",
       "exposure": "loopback",
       "exposure_address": "127.0.0.1",
@@ -645,6 +673,9 @@ udp    unconnected  [::] v4+v6  65000                   my-game   private via et
       ],
       "owner_unknown_reason": null,
       "service": "my-game",
+      "service_source": [
+        "port"
+      ],
       "port_range": "dynamic",
       "exposure": "private",
       "exposure_address": "192.168.1.10",

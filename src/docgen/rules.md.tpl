@@ -4,7 +4,7 @@
      PORTSCOPE_BLESS=1 cargo test --lib docgen::rules
      to regenerate this file. -->
 
-`portscope audit` reports a finding when a listening socket matches one of the {{rule_count}} rules below ({{severity_counts}}) and is reachable from beyond the machine. A rule claims ports of one protocol: TCP and UDP are separate rules because one number can name different services (514/tcp is rsh, 514/udp is syslog). Ports without a rule give no finding.
+`portscope audit` reports a finding when a listening socket matches one of the {{rule_count}} rules below ({{severity_counts}}) and is reachable from beyond the machine. A rule claims ports of one protocol: TCP and UDP are separate rules because one number can name different services (514/tcp is rsh, 514/udp is syslog). Ports without a rule give no finding. When the listener's owning process (or, with `audit --identify`, a local handshake) identified its service, the rule is chosen by that service on whatever port, not by the number: Redis on 6380 is judged as Redis, and nginx on 6379 is not (docs/services.md). Each rule lists the service names it covers that way. A handshake that shows a risk the socket alone cannot (Redis or memcached answering without authentication, the Docker API or an admin interface over plain HTTP) raises the finding one step, with the evidence in a note.
 
 ## Severity scale
 

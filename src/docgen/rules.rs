@@ -142,8 +142,17 @@ fn rule_sections(set: &RuleSet) -> String {
             .as_ref()
             .map(|a| format!("\n\n**Secure alternative:** {a}"))
             .unwrap_or_default();
+        let identified = if rule.services.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<String> = rule.services.iter().map(|s| format!("`{s}`")).collect();
+            format!(
+                "\n\n**Also on any port when identified as:** {}",
+                names.join(", ")
+            )
+        };
         format!(
-            "### {}\n\n**{}** · {} · **{}** · {}\n\n{}\n\n**Fix:** {}{alternative}\n\n**Sources:** {}",
+            "### {}\n\n**{}** · {} · **{}** · {}\n\n{}\n\n**Fix:** {}{alternative}{identified}\n\n**Sources:** {}",
             rule.id,
             rule.ports_label(),
             rule.service,

@@ -13,7 +13,8 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    AddrClass, Container, OwnerUnknown, ProcessInfo, Proto, Severity, SocketEntry, Why,
+    AddrClass, Container, Handshake, OwnerUnknown, ProcessInfo, Proto, ServiceSource, Severity,
+    SocketEntry, Why,
 };
 
 /// Host settings that change how far a socket reaches, collected by the audit command (the
@@ -37,7 +38,14 @@ pub struct Finding {
     pub rule: String,
     /// Service the rule is about, e.g. `Redis`; `None` for rules without one.
     pub service: Option<String>,
-    /// Severity once exposure is taken into account.
+    /// How the listener's service was identified (`port`, `process`, `handshake`), as in the
+    /// listing; absent when only the port's number matched the rule.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_source: Vec<ServiceSource>,
+    /// What a local handshake saw (`audit --identify`); absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handshake: Option<Handshake>,
+    /// Severity once exposure (and a risk a handshake showed) is taken into account.
     pub severity: Severity,
     /// The rule's severity for a publicly reachable socket.
     pub base_severity: Severity,
@@ -78,6 +86,8 @@ impl Finding {
             host: None,
             rule: String::new(),
             service: None,
+            service_source: Vec::new(),
+            handshake: None,
             severity: Severity::Info,
             base_severity: Severity::Info,
             socket: FindingSocket::from(entry),

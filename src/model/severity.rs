@@ -69,6 +69,21 @@ impl Severity {
         }
     }
 
+    /// The level `steps` above this one, stopping at [`Severity::Critical`].
+    #[must_use]
+    pub fn raised(self, steps: u8) -> Severity {
+        let mut level = self;
+        for _ in 0..steps {
+            level = match level {
+                Severity::Info => Severity::Low,
+                Severity::Low => Severity::Medium,
+                Severity::Medium => Severity::High,
+                Severity::High | Severity::Critical => Severity::Critical,
+            };
+        }
+        level
+    }
+
     /// The level `steps` below this one, stopping at [`Severity::Info`].
     #[must_use]
     pub fn lowered(self, steps: u8) -> Severity {

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AddrClass, IanaRange, OwnerUnknown, ProcessInfo};
+use super::{AddrClass, Handshake, IanaRange, OwnerUnknown, ProcessInfo, ServiceSource};
 
 /// Transport protocol of a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -251,8 +251,17 @@ pub struct SocketEntry {
     pub processes: Vec<ProcessInfo>,
     /// Why `processes` is empty, or `None` when it is not.
     pub owner_unknown_reason: Option<OwnerUnknown>,
-    /// Service name for (port, proto), or `None`.
+    /// Service name: the owning process's when the owner table knows it, else the port's
+    /// (or, with `--identify`, what the handshake showed); `None` when nothing names it.
     pub service: Option<String>,
+    /// How `service` was identified, weakest first: `["port"]`, `["process"]`,
+    /// `["process", "handshake"]`; empty when there is no service. Read as empty from JSON
+    /// written before the field existed.
+    #[serde(default)]
+    pub service_source: Vec<ServiceSource>,
+    /// What a local handshake saw (`--identify`); absent from JSON without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handshake: Option<Handshake>,
     /// IANA range of the port: `system` (0–1023), `registered` (1024–49151), `dynamic`.
     pub port_range: IanaRange,
     /// Exposure class (see [`super::Exposure::class`]).
@@ -292,6 +301,8 @@ impl SocketEntry {
             processes: Vec::new(),
             owner_unknown_reason: None,
             service: None,
+            service_source: Vec::new(),
+            handshake: None,
             port_range: IanaRange::Registered,
             exposure: Some(AddrClass::Loopback),
             exposure_address: None,

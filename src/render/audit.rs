@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::model::{
     AuditReport, Drift, ExposureLabel, Finding, FindingSocket, Gate, LocalEnd, OwnerUnknownForm,
-    OwnerUnknownLabel, Severity, SnapshotSource, Summary,
+    OwnerUnknownLabel, Severity, SnapshotSource, Summary, sources_label,
 };
 use crate::render::json::SCHEMA_VERSION;
 use crate::render::{Sanitized, Style, sanitize};
@@ -174,7 +174,10 @@ fn write_finding(
     let service = f
         .service
         .as_deref()
-        .map(|s| format!("  {s}"))
+        .map(|s| match f.service_source.as_slice() {
+            [] => format!("  {s}"),
+            sources => format!("  {s} (identified by {})", sources_label(sources)),
+        })
         .unwrap_or_default();
     let host = match host_width {
         Some(width) => {
@@ -204,6 +207,14 @@ fn write_finding(
     writeln!(out, "      owner:    {}", owner_label(f))?;
     writeln!(out, "      why:      {}", f.why)?;
     writeln!(out, "      fix:      {}", f.fix)?;
+    if let Some(seen) = &f.handshake {
+        writeln!(
+            out,
+            "      handshake: {} ({})",
+            sanitize(&seen.summary),
+            seen.address
+        )?;
+    }
     for note in &f.notes {
         writeln!(out, "      note:     {}", sanitize(note))?;
     }

@@ -14,6 +14,7 @@ mod check;
 mod common;
 mod daemons;
 mod fleet;
+mod identify;
 mod kill;
 mod list;
 mod netns;

@@ -16,9 +16,10 @@
 
 use std::net::IpAddr;
 
-use crate::analyze::rules::{RuleSet, effective_severity};
-use crate::model::Severity;
+use crate::analyze::handshake;
+use crate::analyze::rules::{Rule, RuleSet, effective_severity};
 use crate::model::{AddrClass, Finding, HostContext, OwnerUnknown, SocketEntry};
+use crate::model::{ServiceSource, Severity};
 
 mod gate;
 mod owners;
@@ -104,8 +105,29 @@ fn accepts_ipv4_loopback(entry: &SocketEntry) -> bool {
     }
 }
 
+/// True when the listener's service was named by its owner or a handshake, not only its port.
+#[must_use]
+pub fn identified(entry: &SocketEntry) -> bool {
+    entry
+        .service_source
+        .iter()
+        .any(|s| *s != ServiceSource::Port)
+}
+
+/// The rule for a listener: by its identified service on whatever port when its owner or a
+/// handshake named it (the owner wins over the port: nginx on 6379 is not Redis), else by its
+/// port number.
+#[must_use]
+pub fn rule_for<'a>(entry: &SocketEntry, rules: &'a RuleSet) -> Option<&'a Rule> {
+    if identified(entry) {
+        rules.lookup_service(entry.service.as_deref()?, entry.proto)
+    } else {
+        rules.lookup(entry.local_port, entry.proto)
+    }
+}
+
 fn port_finding(entry: &SocketEntry, rules: &RuleSet, host: &HostContext) -> Option<Finding> {
-    let rule = rules.lookup(entry.local_port, entry.proto)?;
+    let rule = rule_for(entry, rules)?;
     let mut notes = Vec::new();
     let severity = match effective_severity(rule.severity, entry.exposure) {
         Some(level) => level,
@@ -124,6 +146,22 @@ fn port_finding(entry: &SocketEntry, rules: &RuleSet, host: &HostContext) -> Opt
         }
         None => return None,
     };
+    // A risk only the handshake can show (no authentication, the Docker API or an admin
+    // interface over plain HTTP) raises the severity one step.
+    let shown = entry
+        .handshake
+        .as_ref()
+        .and_then(|seen| handshake::risk(seen, &rule.why));
+    let severity = match shown {
+        Some(risk) => {
+            let raised = severity.raised(1);
+            notes.push(format!(
+                "{risk}: severity raised one step ({severity} → {raised})"
+            ));
+            raised
+        }
+        None => severity,
+    };
     if entry.wildcard && entry.exposure.is_some() {
         notes.push(
             "wildcard bind: it also covers any address added later (DHCP, VPN, a new interface)"
@@ -137,6 +175,12 @@ fn port_finding(entry: &SocketEntry, rules: &RuleSet, host: &HostContext) -> Opt
     Some(Finding {
         rule: rule.id.clone(),
         service: Some(rule.service.clone()),
+        service_source: if identified(entry) {
+            entry.service_source.clone()
+        } else {
+            Vec::new()
+        },
+        handshake: entry.handshake.clone(),
         severity,
         base_severity: rule.severity,
         why: rule.summary.clone(),
@@ -489,5 +533,50 @@ mod tests {
             f.suppressed = true;
         }
         assert_eq!(Summary::of(&fs).line(), "no findings, 4 suppressed");
+    }
+
+    /// Issue 15: the identified service chooses the rule on any port; the owner wins.
+    #[test]
+    fn rules_follow_the_identified_service() {
+        use crate::model::ServiceSource::{Port, Process};
+        let rules = RuleSet::builtin();
+        let host = HostContext::default();
+        let with = |port, service: &str, sources: &[crate::model::ServiceSource]| SocketEntry {
+            service: Some(service.to_owned()),
+            service_source: sources.to_vec(),
+            ..entry(Proto::Tcp, "0.0.0.0", port, Some(Public))
+        };
+        let rule = |e: &SocketEntry| {
+            findings(std::slice::from_ref(e), rules, &host)
+                .into_iter()
+                .find(|f| f.rule.starts_with("exposed-"))
+                .map(|f| (f.rule, f.severity, f.service_source))
+        };
+        let redis_6380 = rule(&with(6380, "redis", &[Process]));
+        let redis_6379 = rule(&with(6379, "redis", &[Port]));
+        assert_eq!(
+            redis_6380,
+            Some(("exposed-redis".to_owned(), High, vec![Process]))
+        );
+        assert_eq!(
+            redis_6379.map(|(r, s, _)| (r, s)),
+            Some(("exposed-redis".to_owned(), High))
+        );
+        // nginx on 6379 is not Redis; sshd on 2222 is SSH.
+        assert_eq!(
+            rule(&with(6379, "http", &[Process])).map(|(r, _, _)| r),
+            Some("exposed-http".to_owned())
+        );
+        assert_eq!(
+            rule(&with(2222, "ssh", &[Process])).map(|(r, _, _)| r),
+            Some("exposed-ssh".to_owned())
+        );
+        // A service no rule covers gives no finding, whatever its port.
+        assert_eq!(rule(&with(5432, "node", &[Process])), None);
+        // Identified by the port only: the number decides (snapshots of older versions too).
+        assert_eq!(
+            rule(&with(5432, "postgresql", &[])).map(|(r, _, _)| r),
+            Some("exposed-postgresql".to_owned())
+        );
     }
 }

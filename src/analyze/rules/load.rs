@@ -97,6 +97,21 @@ pub enum RulesError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// Two rules (or one rule twice) claim the same identified service over one protocol.
+    #[error(
+        "service \"{service}\" over {proto} is claimed by rule \"{first}\" and by rule \"{second}\": \
+         an identified service may belong to one rule only"
+    )]
+    ServiceTwice {
+        /// The service named twice.
+        service: String,
+        /// Its protocol.
+        proto: Proto,
+        /// One claimant.
+        first: String,
+        /// The other claimant.
+        second: String,
+    },
     /// Two rules (or one rule twice) claim the same port and protocol.
     #[error(
         "port {port}/{proto} is claimed by rule \"{first}\" and by rule \"{second}\": a port and \
@@ -132,6 +147,8 @@ struct RawRule {
     service: String,
     proto: Proto,
     ports: Vec<RawPort>,
+    #[serde(default)]
+    services: Vec<String>,
     severity: Severity,
     #[serde(default)]
     why: Vec<Why>,
@@ -164,6 +181,7 @@ pub(super) fn parse(text: &str) -> Result<RuleSet, RulesError> {
         rules.push(validate_rule(rule, &raw.sources, &mut seen)?);
     }
     let index = build_index(&rules)?;
+    check_services(&rules)?;
     Ok(RuleSet {
         rules,
         sources: raw.sources,
@@ -252,6 +270,7 @@ fn validate_rule(
         service: raw.service,
         proto: raw.proto,
         ports,
+        services: raw.services,
         severity: raw.severity,
         why: raw.why,
         summary: raw.summary,
@@ -290,6 +309,30 @@ fn parse_port(rule: &str, raw: &RawPort) -> Result<PortRange, RulesError> {
             PortRangeError::Backwards => bad(text.clone(), "the range starts after it ends"),
         }),
     }
+}
+
+/// No identified service may belong to two rules of one protocol, and none may be empty.
+fn check_services(rules: &[Rule]) -> Result<(), RulesError> {
+    let mut seen: BTreeMap<(Proto, &str), &str> = BTreeMap::new();
+    for rule in rules {
+        for service in &rule.services {
+            if service.trim().is_empty() {
+                return Err(RulesError::EmptyField {
+                    rule: rule.id.clone(),
+                    field: "services",
+                });
+            }
+            if let Some(first) = seen.insert((rule.proto, service), &rule.id) {
+                return Err(RulesError::ServiceTwice {
+                    service: service.clone(),
+                    proto: rule.proto,
+                    first: first.to_owned(),
+                    second: rule.id.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn build_index(rules: &[Rule]) -> Result<Vec<(Proto, u16, u16, usize)>, RulesError> {

@@ -39,6 +39,9 @@ pub struct Rule {
     pub proto: Proto,
     /// The ports the rule claims, in file order.
     pub ports: Vec<PortRange>,
+    /// The identified service names (`service` of a listener identified by its process or a
+    /// handshake) the rule covers on any port, e.g. `redis`; empty: the ports only.
+    pub services: Vec<String>,
     /// Base severity, for a listener reachable on a public address.
     pub severity: Severity,
     /// Why the service is risky.
@@ -155,6 +158,14 @@ impl RuleSet {
         } else {
             None
         }
+    }
+
+    /// The rule covering the identified service `service` over `proto`, on whatever port.
+    #[must_use]
+    pub fn lookup_service(&self, service: &str, proto: Proto) -> Option<&Rule> {
+        self.rules
+            .iter()
+            .find(|r| r.proto == proto && r.services.iter().any(|s| s == service))
     }
 
     /// Every rule, in file order.
@@ -283,6 +294,40 @@ mod tests {
                 rule.map(|r| (r.id.as_str(), r.severity)),
                 Some((id, severity)),
                 "{port}/{proto}"
+            );
+        }
+    }
+
+    /// A listener identified by its owner keeps the port's name where the owner serves it
+    /// (`combine`), so every curated name of a claimed port must lead back to the same rule.
+    #[test]
+    fn curated_port_names_lead_to_their_rules() {
+        let set = builtin();
+        for &(port, proto, name) in crate::analyze::services::curated() {
+            if let Some(rule) = set.lookup(port, proto) {
+                assert_eq!(
+                    set.lookup_service(name, proto).map(|r| r.id.as_str()),
+                    Some(rule.id.as_str()),
+                    "{port}/{proto} is named {name}: add it to the services of {}",
+                    rule.id
+                );
+            }
+        }
+        // Owner-table services that name a ruled port's service.
+        for (service, proto, id) in [
+            ("redis", Proto::Tcp, "exposed-redis"),
+            ("memcached", Proto::Udp, "exposed-memcached-udp"),
+            ("docker", Proto::Tcp, "exposed-docker-api"),
+            ("etcd", Proto::Tcp, "exposed-etcd"),
+            ("kubelet", Proto::Tcp, "exposed-kubelet"),
+            ("elasticsearch", Proto::Tcp, "exposed-elasticsearch"),
+            ("ssh", Proto::Tcp, "exposed-ssh"),
+            ("http", Proto::Tcp, "exposed-http"),
+        ] {
+            assert_eq!(
+                set.lookup_service(service, proto).map(|r| r.id.as_str()),
+                Some(id),
+                "{service}"
             );
         }
     }
