@@ -215,7 +215,7 @@ fn load_snapshot(path: &Path) -> Result<HostSnapshot> {
     fleet::parse_snapshot(&text, &file).map_err(|e| anyhow!("snapshot {file}: {e}"))
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
