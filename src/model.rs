@@ -41,7 +41,7 @@ pub use explain::{ExplainQuery, Explanation, PortExplanation, PortRisk, ServiceN
 pub use exposure::{AddrClass, Exposure, InterfaceAddr, parse_exposure};
 pub use firewall::{
     BaseHook, Chain, DecidedBy, Decision, Expr, FirewallText, FirewallVerdict, Key, MatchOp,
-    NamedSet, NftFamily, Rule, Ruleset, RulesetSource, Value, Verdict,
+    NamedSet, NatTarget, NftFamily, Rule, Ruleset, RulesetSource, Value, Verdict,
 };
 pub use fleet::{HostSnapshot, SnapshotSource};
 pub use host::{
