@@ -29,7 +29,8 @@ mod socket;
 mod watch;
 
 pub use audit::{
-    AuditReport, Drift, Finding, FindingSocket, Gate, HostContext, Summary, process_names,
+    AuditReport, Drift, Finding, FindingSocket, FirewallPathKind, Gate, HostContext, Published,
+    Reachability, Reachable, Summary, process_names,
 };
 pub use check::{
     Cause, CauseCode, CheckTarget, ConnectOutcome, ConnectResult, ForeignListener, UnitFile,

@@ -43,7 +43,7 @@ pub const NOT_MODELLED: &[&str] = &[
 ];
 
 /// The first packet of a new connection, as the firewall sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Packet {
     /// Transport protocol.
     pub proto: Proto,
@@ -241,8 +241,16 @@ pub fn evaluate_published(
             decided_by: None,
             reason: format!(
                 "IP forwarding is off (net.{}.{}=0): the packet sent to {} is not forwarded",
-                if rewritten.daddr.is_ipv6() { "ipv6.conf.all" } else { "ipv4" },
-                if rewritten.daddr.is_ipv6() { "forwarding" } else { "ip_forward" },
+                if rewritten.daddr.is_ipv6() {
+                    "ipv6.conf.all"
+                } else {
+                    "ipv4"
+                },
+                if rewritten.daddr.is_ipv6() {
+                    "forwarding"
+                } else {
+                    "ip_forward"
+                },
                 word_target(to, packet)
             ),
         };
@@ -257,7 +265,11 @@ pub fn evaluate_published(
             },
             Stage {
                 packet: &rewritten,
-                hooks: if local_target { &["input"] } else { &["forward"] },
+                hooks: if local_target {
+                    &["input"]
+                } else {
+                    &["forward"]
+                },
                 local: local_target,
             },
         ],
@@ -709,6 +721,109 @@ fn in_prefix(net: IpAddr, len: u8, addr: IpAddr) -> bool {
         }
         _ => false,
     }
+}
+
+/// A candidate published port: a `dnat`/`redirect` rule of a nat chain and the destination
+/// ports it names. Whether it applies to a packet (its address, interface and other matches)
+/// is decided by [`nat_prerouting`] on packets to this machine's addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The protocol the rule names; `None`: try both.
+    pub proto: Option<Proto>,
+    /// The outside ports it names.
+    pub ports: Vec<u16>,
+    /// The rule.
+    pub by: DecidedBy,
+}
+
+/// Widest port range a published-port candidate expands.
+const CANDIDATE_RANGE_MAX: u64 = 64;
+
+/// The `dnat`/`redirect` rules of nat chains with the destination ports they match (values,
+/// sets, named sets and ranges of at most 64 ports). A rule that names no port, or ports in a
+/// form not modelled, is counted in the second value: it may publish ports nobody lists.
+#[must_use]
+pub fn nat_candidates(ruleset: &Ruleset) -> (Vec<Candidate>, usize) {
+    let mut out = Vec::new();
+    let mut unlisted = 0;
+    for chain in &ruleset.chains {
+        for rule in &chain.rules {
+            if !rule.exprs.iter().any(|e| matches!(e, Expr::Nat(_))) {
+                continue;
+            }
+            let mut proto = None;
+            let mut ports: Option<Vec<u16>> = None;
+            for e in &rule.exprs {
+                let Expr::Match { left, op, right } = e else {
+                    continue;
+                };
+                if !matches!(op, MatchOp::Eq | MatchOp::In) {
+                    continue;
+                }
+                match left {
+                    Key::Dport { proto: p } => {
+                        proto = proto.or(*p);
+                        ports = port_list(ruleset, chain, right);
+                    }
+                    Key::L4Proto { .. } => {
+                        if let Value::Text(t) = right {
+                            proto = proto.or(match t.as_str() {
+                                "tcp" => Some(Proto::Tcp),
+                                "udp" => Some(Proto::Udp),
+                                _ => None,
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            match ports {
+                Some(ports) if !ports.is_empty() => out.push(Candidate {
+                    proto,
+                    ports,
+                    by: DecidedBy {
+                        family: chain.family,
+                        table: chain.table.clone(),
+                        chain: chain.name.clone(),
+                        handle: Some(rule.handle),
+                    },
+                }),
+                _ => unlisted += 1,
+            }
+        }
+    }
+    (out, unlisted)
+}
+
+/// The ports a dport value lists; `None` when it is of a form not modelled.
+fn port_list(ruleset: &Ruleset, chain: &Chain, v: &Value) -> Option<Vec<u16>> {
+    match v {
+        Value::Number(n) => Some(vec![u16::try_from(*n).ok()?]),
+        Value::Range(lo, hi) => match (lo.as_ref(), hi.as_ref()) {
+            (Value::Number(lo), Value::Number(hi)) if hi >= lo && hi - lo < CANDIDATE_RANGE_MAX => {
+                (*lo..=*hi).map(|p| u16::try_from(p).ok()).collect()
+            }
+            _ => None,
+        },
+        Value::Set(items) => {
+            let mut all = Vec::new();
+            for item in items {
+                all.extend(port_list(ruleset, chain, item)?);
+            }
+            Some(all)
+        }
+        Value::Text(t) if t.starts_with('@') => {
+            let set = ruleset.set(chain.family, &chain.table, &t[1..])?;
+            port_list(ruleset, chain, &Value::Set(set.elements.clone()?))
+        }
+        _ => None,
+    }
+}
+
+/// A rule or policy named as its source shows it (for reports outside this module).
+#[must_use]
+pub fn describe(source: RulesetSource, by: &DecidedBy) -> String {
+    rule_name(source, by)
 }
 
 #[cfg(test)]

@@ -463,8 +463,10 @@ fn expr(e: &Json) -> Expr {
         "goto" => Expr::Verdict(Verdict::Goto(target())),
         "queue" => Expr::Verdict(Verdict::Other("queue".into())),
         "counter" | "log" | "comment" => Expr::Passive(name.clone()),
-        "dnat" | "redirect" => nat_target(name == "redirect", arg)
-            .map_or_else(|| Expr::Other(bounded(&word_statement(name, arg))), Expr::Nat),
+        "dnat" | "redirect" => nat_target(name == "redirect", arg).map_or_else(
+            || Expr::Other(bounded(&word_statement(name, arg))),
+            Expr::Nat,
+        ),
         _ => Expr::Other(bounded(&word_statement(name, arg))),
     }
 }

@@ -18,8 +18,8 @@ use std::net::IpAddr;
 
 use super::Proto;
 use super::firewall::{
-    BaseHook, Chain, Expr, Key, MatchOp, NatTarget, NftFamily, Rule, Ruleset, RulesetSource,
-    Value, Verdict,
+    BaseHook, Chain, Expr, Key, MatchOp, NatTarget, NftFamily, Rule, Ruleset, RulesetSource, Value,
+    Verdict,
 };
 
 /// Longest wording of an option that is not modelled.
