@@ -11,7 +11,10 @@ fn ruleset(text: &str) -> Ruleset {
 
 /// An nft -j document of one inet table `f` whose chains are given as (name, hook, policy,
 /// rules as JSON expression lists).
-fn nft(chains: &[(&str, Option<(&str, &str)>, &[&str])], table: &str, family: &str) -> String {
+/// (chain name, (hook, policy) of a base chain, rules).
+type ChainSpec<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a [&'a str]);
+
+fn nft(chains: &[ChainSpec<'_>], table: &str, family: &str) -> String {
     let mut items = Vec::new();
     for (name, hook, rules) in chains {
         match hook {
