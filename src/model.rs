@@ -30,7 +30,8 @@ mod socket;
 mod watch;
 
 pub use audit::{
-    AuditReport, Drift, Finding, FindingSocket, Gate, HostContext, Summary, process_names,
+    AuditReport, Drift, Finding, FindingSocket, FirewallPathKind, Gate, HostContext, Published,
+    Reachability, Reachable, Summary, process_names,
 };
 pub use check::{
     Cause, CauseCode, CheckTarget, ConnectOutcome, ConnectResult, ForeignListener, UnitFile,
@@ -42,7 +43,7 @@ pub use explain::{ExplainQuery, Explanation, PortExplanation, PortRisk, ServiceN
 pub use exposure::{AddrClass, Exposure, InterfaceAddr, parse_exposure};
 pub use firewall::{
     BaseHook, Chain, DecidedBy, Decision, Expr, FirewallText, FirewallVerdict, Key, MatchOp,
-    NamedSet, NftFamily, Rule, Ruleset, RulesetSource, Value, Verdict,
+    NamedSet, NatTarget, NftFamily, Rule, Ruleset, RulesetSource, Value, Verdict,
 };
 pub use fleet::{HostSnapshot, SnapshotSource};
 pub use host::{

@@ -222,6 +222,13 @@ pub trait Platform: fmt::Debug {
     /// empty where the setting does not exist.
     fn route_localnet(&self) -> Vec<String>;
 
+    /// Whether the kernel forwards IPv4 and IPv6 packets (`net.ipv4.ip_forward`,
+    /// `net.ipv6.conf.all.forwarding`): a DNATed packet to another machine or a container goes
+    /// nowhere without it. `None` where unknown (then treated as on: the worst case).
+    fn ip_forwarding(&self) -> [Option<bool>; 2] {
+        [None, None]
+    }
+
     /// Every systemd `*.socket` unit as (unit name, text), first directory of a name winning;
     /// empty without systemd.
     fn socket_units(&self) -> Vec<(String, String)>;

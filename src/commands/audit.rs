@@ -21,7 +21,7 @@ use crate::render::Format;
 use anyhow::{Context, Result, anyhow};
 
 use crate::analyze::allowlist::Allowlist;
-use crate::analyze::audit::{self, Accepted, AuditOptions};
+use crate::analyze::audit::{self, Accepted, AuditOptions, ReachContext};
 use crate::analyze::baseline::Baseline;
 use crate::analyze::fleet;
 use crate::analyze::inventory;
@@ -30,7 +30,9 @@ use crate::cli::AuditArgs;
 use crate::collect::files::{INPUT_LIMIT, read_regular_text};
 use crate::collect::output;
 use crate::commands::{Env, Outcome, print_warnings, with_output};
-use crate::model::{HostContext, HostSnapshot, Request, SnapshotSource, SocketQuery, UnixTime};
+use crate::model::{
+    HostContext, HostSnapshot, Request, Ruleset, SnapshotSource, SocketQuery, UnixTime,
+};
 use crate::render::audit::{AuditDocument, table};
 use crate::render::prometheus::{self, Judged, Run};
 use crate::render::{Style, csv, json, sanitize};
@@ -96,7 +98,24 @@ fn audit(
             let host = HostContext {
                 route_localnet: env.platform().route_localnet(),
             };
-            let findings = audit::findings(&entries, RuleSet::builtin(), &host);
+            let mut findings = audit::findings(&entries, RuleSet::builtin(), &host);
+            // Reachability: the firewall read once, evaluated per (proto, address, port, iface).
+            let ruleset = env
+                .platform()
+                .firewall_text()
+                .and_then(|text| Ruleset::from_text(&text));
+            let reach = ReachContext {
+                ruleset: ruleset.as_ref().map_err(String::as_str),
+                addresses: &snapshot.interfaces,
+                forwarding: env.platform().ip_forwarding(),
+            };
+            let mut warnings = warnings;
+            warnings.extend(audit::apply_reachability(
+                &mut findings,
+                &entries,
+                RuleSet::builtin(),
+                &reach,
+            ));
             // Units and containers of the owners: one cgroup read per owning pid of a finding.
             let cgroups = audit::owner_cgroups(&findings, |pid| env.platform().cgroup(pid));
             (entries, findings, cgroups, warnings, None)

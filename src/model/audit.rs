@@ -13,8 +13,8 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    AddrClass, Container, Handshake, OwnerUnknown, ProcessInfo, Proto, ServiceSource, Severity,
-    SocketEntry, Why,
+    AddrClass, Container, DecidedBy, Decision, Handshake, OwnerUnknown, ProcessInfo, Proto,
+    ServiceSource, Severity, SocketEntry, Why,
 };
 
 /// Host settings that change how far a socket reaches, collected by the audit command (the
@@ -75,6 +75,98 @@ pub struct Finding {
     /// forwarder (`docker-proxy -container-ip …`) sends the traffic to.
     #[serde(default)]
     pub containers: Vec<Container>,
+    /// Whether new connections from outside reach it, as the host firewall decides; absent
+    /// when the firewall was not consulted (an audit of snapshots, a loopback listener).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reachable: Option<Reachable>,
+    /// How `reachable` was decided; absent with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reachability: Option<Reachability>,
+    /// For a port published by a DNAT or redirect rule: the rule and where it sends the
+    /// traffic. Absent for a socket's own finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<Published>,
+}
+
+/// Whether a finding is reachable from outside. JSON: `yes`, `filtered`, `unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reachable {
+    /// The firewall accepts new connections from outside on at least one exposed address.
+    Yes,
+    /// It drops or rejects them on every exposed address: the finding is one severity step
+    /// lower (the bind is still wrong: defence in depth).
+    Filtered,
+    /// Something on the path is not modelled, or the firewall could not be read.
+    Unknown,
+}
+
+impl Reachable {
+    /// The JSON name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reachable::Yes => "yes",
+            Reachable::Filtered => "filtered",
+            Reachable::Unknown => "unknown",
+        }
+    }
+}
+
+/// Which firewall path decided. JSON: `input`, `forward`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FirewallPathKind {
+    /// To a socket of this machine: ingress, prerouting, input.
+    Input,
+    /// To another address (a container) after DNAT: ingress, prerouting, forward.
+    Forward,
+}
+
+/// How a finding's `reachable` was decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reachability {
+    /// The path evaluated.
+    pub path: FirewallPathKind,
+    /// The firewall's decision on the address that decided (`accept`, `drop`, `reject`,
+    /// `unknown`).
+    pub decision: Decision,
+    /// The deciding rule or policy; `null` when none (no chain on the path, IP forwarding off,
+    /// or the firewall unreadable).
+    pub decided_by: Option<DecidedBy>,
+    /// One sentence: what decided, or why it is unknown.
+    pub reason: String,
+    /// The machine's address the deciding packet was addressed to; `null` when the firewall
+    /// could not be read.
+    pub address: Option<IpAddr>,
+    /// The interface it arrives on.
+    pub interface: Option<String>,
+    /// The severity before the firewall was taken into account (equal to `severity` unless
+    /// `filtered`).
+    pub severity_unfiltered: Severity,
+}
+
+/// A port published by a DNAT or redirect rule on the prerouting hook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Published {
+    /// The rule.
+    pub nat_rule: DecidedBy,
+    /// The rule as its source names it (`rule handle 4 of chain prerouting in table ip nat`).
+    pub nat_rule_name: String,
+    /// This machine's addresses the outside port is published on.
+    pub addresses: Vec<IpAddr>,
+    /// Where the traffic goes: an address (`null` for a redirect to this machine).
+    pub target_address: Option<IpAddr>,
+    /// The port it goes to.
+    pub target_port: u16,
+    /// True when the target is this machine (a redirect, or a DNAT to one of its addresses).
+    pub target_local: bool,
+    /// True when a listening socket portscope was given (this machine's, or a container's)
+    /// receives it; its processes are the finding's.
+    pub target_visible: bool,
+    /// The input-chain rule or policy that would drop or reject the outside port if it were
+    /// not published, and does not apply to it; `null` when none.
+    pub bypasses: Option<DecidedBy>,
 }
 
 impl Finding {
@@ -100,6 +192,9 @@ impl Finding {
             baseline: None,
             units: Vec::new(),
             containers: Vec::new(),
+            reachable: None,
+            reachability: None,
+            published: None,
         }
     }
 

@@ -138,8 +138,23 @@ pub enum Expr {
     Verdict(Verdict),
     /// A statement that does not change the verdict: `counter`, `log`.
     Passive(String),
+    /// A destination NAT statement (`dnat to ADDR[:PORT]`, `redirect [to :PORT]`; iptables
+    /// `-j DNAT --to-destination`, `-j REDIRECT --to-ports`) with a plain address and port:
+    /// on the prerouting hook it ends the nat chain and sends the packet elsewhere.
+    Nat(NatTarget),
     /// Anything else, with its JSON text.
     Other(String),
+}
+
+/// Where a destination NAT statement sends a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NatTarget {
+    /// `redirect`: to this machine itself (the address the packet arrived on).
+    pub redirect: bool,
+    /// The new destination address; `None` for a redirect (or a DNAT that keeps it).
+    pub addr: Option<IpAddr>,
+    /// The new destination port; `None` when the port is kept.
+    pub port: Option<u16>,
 }
 
 /// What a match looks at.
@@ -170,6 +185,9 @@ pub enum Key {
     CtState,
     /// `meta nfproto`.
     NfProto,
+    /// `fib daddr type` (iptables `-m addrtype --dst-type`): `local` when the destination is
+    /// an address of this machine.
+    FibDaddrType,
     /// Anything else, worded as nft shows it where simple (`ip saddr 10.0.0.0/8`, `meta mark
     /// 1`), else its JSON text (bounded).
     Other {
@@ -445,8 +463,34 @@ fn expr(e: &Json) -> Expr {
         "goto" => Expr::Verdict(Verdict::Goto(target())),
         "queue" => Expr::Verdict(Verdict::Other("queue".into())),
         "counter" | "log" | "comment" => Expr::Passive(name.clone()),
+        "dnat" | "redirect" => nat_target(name == "redirect", arg).map_or_else(
+            || Expr::Other(bounded(&word_statement(name, arg))),
+            Expr::Nat,
+        ),
         _ => Expr::Other(bounded(&word_statement(name, arg))),
     }
+}
+
+/// A `dnat` or `redirect` statement with a plain address and port (`null` for a bare
+/// `redirect`); `None` for maps, ranges and other forms.
+fn nat_target(redirect: bool, arg: &Json) -> Option<NatTarget> {
+    let addr = match arg.get("addr") {
+        None => None,
+        Some(Json::String(a)) => Some(a.parse().ok()?),
+        Some(_) => return None,
+    };
+    let port = match arg.get("port") {
+        None => None,
+        Some(p) => Some(u16::try_from(p.as_u64()?).ok()?),
+    };
+    if redirect == addr.is_some() || (!redirect && arg.get("flags").is_some()) {
+        return None;
+    }
+    Some(NatTarget {
+        redirect,
+        addr,
+        port,
+    })
 }
 
 /// Longest wording of a match or statement that is not modelled.
@@ -529,6 +573,17 @@ fn key(left: &Json) -> Key {
             Some("nfproto") => Key::NfProto,
             _ => other_key(word_left(left)),
         };
+    }
+    if let Some(fib) = left.get("fib") {
+        let daddr_only = fib.get("flags").is_some_and(|f| {
+            f.as_array().map_or(f.as_str() == Some("daddr"), |list| {
+                list.len() == 1 && list[0].as_str() == Some("daddr")
+            })
+        });
+        if daddr_only && text_of(fib, "result") == Some("type") {
+            return Key::FibDaddrType;
+        }
+        return other_key(word_left(left));
     }
     if let Some(ct) = left.get("ct") {
         return if text_of(ct, "key") == Some("state") && ct.get("dir").is_none() {

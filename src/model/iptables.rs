@@ -18,7 +18,8 @@ use std::net::IpAddr;
 
 use super::Proto;
 use super::firewall::{
-    BaseHook, Chain, Expr, Key, MatchOp, NftFamily, Rule, Ruleset, RulesetSource, Value, Verdict,
+    BaseHook, Chain, Expr, Key, MatchOp, NatTarget, NftFamily, Rule, Ruleset, RulesetSource, Value,
+    Verdict,
 };
 
 /// Longest wording of an option that is not modelled.
@@ -53,6 +54,8 @@ fn builtin(table: &str, chain: &str) -> Option<(&'static str, &'static str, i64)
     let hook = match chain {
         "PREROUTING" => "prerouting",
         "INPUT" => "input",
+        // The forward path of a DNATed packet (the audit's published ports).
+        "FORWARD" if table != "nat" => "forward",
         _ => return None,
     };
     let (kind, priority) = match table {
@@ -104,8 +107,8 @@ fn translate(text: &str, family: NftFamily, ruleset: &mut Ruleset) -> Result<(),
                     other => Verdict::Other(other.to_owned()),
                 },
             });
-            // Built-in chains of other hooks (OUTPUT, FORWARD, POSTROUTING) are never on the
-            // input path; keep them as regular chains, which nothing jumps to.
+            // Built-in chains of other hooks (OUTPUT, POSTROUTING) are never on the input or
+            // forward path; keep them as regular chains, which nothing jumps to.
             ruleset.chains.push(Chain {
                 family,
                 table: table.to_owned(),
@@ -224,6 +227,10 @@ fn rule_exprs(args: &[String], v6: bool) -> Vec<Expr> {
                 };
                 Some(matched(Key::Iifname, Value::Text(name)))
             }
+            "--dst-type" => Some(matched(
+                Key::FibDaddrType,
+                Value::Text(one.to_ascii_lowercase()),
+            )),
             "--ctstate" | "--state" => {
                 let states: Vec<Value> = one
                     .split(',')
@@ -250,6 +257,8 @@ fn rule_exprs(args: &[String], v6: bool) -> Vec<Expr> {
                     "REJECT" => Expr::Verdict(Verdict::Reject),
                     "RETURN" => Expr::Verdict(Verdict::Return),
                     "LOG" | "NFLOG" => Expr::Passive(one.to_ascii_lowercase()),
+                    "DNAT" | "REDIRECT" => nat_target(one == "REDIRECT", &args[i + 1..])
+                        .map_or_else(|| Expr::Other(format!("-j {one}")), Expr::Nat),
                     chain if goto => Expr::Verdict(Verdict::Goto(chain.to_owned())),
                     chain if is_user_chain(chain) => Expr::Verdict(Verdict::Jump(chain.to_owned())),
                     target => Expr::Other(bounded(&format!("-j {target}"))),
@@ -257,7 +266,7 @@ fn rule_exprs(args: &[String], v6: bool) -> Vec<Expr> {
             }
             // The target's own options (--reject-with, --log-prefix) come after it.
             "--reject-with" | "--log-prefix" | "--log-level" | "--nflog-group"
-            | "--nflog-prefix"
+            | "--nflog-prefix" | "--to-destination" | "--to-ports"
                 if !negate =>
             {
                 None
@@ -274,6 +283,8 @@ fn rule_exprs(args: &[String], v6: bool) -> Vec<Expr> {
                     | "--log-level"
                     | "--nflog-group"
                     | "--nflog-prefix"
+                    | "--to-destination"
+                    | "--to-ports"
             ))
             .then(|| unknown_match(word, &vals, v6))
         });
@@ -282,6 +293,42 @@ fn rule_exprs(args: &[String], v6: bool) -> Vec<Expr> {
         i += 1 + vals.len();
     }
     exprs
+}
+
+/// The target of `-j DNAT --to-destination ADDR[:PORT]` or `-j REDIRECT [--to-ports PORT]`
+/// (`after`: the words after the target); `None` for ranges and other forms.
+fn nat_target(redirect: bool, after: &[String]) -> Option<NatTarget> {
+    let option = |name: &str| {
+        after
+            .iter()
+            .position(|w| w == name)
+            .and_then(|at| after.get(at + 1))
+    };
+    if redirect {
+        let port = match option("--to-ports") {
+            Some(p) => Some(p.parse().ok()?),
+            None => None,
+        };
+        return Some(NatTarget {
+            redirect,
+            addr: None,
+            port,
+        });
+    }
+    let to = option("--to-destination")?;
+    let (addr, port) = match to.parse::<IpAddr>() {
+        Ok(addr) => (addr, None),
+        Err(_) => match to.parse::<std::net::SocketAddr>() {
+            Ok(sa) => (sa.ip(), Some(sa.port())),
+            // 10.0.0.1:80 without brackets is v4 only; a range (a-b) is not modelled.
+            Err(_) => return None,
+        },
+    };
+    Some(NatTarget {
+        redirect,
+        addr: Some(addr),
+        port,
+    })
 }
 
 /// A user chain's name: not a built-in target (those are upper case by convention, but user

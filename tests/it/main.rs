@@ -21,6 +21,7 @@ mod netns;
 mod output;
 mod platforms;
 mod prometheus;
+mod reach;
 mod toolbox;
 mod watch;
 mod who;

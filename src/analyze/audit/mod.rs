@@ -23,6 +23,7 @@ use crate::model::{ServiceSource, Severity};
 
 mod gate;
 mod owners;
+mod reach;
 mod report;
 
 #[cfg(test)]
@@ -30,6 +31,7 @@ use gate::fails;
 pub use owners::owner_cgroups;
 #[cfg(test)]
 pub use owners::owner_pids;
+pub use reach::{ReachContext, apply as apply_reachability};
 pub use report::{Accepted, AuditOptions, report};
 
 /// Rule id of a public listener whose owning process cannot be identified.

@@ -93,6 +93,17 @@ pub(crate) fn route_localnet(proc_root: &Path) -> Vec<String> {
     out
 }
 
+/// `net.ipv4.ip_forward` and `net.ipv6.conf.all.forwarding` under `<proc_root>/sys`, of the
+/// reader's network namespace; `None` where a file cannot be read.
+#[must_use]
+pub(crate) fn ip_forwarding(proc_root: &Path) -> [Option<bool>; 2] {
+    let read = |path: &str| proc_text(&proc_root.join(path)).map(|v| v.trim() != "0");
+    [
+        read("sys/net/ipv4/ip_forward"),
+        read("sys/net/ipv6/conf/all/forwarding"),
+    ]
+}
+
 /// Every `*.socket` unit file as (unit name, text); the first file of a name wins, as in
 /// systemd's own lookup order. Unreadable directories are skipped.
 #[must_use]

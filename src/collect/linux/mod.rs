@@ -148,6 +148,10 @@ impl Platform for Linux {
         host::route_localnet(&self.proc_root)
     }
 
+    fn ip_forwarding(&self) -> [Option<bool>; 2] {
+        host::ip_forwarding(&self.proc_root)
+    }
+
     fn socket_units(&self) -> Vec<(String, String)> {
         host::socket_units()
     }

@@ -164,9 +164,17 @@ fn rules_translate_to_the_model() {
         rule8.contains(&Expr::Passive("comment".into())),
         "{rule8:?}"
     );
-    // DNAT is a statement not modelled.
+    // DNAT is a NAT statement with its target.
     let nat = rs.chain(NftFamily::Ip, "nat", "PREROUTING").unwrap();
-    assert!(nat.rules[0].exprs.contains(&Expr::Other("-j DNAT".into())));
+    assert!(
+        nat.rules[0].exprs.contains(&Expr::Nat(NatTarget {
+            redirect: false,
+            addr: Some("10.9.0.5".parse().unwrap()),
+            port: Some(22),
+        })),
+        "{:?}",
+        nat.rules[0].exprs
+    );
 }
 
 #[test]
