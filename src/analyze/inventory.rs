@@ -8,22 +8,26 @@
 use std::cmp::Ordering;
 
 use crate::analyze::exposure;
+use crate::analyze::owner::parse_cgroup;
 use crate::analyze::services::{ServiceDb, port_range};
 use crate::model::Snapshot;
 use std::net::IpAddr;
 
+use std::collections::HashMap;
+
 use crate::model::{
-    Family, OwnerScan, OwnerUnknown, PidNamespace, ProcessInfo, Proto, RawSocket, SocketEntry,
-    SocketState,
+    Family, InterfaceAddr, NetnsFacts, NetnsInfo, OwnerScan, OwnerUnknown, PidNamespace,
+    ProcessInfo, Proto, RawSocket, SocketEntry, SocketState,
 };
 
 /// Build one [`SocketEntry`] per socket of the snapshot, sorted (see [`sort_entries`]).
 #[must_use]
 pub fn build(snapshot: &Snapshot, services: &ServiceDb) -> Vec<SocketEntry> {
+    let namespaces = namespaces(snapshot);
     let mut entries: Vec<SocketEntry> = snapshot
         .sockets
         .iter()
-        .map(|s| entry(snapshot, services, s))
+        .map(|s| entry(snapshot, &namespaces, services, s))
         .collect();
     sort_entries(&mut entries);
     entries
@@ -37,14 +41,54 @@ pub fn for_each_entry(
     services: &ServiceDb,
     mut each: impl FnMut(SocketEntry),
 ) {
+    let namespaces = namespaces(snapshot);
     let mut order: Vec<&RawSocket> = snapshot.sockets.iter().collect();
     order.sort_by(|a, b| compare_raw(a, b));
     for sock in order {
-        each(entry(snapshot, services, sock));
+        each(entry(snapshot, &namespaces, services, sock));
     }
 }
 
-fn entry(snapshot: &Snapshot, services: &ServiceDb, sock: &RawSocket) -> SocketEntry {
+/// The namespaces of a snapshot by inode: what a row carries (the container or pod named from
+/// the cgroup text of a process living there) and the interfaces its exposure is judged on.
+type Namespaces<'a> = HashMap<u64, (NetnsInfo, &'a [InterfaceAddr])>;
+
+fn namespaces(snapshot: &Snapshot) -> Namespaces<'_> {
+    snapshot
+        .namespaces
+        .iter()
+        .map(|ns| (ns.inode, (netns_info(ns), ns.interfaces.as_slice())))
+        .collect()
+}
+
+/// What a row says about the namespace `ns`: the container comes from the cgroup of the
+/// process found living there.
+#[must_use]
+pub fn netns_info(ns: &NetnsFacts) -> NetnsInfo {
+    NetnsInfo {
+        inode: ns.inode,
+        name: ns.name.clone(),
+        pid: ns.pid,
+        container: ns
+            .cgroup
+            .as_deref()
+            .and_then(|text| parse_cgroup(text).container),
+        host: ns.own,
+    }
+}
+
+fn entry(
+    snapshot: &Snapshot,
+    namespaces: &Namespaces<'_>,
+    services: &ServiceDb,
+    sock: &RawSocket,
+) -> SocketEntry {
+    // A socket of another namespace is judged on that namespace's interfaces: a wildcard bind
+    // inside a container covers the container's addresses, not the host's.
+    let (netns, interfaces) = match sock.netns.and_then(|inode| namespaces.get(&inode)) {
+        Some((info, interfaces)) => (Some(info.clone()), *interfaces),
+        None => (None, snapshot.interfaces.as_slice()),
+    };
     let holders = match sock.inode {
         Some(0) => None,
         Some(inode) => snapshot.owners.by_inode.get(&inode),
@@ -78,7 +122,7 @@ fn entry(snapshot: &Snapshot, services: &ServiceDb, sock: &RawSocket) -> SocketE
     } else {
         None
     };
-    let exposure = exposure::exposure(sock, &snapshot.interfaces);
+    let exposure = exposure::exposure(sock, interfaces);
     // Unknown (netstat2 does not say) stays unknown: Windows defaults to v6-only, Linux not.
     let dual_stack =
         (sock.family == Family::Ipv6 && exposure.wildcard && !sock.local_addr.is_ipv4())
@@ -86,8 +130,7 @@ fn entry(snapshot: &Snapshot, services: &ServiceDb, sock: &RawSocket) -> SocketE
             .flatten()
             .map(|v6only| !v6only);
     let interface = sock.bound_ifindex.map(|index| {
-        snapshot
-            .interfaces
+        interfaces
             .iter()
             .find(|i| i.index == Some(index))
             .map_or_else(|| format!("if{index}"), |i| i.name.clone())
@@ -117,6 +160,7 @@ fn entry(snapshot: &Snapshot, services: &ServiceDb, sock: &RawSocket) -> SocketE
         exposure_address: exposure.via_address,
         exposure_interface: exposure.via_interface,
         wildcard: exposure.wildcard,
+        netns,
     }
 }
 
@@ -289,6 +333,7 @@ mod tests {
             inode: Some(inode),
             bound_ifindex: None,
             v6only: None,
+            netns: None,
         }
     }
 

@@ -14,7 +14,7 @@ use std::io::{IsTerminal, Write};
 use crate::analyze::services::ServiceDb;
 use crate::cli::{Cli, ColorChoice, Command, GlobalArgs};
 use crate::collect::{Collector, Platform};
-use crate::model::{Phases, PidNamespace, UnixTime};
+use crate::model::{NetnsSelection, Phases, PidNamespace, UnixTime};
 use crate::render::{Format, ReportFormat, Style};
 
 pub mod audit;
@@ -121,6 +121,8 @@ pub struct Env {
     pub collector: Collector,
     /// The service table, built once on first use ([`Env::services`]).
     pub services: OnceCell<ServiceDb>,
+    /// The network namespaces the platform reads (`--netns`, `--all-netns`).
+    pub netns: NetnsSelection,
 }
 
 impl Env {
@@ -128,7 +130,7 @@ impl Env {
     /// stdout is a terminal; phase timings from `PORTSCOPE_TIMINGS` (`1`, or any value but
     /// empty and `0`). Every read of the system goes through `platform`.
     #[must_use]
-    pub fn detect(global: &GlobalArgs, platform: Box<dyn Platform>) -> Self {
+    pub fn detect(global: &GlobalArgs, platform: Box<dyn Platform>, netns: NetnsSelection) -> Self {
         let stdout_is_terminal = std::io::stdout().is_terminal();
         let color = use_color(
             global.color,
@@ -150,6 +152,7 @@ impl Env {
             timings,
             collector: Collector::new(platform),
             services: OnceCell::new(),
+            netns,
         }
     }
 
@@ -389,6 +392,7 @@ mod tests {
                 inode: Some(inode),
                 bound_ifindex: None,
                 v6only: None,
+                netns: None,
             }
         }
 
@@ -469,6 +473,7 @@ mod tests {
                 timings: false,
                 collector: Collector::new(Box::new(platform)),
                 services: OnceCell::new(),
+                netns: crate::model::NetnsSelection::Own,
             };
             let (mut out, mut err) = (Vec::new(), Vec::new());
             let outcome = run(&cli, &env, &mut out, &mut err).unwrap();
@@ -486,6 +491,7 @@ mod tests {
                 timings: false,
                 collector: Collector::new(Box::new(host())),
                 services: OnceCell::new(),
+                netns: crate::model::NetnsSelection::Own,
             };
             assert!(std::ptr::eq(env.services(), env.services()));
         }

@@ -220,7 +220,8 @@ impl<'a> Poller<'a> {
             let scan = match platform.owners_of(&lookups) {
                 Some(scan) => scan,
                 None => {
-                    let only = |s: &crate::model::RawSocket| s.inode.is_some_and(|i| lookups.contains(&i));
+                    let only =
+                        |s: &crate::model::RawSocket| s.inode.is_some_and(|i| lookups.contains(&i));
                     let mut phases = Phases::default();
                     platform
                         .socket_table(&self.query, &only, true, &mut phases)?

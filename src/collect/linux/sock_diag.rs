@@ -451,6 +451,7 @@ fn decode_socket(
         inode: Some(u64::from(header.inode)),
         bound_ifindex: (id.interface_id != 0).then_some(id.interface_id),
         v6only,
+        netns: None,
     }))
 }
 
