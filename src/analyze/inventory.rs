@@ -49,6 +49,21 @@ pub fn for_each_entry(
     }
 }
 
+/// True when the sockets read span more than one network namespace (`--all-netns`, or an
+/// audit of one other namespace with the host's): the table then shows a NETNS column.
+#[must_use]
+pub fn spans_namespaces(sockets: &[RawSocket]) -> bool {
+    let mut seen = None;
+    for ns in sockets.iter().map(|s| s.netns) {
+        match seen {
+            None => seen = Some(ns),
+            Some(first) if first != ns => return true,
+            Some(_) => {}
+        }
+    }
+    false
+}
+
 /// The namespaces of a snapshot by inode: what a row carries (the container or pod named from
 /// the cgroup text of a process living there) and the interfaces its exposure is judged on.
 type Namespaces<'a> = HashMap<u64, (NetnsInfo, &'a [InterfaceAddr])>;
