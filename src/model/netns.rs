@@ -7,11 +7,12 @@
 //! analysis names their containers from the cgroup text).
 
 use std::fmt;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Container, InterfaceAddr};
+use super::{AddrClass, Container, ForwarderKind, InterfaceAddr};
 
 /// One network namespace as `--netns` names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +139,27 @@ impl fmt::Display for NetnsInfo {
         }
         write!(f, "net:[{}]", self.inode)
     }
+}
+
+/// A host socket that publishes a socket of another namespace: a forwarder (`docker-proxy`)
+/// listening in portscope's own namespace whose command line names the namespace socket's
+/// address and port as its target. JSON `published[]` of an audit finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Publication {
+    /// Which forwarder.
+    pub forwarder: ForwarderKind,
+    /// Its pid.
+    pub pid: u32,
+    /// The host address it listens on.
+    pub address: IpAddr,
+    /// The host port it listens on.
+    pub port: u16,
+    /// The exposure of that host socket: how far the namespace socket reaches through it.
+    pub exposure: Option<AddrClass>,
+    /// The host address that makes it so.
+    pub exposure_address: Option<IpAddr>,
+    /// The interface carrying `exposure_address`.
+    pub exposure_interface: Option<String>,
 }
 
 #[cfg(test)]

@@ -21,11 +21,13 @@ use crate::model::Severity;
 use crate::model::{AddrClass, Finding, HostContext, OwnerUnknown, SocketEntry};
 
 mod gate;
+mod netns;
 mod owners;
 mod report;
 
 #[cfg(test)]
 use gate::fails;
+pub use netns::{attach_namespaces, host_facing, publications};
 pub use owners::owner_cgroups;
 #[cfg(test)]
 pub use owners::owner_pids;
