@@ -616,7 +616,8 @@ udp    unconnected  [::] v4+v6  65000                   my-game   private via et
       "exposure": "loopback",
       "exposure_address": "127.0.0.1",
       "exposure_interface": "lo",
-      "wildcard": false
+      "wildcard": false,
+      "netns": null
     },
     {
       "proto": "udp",
@@ -655,7 +656,8 @@ udp    unconnected  [::] v4+v6  65000                   my-game   private via et
       "exposure": "private",
       "exposure_address": "192.168.1.10",
       "exposure_interface": "eth0",
-      "wildcard": true
+      "wildcard": true,
+      "netns": null
     }
   ],
   "pid_namespace": null,
