@@ -23,10 +23,23 @@ pub fn run() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return clap_exit(&err),
     };
-    let env = Env::detect(
-        &cli.global,
-        collect::native(cli.global.proc_root.clone(), cli.global.backend),
-    );
+    let netns = cli.global.netns_selection(cli.command.as_ref());
+    let platform = match collect::native(
+        cli.global.proc_root.clone(),
+        cli.global.backend,
+        netns.clone(),
+    ) {
+        Ok(platform) => platform,
+        Err(e) => {
+            let _ = writeln!(
+                io::stderr(),
+                "portscope: error: {}",
+                for_terminal(&e.to_string())
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let env = Env::detect(&cli.global, platform, netns);
     // Buffered: stdout alone is line-buffered, one `write` per line (docs/performance.md).
     let mut out = render::buffered(io::stdout().lock());
     let mut err = io::stderr();

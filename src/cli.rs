@@ -16,7 +16,7 @@ use crate::model::{
     AddrClass, PortRange, PortSpec, Signal, SocketState, UserSpec, parse_exposure, parse_port_list,
     parse_port_spec, parse_state, parse_timeout,
 };
-use crate::model::{CheckTarget, ExplainQuery, parse_connect_timeout};
+use crate::model::{CheckTarget, ExplainQuery, NetnsSelection, NetnsTarget, parse_connect_timeout};
 use crate::render::Format;
 
 /// What is listening here, who holds a port, and what is exposed.
@@ -77,6 +77,21 @@ impl Cli {
             ));
         }
         if let Some(command) = &cli.command {
+            let name = match command {
+                Command::Kill(_) => Some("kill"),
+                Command::Check(_) => Some("check"),
+                Command::Explain(_) => Some("explain"),
+                Command::Completions(_) => Some("completions"),
+                Command::Man(_) => Some("man"),
+                Command::List(_) | Command::Who(_) | Command::Audit(_) | Command::Watch(_) => None,
+            };
+            if let Some(name) = name.filter(|_| cli.global.netns.is_some() || cli.global.all_netns)
+            {
+                return Err(Self::command().error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("`--netns` and `--all-netns` are for list, who, audit and watch, not `{name}`"),
+                ));
+            }
             if cli.list != ListArgs::default() {
                 let name = match command {
                     Command::List(_) => "list",
@@ -417,6 +432,34 @@ pub struct GlobalArgs {
     /// lists what it cannot know).
     #[arg(long, value_enum, default_value_t = Backend::Auto, global = true, value_name = "BACKEND")]
     pub backend: Backend,
+    /// Read sockets in another network namespace instead of portscope's own: a name under
+    /// /run/netns, a pid (its /proc/PID/ns/net) or a namespace file. Needs root. For list,
+    /// who, audit and watch.
+    #[arg(long, value_name = "NAME|PID|PATH", global = true, value_parser = NetnsTarget::parse, conflicts_with = "all_netns")]
+    pub netns: Option<NetnsTarget>,
+    /// Read sockets in every network namespace of the host (containers, pods, `ip netns`),
+    /// each once; rows carry their namespace. Needs root. For list, who, audit and watch.
+    #[arg(long, global = true)]
+    pub all_netns: bool,
+}
+
+impl GlobalArgs {
+    /// The network namespaces to read for `command` (`None`: the listing). The audit of one
+    /// other namespace reads portscope's own too, where the forwarders that publish the
+    /// namespace's ports listen.
+    #[must_use]
+    pub fn netns_selection(&self, command: Option<&Command>) -> NetnsSelection {
+        if self.all_netns {
+            return NetnsSelection::All;
+        }
+        match &self.netns {
+            None => NetnsSelection::Own,
+            Some(target) => NetnsSelection::One {
+                target: target.clone(),
+                with_own: matches!(command, Some(Command::Audit(_))),
+            },
+        }
+    }
 }
 
 /// `--color`.

@@ -20,6 +20,7 @@ mod investigation;
 mod iptables;
 mod kill;
 mod label;
+mod netns;
 mod outcome;
 mod owner;
 mod port;
@@ -59,6 +60,7 @@ pub use kill::{Os, Signal, SignalError, parse_timeout};
 pub use label::{
     ClassName, Endpoint, ExposureLabel, HostAddr, LocalEnd, OwnerUnknownForm, OwnerUnknownLabel,
 };
+pub use netns::{NetnsFacts, NetnsInfo, NetnsSelection, NetnsTarget, Publication};
 pub use outcome::Outcome;
 pub use owner::{CgroupInfo, Container, ContainerRuntime, Forwarder, ForwarderKind, OwnerDetails};
 pub use port::{

@@ -9,22 +9,26 @@ use std::cmp::Ordering;
 
 use crate::analyze::exposure;
 use crate::analyze::identify::{self, OwnerTable};
+use crate::analyze::owner::parse_cgroup;
 use crate::analyze::services::{ServiceDb, port_range};
 use crate::model::Snapshot;
 use std::net::IpAddr;
 
+use std::collections::HashMap;
+
 use crate::model::{
-    Family, OwnerScan, OwnerUnknown, PidNamespace, ProcessInfo, Proto, RawSocket, SocketEntry,
-    SocketState,
+    Family, InterfaceAddr, NetnsFacts, NetnsInfo, OwnerScan, OwnerUnknown, PidNamespace,
+    ProcessInfo, Proto, RawSocket, SocketEntry, SocketState,
 };
 
 /// Build one [`SocketEntry`] per socket of the snapshot, sorted (see [`sort_entries`]).
 #[must_use]
 pub fn build(snapshot: &Snapshot, services: &ServiceDb) -> Vec<SocketEntry> {
+    let namespaces = namespaces(snapshot);
     let mut entries: Vec<SocketEntry> = snapshot
         .sockets
         .iter()
-        .map(|s| entry(snapshot, services, s))
+        .map(|s| entry(snapshot, &namespaces, services, s))
         .collect();
     sort_entries(&mut entries);
     entries
@@ -38,14 +42,69 @@ pub fn for_each_entry(
     services: &ServiceDb,
     mut each: impl FnMut(SocketEntry),
 ) {
+    let namespaces = namespaces(snapshot);
     let mut order: Vec<&RawSocket> = snapshot.sockets.iter().collect();
     order.sort_by(|a, b| compare_raw(a, b));
     for sock in order {
-        each(entry(snapshot, services, sock));
+        each(entry(snapshot, &namespaces, services, sock));
     }
 }
 
-fn entry(snapshot: &Snapshot, services: &ServiceDb, sock: &RawSocket) -> SocketEntry {
+/// True when the sockets read span more than one network namespace (`--all-netns`, or an
+/// audit of one other namespace with the host's): the table then shows a NETNS column.
+#[must_use]
+pub fn spans_namespaces(sockets: &[RawSocket]) -> bool {
+    let mut seen = None;
+    for ns in sockets.iter().map(|s| s.netns) {
+        match seen {
+            None => seen = Some(ns),
+            Some(first) if first != ns => return true,
+            Some(_) => {}
+        }
+    }
+    false
+}
+
+/// The namespaces of a snapshot by inode: what a row carries (the container or pod named from
+/// the cgroup text of a process living there) and the interfaces its exposure is judged on.
+type Namespaces<'a> = HashMap<u64, (NetnsInfo, &'a [InterfaceAddr])>;
+
+fn namespaces(snapshot: &Snapshot) -> Namespaces<'_> {
+    snapshot
+        .namespaces
+        .iter()
+        .map(|ns| (ns.inode, (netns_info(ns), ns.interfaces.as_slice())))
+        .collect()
+}
+
+/// What a row says about the namespace `ns`: the container comes from the cgroup of the
+/// process found living there.
+#[must_use]
+pub fn netns_info(ns: &NetnsFacts) -> NetnsInfo {
+    NetnsInfo {
+        inode: ns.inode,
+        name: ns.name.clone(),
+        pid: ns.pid,
+        container: ns
+            .cgroup
+            .as_deref()
+            .and_then(|text| parse_cgroup(text).container),
+        host: ns.own,
+    }
+}
+
+fn entry(
+    snapshot: &Snapshot,
+    namespaces: &Namespaces<'_>,
+    services: &ServiceDb,
+    sock: &RawSocket,
+) -> SocketEntry {
+    // A socket of another namespace is judged on that namespace's interfaces: a wildcard bind
+    // inside a container covers the container's addresses, not the host's.
+    let (netns, interfaces) = match sock.netns.and_then(|inode| namespaces.get(&inode)) {
+        Some((info, interfaces)) => (Some(info.clone()), *interfaces),
+        None => (None, snapshot.interfaces.as_slice()),
+    };
     let holders = match sock.inode {
         Some(0) => None,
         Some(inode) => snapshot.owners.by_inode.get(&inode),
@@ -79,7 +138,7 @@ fn entry(snapshot: &Snapshot, services: &ServiceDb, sock: &RawSocket) -> SocketE
     } else {
         None
     };
-    let exposure = exposure::exposure(sock, &snapshot.interfaces);
+    let exposure = exposure::exposure(sock, interfaces);
     // Unknown (netstat2 does not say) stays unknown: Windows defaults to v6-only, Linux not.
     let dual_stack =
         (sock.family == Family::Ipv6 && exposure.wildcard && !sock.local_addr.is_ipv4())
@@ -87,8 +146,7 @@ fn entry(snapshot: &Snapshot, services: &ServiceDb, sock: &RawSocket) -> SocketE
             .flatten()
             .map(|v6only| !v6only);
     let interface = sock.bound_ifindex.map(|index| {
-        snapshot
-            .interfaces
+        interfaces
             .iter()
             .find(|i| i.index == Some(index))
             .map_or_else(|| format!("if{index}"), |i| i.name.clone())
@@ -127,6 +185,7 @@ fn entry(snapshot: &Snapshot, services: &ServiceDb, sock: &RawSocket) -> SocketE
         exposure_address: exposure.via_address,
         exposure_interface: exposure.via_interface,
         wildcard: exposure.wildcard,
+        netns,
     }
 }
 
@@ -299,6 +358,7 @@ mod tests {
             inode: Some(inode),
             bound_ifindex: None,
             v6only: None,
+            netns: None,
         }
     }
 

@@ -354,6 +354,7 @@ mod tests {
             inode: Some(inode),
             bound_ifindex: None,
             v6only: None,
+            netns: None,
         }
     }
 

@@ -99,7 +99,7 @@ impl Collector {
                 .map(|uid| (uid, self.user_name(uid)))
                 .collect()
         });
-        let mut warnings = Vec::new();
+        let (namespaces, mut warnings) = platform.network_namespaces();
         let interfaces = phases.time("interfaces", || match self.interfaces() {
             Ok(list) => list,
             Err(warning) => {
@@ -114,6 +114,7 @@ impl Collector {
             processes,
             users,
             interfaces,
+            namespaces,
             privileged: platform.privileged(),
             pid_namespace: if request.owners {
                 platform.pid_namespace()
@@ -201,6 +202,7 @@ mod tests {
             inode: Some(inode),
             bound_ifindex: None,
             v6only: None,
+            netns: None,
         }
     }
 

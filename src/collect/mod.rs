@@ -25,9 +25,9 @@ use thiserror::Error;
 
 use crate::model::FirewallText;
 use crate::model::{
-    CheckTarget, ConnectResult, ForeignListener, InterfaceAddr, OwnerRaw, OwnerScan, Phases,
-    PidNamespace, PortSettings, PortSpec, ProbeResult, ProcIdentity, ProcessInfo, Proto, RawSocket,
-    Signal, SignalError, SocketQuery, UnitFile,
+    CheckTarget, ConnectResult, ForeignListener, InterfaceAddr, NetnsFacts, NetnsSelection,
+    OwnerRaw, OwnerScan, Phases, PidNamespace, PortSettings, PortSpec, ProbeResult, ProcIdentity,
+    ProcessInfo, Proto, RawSocket, Signal, SignalError, SocketQuery, UnitFile,
 };
 
 mod collector;
@@ -112,6 +112,28 @@ pub enum CollectError {
     /// Listing interface addresses failed.
     #[error("cannot list interface addresses")]
     Interfaces(#[source] std::io::Error),
+    /// A network namespace `--netns` names (or portscope's own) cannot be read or entered.
+    #[error("cannot read the network namespace {what}")]
+    #[cfg_attr(
+        not(target_os = "linux"),
+        expect(dead_code, reason = "only Linux has network namespaces")
+    )]
+    Netns {
+        /// The namespace file.
+        what: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `--netns` or `--all-netns` without root.
+    #[error(
+        "--netns and --all-netns need root: entering another network namespace (setns) takes \
+         CAP_SYS_ADMIN; run with sudo"
+    )]
+    NetnsNeedsRoot,
+    /// `--netns` or `--all-netns` where the backend cannot enter namespaces.
+    #[error("--netns and --all-netns need the Linux sock_diag backend (--backend auto on Linux)")]
+    NetnsUnsupported,
 }
 
 /// Through which proc filesystem a per-process read of `kill` goes.
@@ -187,6 +209,14 @@ pub trait Platform: fmt::Debug {
     /// # Errors
     /// [`CollectError::Interfaces`] when the OS refuses to list them.
     fn interfaces(&self) -> Result<Vec<InterfaceAddr>, CollectError>;
+
+    /// The network namespaces the last [`Platform::socket_table`] read (each with the
+    /// interfaces listed inside it then), and warnings about namespaces that could not be read
+    /// (gone meanwhile); empty when only portscope's own namespace is read, as every backend but
+    /// Linux's does.
+    fn network_namespaces(&self) -> (Vec<NetnsFacts>, Vec<String>) {
+        (Vec::new(), Vec::new())
+    }
 
     /// Whether this process may see the owners of other users' sockets (Linux: euid 0, or both
     /// CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH; macOS: root; Windows: always).
@@ -365,17 +395,28 @@ impl Backend {
 }
 
 /// The backend of the system portscope runs on, reading processes through `proc_root`
-/// (`--proc-root`; only the Linux backend has one, netstat2 ignores it).
-#[must_use]
-pub fn native(proc_root: PathBuf, backend: Backend) -> Box<dyn Platform> {
-    match backend {
+/// (`--proc-root`; only the Linux backend has one, netstat2 ignores it) and sockets in the
+/// network namespaces `netns` selects (`--netns`, `--all-netns`).
+///
+/// # Errors
+/// [`CollectError::NetnsUnsupported`] when other namespaces are asked of a backend that cannot
+/// enter them (netstat2, every system but Linux).
+pub fn native(
+    proc_root: PathBuf,
+    backend: Backend,
+    netns: NetnsSelection,
+) -> Result<Box<dyn Platform>, CollectError> {
+    if netns.is_other() && (backend != Backend::Auto || !cfg!(target_os = "linux")) {
+        return Err(CollectError::NetnsUnsupported);
+    }
+    Ok(match backend {
         #[cfg(target_os = "linux")]
-        Backend::Auto => Box::new(linux::Linux::new(proc_root)),
+        Backend::Auto => Box::new(linux::Linux::with_netns(proc_root, netns)),
         #[cfg(not(target_os = "linux"))]
         Backend::Auto => {
             let _ = proc_root;
             Box::new(netstat2::Netstat2)
         }
         Backend::Netstat2 => Box::new(netstat2::Netstat2),
-    }
+    })
 }

@@ -334,6 +334,7 @@ fn raw_socket(info: &SocketInfo) -> RawSocket {
                 inode: inode_of(info),
                 bound_ifindex: None,
                 v6only: None,
+                netns: None,
             }
         }
         ProtocolSocketInfo::Udp(u) => RawSocket {
@@ -349,6 +350,7 @@ fn raw_socket(info: &SocketInfo) -> RawSocket {
             inode: inode_of(info),
             bound_ifindex: None,
             v6only: None,
+            netns: None,
         },
     }
 }

@@ -31,7 +31,8 @@ use crate::collect::files::{INPUT_LIMIT, read_regular_text};
 use crate::collect::output;
 use crate::commands::{Env, Outcome, print_warnings, with_output};
 use crate::model::{
-    HostContext, HostSnapshot, Request, Ruleset, SnapshotSource, SocketQuery, UnixTime,
+    HostContext, HostSnapshot, NetnsSelection, Request, Ruleset, SnapshotSource, SocketEntry,
+    SocketQuery, UnixTime,
 };
 use crate::render::audit::{AuditDocument, table};
 use crate::render::prometheus::{self, Judged, Run};
@@ -90,6 +91,30 @@ fn audit(
         if args.identify {
             super::identify(&mut entries, &snapshot.interfaces);
         }
+        // Sockets of other namespaces, as the host sees them: published by a forwarder of the
+        // host namespace, or host-internal (analyze/audit/netns.rs).
+        let published = audit::publications(&entries, &snapshot.namespaces);
+        let seen = audit::host_facing(&entries, &published);
+        // `--netns NAME` reads the host's namespace too, for its forwarders only.
+        let keep: Vec<bool> = entries
+            .iter()
+            .map(|e| {
+                !matches!(env.netns, NetnsSelection::One { .. })
+                    || e.netns.as_ref().is_none_or(|n| !n.host)
+            })
+            .collect();
+        let (entries, seen): (Vec<SocketEntry>, Vec<SocketEntry>) = entries
+            .into_iter()
+            .zip(seen)
+            .zip(&keep)
+            .filter(|(_, keep)| **keep)
+            .map(|(pair, _)| pair)
+            .unzip();
+        let published = published
+            .into_iter()
+            .filter(|(i, _)| keep[*i])
+            .map(|(i, list)| (keep[..i].iter().filter(|k| **k).count(), list))
+            .collect();
         let warnings = inventory::warnings(&entries, &snapshot);
         if args.save_baseline.is_some() {
             let record = Baseline::from_entries(&entries, now.0);
@@ -98,7 +123,8 @@ fn audit(
             let host = HostContext {
                 route_localnet: env.platform().route_localnet(),
             };
-            let mut findings = audit::findings(&entries, RuleSet::builtin(), &host);
+            let mut findings = audit::findings(&seen, RuleSet::builtin(), &host);
+            audit::attach_namespaces(&mut findings, &entries, &published);
             // Reachability: the firewall read once, evaluated per (proto, address, port, iface).
             let ruleset = env
                 .platform()

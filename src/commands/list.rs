@@ -70,6 +70,7 @@ fn listing(
     let cols = Columns {
         states: args.all || !args.state.is_empty(),
         owners: !args.no_owners,
+        netns: inventory::spans_namespaces(&snapshot.sockets),
     };
     let origin = ListOrigin {
         host: snapshot.host.as_deref(),

@@ -18,7 +18,9 @@ use crate::analyze::identify::OwnerTable;
 use crate::analyze::services::ServiceDb;
 use crate::cli::{Cli, ColorChoice, Command, GlobalArgs};
 use crate::collect::{Collector, Platform};
-use crate::model::{HandshakeLimits, InterfaceAddr, Phases, PidNamespace, SocketEntry, UnixTime};
+use crate::model::{
+    HandshakeLimits, InterfaceAddr, NetnsSelection, Phases, PidNamespace, SocketEntry, UnixTime,
+};
 use crate::render::{Format, ReportFormat, Style};
 
 pub mod audit;
@@ -125,6 +127,8 @@ pub struct Env {
     pub collector: Collector,
     /// The service table, built once on first use ([`Env::services`]).
     pub services: OnceCell<ServiceDb>,
+    /// The network namespaces the platform reads (`--netns`, `--all-netns`).
+    pub netns: NetnsSelection,
 }
 
 impl Env {
@@ -132,7 +136,7 @@ impl Env {
     /// stdout is a terminal; phase timings from `PORTSCOPE_TIMINGS` (`1`, or any value but
     /// empty and `0`). Every read of the system goes through `platform`.
     #[must_use]
-    pub fn detect(global: &GlobalArgs, platform: Box<dyn Platform>) -> Self {
+    pub fn detect(global: &GlobalArgs, platform: Box<dyn Platform>, netns: NetnsSelection) -> Self {
         let stdout_is_terminal = std::io::stdout().is_terminal();
         let color = use_color(
             global.color,
@@ -154,6 +158,7 @@ impl Env {
             timings,
             collector: Collector::new(platform),
             services: OnceCell::new(),
+            netns,
         }
     }
 
@@ -414,6 +419,7 @@ mod tests {
                 inode: Some(inode),
                 bound_ifindex: None,
                 v6only: None,
+                netns: None,
             }
         }
 
@@ -494,6 +500,7 @@ mod tests {
                 timings: false,
                 collector: Collector::new(Box::new(platform)),
                 services: OnceCell::new(),
+                netns: crate::model::NetnsSelection::Own,
             };
             let (mut out, mut err) = (Vec::new(), Vec::new());
             let outcome = run(&cli, &env, &mut out, &mut err).unwrap();
@@ -511,6 +518,7 @@ mod tests {
                 timings: false,
                 collector: Collector::new(Box::new(host())),
                 services: OnceCell::new(),
+                netns: crate::model::NetnsSelection::Own,
             };
             assert!(std::ptr::eq(env.services(), env.services()));
         }
@@ -638,7 +646,8 @@ udp    unconnected  [::] v4+v6  65000                   my-game   private via et
       "exposure": "loopback",
       "exposure_address": "127.0.0.1",
       "exposure_interface": "lo",
-      "wildcard": false
+      "wildcard": false,
+      "netns": null
     },
     {
       "proto": "udp",
@@ -680,7 +689,8 @@ udp    unconnected  [::] v4+v6  65000                   my-game   private via et
       "exposure": "private",
       "exposure_address": "192.168.1.10",
       "exposure_interface": "eth0",
-      "wildcard": true
+      "wildcard": true,
+      "netns": null
     }
   ],
   "pid_namespace": null,

@@ -17,7 +17,8 @@ use crate::render::investigation::{WhoDocument, write_report};
 /// # Errors
 /// When the socket table cannot be read or output cannot be written.
 pub fn run(args: &WhoArgs, env: &Env, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outcome> {
-    let probe = if args.no_probe {
+    // The probe binds in portscope's own namespace: it says nothing about another one's ports.
+    let probe = if args.no_probe || env.netns.is_other() {
         Probe::Skip
     } else {
         Probe::Bind

@@ -13,8 +13,8 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    AddrClass, Container, DecidedBy, Decision, Handshake, OwnerUnknown, ProcessInfo, Proto,
-    ServiceSource, Severity, SocketEntry, Why,
+    AddrClass, Container, DecidedBy, Decision, Handshake, NetnsInfo, OwnerUnknown, ProcessInfo,
+    Proto, Publication, ServiceSource, Severity, SocketEntry, Why,
 };
 
 /// Host settings that change how far a socket reaches, collected by the audit command (the
@@ -246,6 +246,14 @@ pub struct FindingSocket {
     pub processes: Vec<ProcessInfo>,
     /// Why `processes` is empty.
     pub owner_unknown_reason: Option<OwnerUnknown>,
+    /// The network namespace of the socket when the audit reads other namespaces (`--netns`,
+    /// `--all-netns`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<NetnsInfo>,
+    /// For a socket in another namespace: the host sockets of the forwarders that publish it
+    /// (absent when none does, and when the audit reads only portscope's own namespace).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub published: Vec<Publication>,
 }
 
 impl From<&SocketEntry> for FindingSocket {
@@ -262,6 +270,8 @@ impl From<&SocketEntry> for FindingSocket {
             dual_stack: entry.dual_stack,
             processes: entry.processes.clone(),
             owner_unknown_reason: entry.owner_unknown_reason,
+            netns: entry.netns.clone(),
+            published: Vec::new(),
         }
     }
 }

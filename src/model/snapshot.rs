@@ -10,8 +10,8 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::{
-    Family, InterfaceAddr, OwnerScan, PidNamespace, PortSpec, ProcessInfo, Proto, RawSocket,
-    SocketEntry, SocketState,
+    Family, InterfaceAddr, NetnsFacts, OwnerScan, PidNamespace, PortSpec, ProcessInfo, Proto,
+    RawSocket, SocketEntry, SocketState,
 };
 
 /// A set of [`SocketState`]s: the states a [`SocketQuery`] asks for.
@@ -187,8 +187,11 @@ pub struct Snapshot {
     pub processes: BTreeMap<u32, ProcessInfo>,
     /// Names of every uid that appears (socket owners and process owners).
     pub users: HashMap<u32, Option<String>>,
-    /// Local interface addresses.
+    /// Local interface addresses (of portscope's own network namespace).
     pub interfaces: Vec<InterfaceAddr>,
+    /// The network namespaces read when the run reads other ones (`--netns`, `--all-netns`),
+    /// each with its own interfaces; empty when only portscope's own is read.
+    pub namespaces: Vec<NetnsFacts>,
     /// Whether this process can see other users' sockets' owners.
     pub privileged: bool,
     /// The PID namespace the pids belong to when the proc root is not portscope's own; `None`
@@ -296,6 +299,7 @@ mod tests {
             inode: Some(1),
             bound_ifindex: None,
             v6only: None,
+            netns: None,
         }
     }
 

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AddrClass, Handshake, IanaRange, OwnerUnknown, ProcessInfo, ServiceSource};
+use super::{AddrClass, Handshake, IanaRange, NetnsInfo, OwnerUnknown, ProcessInfo, ServiceSource};
 
 /// Transport protocol of a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -183,6 +183,9 @@ pub struct RawSocket {
     pub bound_ifindex: Option<u32>,
     /// IPV6_V6ONLY of an IPv6 socket; `None` for IPv4 sockets or when the kernel did not say.
     pub v6only: Option<bool>,
+    /// The inode of the network namespace the socket lives in, when the run reads other
+    /// namespaces (`--netns`, `--all-netns`); `None` when only portscope's own is read.
+    pub netns: Option<u64>,
 }
 
 /// One (process, file descriptor) that holds a socket.
@@ -272,6 +275,11 @@ pub struct SocketEntry {
     pub exposure_interface: Option<String>,
     /// True for a wildcard bind.
     pub wildcard: bool,
+    /// The network namespace the socket lives in when the run reads other namespaces
+    /// (`--netns`, `--all-netns`); `null` when only portscope's own is read. Missing in
+    /// documents written before it existed (read as `null`).
+    #[serde(default)]
+    pub netns: Option<NetnsInfo>,
 }
 
 #[cfg(test)]
@@ -308,6 +316,7 @@ impl SocketEntry {
             exposure_address: None,
             exposure_interface: None,
             wildcard: local.is_unspecified(),
+            netns: None,
         }
     }
 }

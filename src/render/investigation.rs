@@ -120,6 +120,11 @@ pub fn write_report(out: &mut dyn Write, doc: &WhoDocument<'_>, style: Style) ->
             Columns {
                 states: true,
                 owners: true,
+                // Who holds the port in which namespace, when several have it (`--all-netns`).
+                netns: doc.sockets.iter().any(|s| {
+                    s.netns.as_ref().map(|n| n.inode)
+                        != doc.sockets[0].netns.as_ref().map(|n| n.inode)
+                }),
             },
             style,
         )?;

@@ -150,6 +150,7 @@ mod tests {
         let cols = table::Columns {
             states: true,
             owners: true,
+            netns: false,
         };
         let json = |out: &mut dyn Write| {
             let mut stream = json::ListStream::begin(out).unwrap();

@@ -287,6 +287,7 @@ mod tests {
         let cols = Columns {
             states: false,
             owners: true,
+            netns: false,
         };
         let log = std::cell::RefCell::new(Log::default());
         struct Out<'a>(&'a std::cell::RefCell<Log>);
@@ -343,6 +344,7 @@ mod tests {
             let cols = Columns {
                 states: false,
                 owners: true,
+                netns: false,
             };
             table::sockets(&mut table_text, shown, cols, Style::plain()).unwrap();
             let log = through_sink(Format::Table, shown, &warnings);

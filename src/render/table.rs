@@ -27,6 +27,8 @@ pub struct Columns {
     pub states: bool,
     /// Process columns (off with `--no-owners`).
     pub owners: bool,
+    /// The NETNS column: the rows span more than one network namespace (`--all-netns`).
+    pub netns: bool,
 }
 
 /// Write the listing table. Nothing is written for an empty list. Same as filling a [`Table`].
@@ -95,6 +97,12 @@ impl Table {
     pub fn push(&mut self, e: &SocketEntry) {
         let (cols, style) = (self.cols, self.style);
         let rows = &mut self.rows;
+        if cols.netns {
+            match &e.netns {
+                Some(ns) => rows.cell_display(Sanitized(ns)),
+                None => rows.cell(""),
+            }
+        }
         rows.cell(e.proto.as_str());
         if cols.states {
             rows.cell_display(e.state);
@@ -188,7 +196,11 @@ impl Table {
 
 /// The column names of a listing.
 fn header(cols: Columns) -> Vec<&'static str> {
-    let mut header = vec!["PROTO"];
+    let mut header = Vec::new();
+    if cols.netns {
+        header.push("NETNS");
+    }
+    header.push("PROTO");
     if cols.states {
         header.push("STATE");
     }
@@ -303,6 +315,7 @@ mod tests {
         let cols = Columns {
             states: false,
             owners: true,
+            netns: false,
         };
         insta::assert_snapshot!(render(&sample(), cols, None));
     }
@@ -316,6 +329,7 @@ mod tests {
         let cols = Columns {
             states: true,
             owners: false,
+            netns: false,
         };
         insta::assert_snapshot!(render(&rows, cols, None));
     }
@@ -325,6 +339,7 @@ mod tests {
         let cols = Columns {
             states: false,
             owners: true,
+            netns: false,
         };
         let text = render(&sample(), cols, Some(100));
         assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
@@ -336,6 +351,7 @@ mod tests {
         let cols = Columns {
             states: true,
             owners: true,
+            netns: false,
         };
         // The answer columns of the sample need 58 terminal columns.
         for width in [58, 60, 80, 100] {
@@ -391,10 +407,61 @@ mod tests {
     }
 
     #[test]
+    fn the_netns_column_leads_and_names_each_namespace() {
+        use crate::model::NetnsInfo;
+        let ns = |inode: u64, name: Option<&str>, host: bool| NetnsInfo {
+            inode,
+            name: name.map(str::to_owned),
+            pid: None,
+            container: None,
+            host,
+        };
+        let rows = vec![
+            SocketEntry {
+                netns: Some(ns(1, None, true)),
+                ..entry(22, "0.0.0.0")
+            },
+            SocketEntry {
+                netns: Some(ns(2, Some("blue"), false)),
+                ..entry(6379, "0.0.0.0")
+            },
+            SocketEntry {
+                netns: Some(ns(3, None, false)),
+                ..entry(80, "10.0.0.2")
+            },
+        ];
+        let cols = Columns {
+            states: false,
+            owners: false,
+            netns: true,
+        };
+        let text = render(&rows, cols, None);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("NETNS    PROTO"), "{text}");
+        assert!(lines[1].starts_with("host     tcp"), "{text}");
+        assert!(lines[2].starts_with("blue     tcp"), "{text}");
+        assert!(lines[3].starts_with("net:[3]  tcp"), "{text}");
+        // Without the column the table is as before.
+        let plain = render(
+            &rows,
+            Columns {
+                netns: false,
+                ..cols
+            },
+            None,
+        );
+        assert!(plain.starts_with("PROTO"), "{plain}");
+    }
+
+    #[test]
     fn no_line_is_wider_than_the_terminal() {
         for states in [false, true] {
             for owners in [false, true] {
-                let cols = Columns { states, owners };
+                let cols = Columns {
+                    states,
+                    owners,
+                    netns: states,
+                };
                 for color in [false, true] {
                     for width in 20..=200 {
                         let mut out = Vec::new();
@@ -427,6 +494,7 @@ mod tests {
         let cols = Columns {
             states: false,
             owners: true,
+            netns: false,
         };
         assert_eq!(render(&[], cols, None), "");
     }

@@ -180,6 +180,10 @@ pub fn event_line(
         clean(owners(s)),
         clean(detail(event))
     );
+    // A socket of another namespace (`--netns`, `--all-netns`) says which; the host's say nothing.
+    if let Some(ns) = s.netns.as_ref().filter(|n| !n.host) {
+        let _ = write!(rest, "  netns {}", clean(ns.to_string()));
+    }
     let time = time.rfc3339();
     let kind = event.kind.as_str();
     let plain = format!("{time:TIME_W$}  {kind:EVENT_W$}  {rest}");

@@ -391,3 +391,29 @@ fn audit_reports_a_finding_when_a_risky_listener_opens_or_becomes_public() {
     assert!(!events.contains(&("finding".into(), 23)), "{events:?}");
     drop((telnet, redis));
 }
+
+/// `watch --netns NAME` (run from the host namespace) sees a listener opened inside the
+/// namespace, labelled with it, and the host's own listeners not at all.
+#[test]
+fn watch_with_netns_sees_a_listener_opened_inside() {
+    let Some(ns) = Netns::create("wns") else {
+        return;
+    };
+    ns.addr("va", "10.64.0.2/24");
+    let watch = Watch::run(&["--json", "--netns", &ns.name]);
+    let host = TcpListener::bind("127.0.0.1:0").unwrap();
+    let inside = ns.run(|| TcpListener::bind("10.64.0.2:0").unwrap());
+    let port = port_of(inside.local_addr());
+    let event = watch.event(TWO_INTERVALS, "opened inside the namespace");
+    assert_eq!(event.event, "opened");
+    let socket = event.socket.unwrap();
+    assert_eq!(
+        socket.local_port, port,
+        "only the namespace's sockets: {socket:#?}"
+    );
+    let netns = socket.netns.unwrap();
+    assert_eq!(netns.name.as_deref(), Some(ns.name.as_str()));
+    assert!(!netns.host);
+    assert!(socket.processes.iter().any(|p| p.pid == std::process::id()));
+    drop((host, inside));
+}

@@ -22,12 +22,14 @@ use crate::model::{AddrClass, Finding, HostContext, OwnerUnknown, SocketEntry};
 use crate::model::{ServiceSource, Severity};
 
 mod gate;
+mod netns;
 mod owners;
 mod reach;
 mod report;
 
 #[cfg(test)]
 use gate::fails;
+pub use netns::{attach_namespaces, host_facing, publications};
 pub use owners::owner_cgroups;
 #[cfg(test)]
 pub use owners::owner_pids;

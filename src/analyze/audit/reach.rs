@@ -341,6 +341,8 @@ fn publication_finding(
             dual_stack: None,
             processes: receiver.map(|e| e.processes.clone()).unwrap_or_default(),
             owner_unknown_reason: receiver.and_then(|e| e.owner_unknown_reason),
+            netns: receiver.and_then(|e| e.netns.clone()),
+            published: Vec::new(),
         },
         why: rule.summary.clone(),
         why_codes: rule.why.clone(),

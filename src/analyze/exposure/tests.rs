@@ -28,6 +28,7 @@ fn sock(family: Family, addr: &str, v6only: Option<bool>, bound: Option<u32>) ->
         inode: Some(4242),
         bound_ifindex: bound,
         v6only,
+        netns: None,
     }
 }
 

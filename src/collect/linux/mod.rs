@@ -9,6 +9,7 @@
 //! a process before `kill` signals it.
 
 mod host;
+mod namespaces;
 mod netns;
 mod nft;
 pub(crate) mod pidfd;
@@ -18,6 +19,7 @@ mod procfs;
 mod sock_diag;
 mod units;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -28,22 +30,88 @@ use crate::collect::unix::{self, signal, users};
 use crate::collect::{CollectError, PROC_ROOT, Pinned, Platform, ProcView, files, interfaces};
 use crate::model::FirewallText;
 use crate::model::{
-    Family, ForeignListener, InterfaceAddr, OwnerRaw, OwnerScan, Phases, PidNamespace,
-    PortSettings, PortSpec, ProbeResult, ProcIdentity, ProcessInfo, Proto, RawSocket, Signal,
-    SignalError, SocketQuery, UnitFile,
+    Family, ForeignListener, InterfaceAddr, NetnsFacts, NetnsSelection, OwnerRaw, OwnerScan,
+    Phases, PidNamespace, PortSettings, PortSpec, ProbeResult, ProcIdentity, ProcessInfo, Proto,
+    RawSocket, Signal, SignalError, SocketQuery, UnitFile,
 };
 
-/// The Linux platform, reading processes through one proc root (`--proc-root`).
+/// The Linux platform, reading processes through one proc root (`--proc-root`) and sockets in
+/// the network namespaces of one selection (`--netns`, `--all-netns`).
 #[derive(Debug, Clone)]
 pub struct Linux {
     proc_root: PathBuf,
+    netns: NetnsSelection,
+    /// What the last socket table read of each namespace, and the namespaces it could not read.
+    namespaces_read: RefCell<(Vec<NetnsFacts>, Vec<String>)>,
 }
 
 impl Linux {
-    /// A backend reading processes through `proc_root` (usually [`PROC_ROOT`]).
+    /// A backend reading processes through `proc_root` (usually [`PROC_ROOT`]) and sockets in
+    /// the network namespaces `netns` selects ([`NetnsSelection::Own`]: portscope's own).
     #[must_use]
-    pub fn new(proc_root: PathBuf) -> Self {
-        Linux { proc_root }
+    pub fn with_netns(proc_root: PathBuf, netns: NetnsSelection) -> Self {
+        Linux {
+            proc_root,
+            netns,
+            namespaces_read: RefCell::new((Vec::new(), Vec::new())),
+        }
+    }
+
+    /// The sockets `query` asks for in every namespace of the selection, each tagged with its
+    /// namespace's inode; the facts of each namespace (interfaces listed inside it, the cgroup of
+    /// a process living there) are kept for [`Platform::network_namespaces`]. A namespace that
+    /// vanished meanwhile under `--all-netns` is a warning; the one `--netns` names is an error.
+    fn sockets_in_namespaces(&self, query: &SocketQuery) -> Result<Vec<RawSocket>, CollectError> {
+        if !unix::is_root() {
+            return Err(CollectError::NetnsNeedsRoot);
+        }
+        let found = namespaces::discover(&self.proc_root, &self.netns)?;
+        let mut out = Vec::new();
+        let mut facts = Vec::new();
+        let mut warnings = Vec::new();
+        for ns in &found {
+            let read = namespaces::in_namespace(ns, || (sockets(query), interfaces::interfaces()));
+            let (table, ifaces) = match read {
+                Ok(read) => read,
+                Err(source) if ns.own || matches!(self.netns, NetnsSelection::One { .. }) => {
+                    return Err(CollectError::Netns {
+                        what: ns.path.display().to_string(),
+                        source,
+                    });
+                }
+                Err(e) => {
+                    warnings.push(format!(
+                        "network namespace net:[{}] ({}) could not be read: {e}",
+                        ns.inode,
+                        ns.path.display()
+                    ));
+                    continue;
+                }
+            };
+            let mut table = table?;
+            for s in &mut table {
+                s.netns = Some(ns.inode);
+            }
+            out.extend(table);
+            let interfaces = ifaces.unwrap_or_else(|e| {
+                warnings.push(format!(
+                    "cannot list the interfaces of network namespace net:[{}]: {e}; exposure of \
+                     its wildcard binds is unknown",
+                    ns.inode
+                ));
+                Vec::new()
+            });
+            facts.push(NetnsFacts {
+                inode: ns.inode,
+                name: ns.name.clone(),
+                pid: ns.pid,
+                cgroup: ns.pid.and_then(|pid| process::cgroup(&self.proc_root, pid)),
+                own: ns.own,
+                interfaces,
+            });
+        }
+        *self.namespaces_read.borrow_mut() = (facts, warnings);
+        Ok(out)
     }
 
     /// The proc filesystem a per-process read goes through.
@@ -71,7 +139,13 @@ impl Platform for Linux {
                 source,
             })?;
         }
-        let mut table = phases.time("socket dump (netlink)", || sockets(query))?;
+        let mut table = if self.netns.is_other() {
+            phases.time("socket dump (netlink, every namespace)", || {
+                self.sockets_in_namespaces(query)
+            })?
+        } else {
+            phases.time("socket dump (netlink)", || sockets(query))?
+        };
         table.retain(|s| keep(s));
         let scan = if with_owners {
             let wanted: HashSet<u64> = table
@@ -98,6 +172,10 @@ impl Platform for Linux {
 
     fn interfaces(&self) -> Result<Vec<InterfaceAddr>, CollectError> {
         interfaces::interfaces()
+    }
+
+    fn network_namespaces(&self) -> (Vec<NetnsFacts>, Vec<String>) {
+        self.namespaces_read.borrow().clone()
     }
 
     /// Effective uid 0, or both CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH in the effective set

@@ -29,7 +29,8 @@
 //! and `INET_DIAG_SOCKOPT`) into a `Vec`: on a host with 40k sockets that is 120k allocations.
 //!
 //! Platform notes: only sockets of the caller's network namespace are visible (a listener inside
-//! a container's netns is not; that needs `setns` first). No privileges are needed: an
+//! a container's netns is not: `--netns`/`--all-netns` run this reader on a thread that entered
+//! the namespace first, see `namespaces.rs`). No privileges are needed: an
 //! unprivileged caller sees every socket of the namespace with its uid and inode.
 
 use std::io;
@@ -451,6 +452,7 @@ fn decode_socket(
         inode: Some(u64::from(header.inode)),
         bound_ifindex: (id.interface_id != 0).then_some(id.interface_id),
         v6only,
+        netns: None,
     }))
 }
 

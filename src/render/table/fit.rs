@@ -15,12 +15,13 @@ use super::rows::visible_width;
 
 /// Columns whose cells are cut (with `…`) when the table is wider than the terminal, in order,
 /// with the width each keeps at least.
-const SHRINKABLE: [(&str, usize); 5] = [
+const SHRINKABLE: [(&str, usize); 6] = [
     ("COMMAND", 12),
     ("SERVICE", 8),
     ("PROCESS", 8),
     ("USER", 6),
     ("EXPOSURE", 8),
+    ("NETNS", 10),
 ];
 
 /// Columns dropped whole, in order, when even the minimums of [`SHRINKABLE`] do not fit: a

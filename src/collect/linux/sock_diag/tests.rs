@@ -145,6 +145,7 @@ fn tcp_listener_appears_with_port_inode_and_uid() {
             inode: Some(inode(&listener)),
             bound_ifindex: None,
             v6only: None,
+            netns: None,
         }
     );
     assert!(
@@ -492,6 +493,7 @@ fn decodes_mapped_addresses_ifindex_and_attributes() {
             inode: Some(42),
             bound_ifindex: Some(3),
             v6only: Some(true),
+            netns: None,
         }]
     );
 }

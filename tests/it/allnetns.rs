@@ -1,0 +1,375 @@
+//! `--netns` and `--all-netns`: sockets in network namespaces the tests create, each labelled
+//! with its namespace, exposure judged on that namespace's interfaces, a "container" whose
+//! private wildcard bind is published by a forwarder in the host namespace (a python3 TCP
+//! forwarder named `docker-proxy` with docker-proxy's command line), and the audit's
+//! attribution. Every assertion filters on the test's own namespaces and ports, so other
+//! namespaces on the machine do not matter.
+
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+
+use portscope::model::{AddrClass, SocketEntry};
+
+use crate::common::*;
+
+/// The sockets of `doc` in the namespace named `name`.
+fn in_ns<'a>(doc: &'a ListDoc, name: &str) -> Vec<&'a SocketEntry> {
+    doc.sockets
+        .iter()
+        .filter(|s| s.netns.as_ref().and_then(|n| n.name.as_deref()) == Some(name))
+        .collect()
+}
+
+/// A process living in `ns` (so the namespace is found through /proc too), killed on drop.
+fn resident(ns: &Netns) -> Child {
+    let child = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "sleep", "60"])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn sleep in netns");
+    let child = Child(child);
+    // `ip netns exec` execs sleep after setns: wait until the pid's namespace is the new one.
+    let want = std::fs::metadata(format!("/run/netns/{}", ns.name)).unwrap();
+    for _ in 0..200 {
+        if let Ok(meta) = std::fs::metadata(format!("/proc/{}/ns/net", child.pid())) {
+            use std::os::unix::fs::MetadataExt;
+            if meta.ino() == want.ino() {
+                return child;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("sleep never entered {}", ns.name);
+}
+
+#[test]
+fn all_netns_labels_each_namespace_once_with_its_own_exposure() {
+    let Some(a) = Netns::create("alla") else {
+        return;
+    };
+    let Some(b) = Netns::create("allb") else {
+        return;
+    };
+    a.addr("va", "10.61.0.2/24");
+    b.addr("va", "11.22.33.44/24");
+    let sleeper = resident(&a);
+    let (la, lb) = (
+        a.run(|| TcpListener::bind("0.0.0.0:0").unwrap()),
+        b.run(|| TcpListener::bind("0.0.0.0:0").unwrap()),
+    );
+    let host = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (pa, pb, ph) = (
+        port_of(la.local_addr()),
+        port_of(lb.local_addr()),
+        port_of(host.local_addr()),
+    );
+
+    let doc = list_json(&["--all-netns", "-t"]);
+    // A is found by its /run/netns name and by the pid living there: counted once.
+    let rows_a = in_ns(&doc, &a.name);
+    assert_eq!(rows_a.len(), 1, "{rows_a:#?}");
+    let sa = rows_a[0];
+    assert_eq!(sa.local_port, pa);
+    let ns_a = sa.netns.as_ref().unwrap();
+    assert!(!ns_a.host);
+    assert_eq!(ns_a.pid, Some(sleeper.pid()), "the process living there");
+    assert_eq!(sa.exposure, Some(AddrClass::Private), "{sa:#?}");
+    assert_eq!(sa.exposure_address, Some(ip("10.61.0.2")));
+    assert_eq!(sa.exposure_interface.as_deref(), Some("va"));
+    assert!(sa.processes.iter().any(|p| p.pid == std::process::id()));
+    let rows_b = in_ns(&doc, &b.name);
+    assert_eq!(rows_b.len(), 1, "{rows_b:#?}");
+    assert_eq!(rows_b[0].local_port, pb);
+    assert_eq!(rows_b[0].exposure, Some(AddrClass::Public));
+    assert_eq!(
+        rows_b[0].netns.as_ref().unwrap().pid,
+        None,
+        "nothing lives in B"
+    );
+    // Each namespace once: no inode under two labels, no socket twice.
+    let inodes: std::collections::BTreeSet<u64> = doc
+        .sockets
+        .iter()
+        .filter_map(|s| s.netns.as_ref())
+        .filter(|n| n.name.as_deref() == Some(a.name.as_str()))
+        .map(|n| n.inode)
+        .collect();
+    assert_eq!(inodes.len(), 1);
+    let mut keys: Vec<_> = doc
+        .sockets
+        .iter()
+        .map(|s| (s.inode, s.local_port))
+        .collect();
+    let all = keys.len();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), all, "a socket listed twice");
+    // The host's own listener is in the host namespace.
+    let sh = doc.sockets.iter().find(|s| s.local_port == ph).unwrap();
+    assert!(sh.netns.as_ref().unwrap().host);
+
+    // The table has a NETNS column naming each.
+    let out = portscope(&["--all-netns", "-t", "--port", &format!("{pa},{pb},{ph}")]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("NETNS "), "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&a.name) && l.contains(&pa.to_string())),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("host ") && l.contains(&ph.to_string())),
+        "{text}"
+    );
+
+    // Without the flags nothing changes: no column, every `netns` null.
+    let plain = list_json(&["-t", "--port", &ph.to_string()]);
+    assert!(!plain.sockets.is_empty());
+    assert!(plain.sockets.iter().all(|s| s.netns.is_none()));
+    let out = portscope(&["-t", "--port", &ph.to_string()]);
+    assert!(String::from_utf8(out.stdout).unwrap().starts_with("PROTO "));
+    drop((la, lb, host));
+}
+
+#[test]
+fn netns_by_name_and_by_pid() {
+    let Some(a) = Netns::create("one") else {
+        return;
+    };
+    a.addr("va", "10.62.0.2/24");
+    let sleeper = resident(&a);
+    let inside = a.run(|| TcpListener::bind("10.62.0.2:0").unwrap());
+    let host = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (pi, ph) = (port_of(inside.local_addr()), port_of(host.local_addr()));
+    let pid = sleeper.pid().to_string();
+    let path = format!("/run/netns/{}", a.name);
+    for target in [a.name.as_str(), pid.as_str(), path.as_str()] {
+        let doc = list_json(&["--netns", target, "-t"]);
+        let s = doc
+            .sockets
+            .iter()
+            .find(|s| s.local_port == pi)
+            .unwrap_or_else(|| panic!("--netns {target}: {:#?}", doc.sockets));
+        let ns = s.netns.as_ref().unwrap();
+        assert_eq!(
+            ns.name.as_deref(),
+            Some(a.name.as_str()),
+            "--netns {target}"
+        );
+        assert_eq!(ns.pid, Some(sleeper.pid()));
+        assert_eq!(s.exposure, Some(AddrClass::Private));
+        assert!(
+            doc.sockets.iter().all(|s| s.local_port != ph),
+            "--netns {target} shows the host's sockets"
+        );
+        // One namespace: no NETNS column.
+        let out = portscope(&["--netns", target, "-t"]);
+        assert!(String::from_utf8(out.stdout).unwrap().starts_with("PROTO "));
+    }
+    // who finds the holder inside, and does not probe the host for it.
+    let (code, doc) = who_json(&[&pi.to_string(), "--netns", &a.name]);
+    assert_eq!(code, Some(0));
+    assert_eq!(doc.sockets.len(), 1);
+    assert!(doc.bind_probe.is_empty());
+    // A namespace that does not exist is one error line, exit 2.
+    let out = portscope(&["--netns", "ps-no-such-namespace"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("/run/netns/ps-no-such-namespace"), "{err}");
+    // kill does not take it.
+    let out = portscope(&["kill", "1", "--netns", &a.name]);
+    assert_eq!(out.status.code(), Some(2));
+    drop((inside, host));
+}
+
+#[test]
+fn netns_without_root_is_one_line_and_exit_2() {
+    if !is_root() || !have("setpriv") {
+        skip("needs root and setpriv to run portscope as nobody");
+        return;
+    }
+    for flag in [&["--all-netns"][..], &["--netns", "1"][..]] {
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", bin()])
+            .args(flag)
+            .output()
+            .expect("setpriv");
+        assert_eq!(out.status.code(), Some(2), "{flag:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("need root"), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+/// A python3 TCP forwarder in the host namespace that looks like docker-proxy: process name
+/// `docker-proxy` (prctl PR_SET_NAME) and its command line's flags.
+const FORWARDER: &str = r#"
+import ctypes, socket, sys, threading
+ctypes.CDLL(None).prctl(15, b"docker-proxy", 0, 0, 0)
+args = sys.argv[1:]
+def flag(n): return args[args.index("-" + n) + 1]
+s = socket.socket()
+s.bind((flag("host-ip"), int(flag("host-port"))))
+s.listen()
+print("ready", flush=True)
+def pipe(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d: break
+            b.sendall(d)
+    except OSError: pass
+    finally: b.close()
+while True:
+    c, _ = s.accept()
+    try: t = socket.create_connection((flag("container-ip"), int(flag("container-port"))), timeout=2)
+    except OSError:
+        c.close(); continue
+    threading.Thread(target=pipe, args=(c, t), daemon=True).start()
+    threading.Thread(target=pipe, args=(t, c), daemon=True).start()
+"#;
+
+fn forwarder(host_port: u16, container_ip: &str, container_port: u16) -> Child {
+    use std::io::BufRead;
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            FORWARDER,
+            "-proto",
+            "tcp",
+            "-host-ip",
+            "0.0.0.0",
+            "-host-port",
+        ])
+        .arg(host_port.to_string())
+        .args(["-container-ip", container_ip, "-container-port"])
+        .arg(container_port.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    Child(child)
+}
+
+#[derive(serde::Deserialize)]
+struct AuditDoc {
+    findings: Vec<serde_json::Value>,
+}
+
+fn audit_json(args: &[&str]) -> AuditDoc {
+    let mut all = vec!["audit", "--json"];
+    all.extend_from_slice(args);
+    let out = portscope(&all);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("audit JSON")
+}
+
+fn findings_in<'a>(doc: &'a AuditDoc, ns: &str) -> Vec<&'a serde_json::Value> {
+    doc.findings
+        .iter()
+        .filter(|f| f["netns"]["name"] == ns)
+        .collect()
+}
+
+#[test]
+fn audit_links_a_published_container_port_to_its_forwarder() {
+    if !have("python3") {
+        skip("needs python3 for the forwarder");
+        return;
+    }
+    let Some(c) = Netns::create("ctr") else {
+        return;
+    };
+    let Some(d) = Netns::create("priv") else {
+        return;
+    };
+    // The "container": a private address, Redis on its wildcard, published by the forwarder.
+    c.addr("va", "10.63.0.2/24");
+    // Another namespace with a public address inside and nothing publishing it.
+    d.addr("va", "11.22.33.44/24");
+    let redis_c = c.run(|| TcpListener::bind("0.0.0.0:6379").unwrap());
+    let redis_d = d.run(|| TcpListener::bind("0.0.0.0:6379").unwrap());
+    let host_port = free_port();
+    let fwd = forwarder(host_port, "10.63.0.2", 6379);
+
+    // The published host socket's exposure, as the listing judges it.
+    let host = list_json(&["-t", "--port", &host_port.to_string()]);
+    let published = host
+        .sockets
+        .iter()
+        .find(|s| s.processes.iter().any(|p| p.pid == fwd.pid()))
+        .unwrap_or_else(|| panic!("forwarder not listed: {:#?}", host.sockets));
+    assert_eq!(published.processes[0].name.as_deref(), Some("docker-proxy"));
+    let host_exposure = serde_json::to_value(published.exposure).unwrap();
+
+    let doc = audit_json(&["--all-netns"]);
+    let fc = findings_in(&doc, &c.name);
+    assert_eq!(fc.len(), 1, "{fc:#?}");
+    let f = fc[0];
+    assert_eq!(f["port"], 6379);
+    assert_eq!(f["rule"], "exposed-redis");
+    assert_eq!(f["netns"]["host"], false);
+    assert_eq!(f["published"][0]["forwarder"], "docker-proxy");
+    assert_eq!(f["published"][0]["pid"], fwd.pid());
+    assert_eq!(f["published"][0]["port"], host_port);
+    assert_eq!(
+        f["exposure"], host_exposure,
+        "the published socket's exposure"
+    );
+    let notes = f["notes"].to_string();
+    assert!(
+        notes.contains("published on the host by docker-proxy"),
+        "{notes}"
+    );
+
+    // Unpublished: public inside its namespace, judged host-internal (private).
+    let fd = findings_in(&doc, &d.name);
+    assert_eq!(fd.len(), 1, "{fd:#?}");
+    assert_eq!(fd[0]["exposure"], "private");
+    assert_eq!(fd[0]["severity"], "medium", "high lowered one step");
+    assert!(fd[0].get("published").is_none());
+    assert!(
+        fd[0]["notes"]
+            .to_string()
+            .contains("no forwarder in the host namespace")
+    );
+    // The listing keeps each namespace's own exposure.
+    let list = list_json(&["--all-netns", "-t", "--port", "6379"]);
+    assert_eq!(in_ns(&list, &d.name)[0].exposure, Some(AddrClass::Public));
+    assert_eq!(in_ns(&list, &c.name)[0].exposure, Some(AddrClass::Private));
+
+    // --netns NAME: the container's findings only, still linked to the host's forwarder.
+    let one = audit_json(&["--netns", &c.name]);
+    assert!(!one.findings.is_empty());
+    assert!(
+        one.findings
+            .iter()
+            .all(|f| f["netns"]["name"] == c.name.as_str()),
+        "{:#?}",
+        one.findings
+    );
+    assert_eq!(one.findings[0]["published"][0]["port"], host_port);
+    // The audit without the flags is as before: no netns, nothing published.
+    let plain = audit_json(&[]);
+    assert!(
+        plain
+            .findings
+            .iter()
+            .all(|f| f.get("netns").is_none() && f.get("published").is_none())
+    );
+    drop((redis_c, redis_d, fwd));
+}
