@@ -130,6 +130,10 @@ pub enum CollectError {
         "--netns and --all-netns need root: entering another network namespace (setns) takes \
          CAP_SYS_ADMIN; run with sudo"
     )]
+    #[cfg_attr(
+        not(target_os = "linux"),
+        expect(dead_code, reason = "only Linux has network namespaces")
+    )]
     NetnsNeedsRoot,
     /// `--netns` or `--all-netns` where the backend cannot enter namespaces.
     #[error("--netns and --all-netns need the Linux sock_diag backend (--backend auto on Linux)")]
