@@ -29,8 +29,8 @@ typedef __u16 __be16;
 typedef __u32 __be32;
 typedef __u32 __wsum;
 
-// From the kernel's UAPI (include/uapi/linux/bpf.h), the one constant used.
-enum bpf_map_type { BPF_MAP_TYPE_HASH = 1 };
+// From the kernel's UAPI (include/uapi/linux/bpf.h), the constants used.
+enum bpf_map_type { BPF_MAP_TYPE_HASH = 1, BPF_MAP_TYPE_ARRAY = 2 };
 
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -91,16 +91,34 @@ struct record {
 	__u64 inode;
 };
 
-// Set by the loader before load: nonzero means emit only sockets whose inode is in `wanted`.
-const volatile __u32 filter_inodes = 0;
-
-// The wanted socket inodes (value unused); the loader sizes it to the set it fills in.
+// The wanted socket inodes (value unused). The loader sizes it when it loads the program and
+// refills it before each read.
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
 	__type(key, __u64);
 	__type(value, __u8);
 } wanted SEC(".maps");
+
+// Per-run state, zeroed by the loader before each read:
+//   [STATE_LAST_TASK] the task of the previous call (a task's files come one after another),
+//   [STATE_PROCESSES] the processes whose descriptor table was walked (the /proc scan's
+//                     "processes scanned"; it only matters whether it is zero),
+//   [STATE_FILTER]    nonzero: emit only the sockets in `wanted` (set by the loader).
+#define STATE_LAST_TASK 0
+#define STATE_PROCESSES 1
+#define STATE_FILTER 2
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 3);
+	__type(key, __u32);
+	__type(value, __u64);
+} state SEC(".maps");
+
+static __always_inline __u64 *slot(__u32 key)
+{
+	return bpf_map_lookup_elem(&state, &key);
+}
 
 // The number of `task` at level `level` of the PID namespace hierarchy, or 0 when `task` is
 // not visible there (the iterator only visits visible tasks; this is the defensive case).
@@ -133,13 +151,25 @@ int task_file(struct bpf_iter__task_file *ctx)
 	__u64 ino;
 	__u16 mode;
 
+	__u64 *last, *processes, *filter;
+
 	if (!task || !file)
 		return 0;
+	last = slot(STATE_LAST_TASK);
+	processes = slot(STATE_PROCESSES);
+	filter = slot(STATE_FILTER);
+	if (!last || !processes || !filter)
+		return 0;
+	if (*last != (__u64)task) {
+		*last = (__u64)task;
+		if (BPF_CORE_READ(task, group_leader) == task)
+			*processes += 1;
+	}
 	mode = BPF_CORE_READ(file, f_inode, i_mode);
 	if ((mode & S_IFMT) != S_IFSOCK)
 		return 0;
 	ino = BPF_CORE_READ(file, f_inode, i_ino);
-	if (filter_inodes && !bpf_map_lookup_elem(&wanted, &ino))
+	if (*filter && !bpf_map_lookup_elem(&wanted, &ino))
 		return 0;
 
 	leader = BPF_CORE_READ(task, group_leader);

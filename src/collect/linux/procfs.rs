@@ -98,6 +98,55 @@ pub fn scan_owners(proc_root: &Path, wanted: Option<&HashSet<u64>>) -> OwnerScan
     scan
 }
 
+/// Which processes' descriptors the `/proc` scan could not read (sorted), and how many fd
+/// directories it could open: what [`scan_owners`] reports as `denied` and
+/// `processes_scanned`, found by reading one link per process instead of all of them. The
+/// denial is the kernel's ptrace access check, made per process, so one link tells. For a
+/// scan that did not go through `/proc` (the BPF iterator) and must report the same.
+#[must_use]
+pub fn denied(proc_root: &Path) -> (Vec<u32>, usize) {
+    let (Ok(pids), Ok(root)) = (list_pids(proc_root), File::open(proc_root)) else {
+        return (Vec::new(), 0);
+    };
+    let mut buf = Buffers::new();
+    let mut denied = Vec::new();
+    let mut scanned = 0;
+    for pid in pids {
+        buf.rel.clear();
+        let _ = write!(buf.rel, "{pid}/fd\0");
+        let dir = match open_dir_at(&root, &buf.rel) {
+            Ok(dir) => dir,
+            Err(err) => {
+                if err.kind() == io::ErrorKind::PermissionDenied {
+                    denied.push(pid);
+                }
+                continue;
+            }
+        };
+        scanned += 1;
+        let mut refused = false;
+        let mut tried = false;
+        let link = &mut buf.link;
+        let listed = for_each_entry(&dir, &mut buf.dirents, |name| {
+            if tried || parse_u32(name.to_bytes()).is_none() {
+                return;
+            }
+            match readlinkat(&dir, name, link) {
+                Ok(_) => tried = true,
+                Err(err) if err.kind() == io::ErrorKind::PermissionDenied => {
+                    (tried, refused) = (true, true);
+                }
+                // Closed in between: try the next one.
+                Err(_) => {}
+            }
+        });
+        if refused || listed.is_err_and(|e| e.kind() == io::ErrorKind::PermissionDenied) {
+            denied.push(pid);
+        }
+    }
+    (denied, scanned)
+}
+
 /// Numeric entries of `proc_root`, sorted.
 ///
 /// # Errors
@@ -391,6 +440,16 @@ mod tests {
         }));
         // Only the wanted inode was recorded.
         assert_eq!(scan.by_inode.len(), 1);
+    }
+
+    #[test]
+    fn denied_probe_agrees_with_the_scan() {
+        let scan = scan_owners(Path::new(PROC_ROOT), None);
+        let (denied, scanned) = denied(Path::new(PROC_ROOT));
+        // Processes come and go between the two passes; the ones denied are stable (pid 1 on
+        // this project's machines, none elsewhere).
+        assert_eq!(denied.contains(&1), scan.denied.contains(&1));
+        assert!(scanned > 0);
     }
 
     #[test]
