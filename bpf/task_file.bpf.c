@@ -7,7 +7,7 @@
 //
 // Build (the committed bpf/task_file.bpf.o is this, .ci/run rebuilds it and checks it loads
 // and agrees with the /proc scan):
-//   clang -target bpf -g -O2 -c bpf/task_file.bpf.c -o bpf/task_file.bpf.o
+//   scripts/build-bpf   (clang -target bpf -g -O2, then llvm-strip -g: DWARF out, BTF kept)
 //
 // No generated vmlinux.h: the few kernel structs read are declared below with
 // preserve_access_index, so libbpf/aya relocate each field to this kernel's layout (CO-RE)

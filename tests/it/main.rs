@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod audit;
+mod bpf;
 mod check;
 mod common;
 mod daemons;
