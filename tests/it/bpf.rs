@@ -29,7 +29,9 @@ fn bpf_usable() -> bool {
 
 /// The holders of each of the given ports' 127.0.0.1 sockets: (proto, port, state) → sorted
 /// (pid, fds), plus the owner-unknown reason.
-type Owners = BTreeMap<String, (Vec<(u32, Option<Vec<u32>>)>, Option<String>)>;
+type Owners = BTreeMap<String, Row>;
+/// One socket's holders (pid, fds) and owner-unknown reason.
+type Row = (Vec<(u32, Option<Vec<u32>>)>, Option<String>);
 
 fn owners(doc: &ListDoc, ports: &[u16]) -> Owners {
     doc.sockets
@@ -178,9 +180,7 @@ fn bpf_and_proc_scans_report_the_same_holders() {
         );
         // Every kind of socket the world made is there, with the holders it should have.
         // (The leaderless process, forked last, inherited the others' sockets too.)
-        let holds = |h: &(Vec<(u32, Option<Vec<u32>>)>, Option<String>), pid| {
-            h.0.iter().any(|(p, _)| *p == pid)
-        };
+        let holds = |h: &Row, pid| h.0.iter().any(|(p, _)| *p == pid);
         let shared = port_key(&proc, line["ports"]["shared"].as_u64(), "Listen");
         assert!(pids.iter().all(|&p| holds(&shared, p)), "{shared:?}");
         let passed = port_key(&proc, line["ports"]["passed"].as_u64(), "Listen");
@@ -209,11 +209,7 @@ fn bpf_and_proc_scans_report_the_same_holders() {
     drop(world);
 }
 
-fn port_key(
-    owners: &Owners,
-    port: Option<u64>,
-    state: &str,
-) -> (Vec<(u32, Option<Vec<u32>>)>, Option<String>) {
+fn port_key(owners: &Owners, port: Option<u64>, state: &str) -> Row {
     let port = port.unwrap();
     owners
         .iter()
