@@ -11,7 +11,8 @@
 //
 // No generated vmlinux.h: the few kernel structs read are declared below with
 // preserve_access_index, so libbpf/aya relocate each field to this kernel's layout (CO-RE)
-// through /sys/kernel/btf/vmlinux.
+// through /sys/kernel/btf/vmlinux. A struct or member added here must be added to the list in
+// src/collect/linux/btf_slim.rs (STRUCTS), which keeps only what is listed.
 //
 // What it must match (src/collect/linux/procfs.rs): /proc/PID/fd is the thread-group
 // leader's descriptor table, so a thread with a table of its own is skipped, unless the
@@ -71,18 +72,20 @@ struct file {
 	struct inode *f_inode;
 } __attribute__((preserve_access_index));
 
+// The iterator's context and meta data are a fixed ABI (64-bit slots), read as declared: no
+// relocation, so the loader's slim BTF (src/collect/linux/btf_slim.rs) need not carry them.
 struct bpf_iter_meta {
 	struct seq_file *seq;
 	__u64 session_id;
 	__u64 seq_num;
-} __attribute__((preserve_access_index));
+};
 
 struct bpf_iter__task_file {
 	struct bpf_iter_meta *meta;
 	struct task_struct *task;
 	__u32 fd;
 	struct file *file;
-} __attribute__((preserve_access_index));
+};
 
 // One record; the loader reads the same 16-byte layout (native endianness).
 struct record {

@@ -22,13 +22,18 @@ use std::time::Instant;
 
 use aya::maps::{Array, HashMap as BpfHashMap, MapData};
 use aya::programs::Iter;
-use aya::{Btf, Ebpf, EbpfLoader};
+use aya::{Btf, Ebpf, EbpfLoader, Endianness};
+
+use super::btf_slim;
 
 use crate::model::{FdRef, OwnerScan, Phases};
 
 /// The compiled program (`bpf/task_file.bpf.c`, built by `.ci/run` with
 /// `clang -target bpf -g -O2`), aligned for the ELF parser.
 static OBJECT: &[u8] = aya::include_bytes_aligned!("../../../bpf/task_file.bpf.o");
+
+/// The kernel's own type information, which CO-RE relocates the program against.
+const KERNEL_BTF: &str = "/sys/kernel/btf/vmlinux";
 
 /// Up to this many wanted inodes are filtered in the kernel; above it every socket record is
 /// read and filtered here (filling the map would cost one syscall per inode, more than reading
@@ -125,8 +130,13 @@ pub fn same_pid_namespace(proc_root: &Path) -> bool {
 /// Load the object with this kernel's BTF (CO-RE relocations), size the wanted map and load
 /// the program as a `task_file` iterator.
 fn load() -> Result<Loaded, String> {
-    let btf =
-        Btf::from_sys_fs().map_err(|e| format!("no kernel BTF (/sys/kernel/btf/vmlinux): {e}"))?;
+    // The slim BTF (btf_slim.rs): what the relocations and the attach point need, parsed in
+    // a few milliseconds instead of the whole kernel's ~50.
+    let raw =
+        std::fs::read(KERNEL_BTF).map_err(|e| format!("no kernel BTF ({KERNEL_BTF}): {e}"))?;
+    let btf = Btf::parse(&btf_slim::slim(&raw)?, Endianness::default())
+        .map_err(|e| format!("cannot parse the kernel BTF: {}", chain(&e)))?;
+    drop(raw);
     let mut ebpf = EbpfLoader::new()
         .btf(Some(&btf))
         .map_max_entries("wanted", KERNEL_FILTER_MAX)

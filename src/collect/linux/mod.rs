@@ -9,6 +9,7 @@
 //! a process before `kill` signals it.
 
 mod bpf_iter;
+mod btf_slim;
 mod host;
 mod netns;
 mod nft;
