@@ -67,7 +67,8 @@ impl Linux {
 
     /// The holders of the `wanted` socket inodes (every socket with `None`), by the scan
     /// `--owner-scan` chooses: `auto` tries the BPF iterator where its answer is the `/proc`
-    /// scan's (this PID namespace's `/proc`, privileged) and falls back silently.
+    /// scan's (this PID namespace's `/proc`, privileged) and it pays (enough open files on
+    /// the system), and falls back silently.
     ///
     /// # Errors
     /// Only under `--owner-scan bpf`, saying why the iterator cannot run.
@@ -101,6 +102,7 @@ impl Linux {
             OwnerScanMode::Auto
                 if own_proc
                     && self.privileged()
+                    && bpf_iter::worth_loading(&self.proc_root)
                     && bpf_iter::same_pid_namespace(&self.proc_root) =>
             {
                 match self.bpf.scan(wanted, phases) {
