@@ -125,19 +125,21 @@ pub fn denied(proc_root: &Path) -> (Vec<u32>, usize) {
         };
         scanned += 1;
         let mut refused = false;
-        let mut tried = false;
         let link = &mut buf.link;
-        let listed = for_each_entry(&dir, &mut buf.dirents, |name| {
-            if tried || parse_u32(name.to_bytes()).is_none() {
-                return;
+        // A small buffer: the kernel lists only as many descriptors as fit, and reading stops
+        // at the first link read (a full listing costs ~1 µs per descriptor).
+        let listed = for_each_entry_while(&dir, &mut buf.dirents[..FIRST_ENTRIES_WORDS], |name| {
+            if parse_u32(name.to_bytes()).is_none() {
+                return true;
             }
             match readlinkat(&dir, name, link) {
-                Ok(_) => tried = true,
+                Ok(_) => false,
                 Err(err) if err.kind() == io::ErrorKind::PermissionDenied => {
-                    (tried, refused) = (true, true);
+                    refused = true;
+                    false
                 }
                 // Closed in between: try the next one.
-                Err(_) => {}
+                Err(_) => true,
             }
         });
         if refused || listed.is_err_and(|e| e.kind() == io::ErrorKind::PermissionDenied) {
@@ -301,6 +303,9 @@ fn scan_threads(proc_root: &Path, pids: &[u32], wanted: Option<&HashSet<u64>>) -
     part
 }
 
+/// The `getdents64` buffer of [`denied`], in 8-byte words (512 bytes: about 20 entries).
+const FIRST_ENTRIES_WORDS: usize = 64;
+
 /// Size of the `getdents64` buffer in 8-byte words (32 KiB: one call for ~1,300 fds).
 const DIRENT_BUF_WORDS: usize = 4096;
 
@@ -327,9 +332,23 @@ fn open_dir_at(root: &File, rel: &str) -> io::Result<File> {
 /// `getdents64` calls: one buffer for the whole scan, no allocation per entry, and no second
 /// `open` of the directory as `std::fs::read_dir` would need next to the fd `readlinkat` uses.
 fn for_each_entry(dir: &File, buf: &mut [u64], mut each: impl FnMut(&CStr)) -> io::Result<()> {
+    for_each_entry_while(dir, buf, |name| {
+        each(name);
+        true
+    })
+}
+
+/// [`for_each_entry`] that stops reading the directory once `each` returns false (after the
+/// rest of the buffer already read).
+fn for_each_entry_while(
+    dir: &File,
+    buf: &mut [u64],
+    mut each: impl FnMut(&CStr) -> bool,
+) -> io::Result<()> {
     // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, then the NUL-terminated name.
     const NAME_OFFSET: usize = 19;
     let capacity = buf.len() * 8;
+    let mut going = true;
     loop {
         // SAFETY: `dir` is an open directory fd and `buf` is writable for `capacity` bytes.
         let n = unsafe {
@@ -361,9 +380,12 @@ fn for_each_entry(dir: &File, buf: &mut [u64], mut each: impl FnMut(&CStr)) -> i
                 return Err(io::ErrorKind::InvalidData.into());
             };
             if let Ok(name) = CStr::from_bytes_until_nul(&record[NAME_OFFSET..]) {
-                each(name);
+                going &= each(name);
             }
             off += reclen;
+        }
+        if !going {
+            return Ok(());
         }
     }
 }
