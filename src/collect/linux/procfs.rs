@@ -100,7 +100,8 @@ pub fn scan_owners(proc_root: &Path, wanted: Option<&HashSet<u64>>) -> OwnerScan
 
 /// Which processes' descriptors the `/proc` scan could not read (sorted), and how many fd
 /// directories it could open: what [`scan_owners`] reports as `denied` and
-/// `processes_scanned`, found by reading one link per process instead of all of them. The
+/// `processes_scanned`, found by reading one link per process (`PID/cwd`, and only when that is
+/// refused the first descriptor's) instead of every descriptor's. The
 /// denial is the kernel's ptrace access check, made per process, so one link tells. For a
 /// scan that did not go through `/proc` (the BPF iterator) and must report the same.
 #[must_use]
@@ -112,6 +113,20 @@ pub fn denied(proc_root: &Path) -> (Vec<u32>, usize) {
     let mut denied = Vec::new();
     let mut scanned = 0;
     for pid in pids {
+        // First one `readlink` of `PID/cwd`: the kernel makes the same ptrace access check for
+        // it as for the descriptors' links, so a process it allows is not denied (one syscall
+        // instead of an open, a listing and a readlink). Only a refused one is checked the
+        // `/proc` scan's way, since that counts a process without descriptors as readable.
+        buf.rel.clear();
+        let _ = write!(buf.rel, "{pid}/cwd\0");
+        let refused_cwd = CStr::from_bytes_with_nul(buf.rel.as_bytes()).is_ok_and(|path| {
+            readlinkat(&root, path, &mut buf.link)
+                .is_err_and(|e| e.kind() == io::ErrorKind::PermissionDenied)
+        });
+        if !refused_cwd {
+            scanned += 1;
+            continue;
+        }
         buf.rel.clear();
         let _ = write!(buf.rel, "{pid}/fd\0");
         let dir = match open_dir_at(&root, &buf.rel) {
