@@ -387,3 +387,37 @@ fn committed_bpf_object_is_built_from_its_source() {
         );
     }
 }
+
+/// Unprivileged, `--owner-scan bpf` fails with one line naming the loader's refusal, and the
+/// default (`auto`) quietly reads `/proc`, with the same output as `--owner-scan proc`.
+#[test]
+fn unprivileged_bpf_fails_with_the_reason_and_auto_falls_back() {
+    if !is_root() && skip("needs root to drop to another user") {
+        return;
+    }
+    if !have("setpriv") && skip("setpriv (util-linux) is not installed") {
+        return;
+    }
+    let nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", bin()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = nobody(&["--owner-scan", "bpf", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--owner-scan bpf") && err.contains("--owner-scan proc"),
+        "{err}"
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = port_of(listener.local_addr()).to_string();
+    let auto = nobody(&["--port", &port, "--color", "never"]);
+    let proc = nobody(&["--port", &port, "--color", "never", "--owner-scan", "proc"]);
+    assert_eq!(auto.status.code(), Some(0));
+    assert_eq!(auto.stdout, proc.stdout);
+    assert_eq!(auto.stderr, proc.stderr);
+}
