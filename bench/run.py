@@ -7,7 +7,9 @@ What it does, in order:
      C established TCP connections (both ends held by the worker) and U bound UDP sockets,
      plus K idle processes (`sleep`);
   3. checks that portscope's listening set equals ss's ((proto, port, pids) from
-     `portscope --json` vs `ss -tulpnH`) and fails loudly if not;
+     `portscope --json` vs `ss -tulpnH`), and that its two owner scans (`--owner-scan bpf`, the
+     default as root, and `--owner-scan proc`) name the same holders of every socket, and
+     fails loudly if not;
   4. times, side by side and in alternating order, the listening view, a single-port lookup and
      the all-states view (table and `--all --json`), plus the peak memory of each command (GNU
      time %M);
@@ -330,9 +332,9 @@ def ss_listening_set() -> set:
     return result
 
 
-def portscope_listening_set(portscope: str) -> set:
+def portscope_listening_set(portscope: str, extra: tuple = ()) -> set:
     out = subprocess.run(
-        [portscope, "--json"], capture_output=True, text=True
+        [portscope, "--json", *extra], capture_output=True, text=True
     ).stdout
     doc = json.loads(out)
     return {
@@ -369,6 +371,41 @@ def check_listening(portscope: str, tries: int = 5) -> tuple[bool, str]:
     return True, f"check inconclusive after {tries} tries ({last}); not counted as a mismatch"
 
 
+def owner_pairs(portscope: str, scan: str) -> tuple[set, int]:
+    """Every (proto, inode, pid, fds) of `portscope --all --json --owner-scan SCAN`."""
+    r = subprocess.run([portscope, "--all", "--json", "--owner-scan", scan],
+                       capture_output=True, text=True)
+    if r.returncode not in (0, 1):
+        return set(), -1
+    doc = json.loads(r.stdout)
+    return {
+        (s["proto"], s.get("inode"), p["pid"], tuple(p.get("fds") or ()))
+        for s in doc["sockets"]
+        for p in s.get("processes") or []
+    }, len(doc["sockets"])
+
+
+def check_owner_scans(portscope: str, tries: int = 5) -> tuple[bool, str]:
+    """`--owner-scan bpf` and `--owner-scan proc` must name the same holders of every socket
+    (issue 14). Skipped where the BPF scan cannot run (not root, no BTF)."""
+    if subprocess.run([portscope, "--owner-scan", "bpf", "--port", "1"],
+                      capture_output=True).returncode not in (0, 1):
+        return True, "BPF owner scan unavailable here: comparison skipped"
+    last = ""
+    for _ in range(tries):
+        proc1, n1 = owner_pairs(portscope, "proc")
+        bpf, nb = owner_pairs(portscope, "bpf")
+        proc2, n2 = owner_pairs(portscope, "proc")
+        if proc1 != proc2:
+            last = "the holders changed during the check"
+            continue
+        if bpf == proc1:
+            return True, f"bpf and proc owner scans equal ({len(bpf)} (socket, pid, fds) holders)"
+        return False, (f"MISMATCH: {len(bpf - proc1)} only from bpf {sorted(bpf - proc1)[:3]}, "
+                       f"{len(proc1 - bpf)} only from proc {sorted(proc1 - bpf)[:3]}")
+    return True, f"owner-scan check inconclusive after {tries} tries ({last})"
+
+
 # --------------------------------------------------------------------------------------------
 # Commands, table, phases
 # --------------------------------------------------------------------------------------------
@@ -385,16 +422,21 @@ def portscope_has_who(portscope: str) -> bool:
 
 def commands(portscope: str, port: int, who: bool) -> list[Cmd]:
     lookup = [portscope, "who", str(port)] if who else [portscope, "--all", "--port", str(port)]
+    proc = [portscope, "--owner-scan", "proc"]
+    lookup_proc = proc + lookup[1:]
     return [
         Cmd("listen", "portscope", [portscope]),
+        Cmd("listen", "portscope --owner-scan proc", proc),
         Cmd("listen", "ss -tulpn", ["ss", "-tulpn"], reference=True),
         Cmd("listen", "netstat -tulpn", ["netstat", "-tulpn"]),
         Cmd("listen", "lsof -nP -iTCP -sTCP:LISTEN", ["lsof", "-nP", "-iTCP", "-sTCP:LISTEN"]),
         Cmd("port", "portscope " + " ".join(lookup[1:-1] + ["P"]), lookup),
+        Cmd("port", "portscope --owner-scan proc " + " ".join(lookup[1:-1] + ["P"]), lookup_proc),
         Cmd("port", "ss -tuanp 'sport = :P'", ["ss", "-tuanp", f"sport = :{port}"], reference=True),
         Cmd("port", "lsof -nP -i :P", ["lsof", "-nP", "-i", f":{port}"]),
         Cmd("port", "fuser P/tcp", ["fuser", f"{port}/tcp"]),
         Cmd("all", "portscope --all", [portscope, "--all"]),
+        Cmd("all", "portscope --owner-scan proc --all", proc + ["--all"]),
         Cmd("all", "portscope --all --json", [portscope, "--all", "--json"], target=0.5),
         Cmd("all", "ss -tanp", ["ss", "-tanp"], reference=True),
         Cmd("all", "netstat -tanp", ["netstat", "-tanp"]),
@@ -408,7 +450,9 @@ GROUP_TITLES = {
     "all": "all states with owners",
 }
 
-TARGETS = {"quiet": 1.2, "listen": 0.5, "port": 0.5, "all": 0.7}
+# Issue 14's targets (the first portscope row of each group: the default owner scan, which is
+# the BPF iterator when run as root).
+TARGETS = {"quiet": 1.0, "listen": 0.25, "port": 0.25, "all": 0.35}
 
 
 def fmt(v, spec: str) -> str:
@@ -518,6 +562,8 @@ COLORS = {
 def color_for(label: str) -> str:
     if label.startswith("portscope") and "--json" in label:
         return "#ff7f0e"
+    if label.startswith("portscope") and "--owner-scan proc" in label:
+        return "#e377c2"
     return COLORS.get(label.split()[0], "#555555")
 
 
@@ -627,6 +673,9 @@ def run_one_load(spec: LoadSpec, portscope: str, who: bool, runs: int, rss_runs:
     try:
         ok, msg = check_listening(portscope)
         print(f"# correctness: {msg}", file=sys.stderr)
+        ok2, msg2 = check_owner_scans(portscope)
+        print(f"# correctness: {msg2}", file=sys.stderr)
+        ok, msg = ok and ok2, f"{msg}; {msg2}"
         port = load.ports[len(load.ports) // 2]
         cmds = commands(portscope, port, who)
         measure(cmds, runs, rss_runs)
@@ -638,6 +687,11 @@ def run_one_load(spec: LoadSpec, portscope: str, who: bool, runs: int, rss_runs:
                 " ".join(lookup): phases(portscope, lookup, phase_runs),
                 "--all": phases(portscope, ["--all"], phase_runs),
                 "--all --json": phases(portscope, ["--all", "--json"], phase_runs),
+                "--owner-scan proc": phases(portscope, ["--owner-scan", "proc"], phase_runs),
+                "--owner-scan proc " + " ".join(lookup): phases(
+                    portscope, ["--owner-scan", "proc", *lookup], phase_runs),
+                "--owner-scan proc --all": phases(
+                    portscope, ["--owner-scan", "proc", "--all"], phase_runs),
             }
     finally:
         ACTIVE.remove(load)
@@ -689,6 +743,7 @@ def main() -> int:
 
     quiet = [
         Cmd("quiet", "portscope", [portscope]),
+        Cmd("quiet", "portscope --owner-scan proc", [portscope, "--owner-scan", "proc"]),
         Cmd("quiet", "ss -tulpn", ["ss", "-tulpn"], reference=True),
         Cmd("quiet", "netstat -tulpn", ["netstat", "-tulpn"]),
         Cmd("quiet", "lsof -nP -iTCP -sTCP:LISTEN", ["lsof", "-nP", "-iTCP", "-sTCP:LISTEN"]),
@@ -750,7 +805,8 @@ def main() -> int:
     if leftover:
         print(f"run.py: processes left behind: {leftover}", file=sys.stderr)
     if not all_ok:
-        print("run.py: FAILED: portscope's listening set differs from ss's", file=sys.stderr)
+        print("run.py: FAILED: portscope's listening set differs from ss's, or its two owner "
+              "scans differ", file=sys.stderr)
         return 1
     return 0
 

@@ -28,6 +28,7 @@ pub fn run() -> ExitCode {
         cli.global.proc_root.clone(),
         cli.global.backend,
         netns.clone(),
+        cli.global.owner_scan,
     ) {
         Ok(platform) => platform,
         Err(e) => {
@@ -43,7 +44,10 @@ pub fn run() -> ExitCode {
     // Buffered: stdout alone is line-buffered, one `write` per line (docs/performance.md).
     let mut out = render::buffered(io::stdout().lock());
     let mut err = io::stderr();
-    let result = commands::run(&cli, &env, &mut out, &mut err);
+    let result = match collect::unsupported_owner_scan(cli.global.backend, cli.global.owner_scan) {
+        Some(unsupported) => Err(unsupported.into()),
+        None => commands::run(&cli, &env, &mut out, &mut err),
+    };
     // Commands flush their output; this also covers an error path that left some behind. A
     // closed pipe is swallowed by `ClosedPipeOk`; any other write failure is an error.
     let flushed = out.flush();

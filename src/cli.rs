@@ -10,7 +10,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use std::time::Duration;
 
-use crate::collect::Backend;
+use crate::collect::{Backend, OwnerScanMode};
 use crate::model::Severity;
 use crate::model::{
     AddrClass, PortRange, PortSpec, Signal, SocketState, UserSpec, parse_exposure, parse_port_list,
@@ -441,6 +441,11 @@ pub struct GlobalArgs {
     /// each once; rows carry their namespace. Needs root. For list, who, audit and watch.
     #[arg(long, global = true)]
     pub all_netns: bool,
+    /// How the owners of sockets are found on Linux: auto (the kernel's BPF task_file iterator
+    /// when it can run: root, BTF, this PID namespace's /proc; otherwise /proc, with the same
+    /// output), bpf (the iterator, or an error saying why not) or proc (a pass over /proc/*/fd).
+    #[arg(long, value_enum, default_value_t = OwnerScanMode::Auto, global = true, value_name = "HOW")]
+    pub owner_scan: OwnerScanMode,
 }
 
 impl GlobalArgs {
@@ -636,6 +641,22 @@ impl ValueEnum for Backend {
         let help = match self {
             Backend::Auto => "sock_diag and /proc on Linux, netstat2 elsewhere",
             Backend::Netstat2 => "netstat2 and sysinfo, on every system",
+        };
+        Some(PossibleValue::new(self.as_str()).help(help))
+    }
+}
+
+/// `--owner-scan` takes the names of [`OwnerScanMode::ALL`]; the scans live in `collect`.
+impl ValueEnum for OwnerScanMode {
+    fn value_variants<'a>() -> &'a [Self] {
+        &OwnerScanMode::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let help = match self {
+            OwnerScanMode::Auto => "the BPF iterator when it can run, else /proc (same output)",
+            OwnerScanMode::Bpf => "the BPF task_file iterator, or an error saying why not",
+            OwnerScanMode::Proc => "one pass over /proc/*/fd",
         };
         Some(PossibleValue::new(self.as_str()).help(help))
     }

@@ -138,6 +138,14 @@ pub enum CollectError {
     /// `--netns` or `--all-netns` where the backend cannot enter namespaces.
     #[error("--netns and --all-netns need the Linux sock_diag backend (--backend auto on Linux)")]
     NetnsUnsupported,
+    /// `--owner-scan bpf` was asked for and the kernel iterator cannot run here.
+    #[error(
+        "cannot scan socket owners with BPF (--owner-scan bpf): {reason}; use --owner-scan proc"
+    )]
+    OwnerScan {
+        /// Why, e.g. the loader's error.
+        reason: String,
+    },
 }
 
 /// Through which proc filesystem a per-process read of `kill` goes.
@@ -398,9 +406,57 @@ impl Backend {
     }
 }
 
+/// How the Linux backend finds the holders of socket inodes (`--owner-scan`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OwnerScanMode {
+    /// The BPF iterator when it can run (root, BTF, a kernel with `task_file` iterators, this
+    /// PID namespace's `/proc`), otherwise the `/proc` pass, with the same result.
+    #[default]
+    Auto,
+    /// The BPF `task_file` iterator (`bpf/task_file.bpf.c`), or an error saying why not.
+    Bpf,
+    /// One pass over `/proc/*/fd`.
+    Proc,
+}
+
+impl OwnerScanMode {
+    /// Every mode, in help order.
+    pub const ALL: [OwnerScanMode; 3] =
+        [OwnerScanMode::Auto, OwnerScanMode::Bpf, OwnerScanMode::Proc];
+
+    /// The name `--owner-scan` takes.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OwnerScanMode::Auto => "auto",
+            OwnerScanMode::Bpf => "bpf",
+            OwnerScanMode::Proc => "proc",
+        }
+    }
+}
+
+/// Why `--owner-scan bpf` cannot be honoured with this backend on this system, if it cannot:
+/// only the Linux sock_diag backend has a BPF owner scan (netstat2 reads owners from its table).
+#[must_use]
+pub fn unsupported_owner_scan(backend: Backend, owner_scan: OwnerScanMode) -> Option<CollectError> {
+    let reason = if owner_scan != OwnerScanMode::Bpf {
+        return None;
+    } else if !cfg!(target_os = "linux") {
+        "the BPF task_file iterator exists on Linux only"
+    } else if backend == Backend::Netstat2 {
+        "--backend netstat2 takes its owners from its own table"
+    } else {
+        return None;
+    };
+    Some(CollectError::OwnerScan {
+        reason: reason.to_owned(),
+    })
+}
+
 /// The backend of the system portscope runs on, reading processes through `proc_root`
-/// (`--proc-root`; only the Linux backend has one, netstat2 ignores it) and sockets in the
-/// network namespaces `netns` selects (`--netns`, `--all-netns`).
+/// (`--proc-root`; only the Linux backend has one, netstat2 ignores it), sockets in the
+/// network namespaces `netns` selects (`--netns`, `--all-netns`) and finding owners as
+/// `owner_scan` says (`--owner-scan`; the Linux backend only).
 ///
 /// # Errors
 /// [`CollectError::NetnsUnsupported`] when other namespaces are asked of a backend that cannot
@@ -409,13 +465,18 @@ pub fn native(
     proc_root: PathBuf,
     backend: Backend,
     netns: NetnsSelection,
+    owner_scan: OwnerScanMode,
 ) -> Result<Box<dyn Platform>, CollectError> {
+    #[cfg(not(target_os = "linux"))]
+    let _ = owner_scan;
     if netns.is_other() && (backend != Backend::Auto || !cfg!(target_os = "linux")) {
         return Err(CollectError::NetnsUnsupported);
     }
     Ok(match backend {
         #[cfg(target_os = "linux")]
-        Backend::Auto => Box::new(linux::Linux::with_netns(proc_root, netns)),
+        Backend::Auto => {
+            Box::new(linux::Linux::with_netns(proc_root, netns).with_owner_scan(owner_scan))
+        }
         #[cfg(not(target_os = "linux"))]
         Backend::Auto => {
             let _ = proc_root;

@@ -95,7 +95,7 @@ pub fn run(
         // A poll that overran its interval does not make the next ones run back to back.
         next = (next + args.interval).max(Instant::now() + args.interval / 2);
         polls += 1;
-        let current = poller.poll(polls % every == 0)?;
+        let current = poller.poll(polls.is_multiple_of(every))?;
         let now = UnixTime::from_system_time(SystemTime::now());
         let mut changes = watch::diff(&state, &current, &show);
         if args.audit {

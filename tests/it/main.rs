@@ -11,6 +11,7 @@
 
 mod allnetns;
 mod audit;
+mod bpf;
 mod check;
 mod common;
 mod daemons;

@@ -8,6 +8,8 @@
 //! portscope's own ([`crate::collect::PROC_ROOT`]): the PID-namespace check and the re-check of
 //! a process before `kill` signals it.
 
+mod bpf_iter;
+mod btf_slim;
 mod host;
 mod namespaces;
 mod netns;
@@ -23,11 +25,14 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::collect::probe;
 use crate::collect::unix::{self, signal, users};
-use crate::collect::{CollectError, PROC_ROOT, Pinned, Platform, ProcView, files, interfaces};
+use crate::collect::{
+    CollectError, OwnerScanMode, PROC_ROOT, Pinned, Platform, ProcView, files, interfaces,
+};
 use crate::model::FirewallText;
 use crate::model::{
     Family, ForeignListener, InterfaceAddr, NetnsFacts, NetnsSelection, OwnerRaw, OwnerScan,
@@ -43,6 +48,9 @@ pub struct Linux {
     netns: NetnsSelection,
     /// What the last socket table read of each namespace, and the namespaces it could not read.
     namespaces_read: RefCell<(Vec<NetnsFacts>, Vec<String>)>,
+    owner_scan: OwnerScanMode,
+    /// The BPF iterator, loaded on first use and shared by clones.
+    bpf: Arc<bpf_iter::BpfScanner>,
 }
 
 impl Linux {
@@ -54,6 +62,8 @@ impl Linux {
             proc_root,
             netns,
             namespaces_read: RefCell::new((Vec::new(), Vec::new())),
+            owner_scan: OwnerScanMode::Auto,
+            bpf: Arc::default(),
         }
     }
 
@@ -114,6 +124,91 @@ impl Linux {
         Ok(out)
     }
 
+    /// The same backend finding owners as `--owner-scan` says.
+    #[must_use]
+    pub fn with_owner_scan(mut self, owner_scan: OwnerScanMode) -> Self {
+        self.owner_scan = owner_scan;
+        self
+    }
+
+    /// The holders of the `wanted` socket inodes (every socket with `None`), by the scan
+    /// `--owner-scan` chooses: `auto` tries the BPF iterator where its answer is the `/proc`
+    /// scan's (this PID namespace's `/proc`, privileged) and it pays (enough open files on
+    /// the system), and falls back silently.
+    ///
+    /// # Errors
+    /// Only under `--owner-scan bpf`, saying why the iterator cannot run.
+    fn scan_owners(
+        &self,
+        wanted: Option<&HashSet<u64>>,
+        phases: &mut Phases,
+    ) -> Result<OwnerScan, CollectError> {
+        let own_proc = self.proc_root == Path::new(PROC_ROOT);
+        match self.owner_scan {
+            OwnerScanMode::Bpf => {
+                let refused = if !own_proc {
+                    Some(format!(
+                        "it reads this PID namespace's processes, not --proc-root '{}'",
+                        self.proc_root.display()
+                    ))
+                } else if !bpf_iter::same_pid_namespace(&self.proc_root) {
+                    Some("/proc belongs to another PID namespace than portscope's".to_owned())
+                } else {
+                    None
+                };
+                if let Some(reason) = refused {
+                    return Err(CollectError::OwnerScan { reason });
+                }
+                let scan = self
+                    .bpf
+                    .scan(wanted, phases)
+                    .map_err(|reason| CollectError::OwnerScan { reason })?;
+                Ok(self.with_denied(scan, wanted, phases))
+            }
+            OwnerScanMode::Auto
+                if own_proc
+                    && self.privileged()
+                    && bpf_iter::worth_loading(&self.proc_root)
+                    && bpf_iter::same_pid_namespace(&self.proc_root) =>
+            {
+                match self.bpf.scan(wanted, phases) {
+                    Ok(scan) => Ok(self.with_denied(scan, wanted, phases)),
+                    Err(_) => Ok(self.proc_scan(wanted, phases)),
+                }
+            }
+            OwnerScanMode::Auto | OwnerScanMode::Proc => Ok(self.proc_scan(wanted, phases)),
+        }
+    }
+
+    /// The iterator's `scan` with what the `/proc` scan would add for a socket left without a
+    /// holder: the processes whose descriptors `/proc` cannot read even as root (on this
+    /// project's machines, pid 1), which make that socket `hidden` rather than `not_found`.
+    /// The iterator cannot be denied, but neither does it prove those processes hold nothing
+    /// (the kernel may keep a task's table from it too), so the answer stays the `/proc` one.
+    /// One link per process is read, only when some wanted socket is without a holder.
+    fn with_denied(
+        &self,
+        mut scan: OwnerScan,
+        wanted: Option<&HashSet<u64>>,
+        phases: &mut Phases,
+    ) -> OwnerScan {
+        let unfound = wanted.is_none_or(|w| w.iter().any(|i| !scan.by_inode.contains_key(i)));
+        if unfound {
+            let (denied, scanned) = phases.time("owner scan (bpf: /proc access check)", || {
+                procfs::denied(&self.proc_root)
+            });
+            scan.denied = denied;
+            scan.processes_scanned = scanned;
+        }
+        scan
+    }
+
+    fn proc_scan(&self, wanted: Option<&HashSet<u64>>, phases: &mut Phases) -> OwnerScan {
+        phases.time("owner scan (/proc/*/fd)", || {
+            procfs::scan_owners(&self.proc_root, wanted)
+        })
+    }
+
     /// The proc filesystem a per-process read goes through.
     fn root(&self, view: ProcView) -> &Path {
         match view {
@@ -153,17 +248,21 @@ impl Platform for Linux {
                 .filter_map(|s| s.inode)
                 .filter(|&i| i != 0)
                 .collect();
-            phases.time("owner scan (/proc/*/fd)", || {
-                procfs::scan_owners(&self.proc_root, Some(&wanted))
-            })
+            self.scan_owners(Some(&wanted), phases)?
         } else {
             OwnerScan::default()
         };
         Ok((table, scan))
     }
 
+    /// Under `--owner-scan bpf` an iterator that fails here (it ran for the first snapshot)
+    /// falls back to `/proc`: this lookup has no error to report.
     fn owners_of(&self, inodes: &HashSet<u64>) -> Option<OwnerScan> {
-        Some(procfs::scan_owners(&self.proc_root, Some(inodes)))
+        let mut phases = Phases::default();
+        Some(
+            self.scan_owners(Some(inodes), &mut phases)
+                .unwrap_or_else(|_| procfs::scan_owners(&self.proc_root, Some(inodes))),
+        )
     }
 
     fn processes(&self, pids: &[u32]) -> BTreeMap<u32, ProcessInfo> {

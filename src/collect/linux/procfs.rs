@@ -98,6 +98,72 @@ pub fn scan_owners(proc_root: &Path, wanted: Option<&HashSet<u64>>) -> OwnerScan
     scan
 }
 
+/// Which processes' descriptors the `/proc` scan could not read (sorted), and how many fd
+/// directories it could open: what [`scan_owners`] reports as `denied` and
+/// `processes_scanned`, found by reading one link per process (`PID/cwd`, and only when that is
+/// refused the first descriptor's) instead of every descriptor's. The
+/// denial is the kernel's ptrace access check, made per process, so one link tells. For a
+/// scan that did not go through `/proc` (the BPF iterator) and must report the same.
+#[must_use]
+pub fn denied(proc_root: &Path) -> (Vec<u32>, usize) {
+    let (Ok(pids), Ok(root)) = (list_pids(proc_root), File::open(proc_root)) else {
+        return (Vec::new(), 0);
+    };
+    let mut buf = Buffers::new();
+    let mut denied = Vec::new();
+    let mut scanned = 0;
+    for pid in pids {
+        // First one `readlink` of `PID/cwd`: the kernel makes the same ptrace access check for
+        // it as for the descriptors' links, so a process it allows is not denied (one syscall
+        // instead of an open, a listing and a readlink). Only a refused one is checked the
+        // `/proc` scan's way, since that counts a process without descriptors as readable.
+        buf.rel.clear();
+        let _ = write!(buf.rel, "{pid}/cwd\0");
+        let refused_cwd = CStr::from_bytes_with_nul(buf.rel.as_bytes()).is_ok_and(|path| {
+            readlinkat(&root, path, &mut buf.link)
+                .is_err_and(|e| e.kind() == io::ErrorKind::PermissionDenied)
+        });
+        if !refused_cwd {
+            scanned += 1;
+            continue;
+        }
+        buf.rel.clear();
+        let _ = write!(buf.rel, "{pid}/fd\0");
+        let dir = match open_dir_at(&root, &buf.rel) {
+            Ok(dir) => dir,
+            Err(err) => {
+                if err.kind() == io::ErrorKind::PermissionDenied {
+                    denied.push(pid);
+                }
+                continue;
+            }
+        };
+        scanned += 1;
+        let mut refused = false;
+        let link = &mut buf.link;
+        // A small buffer: the kernel lists only as many descriptors as fit, and reading stops
+        // at the first link read (a full listing costs ~1 µs per descriptor).
+        let listed = for_each_entry_while(&dir, &mut buf.dirents[..FIRST_ENTRIES_WORDS], |name| {
+            if parse_u32(name.to_bytes()).is_none() {
+                return true;
+            }
+            match readlinkat(&dir, name, link) {
+                Ok(_) => false,
+                Err(err) if err.kind() == io::ErrorKind::PermissionDenied => {
+                    refused = true;
+                    false
+                }
+                // Closed in between: try the next one.
+                Err(_) => true,
+            }
+        });
+        if refused || listed.is_err_and(|e| e.kind() == io::ErrorKind::PermissionDenied) {
+            denied.push(pid);
+        }
+    }
+    (denied, scanned)
+}
+
 /// Numeric entries of `proc_root`, sorted.
 ///
 /// # Errors
@@ -252,6 +318,9 @@ fn scan_threads(proc_root: &Path, pids: &[u32], wanted: Option<&HashSet<u64>>) -
     part
 }
 
+/// The `getdents64` buffer of [`denied`], in 8-byte words (512 bytes: about 20 entries).
+const FIRST_ENTRIES_WORDS: usize = 64;
+
 /// Size of the `getdents64` buffer in 8-byte words (32 KiB: one call for ~1,300 fds).
 const DIRENT_BUF_WORDS: usize = 4096;
 
@@ -278,9 +347,23 @@ fn open_dir_at(root: &File, rel: &str) -> io::Result<File> {
 /// `getdents64` calls: one buffer for the whole scan, no allocation per entry, and no second
 /// `open` of the directory as `std::fs::read_dir` would need next to the fd `readlinkat` uses.
 fn for_each_entry(dir: &File, buf: &mut [u64], mut each: impl FnMut(&CStr)) -> io::Result<()> {
+    for_each_entry_while(dir, buf, |name| {
+        each(name);
+        true
+    })
+}
+
+/// [`for_each_entry`] that stops reading the directory once `each` returns false (after the
+/// rest of the buffer already read).
+fn for_each_entry_while(
+    dir: &File,
+    buf: &mut [u64],
+    mut each: impl FnMut(&CStr) -> bool,
+) -> io::Result<()> {
     // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, then the NUL-terminated name.
     const NAME_OFFSET: usize = 19;
     let capacity = buf.len() * 8;
+    let mut going = true;
     loop {
         // SAFETY: `dir` is an open directory fd and `buf` is writable for `capacity` bytes.
         let n = unsafe {
@@ -312,9 +395,12 @@ fn for_each_entry(dir: &File, buf: &mut [u64], mut each: impl FnMut(&CStr)) -> i
                 return Err(io::ErrorKind::InvalidData.into());
             };
             if let Ok(name) = CStr::from_bytes_until_nul(&record[NAME_OFFSET..]) {
-                each(name);
+                going &= each(name);
             }
             off += reclen;
+        }
+        if !going {
+            return Ok(());
         }
     }
 }
@@ -391,6 +477,16 @@ mod tests {
         }));
         // Only the wanted inode was recorded.
         assert_eq!(scan.by_inode.len(), 1);
+    }
+
+    #[test]
+    fn denied_probe_agrees_with_the_scan() {
+        let scan = scan_owners(Path::new(PROC_ROOT), None);
+        let (denied, scanned) = denied(Path::new(PROC_ROOT));
+        // Processes come and go between the two passes; the ones denied are stable (pid 1 on
+        // this project's machines, none elsewhere).
+        assert_eq!(denied.contains(&1), scan.denied.contains(&1));
+        assert!(scanned > 0);
     }
 
     #[test]
