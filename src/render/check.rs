@@ -13,6 +13,7 @@ use crate::model::{
     Cause, CheckTarget, ConnectResult, DecidedBy, Decision, FirewallVerdict, ForeignListener,
     LocalEnd, SocketEntry, UnitHint,
 };
+use crate::render::explain::owners_text;
 use crate::render::{Style, sanitize};
 
 /// Which way into the machine a firewall verdict is for.
@@ -179,22 +180,7 @@ pub fn write_report(out: &mut dyn Write, doc: &CheckDocument, style: Style) -> i
         )?;
     }
     for (i, l) in doc.listeners.iter().enumerate() {
-        let owners: Vec<String> = l
-            .processes
-            .iter()
-            .map(|p| {
-                format!(
-                    "{} (pid {})",
-                    sanitize(p.name.as_deref().unwrap_or("?")),
-                    p.pid
-                )
-            })
-            .collect();
-        let owners = if owners.is_empty() {
-            "owner unknown".to_owned()
-        } else {
-            owners.join(", ")
-        };
+        let owners = owners_text(&l.processes);
         let head = if i == 0 { "listeners:" } else { "          " };
         writeln!(
             out,

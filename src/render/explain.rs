@@ -10,7 +10,8 @@ use colored::Colorize;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    ClassName, Explanation, IanaRange, LocalEnd, PortExplanation, ServiceName, SocketEntry,
+    ClassName, Explanation, IanaRange, LocalEnd, PortExplanation, ProcessInfo, ServiceName,
+    SocketEntry,
 };
 use crate::render::json::SCHEMA_VERSION;
 use crate::render::{Style, sanitize};
@@ -65,10 +66,13 @@ fn names(list: &[ServiceName]) -> String {
     parts.join(", ")
 }
 
-/// One listener as a line: `0.0.0.0:5432 tcp, postgres (pid 812), private via eth0`.
-fn here_line(entry: &SocketEntry) -> String {
-    let owners: Vec<String> = entry
-        .processes
+/// The owners of a listener as `postgres (pid 812), postgres (pid 813)`, names escaped, or
+/// `owner unknown`; `check` writes its listeners with it too.
+pub(crate) fn owners_text(processes: &[ProcessInfo]) -> String {
+    if processes.is_empty() {
+        return "owner unknown".to_owned();
+    }
+    let owners: Vec<String> = processes
         .iter()
         .map(|p| {
             format!(
@@ -78,11 +82,12 @@ fn here_line(entry: &SocketEntry) -> String {
             )
         })
         .collect();
-    let owners = if owners.is_empty() {
-        "owner unknown".to_owned()
-    } else {
-        owners.join(", ")
-    };
+    owners.join(", ")
+}
+
+/// One listener as a line: `0.0.0.0:5432 tcp, postgres (pid 812), private via eth0`.
+fn here_line(entry: &SocketEntry) -> String {
+    let owners = owners_text(&entry.processes);
     let exposure = match (entry.exposure, &entry.exposure_interface) {
         (Some(class), Some(dev)) => format!("{} via {}", ClassName(class), sanitize(dev)),
         (Some(class), None) => ClassName(class).to_string(),
