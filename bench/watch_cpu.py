@@ -11,6 +11,9 @@ poll itself. Scenarios:
   all        --all (every state: 30,000 established sockets dumped every poll)
   churn      the default view while this script opens and closes one listener every second
              (one owner lookup per poll: the worst case for the listening view)
+  churn-proc the same with --owner-scan proc (the owner lookups walk /proc, as without BPF)
+
+and, for comparison, the CPU of running `ss -tuln` and `ss -tan` once a second on the same load.
 
 Run as root, with a release build: sudo python3 bench/watch_cpu.py [--portscope PATH]
 Only processes this script started are signalled, by pid.
@@ -47,13 +50,18 @@ def cpu_seconds(pid: int) -> float:
 
 
 def churn(stop: threading.Event) -> None:
+    """Every second a new listener replaces the last one: each poll sees one new socket."""
+    last = None
     while not stop.is_set():
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         s.listen()
-        stop.wait(0.5)
-        s.close()
-        stop.wait(0.5)
+        if last is not None:
+            last.close()
+        last = s
+        stop.wait(1.0)
+    if last is not None:
+        last.close()
 
 
 def measure(portscope: str, extra: list[str], seconds: float, with_churn: bool) -> tuple:
@@ -80,10 +88,25 @@ def measure(portscope: str, extra: list[str], seconds: float, with_churn: bool) 
     return (100.0 * (c1 - c0) / (t1 - t0), first_poll_cpu, first_poll_wall, len(events), code)
 
 
+def ss_per_second(args: list[str], runs: int = 10) -> float:
+    """CPU of running `ss ARGS` once a second, as a percentage of one core (the median run)."""
+    costs = []
+    for _ in range(runs):
+        before = os.times()
+        subprocess.run(["ss", *args], stdout=subprocess.DEVNULL, check=True)
+        after = os.times()
+        costs.append((after.children_user - before.children_user)
+                     + (after.children_system - before.children_system))
+    costs.sort()
+    return 100.0 * costs[len(costs) // 2]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--portscope", default=os.path.join(ROOT, "target/release/portscope"))
     ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--only", choices=["listening", "all", "churn", "churn-proc"], action="append",
+                    help="run only this scenario (repeatable)")
     args = ap.parse_args()
     portscope = os.path.abspath(args.portscope)
     load = bench.Load(bench.LoadSpec(150, 10, 100, 2, 400))
@@ -97,10 +120,18 @@ def main() -> int:
           "first poll wall s | events | exit |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, extra, with_churn in [("listening", [], False), ("all", ["--all"], False),
-                                    ("churn", [], True)]:
+                                    ("churn", [], True),
+                                    ("churn-proc", ["--owner-scan", "proc"], True)]:
+        if args.only and name not in args.only:
+            continue
         pct, cpu0, wall0, events, code = measure(portscope, extra, args.seconds, with_churn)
         print(f"| {name} | {pct:.2f} | {cpu0:.2f} | {wall0:.2f} | {events} | {code} |")
         sys.stdout.flush()
+    # What polling with ss would cost on the same load: the table it prints, once a second
+    # (its CPU time per run; the clock tick makes small figures coarse).
+    for name, ss_args in [("`ss -tuln` once a second", ["-tuln"]),
+                          ("`ss -tan` once a second", ["-tan"])]:
+        print(f"| {name} | {ss_per_second(ss_args):.2f} | | | | |")
     bench.teardown_all()
     return 0
 

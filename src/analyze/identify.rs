@@ -57,14 +57,13 @@ impl OwnerRule {
         self.speaks.as_deref().unwrap_or(&self.service)
     }
 
-    /// True when `process` is this entry's program with its arguments.
-    #[must_use]
-    pub fn matches(&self, process: &ProcessInfo) -> bool {
-        let names = program_names(process);
+    /// True when a process going by `names` ([`program_names`]) with `cmdline` is this entry's
+    /// program with its arguments.
+    fn matches(&self, names: &[&str], cmdline: &[String]) -> bool {
         if !names.iter().any(|n| self.programs.iter().any(|p| p == n)) {
             return false;
         }
-        self.args.is_empty() || self.args.iter().any(|run| has_run(&process.cmdline, run))
+        self.args.is_empty() || self.args.iter().any(|run| has_run(cmdline, run))
     }
 }
 
@@ -150,10 +149,18 @@ impl OwnerTable {
     /// pid it matched.
     #[must_use]
     pub fn identify(&self, processes: &[ProcessInfo], proto: Proto) -> Option<(&OwnerRule, u32)> {
+        // The names of each process once, not once per entry (a listing asks this per socket).
+        let named: Vec<(Vec<&str>, &ProcessInfo)> =
+            processes.iter().map(|p| (program_names(p), p)).collect();
         self.owners
             .iter()
             .filter(|o| o.protos.contains(&proto))
-            .find_map(|o| processes.iter().find(|p| o.matches(p)).map(|p| (o, p.pid)))
+            .find_map(|o| {
+                named
+                    .iter()
+                    .find(|(names, p)| o.matches(names, &p.cmdline))
+                    .map(|(_, p)| (o, p.pid))
+            })
     }
 
     /// The protocol a handshake names for a listener whose service is `service`: the `speaks`
@@ -197,32 +204,32 @@ pub fn combine(
 
 /// The file names a process goes by: its name, its executable's and its first argument's file
 /// names (the second argument's too after an interpreter), version suffixes removed.
-fn program_names(process: &ProcessInfo) -> Vec<String> {
-    let mut names: Vec<String> = Vec::with_capacity(4);
+fn program_names(process: &ProcessInfo) -> Vec<&str> {
     // Both the name as written (apache2) and without its version suffix (python3.11 → python).
-    let mut push = |raw: &str| {
+    fn push<'a>(names: &mut Vec<&'a str>, raw: &'a str) {
         let base = basename(raw);
         for name in [base, unversioned(base)] {
-            if !name.is_empty() && !names.iter().any(|n| n == name) {
-                names.push(name.to_owned());
+            if !name.is_empty() && !names.contains(&name) {
+                names.push(name);
             }
         }
-    };
+    }
+    let mut names: Vec<&str> = Vec::with_capacity(6);
     if let Some(name) = &process.name {
-        push(name);
+        push(&mut names, name);
     }
     if let Some(exe) = &process.exe {
-        push(exe.strip_suffix(" (deleted)").unwrap_or(exe));
+        push(&mut names, exe.strip_suffix(" (deleted)").unwrap_or(exe));
     }
     if let Some(first) = process.cmdline.first() {
         // A rewritten title such as `sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups`.
         let first = first.split_whitespace().next().unwrap_or("");
-        push(first.strip_suffix(':').unwrap_or(first));
+        push(&mut names, first.strip_suffix(':').unwrap_or(first));
         let interpreted = INTERPRETERS.contains(&unversioned(basename(first)));
         if let Some(second) = process.cmdline.get(1).filter(|a| !a.starts_with('-'))
             && interpreted
         {
-            push(second);
+            push(&mut names, second);
         }
     }
     names

@@ -50,6 +50,22 @@ pub fn for_each_entry(
     }
 }
 
+/// The entry of each socket of the snapshot that `select` picks, in the snapshot's order, for a
+/// caller that keeps the rows of the other sockets from an earlier build (`watch`).
+pub fn build_selected(
+    snapshot: &Snapshot,
+    services: &ServiceDb,
+    select: impl Fn(&RawSocket) -> bool,
+) -> Vec<SocketEntry> {
+    let namespaces = namespaces(snapshot);
+    snapshot
+        .sockets
+        .iter()
+        .filter(|s| select(s))
+        .map(|s| entry(snapshot, &namespaces, services, s))
+        .collect()
+}
+
 /// True when the sockets read span more than one network namespace (`--all-netns`, or an
 /// audit of one other namespace with the host's): the table then shows a NETNS column.
 #[must_use]
@@ -192,13 +208,14 @@ fn entry(
 /// Why no owner is shown for a socket that has none in the scan.
 #[must_use]
 pub fn owner_unknown(sock: &RawSocket, scan: &OwnerScan, privileged: bool) -> OwnerUnknown {
-    if !scan.performed {
+    let verdict = ScanVerdict::of(scan);
+    if !verdict.performed {
         OwnerUnknown::Skipped
     } else if sock.inode == Some(0) {
         OwnerUnknown::Kernel
-    } else if scan.from_table {
+    } else if verdict.from_table {
         OwnerUnknown::NotReported
-    } else if !scan.denied.is_empty() || scan.processes_scanned == 0 {
+    } else if verdict.blind {
         if privileged {
             OwnerUnknown::Hidden
         } else {
@@ -206,6 +223,30 @@ pub fn owner_unknown(sock: &RawSocket, scan: &OwnerScan, privileged: bool) -> Ow
         }
     } else {
         OwnerUnknown::NotFound
+    }
+}
+
+/// All of an owner scan that [`owner_unknown`] depends on: two scans with the same verdict give
+/// every socket the same reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanVerdict {
+    /// The scan ran.
+    pub performed: bool,
+    /// The holders came from the socket table (netstat2), not from a scan.
+    pub from_table: bool,
+    /// Some processes could not be read, or none was.
+    pub blind: bool,
+}
+
+impl ScanVerdict {
+    /// The verdict of `scan`.
+    #[must_use]
+    pub fn of(scan: &OwnerScan) -> Self {
+        ScanVerdict {
+            performed: scan.performed,
+            from_table: scan.from_table,
+            blind: !scan.denied.is_empty() || scan.processes_scanned == 0,
+        }
     }
 }
 

@@ -1,13 +1,18 @@
 //! The decisions of `portscope watch`: what changed between two polls ([`diff`]), which sockets
 //! need their owners looked up this poll ([`owner_lookups`]), how often owners of sockets
-//! already known are checked again ([`recheck_every`]), and which audit findings a change brings
+//! already known are checked again ([`recheck_every`]), which rows must be built again and which
+//! are carried over from the last poll ([`rebuild`]), and which audit findings a change brings
 //! ([`findings_of`]).
 //!
 //! Pure: the command polls, keeps the state between polls, reads the clock and the system, and
 //! passes them in; this module must not read anything or print.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::rc::Rc;
 use std::time::Duration;
+
+use rustc_hash::FxHashMap;
 
 use crate::analyze::audit;
 use crate::analyze::rules::RuleSet;
@@ -15,18 +20,44 @@ use crate::model::{
     EventKind, FdRef, Finding, HostContext, RawSocket, SocketEntry, SocketKey, WatchEvent,
 };
 
-/// The sockets of one poll by key: what [`diff`] compares.
-pub type State = BTreeMap<SocketKey, SocketEntry>;
+/// The sockets of one poll by key: what [`diff`] compares. A row carried over unchanged from
+/// the last poll is the same shared entry, which [`diff`] passes over without comparing.
+pub type State = BTreeMap<SocketKey, Rc<SocketEntry>>;
 
 /// How often the owners of sockets already known are looked up again when none of their known
 /// owners exited: a socket handed to another process (a fork, a descriptor passed over a Unix
 /// socket, a restart that keeps the listener) is seen within this time.
 pub const OWNER_RECHECK: Duration = Duration::from_secs(30);
 
-/// The sockets of one poll by key.
+/// A poll's socket table by key, each socket with its row (a fast hash: `--all` keeps tens of
+/// thousands).
+pub type Table = FxHashMap<SocketKey, (RawSocket, Rc<SocketEntry>)>;
+
+/// What a poll knows of the rows of the last one, for [`rebuild`].
+pub struct Carried<'a> {
+    /// The socket table and rows of the last poll, by key.
+    pub raw: &'a Table,
+    /// Socket inodes whose owners were looked up this poll.
+    pub looked_up: &'a HashSet<u64>,
+    /// Pids whose details were read again this poll.
+    pub refreshed: &'a BTreeSet<u32>,
+    /// True when what every row is judged on (interfaces, namespaces, user names) is the same
+    /// as at the last poll.
+    pub context_same: bool,
+}
+
+/// True when the row of `sock` must be built again this poll; false when the last poll's row
+/// can be carried over: the kernel reports the socket exactly as before, its owners were not
+/// looked up again, none of its holders' details were read again and the context is the same.
 #[must_use]
-pub fn index(entries: impl IntoIterator<Item = SocketEntry>) -> State {
-    entries.into_iter().map(|e| (e.key(), e)).collect()
+pub fn rebuild(sock: &RawSocket, holders: Option<&[FdRef]>, carried: &Carried<'_>) -> bool {
+    !carried.context_same
+        || carried.raw.get(&sock.key()).map(|(raw, _)| raw) != Some(sock)
+        || sock.inode.is_some_and(|i| carried.looked_up.contains(&i))
+        || holders
+            .unwrap_or_default()
+            .iter()
+            .any(|h| carried.refreshed.contains(&h.pid))
 }
 
 /// Every poll `recheck_every(interval)`-th poll re-checks every known owner ([`OWNER_RECHECK`]
@@ -51,22 +82,38 @@ pub fn diff(
     current: &State,
     show: &dyn Fn(&SocketEntry) -> bool,
 ) -> Vec<WatchEvent> {
-    let keys: BTreeSet<&SocketKey> = previous.keys().chain(current.keys()).collect();
+    // Both states are sorted by key: one merge pass, no look-ups.
+    let mut before_iter = previous.iter().peekable();
+    let mut now_iter = current.iter().peekable();
     let mut events = Vec::new();
-    for key in keys {
-        match (previous.get(key), current.get(key)) {
+    loop {
+        let order = match (before_iter.peek(), now_iter.peek()) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some((b, _)), Some((n, _))) => b.cmp(n),
+        };
+        let (before, now) = match order {
+            Ordering::Less => (before_iter.next().map(|(_, e)| e), None),
+            Ordering::Greater => (None, now_iter.next().map(|(_, e)| e)),
+            Ordering::Equal => (
+                before_iter.next().map(|(_, e)| e),
+                now_iter.next().map(|(_, e)| e),
+            ),
+        };
+        match (before, now) {
             (Some(before), None) => {
                 if show(before) {
-                    events.push(WatchEvent::new(EventKind::Closed, before.clone()));
+                    events.push(WatchEvent::new(EventKind::Closed, (**before).clone()));
                 }
             }
             (None, Some(now)) => {
                 if show(now) {
-                    events.push(WatchEvent::new(EventKind::Opened, now.clone()));
+                    events.push(WatchEvent::new(EventKind::Opened, (**now).clone()));
                 }
             }
             (Some(before), Some(now)) => {
-                if !(show(before) || show(now)) {
+                if Rc::ptr_eq(before, now) || !(show(before) || show(now)) {
                     continue;
                 }
                 let changes = [
@@ -79,8 +126,8 @@ pub fn diff(
                 for (kind, changed) in changes {
                     if changed {
                         events.push(WatchEvent {
-                            previous: Some(before.clone()),
-                            ..WatchEvent::new(kind, now.clone())
+                            previous: Some((**before).clone()),
+                            ..WatchEvent::new(kind, (**now).clone())
                         });
                     }
                 }
@@ -152,6 +199,11 @@ pub fn findings_of(event: &WatchEvent, rules: &RuleSet, host: &HostContext) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The sockets of one poll by key.
+    fn index(entries: impl IntoIterator<Item = SocketEntry>) -> State {
+        entries.into_iter().map(|e| (e.key(), Rc::new(e))).collect()
+    }
     use crate::model::{AddrClass, Family, ProcessInfo, Proto, Severity, SocketState};
 
     fn listener(port: u16, inode: u64, pids: &[u32]) -> SocketEntry {
@@ -177,6 +229,17 @@ mod tests {
         Vec<SocketEntry>,
         Vec<SocketEntry>,
         Vec<(EventKind, u16)>,
+    );
+
+    /// (name, socket now, its holders, inodes looked up, pids re-read, context same, rebuild).
+    type RebuildCase<'a> = (
+        &'static str,
+        RawSocket,
+        &'a [FdRef],
+        &'a HashSet<u64>,
+        &'a BTreeSet<u32>,
+        bool,
+        bool,
     );
 
     /// (name, event, (rule, severity) of each finding).
@@ -390,6 +453,94 @@ mod tests {
                 want,
                 "{name}"
             );
+        }
+    }
+
+    #[test]
+    fn rows_are_built_again_only_when_something_they_show_changed() {
+        let row = |s: &RawSocket| Rc::new(SocketEntry::test_listener("127.0.0.1", s.local_port));
+        let last: Table = [raw(1), raw(2)]
+            .into_iter()
+            .map(|s| (s.key(), (s.clone(), row(&s))))
+            .collect();
+        let held_by_10 = [FdRef {
+            pid: 10,
+            fd: Some(3),
+        }];
+        let none = HashSet::new();
+        let ten: BTreeSet<u32> = [10].into_iter().collect();
+        let nobody = BTreeSet::new();
+        let bound = RawSocket {
+            bound_ifindex: Some(2),
+            ..raw(1)
+        };
+        let looked_up_1: HashSet<u64> = [1].into_iter().collect();
+        // (name, socket now, its holders, inodes looked up, pids re-read, context same, rebuild)
+        let cases: [RebuildCase; 7] = [
+            (
+                "unchanged: carried over",
+                raw(1),
+                &held_by_10,
+                &none,
+                &nobody,
+                true,
+                false,
+            ),
+            ("a new socket", raw(3), &[], &none, &nobody, true, true),
+            (
+                "the kernel reports it differently",
+                bound,
+                &held_by_10,
+                &none,
+                &nobody,
+                true,
+                true,
+            ),
+            (
+                "its owners were looked up",
+                raw(1),
+                &held_by_10,
+                &looked_up_1,
+                &nobody,
+                true,
+                true,
+            ),
+            (
+                "a holder's details were read again",
+                raw(1),
+                &held_by_10,
+                &none,
+                &ten,
+                true,
+                true,
+            ),
+            (
+                "another pid's details were read",
+                raw(2),
+                &[],
+                &none,
+                &ten,
+                true,
+                false,
+            ),
+            (
+                "the interfaces changed",
+                raw(1),
+                &held_by_10,
+                &none,
+                &nobody,
+                false,
+                true,
+            ),
+        ];
+        for (name, sock, holders, looked_up, refreshed, context_same, want) in cases {
+            let carried = Carried {
+                raw: &last,
+                looked_up,
+                refreshed,
+                context_same,
+            };
+            assert_eq!(rebuild(&sock, Some(holders), &carried), want, "{name}");
         }
     }
 

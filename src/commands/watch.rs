@@ -12,14 +12,16 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::rc::Rc;
 use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, Result, anyhow};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::analyze::allowlist::Allowlist;
 use crate::analyze::audit::{self, Accepted, AuditOptions};
 use crate::analyze::filter::Filter;
-use crate::analyze::inventory;
+use crate::analyze::inventory::{self, ScanVerdict};
 use crate::analyze::rules::RuleSet;
 use crate::analyze::watch::{self, State};
 use crate::cli::WatchArgs;
@@ -28,8 +30,8 @@ use crate::collect::pause::{self, Wake};
 use crate::collect::{ProcView, terminal_columns};
 use crate::commands::{Env, Outcome, print_warnings};
 use crate::model::{
-    EventKind, FdRef, HostContext, OwnerScan, Phases, ProcessInfo, Proto, Request, Snapshot,
-    SocketEntry, SocketQuery, UnixTime, WatchEvent,
+    EventKind, FdRef, HostContext, InterfaceAddr, NetnsFacts, OwnerScan, Phases, ProcessInfo,
+    Proto, RawSocket, Request, Snapshot, SocketEntry, SocketKey, SocketQuery, UnixTime, WatchEvent,
 };
 use crate::render::watch::{self as out_watch, WatchColumns};
 
@@ -172,7 +174,9 @@ fn with_findings(
 }
 
 /// The polls of one watch and what they keep from one to the next: the holders of every
-/// socket seen (by inode) and the details of those holders.
+/// socket seen (by inode), the details of those holders, and the last poll's socket table and
+/// rows, so that a row whose socket, owners and context did not change is carried over
+/// ([`watch::rebuild`]) instead of built again.
 struct Poller<'a> {
     env: &'a Env,
     query: SocketQuery,
@@ -183,6 +187,19 @@ struct Poller<'a> {
     processes: BTreeMap<u32, ProcessInfo>,
     /// What the last owner scan could not read (for the owner-unknown reasons).
     scanned: OwnerScan,
+    /// The last poll's socket table by key, its rows, and what they were judged on.
+    raw: watch::Table,
+    context: RowContext,
+}
+
+/// What every row is judged on besides its socket and owners: a change rebuilds every row.
+#[derive(Default, PartialEq)]
+struct RowContext {
+    interfaces: Vec<InterfaceAddr>,
+    namespaces: Vec<NetnsFacts>,
+    users: HashMap<u32, Option<String>>,
+    privileged: bool,
+    scan: ScanVerdict,
 }
 
 impl<'a> Poller<'a> {
@@ -194,11 +211,14 @@ impl<'a> Poller<'a> {
             holders: HashMap::new(),
             processes: BTreeMap::new(),
             scanned: OwnerScan::default(),
+            raw: watch::Table::default(),
+            context: RowContext::default(),
         }
     }
 
     /// One poll: the socket table (no owners), the owners of the sockets that need a look-up,
-    /// and every row joined with the cached owners.
+    /// and every row joined with the cached owners (rows that did not change are the last
+    /// poll's).
     fn poll(&mut self, recheck: bool) -> Result<State> {
         let collector = &self.env.collector;
         let platform = collector.platform();
@@ -210,12 +230,13 @@ impl<'a> Poller<'a> {
         let filter = self.filter;
         let snapshot = collector.snapshot(&request, &|s| filter.keep_raw(s))?;
         // Owners that exited since the last poll: their sockets may live on in another process.
-        let known: BTreeSet<u32> = self.holders.values().flatten().map(|h| h.pid).collect();
+        let known: FxHashSet<u32> = self.holders.values().flatten().map(|h| h.pid).collect();
         let gone: BTreeSet<u32> = known
             .into_iter()
             .filter(|&pid| !platform.process_exists(ProcView::Root, pid))
             .collect();
         let lookups = watch::owner_lookups(&self.holders, &snapshot.sockets, &gone, recheck);
+        let mut refreshed: BTreeSet<u32> = BTreeSet::new();
         if !lookups.is_empty() {
             let scan = match platform.owners_of(&lookups) {
                 Some(scan) => scan,
@@ -228,14 +249,13 @@ impl<'a> Poller<'a> {
                         .1
                 }
             };
-            let mut found: BTreeSet<u32> = BTreeSet::new();
             for &inode in &lookups {
                 let holders = scan.by_inode.get(&inode).cloned().unwrap_or_default();
-                found.extend(holders.iter().map(|h| h.pid));
+                refreshed.extend(holders.iter().map(|h| h.pid));
                 self.holders.insert(inode, holders);
             }
             // Details of the holders just found (again on a re-check: a process may exec).
-            let pids: Vec<u32> = found.into_iter().collect();
+            let pids: Vec<u32> = refreshed.iter().copied().collect();
             self.processes.extend(platform.processes(&pids));
             self.scanned = OwnerScan {
                 by_inode: HashMap::new(),
@@ -243,9 +263,9 @@ impl<'a> Poller<'a> {
             };
         }
         // Forget sockets that are gone and processes that hold nothing shown.
-        let inodes: HashSet<u64> = snapshot.sockets.iter().filter_map(|s| s.inode).collect();
+        let inodes: FxHashSet<u64> = snapshot.sockets.iter().filter_map(|s| s.inode).collect();
         self.holders.retain(|inode, _| inodes.contains(inode));
-        let holding: BTreeSet<u32> = self.holders.values().flatten().map(|h| h.pid).collect();
+        let holding: FxHashSet<u32> = self.holders.values().flatten().map(|h| h.pid).collect();
         self.processes
             .retain(|pid, _| holding.contains(pid) && !gone.contains(pid));
 
@@ -253,9 +273,22 @@ impl<'a> Poller<'a> {
         for uid in self.processes.values().filter_map(|p| p.uid) {
             users.entry(uid).or_insert_with(|| collector.user_name(uid));
         }
+        let context = RowContext {
+            interfaces: snapshot.interfaces.clone(),
+            namespaces: snapshot.namespaces.clone(),
+            users: users.clone(),
+            privileged: snapshot.privileged,
+            scan: ScanVerdict::of(&self.scanned),
+        };
+        let carried = watch::Carried {
+            raw: &self.raw,
+            looked_up: &lookups,
+            refreshed: &refreshed,
+            context_same: context == self.context,
+        };
         let joined = Snapshot {
             owners: OwnerScan {
-                by_inode: self.holders.clone(),
+                by_inode: std::mem::take(&mut self.holders),
                 performed: true,
                 ..self.scanned.clone()
             },
@@ -263,9 +296,36 @@ impl<'a> Poller<'a> {
             users,
             ..snapshot
         };
-        let entries = inventory::build(&joined, self.env.services());
+        let rebuild = |s: &RawSocket| {
+            let holders = s.inode.and_then(|i| joined.owners.by_inode.get(&i));
+            watch::rebuild(s, holders.map(Vec::as_slice), &carried)
+        };
+        let mut fresh: FxHashMap<SocketKey, Rc<SocketEntry>> =
+            inventory::build_selected(&joined, self.env.services(), rebuild)
+                .into_iter()
+                .map(|e| (e.key(), Rc::new(e)))
+                .collect();
+        // Each socket with its new row, or the row it had.
+        let mut table = watch::Table::default();
+        table.reserve(joined.sockets.len());
+        for sock in joined.sockets {
+            let key = sock.key();
+            let row = fresh
+                .remove(&key)
+                .or_else(|| self.raw.get(&key).map(|(_, row)| Rc::clone(row)));
+            if let Some(row) = row {
+                table.insert(key, (sock, row));
+            }
+        }
+        let rows: State = table
+            .iter()
+            .map(|(k, (_, row))| (*k, Rc::clone(row)))
+            .collect();
+        self.raw = table;
+        self.holders = joined.owners.by_inode;
         self.processes = joined.processes;
-        Ok(watch::index(entries))
+        self.context = context;
+        Ok(rows)
     }
 }
 
