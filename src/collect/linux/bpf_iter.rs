@@ -15,22 +15,34 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::fs::File;
 use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use aya::maps::{Array, HashMap as BpfHashMap, MapData};
-use aya::programs::Iter;
-use aya::{Btf, Ebpf, EbpfLoader, Endianness};
+use aya_obj::Object;
+use aya_obj::btf::Btf;
+use object::Endianness;
 
-use super::btf_slim;
+use super::{bpf_sys, btf_slim};
 
 use crate::model::{FdRef, OwnerScan, Phases};
 
+/// Bytes aligned for the ELF parser.
+#[repr(C)]
+struct Aligned<B: ?Sized> {
+    _align: [u64; 0],
+    bytes: B,
+}
+
 /// The compiled program (`bpf/task_file.bpf.c`, built by `.ci/run` with
 /// `clang -target bpf -g -O2`), aligned for the ELF parser.
-static OBJECT: &[u8] = aya::include_bytes_aligned!("../../../bpf/task_file.bpf.o");
+static OBJECT: &Aligned<[u8]> = &Aligned {
+    _align: [],
+    bytes: *include_bytes!("../../../bpf/task_file.bpf.o"),
+};
 
 /// The kernel's own type information, which CO-RE relocates the program against.
 const KERNEL_BTF: &str = "/sys/kernel/btf/vmlinux";
@@ -51,7 +63,11 @@ const STATE_FILTER: u32 = 2;
 
 /// The loaded program and its maps, kept for the life of the process.
 struct Loaded {
-    ebpf: Ebpf,
+    /// The program (the link holds it too).
+    _program: OwnedFd,
+    link: OwnedFd,
+    wanted: OwnedFd,
+    state: OwnedFd,
     /// The inodes now in the `wanted` map, removed before the next scan fills it.
     in_map: Vec<u64>,
 }
@@ -118,11 +134,11 @@ impl BpfScanner {
 }
 
 /// Below this many open files on the system (`/proc/sys/fs/file-nr`), `--owner-scan auto`
-/// keeps the `/proc` scan: the iterator's fixed cost (loading the program: ~35 ms in a release
-/// build on this project's VM, most of it aya parsing the kernel's whole BTF in
-/// `EbpfLoader::new`, which 0.14 always does) is more than the `/proc` scan of fewer files costs
-/// at 2–3 µs per descriptor.
-pub const AUTO_MIN_OPEN_FILES: u64 = 15_000;
+/// keeps the `/proc` scan: loading the iterator costs ~5 ms on this project's VM (the slim BTF,
+/// relocation, verification, link), about what the `/proc` scan of 2,000 descriptors costs at
+/// 2–3 µs each, while the iterator reads one in ~0.5 µs. The threshold leaves a margin for
+/// machines where the load is slower.
+pub const AUTO_MIN_OPEN_FILES: u64 = 4_000;
 
 /// Whether the iterator is likely to be faster than the `/proc` scan here: the system has at
 /// least [`AUTO_MIN_OPEN_FILES`] open files. The count is the whole machine's (it is not per
@@ -146,33 +162,152 @@ pub fn same_pid_namespace(proc_root: &Path) -> bool {
         == Some(std::process::id())
 }
 
-/// Load the object with this kernel's BTF (CO-RE relocations), size the wanted map and load
-/// the program as a `task_file` iterator.
+/// Load the object with this kernel's BTF (CO-RE relocations), create its maps (the wanted
+/// map sized to [`KERNEL_FILTER_MAX`]), load the program as a `task_file` iterator and link it.
 fn load() -> Result<Loaded, String> {
-    // The slim BTF (btf_slim.rs): what the relocations and the attach point need, parsed in
-    // a few milliseconds instead of the whole kernel's ~50.
-    let raw =
-        std::fs::read(KERNEL_BTF).map_err(|e| format!("no kernel BTF ({KERNEL_BTF}): {e}"))?;
-    let btf = Btf::parse(&btf_slim::slim(&raw)?, Endianness::default())
-        .map_err(|e| format!("cannot parse the kernel BTF: {}", chain(&e)))?;
+    // The slim BTF (btf_slim.rs): the few types the relocations need, and the id of the
+    // function the iterator attaches to.
+    let raw = KernelBtf::open().map_err(|e| format!("no kernel BTF ({KERNEL_BTF}): {e}"))?;
+    let slim = btf_slim::slim(raw.bytes())?;
     drop(raw);
-    let mut ebpf = EbpfLoader::new()
-        .btf(Some(&btf))
-        .map_max_entries("wanted", KERNEL_FILTER_MAX)
-        .load(OBJECT)
-        .map_err(|e| format!("cannot load the task_file iterator: {}", chain(&e)))?;
-    let program: &mut Iter = ebpf
-        .program_mut("task_file")
-        .ok_or("the BPF object has no task_file program")?
-        .try_into()
-        .map_err(|e| format!("task_file is not an iterator: {}", chain(&e)))?;
-    program
-        .load("task_file", &btf)
-        .map_err(|e| format!("the kernel refused the task_file iterator: {}", chain(&e)))?;
+    let btf = Btf::parse(&slim.btf, Endianness::default())
+        .map_err(|e| format!("cannot parse the kernel BTF: {}", chain(&e)))?;
+    let mut obj = Object::parse(&OBJECT.bytes)
+        .map_err(|e| format!("cannot parse the BPF object: {}", chain(&e)))?;
+    obj.relocate_btf(&btf)
+        .map_err(|e| format!("cannot relocate the BPF object: {}", chain(&e)))?;
+
+    // The maps, each created with the size the kernel will use.
+    let map_objs: Vec<(String, aya_obj::Map)> = obj.maps.drain().collect();
+    let mut maps: Vec<(String, OwnedFd)> = Vec::with_capacity(map_objs.len());
+    for (name, map) in &map_objs {
+        let max_entries = if name == "wanted" {
+            KERNEL_FILTER_MAX
+        } else {
+            map.max_entries()
+        };
+        let spec = bpf_sys::MapSpec {
+            map_type: map.map_type(),
+            key_size: map.key_size(),
+            value_size: map.value_size(),
+            max_entries,
+            flags: map.map_flags(),
+        };
+        let fd = bpf_sys::map_create(name, spec)
+            .map_err(|e| format!("cannot create the BPF map {name}: {e}"))?;
+        maps.push((name.clone(), fd));
+    }
+    let text_sections: HashSet<usize> = obj.functions.keys().map(|(index, _)| *index).collect();
+    obj.relocate_maps(
+        map_objs
+            .iter()
+            .zip(&maps)
+            .map(|((name, map), (_, fd))| (name.as_str(), fd.as_raw_fd(), map)),
+        &text_sections,
+    )
+    .map_err(|e| format!("cannot relocate the BPF maps: {}", chain(&e)))?;
+    obj.relocate_calls(&text_sections)
+        .map_err(|e| format!("cannot link the BPF functions: {}", chain(&e)))?;
+    let program = obj
+        .programs
+        .get("task_file")
+        .ok_or("the BPF object has no task_file program")?;
+    let function = obj
+        .functions
+        .get(&program.function_key())
+        .ok_or("the BPF object has no code for task_file")?;
+    let insns: Vec<u8> = function
+        .instructions
+        .iter()
+        .flat_map(instruction_bytes)
+        .collect();
+    let program = bpf_sys::prog_load_iter(&bpf_sys::IterProgram {
+        name: "task_file",
+        insns: &insns,
+        license: &obj.license,
+        attach_btf_id: slim.iter_func,
+    })
+    .map_err(|e| format!("the kernel refused the task_file iterator: {e}"))?;
+    let link = bpf_sys::link_create_iter(program.as_raw_fd())
+        .map_err(|e| format!("cannot attach the iterator: {e}"))?;
+    let mut take = |name: &str| {
+        maps.iter()
+            .position(|(n, _)| n == name)
+            .map(|at| maps.swap_remove(at).1)
+            .ok_or_else(|| format!("the BPF object has no {name} map"))
+    };
     Ok(Loaded {
-        ebpf,
+        wanted: take("wanted")?,
+        state: take("state")?,
+        _program: program,
+        link,
         in_map: Vec::new(),
     })
+}
+
+/// The bytes of the kernel's BTF: mapped where the kernel allows it (Linux ≥ 6.16: no copy of
+/// its ~5 MB), else read.
+enum KernelBtf {
+    Mapped { at: *mut libc::c_void, len: usize },
+    Read(Vec<u8>),
+}
+
+impl KernelBtf {
+    fn open() -> std::io::Result<Self> {
+        let file = File::open(KERNEL_BTF)?;
+        let len = usize::try_from(file.metadata()?.len()).unwrap_or(0);
+        if len > 0 {
+            // SAFETY: a read-only private mapping of `len` bytes of an open file; it is only
+            // read through `bytes` and unmapped once, in `drop`.
+            let at = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ,
+                    libc::MAP_PRIVATE,
+                    file.as_raw_fd(),
+                    0,
+                )
+            };
+            if at != libc::MAP_FAILED {
+                return Ok(KernelBtf::Mapped { at, len });
+            }
+        }
+        let mut bytes = Vec::with_capacity(len);
+        (&file).read_to_end(&mut bytes)?;
+        Ok(KernelBtf::Read(bytes))
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            // SAFETY: the mapping is `len` readable bytes, alive until `drop`.
+            KernelBtf::Mapped { at, len } => unsafe {
+                std::slice::from_raw_parts(at.cast::<u8>(), *len)
+            },
+            KernelBtf::Read(bytes) => bytes,
+        }
+    }
+}
+
+impl Drop for KernelBtf {
+    fn drop(&mut self) {
+        if let KernelBtf::Mapped { at, len } = *self {
+            // SAFETY: the mapping made in `open`, unmapped once.
+            unsafe {
+                libc::munmap(at, len);
+            }
+        }
+    }
+}
+
+/// One instruction as the kernel reads it (`struct bpf_insn`, 8 bytes).
+fn instruction_bytes(insn: &aya_obj::generated::bpf_insn) -> [u8; 8] {
+    let mut out = [0u8; 8];
+    out[0] = insn.code;
+    out[1] = insn.dst_reg() | (insn.src_reg() << 4);
+    out[2..4].copy_from_slice(&insn.off.to_ne_bytes());
+    out[4..8].copy_from_slice(&insn.imm.to_ne_bytes());
+    out
 }
 
 /// An error with its sources, `a: b: c`.
@@ -180,7 +315,7 @@ fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
-        // aya's errors often repeat their source's message in their own.
+        // Errors often repeat their source's message in their own.
         let cause_text = cause.to_string();
         if !text.contains(&cause_text) {
             text.push_str(": ");
@@ -191,7 +326,7 @@ fn chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-/// Fill the maps, attach, read the records and turn them into an [`OwnerScan`].
+/// Fill the maps, create the iterator, read the records and turn them into an [`OwnerScan`].
 fn read(
     loaded: &mut Loaded,
     wanted: Option<&HashSet<u64>>,
@@ -199,61 +334,47 @@ fn read(
 ) -> Result<OwnerScan, String> {
     let start = Instant::now();
     let filter = wanted.filter(|w| w.len() <= KERNEL_FILTER_MAX as usize);
-    {
-        let map = loaded
-            .ebpf
-            .map_mut("wanted")
-            .ok_or("the BPF object has no wanted map")?;
-        let mut map: BpfHashMap<&mut MapData, u64, u8> =
-            BpfHashMap::try_from(map).map_err(|e| chain(&e))?;
-        for inode in loaded.in_map.drain(..) {
-            let _ = map.remove(&inode);
-        }
-        for &inode in filter.into_iter().flatten() {
-            map.insert(inode, 1, 0).map_err(|e| chain(&e))?;
-            loaded.in_map.push(inode);
-        }
+    let map = loaded.wanted.as_raw_fd();
+    for inode in loaded.in_map.drain(..) {
+        bpf_sys::map_delete(map, &inode).map_err(|e| format!("cannot clear the inode map: {e}"))?;
     }
-    let mut state = state_map(&mut loaded.ebpf)?;
+    if let Some(filter) = filter {
+        let keys: Vec<u64> = filter.iter().copied().collect();
+        let values = vec![1u8; keys.len()];
+        let batched = bpf_sys::map_update_batch(map, &keys, &values)
+            .map_err(|e| format!("cannot fill the inode map: {e}"))?;
+        if !batched {
+            for inode in &keys {
+                bpf_sys::map_update(map, inode, &[1])
+                    .map_err(|e| format!("cannot fill the inode map: {e}"))?;
+            }
+        }
+        loaded.in_map = keys;
+    }
+    let state = loaded.state.as_raw_fd();
     for (index, value) in [
         (STATE_LAST_TASK, 0),
         (STATE_PROCESSES, 0),
         (STATE_FILTER, u64::from(filter.is_some())),
     ] {
-        state.set(index, value, 0).map_err(|e| chain(&e))?;
+        bpf_sys::array_set(state, index, value)
+            .map_err(|e| format!("cannot reset the iterator's state: {e}"))?;
     }
-    let program: &mut Iter = loaded
-        .ebpf
-        .program_mut("task_file")
-        .ok_or("the BPF object has no task_file program")?
-        .try_into()
-        .map_err(|e| chain(&e))?;
-    let link_id = program
-        .attach()
-        .map_err(|e| format!("cannot attach the iterator: {}", chain(&e)))?;
-    let link = program.take_link(link_id).map_err(|e| chain(&e))?;
-    let mut file = link
-        .into_file()
-        .map_err(|e| format!("cannot create the iterator: {}", chain(&e)))?;
+    let mut file = File::from(
+        bpf_sys::iter_create(loaded.link.as_raw_fd())
+            .map_err(|e| format!("cannot create the iterator: {e}"))?,
+    );
     phases.0.push(("owner scan (bpf: attach)", start.elapsed()));
 
     let start = Instant::now();
     let mut records = Vec::with_capacity(64 * 1024);
     file.read_to_end(&mut records)
         .map_err(|e| format!("cannot read the iterator: {e}"))?;
-    let processes = state_map(&mut loaded.ebpf)?
-        .get(&STATE_PROCESSES, 0)
-        .map_err(|e| chain(&e))?;
+    let processes = bpf_sys::array_get(state, STATE_PROCESSES)
+        .map_err(|e| format!("cannot read the iterator's state: {e}"))?;
     let scan = owner_scan(&records, wanted, processes);
     phases.0.push(("owner scan (bpf: read)", start.elapsed()));
     Ok(scan)
-}
-
-fn state_map(ebpf: &mut Ebpf) -> Result<Array<&mut MapData, u64>, String> {
-    let map = ebpf
-        .map_mut("state")
-        .ok_or("the BPF object has no state map")?;
-    Array::try_from(map).map_err(|e| chain(&e))
 }
 
 /// The [`OwnerScan`] of the iterator's `records`, as `procfs::scan_owners` builds it: holders

@@ -1,15 +1,15 @@
-//! The kernel's BTF cut down to what the owner-scan iterator needs, so that loading it costs a
-//! few milliseconds instead of ~50 ms and ~35 MB (aya parses every one of the ~150,000 types of
-//! `/sys/kernel/btf/vmlinux` into owned structures).
+//! The kernel's BTF cut down to what the owner-scan iterator needs, so that relocating it costs
+//! well under a millisecond instead of parsing all ~150,000 types of `/sys/kernel/btf/vmlinux`
+//! into owned structures (~20 ms and ~25 MB with aya).
 //!
-//! What aya uses the kernel BTF for here: the CO-RE field relocations of
+//! What the loader needs of the kernel BTF: the CO-RE field relocations of
 //! `bpf/task_file.bpf.c` (matched by struct and member *name*; only the members the program
 //! reads matter, at their real offsets) and the id of the `bpf_iter_task_file` function the
-//! iterator attaches to (a type id is a position, so every id up to it must exist). The slim
-//! BTF therefore keeps those structs with only the members read (plus anonymous
-//! struct/union members, through which a member may be reached), the types those members
-//! resolve to, and the function; every other id up to the last kept one becomes a bare
-//! anonymous forward declaration, 12 bytes that aya parses without allocating.
+//! iterator attaches to. [`slim`] therefore returns that id (the kernel's own numbering) and a
+//! small BTF of the structs with only the members read (plus anonymous struct/union members,
+//! through which a member may be reached) and the types those members resolve to, numbered
+//! from 1 in the kernel's order: a few dozen types that `aya-obj` parses in microseconds.
+//! Pointer members point to `void` (CO-RE accepts any pointer for a pointer member).
 //!
 //! It must not change a kept record's layout facts: sizes, member offsets and the kinds CO-RE
 //! compares are copied as the kernel wrote them.
@@ -103,11 +103,20 @@ enum Keep {
     Members(Vec<usize>),
 }
 
-/// The slim BTF of `raw` (the bytes of `/sys/kernel/btf/vmlinux`), in the same byte order.
+/// What [`slim`] returns.
+pub struct Slim {
+    /// The slim BTF, in the byte order of the input.
+    pub btf: Vec<u8>,
+    /// The kernel's id of [`ITER_FUNC`].
+    pub iter_func: u32,
+}
+
+/// The slim BTF of `raw` (the bytes of `/sys/kernel/btf/vmlinux`) and the id of the iterator
+/// function.
 ///
 /// # Errors
 /// When `raw` is not BTF this parser understands, or lacks a struct or the function.
-pub fn slim(raw: &[u8]) -> Result<Vec<u8>, String> {
+pub fn slim(raw: &[u8]) -> Result<Slim, String> {
     let bad = || "the kernel BTF is malformed".to_owned();
     let magic = raw.get(0..2).map(|b| u16::from_ne_bytes([b[0], b[1]]));
     if magic != Some(MAGIC) {
@@ -125,6 +134,12 @@ pub fn slim(raw: &[u8]) -> Result<Vec<u8>, String> {
     let name = |off: u32| -> &[u8] {
         let rest = strings.get(off as usize..).unwrap_or_default();
         &rest[..rest.iter().position(|&b| b == 0).unwrap_or(rest.len())]
+    };
+    // True when the name at `off` is `wanted`, without measuring the whole name first (most
+    // of the ~150,000 names differ within their first bytes).
+    let named = |off: u32, wanted: &str| -> bool {
+        let rest = strings.get(off as usize..).unwrap_or_default();
+        rest.starts_with(wanted.as_bytes()) && rest.get(wanted.len()) == Some(&0)
     };
 
     // Id 0 is `void`; record i (from 1) starts at records[i - 1].
@@ -149,12 +164,12 @@ pub fn slim(raw: &[u8]) -> Result<Vec<u8>, String> {
         let id = u32::try_from(records.len()).map_err(|_| bad())?;
         match record.kind() {
             KIND_STRUCT => {
-                let n = name(record.name_off);
-                if let Some((_, members)) = STRUCTS.iter().find(|(s, _)| s.as_bytes() == n) {
+                if let Some((_, members)) = STRUCTS.iter().find(|(s, _)| named(record.name_off, s))
+                {
                     wanted_structs.push((id, members));
                 }
             }
-            KIND_FUNC if func.is_none() && name(record.name_off) == ITER_FUNC.as_bytes() => {
+            KIND_FUNC if func.is_none() && named(record.name_off, ITER_FUNC) => {
                 func = Some(id);
             }
             _ => {}
@@ -188,7 +203,6 @@ pub fn slim(raw: &[u8]) -> Result<Vec<u8>, String> {
 
     // The kept types: the wanted structs with their read members, and what those resolve to.
     let mut keep: HashMap<u32, Keep> = HashMap::new();
-    keep.insert(func, Keep::Whole);
     let mut composites: Vec<(u32, &[&str])> = wanted_structs;
     let mut plain: Vec<u32> = Vec::new();
     let mut seen_plain: HashSet<u32> = HashSet::new();
@@ -246,9 +260,17 @@ pub fn slim(raw: &[u8]) -> Result<Vec<u8>, String> {
         }
     }
 
-    // Output: every id up to the last kept one, the others as anonymous forward declarations.
-    let last = keep.keys().copied().max().unwrap_or(0);
-    let mut out_types = Vec::with_capacity(last as usize * RECORD_HEAD + 4096);
+    // Output: the kept types, numbered from 1 in the kernel's order; a reference to a type not
+    // kept (a pointer's target) becomes `void`.
+    let mut order: Vec<u32> = keep.keys().copied().collect();
+    order.sort_unstable();
+    let new_ids: HashMap<u32, u32> = order
+        .iter()
+        .zip(1u32..)
+        .map(|(&old, new)| (old, new))
+        .collect();
+    let renumber = |old: u32| new_ids.get(&old).copied().unwrap_or(0);
+    let mut out_types = Vec::with_capacity(order.len() * 64);
     let mut out_strings = vec![0u8];
     let mut names_at: HashMap<u32, u32> = HashMap::new();
     let mut intern = |off: u32, out_strings: &mut Vec<u8>| -> Result<u32, String> {
@@ -265,41 +287,55 @@ pub fn slim(raw: &[u8]) -> Result<Vec<u8>, String> {
         Ok(at)
     };
     let push = |out: &mut Vec<u8>, value: u32| out.extend_from_slice(&value.to_ne_bytes());
-    for id in 1..=last {
-        match keep.get(&id) {
-            None => {
-                push(&mut out_types, 0);
-                push(&mut out_types, KIND_FWD << 24);
-                push(&mut out_types, 0);
-            }
-            Some(Keep::Whole) => {
-                let record = record_of(id)?;
-                let tail = tail_len(record.kind(), record.vlen()).ok_or_else(bad)?;
-                push(&mut out_types, intern(record.name_off, &mut out_strings)?);
-                let body = types
-                    .get(record.start + 4..record.start + RECORD_HEAD + tail)
-                    .ok_or_else(bad)?;
-                if matches!(record.kind(), KIND_ENUM | KIND_ENUM64 | KIND_FUNC_PROTO)
-                    && record.vlen() > 0
-                {
+    for &id in &order {
+        let record = record_of(id)?;
+        push(&mut out_types, intern(record.name_off, &mut out_strings)?);
+        match &keep[&id] {
+            Keep::Whole => match record.kind() {
+                KIND_PTR | KIND_TYPEDEF | KIND_VOLATILE | KIND_CONST | KIND_RESTRICT
+                | KIND_TYPE_TAG => {
+                    push(&mut out_types, record.info);
+                    push(&mut out_types, renumber(record.size_type));
+                }
+                KIND_ARRAY => {
+                    let at = record.start + RECORD_HEAD;
+                    push(&mut out_types, record.info);
+                    push(&mut out_types, record.size_type);
+                    push(&mut out_types, renumber(u32_at(types, at).ok_or_else(bad)?));
+                    push(
+                        &mut out_types,
+                        renumber(u32_at(types, at + 4).ok_or_else(bad)?),
+                    );
+                    push(&mut out_types, u32_at(types, at + 8).ok_or_else(bad)?);
+                }
+                KIND_ENUM | KIND_ENUM64 | KIND_FUNC_PROTO => {
                     // Their values carry names of their own: not needed here, so dropped.
                     push(&mut out_types, record.info & !0xffff);
                     push(&mut out_types, record.size_type);
-                } else {
+                }
+                kind => {
+                    // Integers and floats: no reference to another type.
+                    let tail = tail_len(kind, record.vlen()).ok_or_else(bad)?;
+                    let body = types
+                        .get(record.start + 4..record.start + RECORD_HEAD + tail)
+                        .ok_or_else(bad)?;
+                    if !matches!(kind, KIND_INT | KIND_FLOAT | KIND_FWD) {
+                        return Err(format!(
+                            "the kernel BTF has a member of unexpected kind {kind}"
+                        ));
+                    }
                     out_types.extend_from_slice(body);
                 }
-            }
-            Some(Keep::Members(members)) => {
-                let record = record_of(id)?;
+            },
+            Keep::Members(members) => {
                 let count = u32::try_from(members.len()).map_err(|_| bad())?;
-                push(&mut out_types, intern(record.name_off, &mut out_strings)?);
                 push(&mut out_types, (record.info & !0xffff) | count);
                 push(&mut out_types, record.size_type);
                 for &index in members {
                     let at = record.start + RECORD_HEAD + index * MEMBER_LEN;
                     let (name_off, type_id) = member(record, index)?;
                     push(&mut out_types, intern(name_off, &mut out_strings)?);
-                    push(&mut out_types, type_id);
+                    push(&mut out_types, renumber(type_id));
                     push(&mut out_types, u32_at(types, at + 8).ok_or_else(bad)?);
                 }
             }
@@ -316,7 +352,10 @@ pub fn slim(raw: &[u8]) -> Result<Vec<u8>, String> {
     }
     out.extend_from_slice(&out_types);
     out.extend_from_slice(&out_strings);
-    Ok(out)
+    Ok(Slim {
+        btf: out,
+        iter_func: func,
+    })
 }
 
 /// The type `id` stands for once typedefs and qualifiers are looked through.
@@ -340,23 +379,34 @@ fn resolve(mut id: u32, record_of: &impl Fn(u32) -> Result<Record, String>) -> R
 mod tests {
     use super::*;
 
-    /// The ids of the records of `kind` named `wanted` in BTF `data`, walked independently of
-    /// [`slim`]'s bookkeeping.
-    fn ids(data: &[u8], kind: u32, wanted: &str) -> Vec<u32> {
+    /// Each record of `kind` named `wanted` in BTF `data`, as (id, [(member name, offset
+    /// word)]), walked independently of [`slim`]'s bookkeeping.
+    fn find(data: &[u8], kind: u32, wanted: &str) -> Vec<(u32, Vec<(String, u32)>)> {
         let field = |at| u32_at(data, at).unwrap() as usize;
         let hdr = field(4);
         let types = &data[hdr + field(8)..hdr + field(8) + field(12)];
         let strings = &data[hdr + field(16)..hdr + field(16) + field(20)];
+        let name = |off: usize| {
+            let end = strings[off..].iter().position(|&b| b == 0).unwrap();
+            String::from_utf8_lossy(&strings[off..off + end]).into_owned()
+        };
         let mut out = Vec::new();
         let (mut at, mut id) = (0, 0u32);
         while at < types.len() {
             id += 1;
             let info = u32_at(types, at + 4).unwrap();
             let (k, vlen) = ((info >> 24) & 0x1f, (info & 0xffff) as usize);
-            let off = u32_at(types, at).unwrap() as usize;
-            let name = &strings[off..off + strings[off..].iter().position(|&b| b == 0).unwrap()];
-            if k == kind && name == wanted.as_bytes() {
-                out.push(id);
+            if k == kind && name(u32_at(types, at).unwrap() as usize) == wanted {
+                let members = (0..if k == KIND_STRUCT { vlen } else { 0 })
+                    .map(|i| {
+                        let m = at + RECORD_HEAD + i * MEMBER_LEN;
+                        (
+                            name(u32_at(types, m).unwrap() as usize),
+                            u32_at(types, m + 8).unwrap(),
+                        )
+                    })
+                    .collect();
+                out.push((id, members));
             }
             at += RECORD_HEAD + tail_len(k, vlen).unwrap();
         }
@@ -364,26 +414,31 @@ mod tests {
     }
 
     #[test]
-    fn slim_btf_keeps_the_ids_of_the_iterator_function_and_the_structs() {
+    fn slim_btf_keeps_the_members_read_at_their_offsets_and_the_function_id() {
         let Ok(raw) = std::fs::read("/sys/kernel/btf/vmlinux") else {
             crate::testing::skip("no kernel BTF at /sys/kernel/btf/vmlinux");
             return;
         };
         let small = slim(&raw).unwrap();
-        assert!(small.len() < raw.len() / 4, "{} bytes", small.len());
-        assert_eq!(
-            ids(&small, KIND_FUNC, ITER_FUNC),
-            ids(&raw, KIND_FUNC, ITER_FUNC)
-        );
-        for (name, _) in STRUCTS {
-            assert_eq!(
-                ids(&small, KIND_STRUCT, name),
-                ids(&raw, KIND_STRUCT, name),
-                "{name}"
-            );
+        assert!(small.btf.len() < 16 * 1024, "{} bytes", small.btf.len());
+        let func = find(&raw, KIND_FUNC, ITER_FUNC);
+        assert_eq!(small.iter_func, func[0].0);
+        for (name, read) in STRUCTS {
+            let kept = find(&small.btf, KIND_STRUCT, name);
+            assert_eq!(kept.len(), 1, "{name}");
+            let whole = find(&raw, KIND_STRUCT, name);
+            for member in *read {
+                let at = |list: &[(String, u32)]| {
+                    list.iter().find(|(n, _)| n == member).map(|(_, off)| *off)
+                };
+                // A member inside an anonymous struct or union is kept through it.
+                if let Some(offset) = at(&whole[0].1) {
+                    assert_eq!(at(&kept[0].1), Some(offset), "{name}.{member}");
+                }
+            }
         }
-        // aya parses it.
-        aya::Btf::parse(&small, aya::Endianness::default()).unwrap();
+        // aya-obj parses it.
+        aya_obj::btf::Btf::parse(&small.btf, object::Endianness::default()).unwrap();
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! a process before `kill` signals it.
 
 mod bpf_iter;
+mod bpf_sys;
 mod btf_slim;
 mod host;
 mod namespaces;
