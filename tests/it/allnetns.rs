@@ -516,7 +516,7 @@ fn audit_links_a_dnat_rule_to_the_container_socket_it_sends_to() {
         assert!(
             f["notes"]
                 .to_string()
-                .contains("published on the host by the DNAT rule"),
+                .contains("published on the host by DNAT ("),
             "{f:#?}"
         );
     }

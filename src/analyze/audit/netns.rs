@@ -344,12 +344,12 @@ pub fn host_facing(
 }
 
 /// A publisher in words: `docker-proxy (pid 77) on 0.0.0.0:8080, public`, or
-/// `the DNAT rule rule handle 4 of … on 0.0.0.0:15432, public`.
+/// `DNAT (rule handle 4 of chain prerouting in table ip nat) on 0.0.0.0:15432, public`.
 fn publisher_text(p: &Publication) -> String {
     let end = crate::model::Endpoint(p.address, p.port);
     let exposure = p.exposure.map_or("unknown", |c| c.as_str());
     match (&p.nat_rule_name, p.pid) {
-        (Some(rule), _) => format!("the DNAT rule {rule} on {end}, {exposure}"),
+        (Some(rule), _) => format!("DNAT ({rule}) on {end}, {exposure}"),
         (None, Some(pid)) => format!("{} (pid {pid}) on {end}, {exposure}", p.forwarder),
         (None, None) => format!("{} on {end}, {exposure}", p.forwarder),
     }
@@ -781,8 +781,8 @@ mod tests {
         );
         assert!(
             findings[0].notes[0].contains(
-                "published on the host by the DNAT rule rule handle 4 of chain prerouting in \
-                 table ip nat on 0.0.0.0:16379, public: its exposure is that of the outside port"
+                "published on the host by DNAT (rule handle 4 of chain prerouting in table ip \
+                 nat) on 0.0.0.0:16379, public: its exposure is that of the outside port"
             ),
             "{:?}",
             findings[0].notes
