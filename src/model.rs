@@ -60,7 +60,7 @@ pub use kill::{Os, Signal, SignalError, parse_timeout};
 pub use label::{
     ClassName, Endpoint, ExposureLabel, HostAddr, LocalEnd, OwnerUnknownForm, OwnerUnknownLabel,
 };
-pub use netns::{NetnsFacts, NetnsInfo, NetnsSelection, NetnsTarget, Publication};
+pub use netns::{NetnsFacts, NetnsInfo, NetnsSelection, NetnsTarget, Publication, PublisherKind};
 pub use outcome::Outcome;
 pub use owner::{CgroupInfo, Container, ContainerRuntime, Forwarder, ForwarderKind, OwnerDetails};
 pub use port::{

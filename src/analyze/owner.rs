@@ -197,56 +197,195 @@ fn flag_value(args: &[String], name: &str) -> Option<String> {
 }
 
 /// The namespace-side port pasta forwards `host_port` to, from `-t`/`--tcp-ports` (or
-/// `-u`/`--udp-ports`) specs such as `8080`, `8080:80`, `127.0.0.1/8080:80`, `8000-8010:9000-9010`
-/// (several specs may be comma-separated).
+/// `-u`/`--udp-ports`) specs as pasta(1) describes them: `8080`, `8080:80`, `127.0.0.1/8080:80`,
+/// `192.0.2.1%eth0/22`, `8000-8010:9000-9010`, comma-separated lists, exclusions (`~3000-3010`;
+/// a spec of exclusions only forwards every other port unchanged) and `auto` (ports bound in
+/// the namespace, forwarded unchanged: pasta's default when no spec is given). `none` and specs
+/// that cannot be read give `None`. The first spec that forwards the port decides.
 fn pasta_target(args: &[String], host_port: u16, proto: Proto) -> Option<u16> {
     let (short, long) = match proto {
         Proto::Tcp => ("-t", "--tcp-ports"),
         Proto::Udp => ("-u", "--udp-ports"),
     };
-    let mut it = args.iter();
+    let mut it = args.iter().skip(1);
+    let mut any_spec = false;
     while let Some(arg) = it.next() {
+        if arg == "--" {
+            break;
+        }
         let spec = if arg == short || arg == long {
             it.next().map(String::as_str)
+        } else if let Some(v) = arg.strip_prefix(&format!("{long}=")) {
+            Some(v)
         } else {
-            arg.strip_prefix(&format!("{long}="))
+            arg.strip_prefix(short).filter(|v| !v.is_empty())
         };
         let Some(spec) = spec else { continue };
-        for item in spec.split(',') {
-            if let Some(port) = pasta_map(item, host_port) {
-                return Some(port);
-            }
+        any_spec = true;
+        if let Some(port) = pasta_spec(spec, host_port) {
+            return Some(port);
         }
     }
-    None
+    // pasta forwards `auto` by default.
+    (!any_spec).then_some(host_port)
 }
 
-fn pasta_map(item: &str, host_port: u16) -> Option<u16> {
-    // Strip an address (`127.0.0.1/` or `::1/`) and an interface (`%eth0`).
-    let item = item.rsplit('/').next().unwrap_or(item);
-    let (host, target) = match item.split_once(':') {
-        Some((h, t)) => (h, Some(t)),
-        None => (item, None),
-    };
-    let host = host.split('%').next().unwrap_or(host);
+/// One `-t`/`-u` spec: the namespace port `host_port` goes to, `None` when the spec does not
+/// forward it.
+fn pasta_spec(spec: &str, host_port: u16) -> Option<u16> {
+    match spec {
+        "auto" => return Some(host_port),
+        "none" | "" => return None,
+        _ => {}
+    }
     let range = |s: &str| -> Option<(u16, u16)> {
         match s.split_once('-') {
-            Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
+            Some((a, b)) => {
+                let (a, b) = (a.parse().ok()?, b.parse().ok()?);
+                (a <= b).then_some((a, b))
+            }
             None => {
                 let p = s.parse().ok()?;
                 Some((p, p))
             }
         }
     };
-    let (start, end) = range(host)?;
-    if !(start..=end).contains(&host_port) {
-        return None;
+    let mut includes = 0;
+    let mut mapped = None;
+    for item in spec.split(',') {
+        // Strip an address (`127.0.0.1/`, `::1/`, `192.0.2.1%eth0/`).
+        let item = item.rsplit('/').next().unwrap_or(item);
+        if let Some(excluded) = item.strip_prefix('~') {
+            let (a, b) = range(excluded)?;
+            if (a..=b).contains(&host_port) {
+                return None;
+            }
+            continue;
+        }
+        includes += 1;
+        let (host, target) = match item.split_once(':') {
+            Some((h, t)) => (h, Some(t)),
+            None => (item, None),
+        };
+        let (start, end) = range(host)?;
+        if mapped.is_some() || !(start..=end).contains(&host_port) {
+            continue;
+        }
+        let offset = host_port - start;
+        mapped = match target {
+            None => Some(host_port),
+            Some(t) => {
+                let (ts, te) = range(t)?;
+                ts.checked_add(offset).filter(|p| *p <= te.max(ts))
+            }
+        };
     }
-    let offset = host_port - start;
-    match target {
-        None => Some(host_port),
-        Some(t) => range(t).and_then(|(ts, _)| ts.checked_add(offset)),
+    if includes == 0 {
+        // Only exclusions: every other port, unchanged.
+        return Some(host_port);
     }
+    mapped
+}
+
+/// A network namespace a pasta command line names: `--netns NAME` (or `/run/netns/NAME`), or a
+/// target PID (`pasta [OPTION]... PID`, `--netns /proc/PID/ns/net`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NsRef {
+    /// A namespace under `/run/netns`.
+    Name(String),
+    /// The namespace of a process.
+    Pid(u32),
+}
+
+/// pasta options that take a value (pasta(1)), so a value is not taken for the target PID.
+const PASTA_VALUE_OPTIONS: [&str; 43] = [
+    "-l",
+    "--log-file",
+    "--log-size",
+    "-p",
+    "--pcap",
+    "-P",
+    "--pid",
+    "-m",
+    "--mtu",
+    "-a",
+    "--address",
+    "-n",
+    "--netmask",
+    "-M",
+    "--mac-addr",
+    "-g",
+    "--gateway",
+    "-i",
+    "--interface",
+    "-o",
+    "--outbound",
+    "--outbound-if4",
+    "--outbound-if6",
+    "-D",
+    "--dns",
+    "--dns-forward",
+    "-S",
+    "--search",
+    "-s",
+    "--socket",
+    "-F",
+    "--fd",
+    "-t",
+    "--tcp-ports",
+    "-u",
+    "--udp-ports",
+    "-I",
+    "--ns-ifname",
+    "-T",
+    "--tcp-ns",
+    "-U",
+    "--udp-ns",
+    "--userns",
+];
+
+/// The namespace a pasta command line names, if any (`None` also for a path that is neither
+/// `/run/netns/NAME` nor `/proc/PID/ns/net`, and for a command pasta starts itself).
+#[must_use]
+pub fn pasta_netns(args: &[String]) -> Option<NsRef> {
+    let from_path = |v: &str| -> Option<NsRef> {
+        if !v.contains('/') {
+            return (!v.is_empty() && v != "." && v != "..").then(|| NsRef::Name(v.to_owned()));
+        }
+        if let Some(name) = v
+            .strip_prefix("/run/netns/")
+            .or(v.strip_prefix("/var/run/netns/"))
+        {
+            return (!name.is_empty() && !name.contains('/')).then(|| NsRef::Name(name.to_owned()));
+        }
+        v.strip_prefix("/proc/")
+            .and_then(|r| r.strip_suffix("/ns/net"))
+            .and_then(|pid| pid.parse().ok())
+            .map(NsRef::Pid)
+    };
+    let mut it = args.iter().skip(1);
+    while let Some(arg) = it.next() {
+        if arg == "--netns" {
+            return it.next().and_then(|v| from_path(v));
+        }
+        if let Some(v) = arg.strip_prefix("--netns=") {
+            return from_path(v);
+        }
+        if arg == "--" {
+            let first = it.next()?;
+            return first.parse().ok().filter(|p| *p > 0).map(NsRef::Pid);
+        }
+        if PASTA_VALUE_OPTIONS.contains(&arg.as_str()) {
+            it.next();
+            continue;
+        }
+        if arg.starts_with('-') {
+            continue;
+        }
+        // The first operand: a PID, or a command pasta runs in a namespace of its own.
+        return arg.parse().ok().filter(|p| *p > 0).map(NsRef::Pid);
+    }
+    None
 }
 
 /// The `.service` unit a holder belongs to, when systemd would restart it after a kill
@@ -472,6 +611,90 @@ mod tests {
                 Some(("pasta", None, Some(7000))),
             ),
             (
+                Some("pasta"),
+                "pasta -t 2000-5000,~3000-3010",
+                3005,
+                Proto::Tcp,
+                Some(("pasta", None, None)),
+            ),
+            (
+                Some("pasta"),
+                "pasta -t 2000-5000,~3000-3010",
+                4000,
+                Proto::Tcp,
+                Some(("pasta", None, Some(4000))),
+            ),
+            (
+                Some("pasta"),
+                "pasta -t ~20000-20010",
+                8080,
+                Proto::Tcp,
+                Some(("pasta", None, Some(8080))),
+            ),
+            (
+                Some("pasta"),
+                "pasta -t 192.0.2.1%eth0/22",
+                22,
+                Proto::Tcp,
+                Some(("pasta", None, Some(22))),
+            ),
+            (
+                Some("pasta"),
+                "pasta -t [::1]/8443:443",
+                8443,
+                Proto::Tcp,
+                Some(("pasta", None, Some(443))),
+            ),
+            (
+                Some("pasta.avx2"),
+                "pasta.avx2 -t8080:80",
+                8080,
+                Proto::Tcp,
+                Some(("pasta", None, Some(80))),
+            ),
+            (
+                Some("pasta"),
+                "pasta -t 8000-8010:9000-9005",
+                8008,
+                Proto::Tcp,
+                Some(("pasta", None, None)),
+            ),
+            (
+                Some("pasta"),
+                "pasta -t none -u none",
+                8080,
+                Proto::Tcp,
+                Some(("pasta", None, None)),
+            ),
+            (
+                Some("pasta"),
+                "pasta --config-net",
+                8080,
+                Proto::Tcp,
+                Some(("pasta", None, Some(8080))),
+            ),
+            (
+                Some("pasta"),
+                "pasta -t auto",
+                8080,
+                Proto::Tcp,
+                Some(("pasta", None, Some(8080))),
+            ),
+            (
+                Some("pasta"),
+                "pasta -t 80-70 -t x:y -t 65535:65535-1",
+                75,
+                Proto::Tcp,
+                Some(("pasta", None, None)),
+            ),
+            (
+                Some("pasta"),
+                "pasta -t 8080:80 -- sh -c 'nc -t 9090'",
+                9090,
+                Proto::Tcp,
+                Some(("pasta", None, None)),
+            ),
+            (
                 Some("nginx"),
                 "nginx: master process /usr/sbin/nginx",
                 80,
@@ -496,6 +719,38 @@ mod tests {
                 )
             });
             assert_eq!(got, want, "{cmd}");
+        }
+    }
+
+    #[test]
+    fn pasta_namespaces() {
+        let cases: Vec<(&str, Option<NsRef>)> = vec![
+            (
+                "pasta --config-net -t 8080:80 --netns ctr",
+                Some(NsRef::Name("ctr".into())),
+            ),
+            (
+                "pasta --netns=/run/netns/blue -t 80",
+                Some(NsRef::Name("blue".into())),
+            ),
+            ("pasta --netns /proc/4242/ns/net", Some(NsRef::Pid(4242))),
+            ("pasta --netns /run/user/1000/netns/netns-1", None),
+            ("pasta --config-net -t 8080:80 4242", Some(NsRef::Pid(4242))),
+            ("pasta -t 8080 -u 53 4242", Some(NsRef::Pid(4242))),
+            ("pasta -t 8080", None),
+            (
+                "pasta -P /run/pasta.pid -m 1500 -- 77",
+                Some(NsRef::Pid(77)),
+            ),
+            ("pasta --config-net sh -c 'sleep 1'", None),
+            ("pasta 0", None),
+            ("pasta 99999999999", None),
+            ("pasta --netns", None),
+            ("pasta --netns ..", None),
+            ("pasta", None),
+        ];
+        for (cmd, want) in cases {
+            assert_eq!(pasta_netns(&argv(cmd)), want, "{cmd}");
         }
     }
 

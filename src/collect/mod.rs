@@ -283,6 +283,17 @@ pub trait Platform: fmt::Debug {
     /// The raw cgroup text of `pid`, `None` when unreadable or off Linux.
     fn cgroup(&self, pid: u32) -> Option<String>;
 
+    /// For each of `pids` (the audit asks only about its `pasta` and `rootlessport` listeners):
+    /// the network namespaces other than the process's own that it holds a descriptor to
+    /// (`PROC_ROOT/PID/fd/N` reads `net:[INODE]`) or that one of its children lives in
+    /// (`PROC_ROOT/PID/task/TID/children`, then `PROC_ROOT/CHILD/ns/net`): where it forwards.
+    /// Bounded (descriptors, tasks and children per process); a process that cannot be read
+    /// has an empty list. Empty off Linux.
+    fn held_namespaces(&self, pids: &[u32]) -> BTreeMap<u32, Vec<u64>> {
+        let _ = pids;
+        BTreeMap::new()
+    }
+
     // ── the bind probe ──────────────────────────────────────────────────────────────────────
 
     /// Try to bind `port` for each protocol on the IPv4 and IPv6 wildcard and loopback

@@ -91,10 +91,36 @@ fn audit(
         if args.identify {
             super::identify(&mut entries, &snapshot.interfaces);
         }
-        // Sockets of other namespaces, as the host sees them: published by a forwarder of the
-        // host namespace, or host-internal (analyze/audit/netns.rs).
-        let published = audit::publications(&entries, &snapshot.namespaces);
-        let seen = audit::host_facing(&entries, &published);
+        // The firewall, read once (not for --save-baseline): its DNAT rules publish namespace
+        // sockets, and reachability is judged on it below.
+        let ruleset = if args.save_baseline.is_some() {
+            Err(String::new())
+        } else {
+            env.platform()
+                .firewall_text()
+                .and_then(|text| Ruleset::from_text(&text))
+        };
+        // Sockets of other namespaces, as the host sees them: published by a forwarder or a
+        // DNAT rule of the host namespace, or host-internal (analyze/audit/netns.rs).
+        let mut links = audit::Links::default();
+        if !snapshot.namespaces.is_empty() {
+            let held = env
+                .platform()
+                .held_namespaces(&audit::forwarder_pids(&entries));
+            let dnat = ruleset
+                .as_ref()
+                .ok()
+                .map(|r| audit::nat_publications(r, &snapshot.interfaces).0);
+            links = audit::publications(
+                &entries,
+                &audit::PublishInputs {
+                    namespaces: &snapshot.namespaces,
+                    held: &held,
+                    dnat: dnat.as_deref(),
+                },
+            );
+        }
+        let seen = audit::host_facing(&entries, &links.published);
         // `--netns NAME` reads the host's namespace too, for its forwarders only.
         let keep: Vec<bool> = entries
             .iter()
@@ -110,7 +136,8 @@ fn audit(
             .filter(|(_, keep)| **keep)
             .map(|(pair, _)| pair)
             .unzip();
-        let published = published
+        links.published = links
+            .published
             .into_iter()
             .filter(|(i, _)| keep[*i])
             .map(|(i, list)| (keep[..i].iter().filter(|k| **k).count(), list))
@@ -124,16 +151,13 @@ fn audit(
                 route_localnet: env.platform().route_localnet(),
             };
             let mut findings = audit::findings(&seen, RuleSet::builtin(), &host);
-            audit::attach_namespaces(&mut findings, &entries, &published);
-            // Reachability: the firewall read once, evaluated per (proto, address, port, iface).
-            let ruleset = env
-                .platform()
-                .firewall_text()
-                .and_then(|text| Ruleset::from_text(&text));
+            audit::attach_namespaces(&mut findings, &entries, &links);
+            // Reachability: evaluated per (proto, address, port, iface).
             let reach = ReachContext {
                 ruleset: ruleset.as_ref().map_err(String::as_str),
                 addresses: &snapshot.interfaces,
                 forwarding: env.platform().ip_forwarding(),
+                namespaces: &snapshot.namespaces,
             };
             let mut warnings = warnings;
             warnings.extend(audit::apply_reachability(

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AddrClass, Container, ForwarderKind, InterfaceAddr};
+use super::{AddrClass, Container, DecidedBy, ForwarderKind, InterfaceAddr};
 
 /// One network namespace as `--netns` names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,25 +141,85 @@ impl fmt::Display for NetnsInfo {
     }
 }
 
-/// A host socket that publishes a socket of another namespace: a forwarder (`docker-proxy`)
-/// listening in portscope's own namespace whose command line names the namespace socket's
-/// address and port as its target. JSON `published[]` of an audit finding.
+/// What publishes a socket of another namespace on the host: a forwarder process of the host
+/// namespace, or a DNAT rule of its firewall. The JSON names are those of docs/json.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PublisherKind {
+    /// Docker's `docker-proxy` (also rootless Docker's `rootlesskit-docker-proxy`).
+    #[serde(rename = "docker-proxy")]
+    DockerProxy,
+    /// Rootless Podman's `rootlessport`.
+    #[serde(rename = "rootlessport")]
+    RootlessPort,
+    /// `pasta` (passt).
+    #[serde(rename = "pasta")]
+    Pasta,
+    /// A `dnat to` (nft) or `-j DNAT --to-destination` (iptables) rule of the host namespace.
+    #[serde(rename = "dnat")]
+    Dnat,
+}
+
+impl PublisherKind {
+    /// The name as in JSON: `docker-proxy`, `rootlessport`, `pasta`, `dnat`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PublisherKind::DockerProxy => "docker-proxy",
+            PublisherKind::RootlessPort => "rootlessport",
+            PublisherKind::Pasta => "pasta",
+            PublisherKind::Dnat => "dnat",
+        }
+    }
+}
+
+impl From<ForwarderKind> for PublisherKind {
+    fn from(kind: ForwarderKind) -> Self {
+        match kind {
+            ForwarderKind::DockerProxy => PublisherKind::DockerProxy,
+            ForwarderKind::RootlessPort => PublisherKind::RootlessPort,
+            ForwarderKind::Pasta => PublisherKind::Pasta,
+        }
+    }
+}
+
+impl fmt::Display for PublisherKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// What publishes a socket of another namespace on the host: a forwarder (`docker-proxy`,
+/// `pasta`, `rootlessport`) listening in portscope's own namespace whose target is the namespace
+/// socket, or a DNAT rule of portscope's own namespace whose destination it is. JSON
+/// `published[]` of an audit finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Publication {
-    /// Which forwarder.
-    pub forwarder: ForwarderKind,
-    /// Its pid.
-    pub pid: u32,
-    /// The host address it listens on.
+    /// Which forwarder, or `dnat`.
+    pub forwarder: PublisherKind,
+    /// The forwarder's pid; `None` for a DNAT rule.
+    pub pid: Option<u32>,
+    /// The host address it listens on (a DNAT rule: the one address it applies on, or the
+    /// wildcard of that family when it applies on several).
     pub address: IpAddr,
-    /// The host port it listens on.
+    /// The host port it listens on (a DNAT rule: the outside port it matches).
     pub port: u16,
-    /// The exposure of that host socket: how far the namespace socket reaches through it.
+    /// The exposure of that host socket (or outside port): how far the namespace socket reaches
+    /// through it.
     pub exposure: Option<AddrClass>,
     /// The host address that makes it so.
     pub exposure_address: Option<IpAddr>,
     /// The interface carrying `exposure_address`.
     pub exposure_interface: Option<String>,
+    /// For a DNAT rule: the rule (as a reachability's `decided_by`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_rule: Option<DecidedBy>,
+    /// For a DNAT rule: its name in words (`rule handle 4 of chain prerouting in table ip nat`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_rule_name: Option<String>,
+    /// True when the target port is not known but taken to be the host port (rootlessport,
+    /// whose mapping is not on its command line); absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub port_assumed: bool,
 }
 
 #[cfg(test)]

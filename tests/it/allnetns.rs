@@ -1,8 +1,9 @@
 //! `--netns` and `--all-netns`: sockets in network namespaces the tests create, each labelled
 //! with its namespace, exposure judged on that namespace's interfaces, a "container" whose
 //! private wildcard bind is published by a forwarder in the host namespace (a python3 TCP
-//! forwarder named `docker-proxy` with docker-proxy's command line), and the audit's
-//! attribution. Every assertion filters on the test's own namespaces and ports, so other
+//! forwarder named `docker-proxy` with docker-proxy's command line; a python3 stand-in named
+//! `pasta` holding the namespace open; a DNAT rule of a test namespace playing the host), and
+//! the audit's attribution. Every assertion filters on the test's own namespaces and ports, so other
 //! namespaces on the machine do not matter.
 
 use std::net::TcpListener;
@@ -343,9 +344,9 @@ fn audit_links_a_published_container_port_to_its_forwarder() {
     assert_eq!(fd[0]["severity"], "medium", "high lowered one step");
     assert!(fd[0].get("published").is_none());
     assert!(
+        fd[0]["notes"].to_string().contains("no forwarder"),
+        "{:#?}",
         fd[0]["notes"]
-            .to_string()
-            .contains("no forwarder in the host namespace")
     );
     // The listing keeps each namespace's own exposure.
     let list = list_json(&["--all-netns", "-t", "--port", "6379"]);
@@ -372,4 +373,171 @@ fn audit_links_a_published_container_port_to_its_forwarder() {
             .all(|f| f.get("netns").is_none() && f.get("published").is_none())
     );
     drop((redis_c, redis_d, fwd));
+}
+
+/// A stand-in for pasta: python3 whose process name (`comm`) is `pasta` (prctl PR_SET_NAME),
+/// with pasta's `-t HOST:NS` on its command line, listening on the host port in the host
+/// namespace and holding a descriptor open on the namespace it "forwards" into (`NS_PATH`, not on
+/// the command line, so the link is made through the descriptor as with the real pasta). It
+/// forwards nothing.
+const PASTA: &str = r#"
+import ctypes, os, socket, sys
+ctypes.CDLL(None).prctl(15, b"pasta", 0, 0, 0)
+ns = os.open(os.environ["NS_PATH"], os.O_RDONLY)
+port = int(sys.argv[sys.argv.index("-t") + 1].split(":")[0])
+s = socket.socket()
+s.bind(("0.0.0.0", port))
+s.listen()
+print("ready", flush=True)
+sys.stdin.read()
+"#;
+
+#[test]
+fn audit_links_a_pasta_forwarder_by_the_namespace_it_holds() {
+    use std::io::BufRead;
+    if !have("python3") {
+        skip("needs python3 for the pasta stand-in");
+        return;
+    }
+    let Some(c) = Netns::create("pasta") else {
+        return;
+    };
+    c.addr("va", "10.64.0.2/24");
+    let redis = c.run(|| TcpListener::bind("0.0.0.0:6379").unwrap());
+    let host_port = free_port();
+    let mut child = Command::new("python3")
+        .args(["-c", PASTA, "--config-net", "-t"])
+        .arg(format!("{host_port}:6379"))
+        .env("NS_PATH", format!("/run/netns/{}", c.name))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    let pasta = Child(child);
+
+    let host = list_json(&["-t", "--port", &host_port.to_string()]);
+    let listener = host
+        .sockets
+        .iter()
+        .find(|s| s.processes.iter().any(|p| p.pid == pasta.pid()))
+        .unwrap_or_else(|| panic!("pasta stand-in not listed: {:#?}", host.sockets));
+    assert_eq!(listener.processes[0].name.as_deref(), Some("pasta"));
+    let host_exposure = serde_json::to_value(listener.exposure).unwrap();
+
+    let doc = audit_json(&["--all-netns"]);
+    let fc = findings_in(&doc, &c.name);
+    assert_eq!(fc.len(), 1, "{fc:#?}");
+    let f = fc[0];
+    assert_eq!(
+        (f["port"].as_u64(), &f["rule"]),
+        (Some(6379), &"exposed-redis".into())
+    );
+    assert_eq!(f["published"][0]["forwarder"], "pasta", "{f:#?}");
+    assert_eq!(f["published"][0]["pid"], pasta.pid());
+    assert_eq!(f["published"][0]["port"], host_port);
+    assert_eq!(f["exposure"], host_exposure);
+    assert!(
+        f["notes"]
+            .to_string()
+            .contains("published on the host by pasta"),
+        "{f:#?}"
+    );
+    drop((redis, pasta));
+}
+
+/// DNAT into a "container": a test namespace H plays the host (a public 11.22.33.44 and
+/// 10.8.0.1 on va, its own nftables ruleset, forwarding on), and a second namespace C the
+/// container, reached through H's vb moved into it (10.8.0.2), as tests/it/reach.rs sets it up:
+/// nothing touches the machine's own namespace or firewall. portscope runs inside H (`ip netns
+/// exec`), so H is its own namespace, the "host", whose firewall it reads; `--netns C` reads C
+/// and H. (`--all-netns` from inside H would also list the machine's real namespace, as just
+/// another namespace: correct, but slower and beside the point.)
+#[test]
+fn audit_links_a_dnat_rule_to_the_container_socket_it_sends_to() {
+    if !have("nft") && skip("the DNAT test needs nft (Debian package nftables)") {
+        return;
+    }
+    let Some(h) = Netns::create("dnh") else {
+        return;
+    };
+    let Some(c) = Netns::create("dnc") else {
+        return;
+    };
+    h.addr("va", "11.22.33.44/24");
+    c.exec(&["ip", "link", "del", "va"]);
+    h.exec(&["ip", "link", "set", "vb", "netns", &c.name]);
+    c.exec(&["ip", "link", "set", "vb", "up"]);
+    c.addr("vb", "10.8.0.2/24");
+    h.addr("va", "10.8.0.1/24");
+    h.sysctl("net.ipv4.ip_forward", "1");
+    // Redis published on 16379, PostgreSQL by a rule that keeps the port, MySQL by nothing.
+    let inside = c.run(|| [6379, 5432, 3306].map(|p| TcpListener::bind(("0.0.0.0", p)).unwrap()));
+    let rules = "table ip nat {\n chain prerouting {\n  type nat hook prerouting priority dstnat; policy accept;\n  fib daddr type local tcp dport 16379 dnat to 10.8.0.2:6379\n  fib daddr type local tcp dport 5432 dnat to 10.8.0.2\n }\n}\n";
+    let path = std::env::temp_dir().join(format!("{}.nft", h.name));
+    std::fs::write(&path, rules).unwrap();
+    h.exec(&["nft", "-f", path.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&path);
+
+    let out = h.portscope(&["audit", "--json", "--netns", &c.name]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: AuditDoc = serde_json::from_slice(&out.stdout).expect("audit JSON");
+    let of_port = |port: u64| -> Vec<&serde_json::Value> {
+        doc.findings
+            .iter()
+            .filter(|f| f["netns"]["name"] == c.name.as_str() && f["port"] == port)
+            .collect()
+    };
+    for (port, outside) in [(6379, 16379), (5432, 5432)] {
+        let found = of_port(port);
+        let f = found
+            .iter()
+            .find(|f| f["published"].is_array())
+            .unwrap_or_else(|| panic!("{port}: {:#?}", doc.findings));
+        let p = &f["published"][0];
+        assert_eq!(p["forwarder"], "dnat", "{f:#?}");
+        assert!(p["pid"].is_null(), "{f:#?}");
+        assert_eq!(p["port"], outside, "{f:#?}");
+        assert_eq!(p["nat_rule"]["chain"], "prerouting", "{f:#?}");
+        assert_eq!(f["exposure"], "public", "{f:#?}");
+        assert_eq!(f["exposure_address"], "11.22.33.44", "{f:#?}");
+        assert_eq!(f["severity"], f["base_severity"], "{f:#?}");
+        // Judged on the published port's path: forwarded, nothing filters it.
+        assert_eq!(f["reachable"], "yes", "{f:#?}");
+        assert_eq!(f["reachability"]["path"], "forward", "{f:#?}");
+        assert!(
+            f["notes"]
+                .to_string()
+                .contains("published on the host by DNAT ("),
+            "{f:#?}"
+        );
+    }
+    // The published port's own finding (issue 16) now sees its target.
+    let outer: Vec<&serde_json::Value> = doc
+        .findings
+        .iter()
+        .filter(|f| f["port"] == 16379 && f["published"].is_object())
+        .collect();
+    assert_eq!(outer.len(), 1, "{:#?}", doc.findings);
+    assert_eq!(outer[0]["published"]["target_visible"], true);
+    // Not published: host-internal, and the note says DNAT rules were looked at.
+    let mysql = of_port(3306);
+    assert_eq!(mysql.len(), 1, "{:#?}", doc.findings);
+    assert_eq!(mysql[0]["exposure"], "private");
+    assert!(
+        mysql[0]["notes"]
+            .to_string()
+            .contains("no forwarder or DNAT rule in the host namespace publishes it"),
+        "{:#?}",
+        mysql[0]
+    );
+    drop(inside);
 }

@@ -29,11 +29,13 @@ mod report;
 
 #[cfg(test)]
 use gate::fails;
-pub use netns::{attach_namespaces, host_facing, publications};
+pub use netns::{
+    Links, PublishInputs, attach_namespaces, forwarder_pids, host_facing, publications,
+};
 pub use owners::owner_cgroups;
 #[cfg(test)]
 pub use owners::owner_pids;
-pub use reach::{ReachContext, apply as apply_reachability};
+pub use reach::{ReachContext, apply as apply_reachability, nat_publications};
 pub use report::{Accepted, AuditOptions, report};
 
 /// Rule id of a public listener whose owning process cannot be identified.

@@ -18,7 +18,8 @@ use crate::analyze::rules::{RuleSet, effective_severity};
 use crate::model::Finding;
 use crate::model::{
     AddrClass, Decision, FindingSocket, FirewallPathKind, FirewallVerdict, InterfaceAddr,
-    NatTarget, Proto, Published, Reachability, Reachable, Ruleset, SocketEntry,
+    NatTarget, NetnsFacts, Proto, Published, PublisherKind, Reachability, Reachable, Ruleset,
+    SocketEntry,
 };
 
 /// What the audit knows about the firewall.
@@ -29,6 +30,10 @@ pub struct ReachContext<'a> {
     pub addresses: &'a [InterfaceAddr],
     /// IPv4 and IPv6 forwarding (`None`: unknown, taken as on).
     pub forwarding: [Option<bool>; 2],
+    /// The network namespaces read (`--netns`, `--all-netns`; empty otherwise), so a DNAT
+    /// target that is a wildcard bind in another namespace is found by that namespace's
+    /// addresses.
+    pub namespaces: &'a [NetnsFacts],
 }
 
 /// The fix a published port that bypasses an input-chain deny calls for.
@@ -100,7 +105,13 @@ pub fn apply(
 
 /// Findings judged: those exposed beyond loopback.
 fn judged_class(f: &Finding) -> bool {
-    f.published.is_none() && matches!(f.socket.exposure, Some(c) if c != AddrClass::Loopback)
+    f.published.is_none()
+        && !f
+            .socket
+            .published
+            .iter()
+            .any(|l| l.forwarder == PublisherKind::Dnat)
+        && matches!(f.socket.exposure, Some(c) if c != AddrClass::Loopback)
 }
 
 /// The machine's addresses (and interfaces) a socket is exposed on at its exposure class.
@@ -180,36 +191,51 @@ fn mark(f: &mut Finding, path: FirewallPathKind, verdicts: &[(Packet, FirewallVe
     });
 }
 
-/// One outside port a DNAT rule publishes, with the addresses it applies on.
-struct Publication {
-    proto: Proto,
-    port: u16,
-    to: NatTarget,
-    rule: crate::model::DecidedBy,
-    on: Vec<(IpAddr, Option<String>)>,
+/// One outside port a DNAT or redirect rule of this machine publishes, with the addresses it
+/// applies on: the prerouting NAT of a new connection to each of the machine's addresses beyond
+/// loopback (on the interface carrying it) is rewritten by that very rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatPublication {
+    /// The protocol.
+    pub proto: Proto,
+    /// The outside port the rule matches.
+    pub port: u16,
+    /// Where it sends the traffic.
+    pub to: NatTarget,
+    /// The rule.
+    pub rule: crate::model::DecidedBy,
+    /// The rule in words ([`describe`]).
+    pub rule_name: String,
+    /// The machine's addresses (and their interfaces) the rule applies on.
+    pub on: Vec<(IpAddr, Option<String>)>,
 }
 
-fn published(
-    findings: &mut Vec<Finding>,
-    entries: &[SocketEntry],
-    rules: &RuleSet,
-    ruleset: &Ruleset,
-    cx: &ReachContext<'_>,
-    warnings: &mut Vec<String>,
-) {
-    let (candidates, unlisted) = nat_candidates(ruleset);
-    if unlisted > 0 {
-        warnings.push(format!(
-            "{unlisted} DNAT or redirect rule(s) name no destination port portscope can list \
-             (no port, a map or a wide range): the ports they publish are not in this audit"
-        ));
+impl NatPublication {
+    /// The address and port a DNAT rule sends the traffic to (the port: the rule's, or the
+    /// outside port when it keeps it); `None` for a redirect to this machine.
+    #[must_use]
+    pub fn destination(&self) -> Option<(IpAddr, u16)> {
+        if self.to.redirect {
+            return None;
+        }
+        Some((self.to.addr?, self.to.port.unwrap_or(self.port)))
     }
-    let outside: Vec<&InterfaceAddr> = cx
-        .addresses
+}
+
+/// The ports DNAT and redirect rules of `ruleset` publish on `addresses` (the machine's own),
+/// and how many NAT rules name no port that can be listed (no destination port, a map, a wide
+/// range).
+#[must_use]
+pub fn nat_publications(
+    ruleset: &Ruleset,
+    addresses: &[InterfaceAddr],
+) -> (Vec<NatPublication>, usize) {
+    let (candidates, unlisted) = nat_candidates(ruleset);
+    let outside: Vec<&InterfaceAddr> = addresses
         .iter()
         .filter(|a| !a.addr.is_loopback() && classify(a.addr) != AddrClass::Loopback)
         .collect();
-    let mut pubs: Vec<Publication> = Vec::new();
+    let mut pubs: Vec<NatPublication> = Vec::new();
     for cand in &candidates {
         let protos: &[Proto] = match cand.proto {
             Some(Proto::Tcp) => &[Proto::Tcp],
@@ -218,7 +244,7 @@ fn published(
         };
         for &proto in protos {
             for &port in &cand.ports {
-                let mut publication: Option<Publication> = None;
+                let mut publication: Option<NatPublication> = None;
                 for a in &outside {
                     let packet = Packet {
                         proto,
@@ -229,10 +255,11 @@ fn published(
                     if let NatOutcome::Rewritten { to, by } = nat_prerouting(ruleset, &packet) {
                         if by == cand.by {
                             publication
-                                .get_or_insert_with(|| Publication {
+                                .get_or_insert_with(|| NatPublication {
                                     proto,
                                     port,
                                     to,
+                                    rule_name: describe(ruleset.source, &by),
                                     rule: by.clone(),
                                     on: Vec::new(),
                                 })
@@ -245,6 +272,45 @@ fn published(
             }
         }
     }
+    (pubs, unlisted)
+}
+
+fn published(
+    findings: &mut Vec<Finding>,
+    entries: &[SocketEntry],
+    rules: &RuleSet,
+    ruleset: &Ruleset,
+    cx: &ReachContext<'_>,
+    warnings: &mut Vec<String>,
+) {
+    let (pubs, unlisted) = nat_publications(ruleset, cx.addresses);
+    if unlisted > 0 {
+        warnings.push(format!(
+            "{unlisted} DNAT or redirect rule(s) name no destination port portscope can list \
+             (no port, a map or a wide range): the ports they publish are not in this audit"
+        ));
+    }
+    // Sockets of other namespaces a DNAT rule publishes (analyze/audit/netns.rs): judged on the
+    // path of the published port, not on an input path to their own port.
+    for f in findings.iter_mut() {
+        let Some(link) = f
+            .socket
+            .published
+            .iter()
+            .find(|l| l.forwarder == PublisherKind::Dnat)
+        else {
+            continue;
+        };
+        let Some(p) = pubs.iter().find(|p| {
+            p.proto == f.socket.proto
+                && p.port == link.port
+                && link.nat_rule.as_ref() == Some(&p.rule)
+        }) else {
+            continue;
+        };
+        let (path, verdicts, _) = publication_verdicts(p, ruleset, cx);
+        mark(f, path, &verdicts);
+    }
     for p in pubs {
         if let Some(f) = publication_finding(&p, entries, rules, ruleset, cx) {
             findings.push(f);
@@ -252,38 +318,18 @@ fn published(
     }
 }
 
-fn publication_finding(
-    p: &Publication,
-    entries: &[SocketEntry],
-    rules: &RuleSet,
+/// The verdicts on the path of a published port, one per address it is published on, the
+/// path (input for a target on this machine, else forward) and whether the target is local.
+fn publication_verdicts(
+    p: &NatPublication,
     ruleset: &Ruleset,
     cx: &ReachContext<'_>,
-) -> Option<Finding> {
-    let (first_addr, first_iface) = p.on.first()?.clone();
-    let target_port = p.to.port.unwrap_or(p.port);
+) -> (FirewallPathKind, Vec<(Packet, FirewallVerdict)>, bool) {
     let target_addr = if p.to.redirect { None } else { p.to.addr };
     let target_local =
         target_addr.is_none_or(|t| t.is_loopback() || cx.addresses.iter().any(|a| a.addr == t));
-    let rule = rules
-        .lookup(target_port, p.proto)
-        .or_else(|| rules.lookup(p.port, p.proto))?;
-    let class =
-        p.on.iter()
-            .map(|(a, _)| classify(*a))
-            .max_by_key(|c| rank(*c))?;
-    let severity = effective_severity(rule.severity, Some(class))?;
-    // The socket that receives it, when portscope was given it.
-    let receiver = entries.iter().find(|e| {
-        e.proto == p.proto
-            && e.state.is_listening()
-            && e.local_port == target_port
-            && match target_addr {
-                Some(t) => e.local_address == t || (target_local && covers(e, t)),
-                None => covers(e, first_addr),
-            }
-    });
     let forwarding = |addr: IpAddr| cx.forwarding[usize::from(addr.is_ipv6())].unwrap_or(true);
-    let verdicts: Vec<(Packet, FirewallVerdict)> = p
+    let verdicts = p
         .on
         .iter()
         .map(|(addr, iface)| {
@@ -299,6 +345,47 @@ fn publication_finding(
             (packet, v)
         })
         .collect();
+    let path = if target_local {
+        FirewallPathKind::Input
+    } else {
+        FirewallPathKind::Forward
+    };
+    (path, verdicts, target_local)
+}
+
+fn publication_finding(
+    p: &NatPublication,
+    entries: &[SocketEntry],
+    rules: &RuleSet,
+    ruleset: &Ruleset,
+    cx: &ReachContext<'_>,
+) -> Option<Finding> {
+    let (first_addr, first_iface) = p.on.first()?.clone();
+    let target_port = p.to.port.unwrap_or(p.port);
+    let target_addr = if p.to.redirect { None } else { p.to.addr };
+    let rule = rules
+        .lookup(target_port, p.proto)
+        .or_else(|| rules.lookup(p.port, p.proto))?;
+    let class =
+        p.on.iter()
+            .map(|(a, _)| classify(*a))
+            .max_by_key(|c| rank(*c))?;
+    let severity = effective_severity(rule.severity, Some(class))?;
+    let (path, verdicts, target_local) = publication_verdicts(p, ruleset, cx);
+    // The socket that receives it, when portscope was given it.
+    let receiver = entries.iter().find(|e| {
+        e.proto == p.proto
+            && e.state.is_listening()
+            && e.local_port == target_port
+            && match target_addr {
+                Some(t) => {
+                    e.local_address == t
+                        || (target_local && covers(e, t))
+                        || super::netns::receives(e, t, cx.namespaces)
+                }
+                None => covers(e, first_addr),
+            }
+    });
     let address = if p.on.len() == 1 {
         first_addr
     } else if first_addr.is_ipv6() {
@@ -306,7 +393,7 @@ fn publication_finding(
     } else {
         IpAddr::V4(Ipv4Addr::UNSPECIFIED)
     };
-    let nat_rule_name = describe(ruleset.source, &p.rule);
+    let nat_rule_name = p.rule_name.clone();
     let target_text = match target_addr {
         Some(IpAddr::V6(t)) => format!("[{t}]:{target_port}"),
         Some(t) => format!("{t}:{target_port}"),
@@ -359,11 +446,6 @@ fn publication_finding(
         published: None,
     };
     finding.notes.append(&mut notes);
-    let path = if target_local {
-        FirewallPathKind::Input
-    } else {
-        FirewallPathKind::Forward
-    };
     mark(&mut finding, path, &verdicts);
     // What the input chain's author expects for the outside port, had it not been published.
     let mut bypasses = None;

@@ -388,6 +388,10 @@ impl Platform for Linux {
         netns::foreign_listeners(&self.proc_root, port, proto)
     }
 
+    fn held_namespaces(&self, pids: &[u32]) -> BTreeMap<u32, Vec<u64>> {
+        netns::held_namespaces(&self.proc_root, pids)
+    }
+
     fn unit_files(&self) -> Vec<UnitFile> {
         units::unit_files()
     }

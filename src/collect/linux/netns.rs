@@ -2,9 +2,14 @@
 //! own is found through `PROC_ROOT/PID/ns/net`, and its `PROC_ROOT/PID/net/{tcp,tcp6}` (or
 //! `udp`, `udp6`) — the socket table of that process's namespace — is searched for the port.
 //! Bounded: at most [`MAX_NAMESPACES`] namespaces are read.
+//!
+//! Also the namespaces a forwarder process (pasta, rootlessport) forwards into
+//! ([`held_namespaces`]): the `net:[N]` targets of its descriptors and the namespaces of its
+//! children, read only for the pids asked about and bounded per process.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::collect::files;
@@ -18,6 +23,81 @@ fn ns_inode(link: &Path) -> Option<u64> {
     let target = std::fs::read_link(link).ok()?;
     let text = target.to_str()?;
     text.strip_prefix("net:[")?.strip_suffix(']')?.parse().ok()
+}
+
+/// At most this many forwarder processes are looked at.
+const MAX_FORWARDERS: usize = 64;
+/// At most this many descriptors of one process are read.
+const MAX_FDS: usize = 4096;
+/// At most this many tasks of one process, and children of all of them, are read.
+const MAX_TASKS: usize = 256;
+const MAX_CHILDREN: usize = 256;
+
+/// The namespace inode a descriptor (`PROC_ROOT/PID/fd/N`) is open on. Opened through
+/// `/proc/PID/ns/net` its link reads `net:[N]`; opened through a bind mount (`ip netns`'s
+/// `/run/netns/NAME`, Podman's `/run/user/UID/netns/…`) it reads that path, and then the file it
+/// leads to is taken when it lives on nsfs (the device of portscope's own namespace file), its
+/// inode being the namespace's. Only paths under `/run`, `/var/run` and `/proc` are looked at
+/// (`stat` on anything else, a network mount, could hang). A user or mount namespace passes the
+/// nsfs test too; its inode never equals a network namespace's, so it links nothing.
+fn held_namespace(fd: &Path, nsfs_dev: Option<u64>) -> Option<u64> {
+    let target = std::fs::read_link(fd).ok()?;
+    let text = target.to_str()?;
+    if let Some(inode) = text
+        .strip_prefix("net:[")
+        .and_then(|r| r.strip_suffix(']'))
+        .and_then(|n| n.parse().ok())
+    {
+        return Some(inode);
+    }
+    if !["/run/", "/var/run/", "/proc/"]
+        .iter()
+        .any(|p| text.starts_with(p))
+    {
+        return None;
+    }
+    let meta = std::fs::metadata(fd).ok()?;
+    (Some(meta.dev()) == nsfs_dev).then(|| meta.ino())
+}
+
+/// For each of `pids`: the network namespaces other than its own it holds a descriptor to or
+/// a child of it lives in, sorted.
+pub(crate) fn held_namespaces(proc_root: &Path, pids: &[u32]) -> BTreeMap<u32, Vec<u64>> {
+    let mut out = BTreeMap::new();
+    let nsfs_dev = std::fs::metadata("/proc/self/ns/net").ok().map(|m| m.dev());
+    for &pid in pids.iter().take(MAX_FORWARDERS) {
+        let dir = proc_root.join(pid.to_string());
+        let own = ns_inode(&dir.join("ns/net"));
+        let mut found = BTreeSet::new();
+        if let Ok(fds) = std::fs::read_dir(dir.join("fd")) {
+            for fd in fds.take(MAX_FDS).flatten() {
+                found.extend(held_namespace(&fd.path(), nsfs_dev));
+            }
+        }
+        let mut children = Vec::new();
+        if let Ok(tasks) = std::fs::read_dir(dir.join("task")) {
+            for task in tasks.take(MAX_TASKS).flatten() {
+                let Some(text) = files::proc_text(&task.path().join("children")) else {
+                    continue;
+                };
+                children.extend(
+                    text.split_ascii_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok()),
+                );
+                if children.len() >= MAX_CHILDREN {
+                    break;
+                }
+            }
+        }
+        for child in children.into_iter().take(MAX_CHILDREN) {
+            found.extend(ns_inode(&proc_root.join(child.to_string()).join("ns/net")));
+        }
+        if let Some(own) = own {
+            found.remove(&own);
+        }
+        out.insert(pid, found.into_iter().collect());
+    }
+    out
 }
 
 /// Listeners on `port` over `proto` in network namespaces other than portscope's own.

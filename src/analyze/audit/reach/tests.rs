@@ -60,6 +60,7 @@ fn judge(
         ruleset: rs,
         addresses: &addrs,
         forwarding: [Some(forwarding), None],
+        namespaces: &[],
     };
     let warnings = apply(&mut findings, entries, rules, &cx);
     (findings, warnings)
