@@ -50,19 +50,26 @@ pub fn for_each_entry(
     }
 }
 
-/// The entry of each socket of the snapshot that `select` picks, in the snapshot's order, for a
-/// caller that keeps the rows of the other sockets from an earlier build (`watch`).
+/// For each socket of the snapshot, its entry where `select` (one flag per socket, in the
+/// snapshot's order) is true and `None` elsewhere, for a caller that keeps the rows of the
+/// other sockets from an earlier build (`watch`). A missing flag counts as true.
 pub fn build_selected(
     snapshot: &Snapshot,
     services: &ServiceDb,
-    select: impl Fn(&RawSocket) -> bool,
-) -> Vec<SocketEntry> {
+    select: &[bool],
+) -> Vec<Option<SocketEntry>> {
     let namespaces = namespaces(snapshot);
     snapshot
         .sockets
         .iter()
-        .filter(|s| select(s))
-        .map(|s| entry(snapshot, &namespaces, services, s))
+        .enumerate()
+        .map(|(i, s)| {
+            select
+                .get(i)
+                .copied()
+                .unwrap_or(true)
+                .then(|| entry(snapshot, &namespaces, services, s))
+        })
         .collect()
 }
 
@@ -513,5 +520,30 @@ mod tests {
         let mut streamed = Vec::new();
         for_each_entry(&snapshot, &services, |e| streamed.push(e));
         assert_eq!(streamed, built);
+    }
+
+    #[test]
+    fn selected_entries_stay_at_their_sockets_positions() {
+        let snapshot = Snapshot {
+            sockets: (1..=4).map(sock).collect(),
+            ..Snapshot::default()
+        };
+        let services = ServiceDb::builtin();
+        let inodes = |flags: &[bool]| -> Vec<Option<u64>> {
+            build_selected(&snapshot, &services, flags)
+                .into_iter()
+                .map(|e| e.and_then(|e| e.inode))
+                .collect()
+        };
+        // (flags, inode of the entry built at each position)
+        let cases: [(&[bool], [Option<u64>; 4]); 3] = [
+            (&[true, false, false, true], [Some(1), None, None, Some(4)]),
+            (&[false; 4], [None; 4]),
+            // A missing flag builds the entry.
+            (&[false, true], [None, Some(2), Some(3), Some(4)]),
+        ];
+        for (flags, want) in cases {
+            assert_eq!(inodes(flags), want, "{flags:?}");
+        }
     }
 }

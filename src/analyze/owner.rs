@@ -298,7 +298,7 @@ pub enum NsRef {
 }
 
 /// pasta options that take a value (pasta(1)), so a value is not taken for the target PID.
-const PASTA_VALUE_OPTIONS: [&str; 43] = [
+const PASTA_VALUE_OPTIONS: [&str; 47] = [
     "-l",
     "--log-file",
     "--log-size",
@@ -342,6 +342,10 @@ const PASTA_VALUE_OPTIONS: [&str; 43] = [
     "-U",
     "--udp-ns",
     "--userns",
+    "--runas",
+    "--map-host-loopback",
+    "--map-guest-addr",
+    "--ns-mac-addr",
 ];
 
 /// The namespace a pasta command line names, if any (`None` also for a path that is neither

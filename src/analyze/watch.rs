@@ -12,8 +12,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 use std::time::Duration;
 
-use rustc_hash::FxHashMap;
-
 use crate::analyze::audit;
 use crate::analyze::rules::RuleSet;
 use crate::model::{
@@ -29,9 +27,9 @@ pub type State = BTreeMap<SocketKey, Rc<SocketEntry>>;
 /// socket, a restart that keeps the listener) is seen within this time.
 pub const OWNER_RECHECK: Duration = Duration::from_secs(30);
 
-/// A poll's socket table by key, each socket with its row (a fast hash: `--all` keeps tens of
-/// thousands).
-pub type Table = FxHashMap<SocketKey, (RawSocket, Rc<SocketEntry>)>;
+/// A poll's socket table by key, each socket with its row. Keyed with the standard (seeded)
+/// hash: the remote ends of `--all`'s sockets are chosen by whoever connects.
+pub type Table = HashMap<SocketKey, (RawSocket, Rc<SocketEntry>)>;
 
 /// What a poll knows of the rows of the last one, for [`rebuild`].
 pub struct Carried<'a> {

@@ -16,7 +16,7 @@ use std::rc::Rc;
 use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, Result, anyhow};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 
 use crate::analyze::allowlist::Allowlist;
 use crate::analyze::audit::{self, Accepted, AuditOptions};
@@ -31,7 +31,7 @@ use crate::collect::{ProcView, terminal_columns};
 use crate::commands::{Env, Outcome, print_warnings};
 use crate::model::{
     EventKind, FdRef, HostContext, InterfaceAddr, NetnsFacts, OwnerScan, Phases, ProcessInfo,
-    Proto, RawSocket, Request, Snapshot, SocketEntry, SocketKey, SocketQuery, UnixTime, WatchEvent,
+    Proto, Request, Snapshot, SocketEntry, SocketQuery, UnixTime, WatchEvent,
 };
 use crate::render::watch::{self as out_watch, WatchColumns};
 
@@ -296,22 +296,24 @@ impl<'a> Poller<'a> {
             users,
             ..snapshot
         };
-        let rebuild = |s: &RawSocket| {
-            let holders = s.inode.and_then(|i| joined.owners.by_inode.get(&i));
-            watch::rebuild(s, holders.map(Vec::as_slice), &carried)
-        };
-        let mut fresh: FxHashMap<SocketKey, Rc<SocketEntry>> =
-            inventory::build_selected(&joined, self.env.services(), rebuild)
-                .into_iter()
-                .map(|e| (e.key(), Rc::new(e)))
-                .collect();
-        // Each socket with its new row, or the row it had.
+        let rebuild: Vec<bool> = joined
+            .sockets
+            .iter()
+            .map(|s| {
+                let holders = s.inode.and_then(|i| joined.owners.by_inode.get(&i));
+                watch::rebuild(s, holders.map(Vec::as_slice), &carried)
+            })
+            .collect();
+        let fresh = inventory::build_selected(&joined, self.env.services(), &rebuild);
+        // Each socket with its new row, or the row it had. Sockets sharing a key (possible
+        // across namespaces, or with a backend that knows no inode) keep the last one's, as a
+        // listing would; a socket carried over takes the row stored with that same socket.
         let mut table = watch::Table::default();
         table.reserve(joined.sockets.len());
-        for sock in joined.sockets {
+        for (sock, row) in joined.sockets.into_iter().zip(fresh) {
             let key = sock.key();
-            let row = fresh
-                .remove(&key)
+            let row = row
+                .map(Rc::new)
                 .or_else(|| self.raw.get(&key).map(|(_, row)| Rc::clone(row)));
             if let Some(row) = row {
                 table.insert(key, (sock, row));

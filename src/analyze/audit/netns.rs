@@ -224,7 +224,9 @@ pub fn publications(entries: &[SocketEntry], inputs: &PublishInputs<'_>) -> Link
                     let inodes = held();
                     match fwd.container_port {
                         Some(port) if !inodes.is_empty() => Target::Namespace(inodes, port),
-                        // `-t auto`, `-t all`: the port it forwards to cannot be told.
+                        // A spec that cannot be read, or one whose ranges exclude this port:
+                        // the port it forwards to cannot be told. (`auto` and no spec forward
+                        // to the same port and are parsed as such.)
                         _ => {
                             for inode in inodes {
                                 let name = label(inode, entries, namespaces);

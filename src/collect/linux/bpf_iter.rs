@@ -181,6 +181,19 @@ fn load() -> Result<Loaded, String> {
     let map_objs: Vec<(String, aya_obj::Map)> = obj.maps.drain().collect();
     let mut maps: Vec<(String, OwnedFd)> = Vec::with_capacity(map_objs.len());
     for (name, map) in &map_objs {
+        // The shapes the reads and writes below assume.
+        let (key, value) = match name.as_str() {
+            "wanted" => (8, 1),
+            "state" => (4, 8),
+            _ => (map.key_size(), map.value_size()),
+        };
+        if (map.key_size(), map.value_size()) != (key, value) {
+            return Err(format!(
+                "the BPF map {name} has {}-byte keys and {}-byte values, not {key} and {value}",
+                map.key_size(),
+                map.value_size()
+            ));
+        }
         let max_entries = if name == "wanted" {
             KERNEL_FILTER_MAX
         } else {
@@ -216,14 +229,10 @@ fn load() -> Result<Loaded, String> {
         .functions
         .get(&program.function_key())
         .ok_or("the BPF object has no code for task_file")?;
-    let insns: Vec<u8> = function
-        .instructions
-        .iter()
-        .flat_map(instruction_bytes)
-        .collect();
+    let insns = instruction_bytes(&function.instructions);
     let program = bpf_sys::prog_load_iter(&bpf_sys::IterProgram {
         name: "task_file",
-        insns: &insns,
+        insns,
         license: &obj.license,
         attach_btf_id: slim.iter_func,
     })
@@ -300,14 +309,13 @@ impl Drop for KernelBtf {
     }
 }
 
-/// One instruction as the kernel reads it (`struct bpf_insn`, 8 bytes).
-fn instruction_bytes(insn: &aya_obj::generated::bpf_insn) -> [u8; 8] {
-    let mut out = [0u8; 8];
-    out[0] = insn.code;
-    out[1] = insn.dst_reg() | (insn.src_reg() << 4);
-    out[2..4].copy_from_slice(&insn.off.to_ne_bytes());
-    out[4..8].copy_from_slice(&insn.imm.to_ne_bytes());
-    out
+/// The instructions as the kernel reads them: `struct bpf_insn` is 8 bytes, `repr(C)` in
+/// aya-obj's generated bindings, with the register bit-fields in the target's own order.
+fn instruction_bytes(insns: &[aya_obj::generated::bpf_insn]) -> &[u8] {
+    const _: () = assert!(std::mem::size_of::<aya_obj::generated::bpf_insn>() == 8);
+    // SAFETY: `bpf_insn` is a plain `repr(C)` struct of 8 bytes with no padding (asserted
+    // above); viewing the slice's memory as bytes reads initialized memory only.
+    unsafe { std::slice::from_raw_parts(insns.as_ptr().cast::<u8>(), std::mem::size_of_val(insns)) }
 }
 
 /// An error with its sources, `a: b: c`.
@@ -335,11 +343,15 @@ fn read(
     let start = Instant::now();
     let filter = wanted.filter(|w| w.len() <= KERNEL_FILTER_MAX as usize);
     let map = loaded.wanted.as_raw_fd();
-    for inode in loaded.in_map.drain(..) {
+    // An inode leaves `in_map` only once deleted, and enters it before it is added, so a
+    // failure part way never leaves the map with entries nobody will remove.
+    while let Some(&inode) = loaded.in_map.last() {
         bpf_sys::map_delete(map, &inode).map_err(|e| format!("cannot clear the inode map: {e}"))?;
+        loaded.in_map.pop();
     }
     if let Some(filter) = filter {
         let keys: Vec<u64> = filter.iter().copied().collect();
+        loaded.in_map.clone_from(&keys);
         let values = vec![1u8; keys.len()];
         let batched = bpf_sys::map_update_batch(map, &keys, &values)
             .map_err(|e| format!("cannot fill the inode map: {e}"))?;
@@ -349,7 +361,6 @@ fn read(
                     .map_err(|e| format!("cannot fill the inode map: {e}"))?;
             }
         }
-        loaded.in_map = keys;
     }
     let state = loaded.state.as_raw_fd();
     for (index, value) in [

@@ -158,8 +158,16 @@ pub fn map_update_batch(map: RawFd, keys: &[u64], values: &[u8]) -> io::Result<b
         .call(BPF_MAP_UPDATE_BATCH);
     match result {
         Ok(_) => Ok(true),
-        // EINVAL: a kernel before 5.6; ENOTSUPP (524, kernel-internal): a map type without.
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | 524)) => Ok(false),
+        // EINVAL: a kernel before 5.6; EOPNOTSUPP or ENOTSUPP (524, kernel-internal): a map
+        // type without batch operations.
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EINVAL | libc::EOPNOTSUPP | 524)
+            ) =>
+        {
+            Ok(false)
+        }
         Err(e) => Err(e),
     }
 }
@@ -224,8 +232,9 @@ pub fn prog_load_iter(prog: &IterProgram<'_>) -> io::Result<OwnedFd> {
     match attr(None).call_fd(BPF_PROG_LOAD) {
         Ok(fd) => Ok(fd),
         Err(first) => {
-            // Again with the verifier's log, to say why.
-            let mut log = vec![0u8; 64 * 1024];
+            // Again with the verifier's log, to say why. Before Linux 6.4 a log that does not
+            // fit is cut at its end, losing the error: 1 MiB holds this program's whole log.
+            let mut log = vec![0u8; 1024 * 1024];
             match attr(Some(&mut log)).call_fd(BPF_PROG_LOAD) {
                 Ok(fd) => Ok(fd),
                 Err(_) => Err(io::Error::new(

@@ -125,12 +125,12 @@ pub fn slim(raw: &[u8]) -> Result<Slim, String> {
     let hdr_len = u32_at(raw, 4).ok_or_else(bad)? as usize;
     let field = |at| u32_at(raw, at).map(|v| v as usize).ok_or_else(bad);
     let (type_off, type_len, str_off, str_len) = (field(8)?, field(12)?, field(16)?, field(20)?);
-    let types = raw
-        .get(hdr_len + type_off..hdr_len + type_off + type_len)
-        .ok_or_else(bad)?;
-    let strings = raw
-        .get(hdr_len + str_off..hdr_len + str_off + str_len)
-        .ok_or_else(bad)?;
+    let range = |off: usize, len: usize| -> Result<std::ops::Range<usize>, String> {
+        let start = hdr_len.checked_add(off).ok_or_else(bad)?;
+        Ok(start..start.checked_add(len).ok_or_else(bad)?)
+    };
+    let types = raw.get(range(type_off, type_len)?).ok_or_else(bad)?;
+    let strings = raw.get(range(str_off, str_len)?).ok_or_else(bad)?;
     let name = |off: u32| -> &[u8] {
         let rest = strings.get(off as usize..).unwrap_or_default();
         &rest[..rest.iter().position(|&b| b == 0).unwrap_or(rest.len())]
@@ -308,10 +308,15 @@ pub fn slim(raw: &[u8]) -> Result<Slim, String> {
                     );
                     push(&mut out_types, u32_at(types, at + 8).ok_or_else(bad)?);
                 }
-                KIND_ENUM | KIND_ENUM64 | KIND_FUNC_PROTO => {
+                KIND_ENUM | KIND_ENUM64 => {
                     // Their values carry names of their own: not needed here, so dropped.
                     push(&mut out_types, record.info & !0xffff);
                     push(&mut out_types, record.size_type);
+                }
+                KIND_FUNC_PROTO => {
+                    // Parameters dropped as above; the return type is a reference.
+                    push(&mut out_types, record.info & !0xffff);
+                    push(&mut out_types, renumber(record.size_type));
                 }
                 kind => {
                     // Integers and floats: no reference to another type.
