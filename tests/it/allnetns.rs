@@ -262,6 +262,19 @@ fn forwarder(host_port: u16, container_ip: &str, container_port: u16) -> Child {
     Child(child)
 }
 
+/// The exposure the listing gives the TCP listener on `port` held by the forwarder `pid`, which
+/// must be listed under the process name `name`.
+fn forwarder_exposure(port: u16, pid: u32, name: &str) -> serde_json::Value {
+    let host = list_json(&["-t", "--port", &port.to_string()]);
+    let listener = host
+        .sockets
+        .iter()
+        .find(|s| s.processes.iter().any(|p| p.pid == pid))
+        .unwrap_or_else(|| panic!("{name} (pid {pid}) not listed: {:#?}", host.sockets));
+    assert_eq!(listener.processes[0].name.as_deref(), Some(name));
+    serde_json::to_value(listener.exposure).unwrap()
+}
+
 #[derive(serde::Deserialize)]
 struct AuditDoc {
     findings: Vec<serde_json::Value>,
@@ -308,14 +321,7 @@ fn audit_links_a_published_container_port_to_its_forwarder() {
     let fwd = forwarder(host_port, "10.63.0.2", 6379);
 
     // The published host socket's exposure, as the listing judges it.
-    let host = list_json(&["-t", "--port", &host_port.to_string()]);
-    let published = host
-        .sockets
-        .iter()
-        .find(|s| s.processes.iter().any(|p| p.pid == fwd.pid()))
-        .unwrap_or_else(|| panic!("forwarder not listed: {:#?}", host.sockets));
-    assert_eq!(published.processes[0].name.as_deref(), Some("docker-proxy"));
-    let host_exposure = serde_json::to_value(published.exposure).unwrap();
+    let host_exposure = forwarder_exposure(host_port, fwd.pid(), "docker-proxy");
 
     let doc = audit_json(&["--all-netns"]);
     let fc = findings_in(&doc, &c.name);
@@ -420,14 +426,7 @@ fn audit_links_a_pasta_forwarder_by_the_namespace_it_holds() {
     assert_eq!(line.trim(), "ready");
     let pasta = Child(child);
 
-    let host = list_json(&["-t", "--port", &host_port.to_string()]);
-    let listener = host
-        .sockets
-        .iter()
-        .find(|s| s.processes.iter().any(|p| p.pid == pasta.pid()))
-        .unwrap_or_else(|| panic!("pasta stand-in not listed: {:#?}", host.sockets));
-    assert_eq!(listener.processes[0].name.as_deref(), Some("pasta"));
-    let host_exposure = serde_json::to_value(listener.exposure).unwrap();
+    let host_exposure = forwarder_exposure(host_port, pasta.pid(), "pasta");
 
     let doc = audit_json(&["--all-netns"]);
     let fc = findings_in(&doc, &c.name);
