@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::model::AddrClass::{
     Documentation, LinkLocal, Loopback, Multicast, Private, Public, Reserved,
 };
-use crate::model::{AddrClass, Exposure, InterfaceAddr, RawSocket};
+use crate::model::{AddrClass, Exposure, InterfaceAddr, NetnsFacts, RawSocket, SocketEntry};
 
 /// What one row of a special-purpose table says about the addresses under its prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -325,6 +325,26 @@ fn specific(addr: IpAddr, bound: Option<u32>, interfaces: &[InterfaceAddr]) -> E
         via_interface,
         wildcard: false,
     }
+}
+
+/// True when `e`, a listening socket of a namespace other than the host's, receives packets to
+/// `addr`: it is bound to it, or a wildcard of a namespace that carries `addr` (a dual-stack
+/// `[::]` counts for IPv4).
+#[must_use]
+pub fn receives(e: &SocketEntry, addr: IpAddr, namespaces: &[NetnsFacts]) -> bool {
+    let Some(ns) = e.netns.as_ref().filter(|n| !n.host) else {
+        return false;
+    };
+    if !e.wildcard {
+        return e.local_address == addr;
+    }
+    let family_ok = addr.is_ipv6() == e.local_address.is_ipv6()
+        || (addr.is_ipv4() && e.dual_stack != Some(false));
+    family_ok
+        && namespaces
+            .iter()
+            .find(|n| n.inode == ns.inode)
+            .is_some_and(|n| n.interfaces.iter().any(|i| i.addr == addr))
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::analyze::exposure::classify;
+use crate::analyze::exposure::{classify, receives};
 use crate::analyze::owner::{NsRef, parse_forwarder, pasta_netns};
 use crate::model::{
     AddrClass, Finding, ForwarderKind, NetnsFacts, Proto, Publication, PublisherKind, SocketEntry,
@@ -63,26 +63,6 @@ enum Target {
     Addr(IpAddr, u16),
     /// A port in one of these namespaces (pasta, rootlessport).
     Namespace(Vec<u64>, u16),
-}
-
-/// True when `e`, a listening socket of a namespace other than the host's, receives packets to
-/// `addr`: it is bound to it, or a wildcard of a namespace that carries `addr` (a dual-stack
-/// `[::]` counts for IPv4).
-#[must_use]
-pub fn receives(e: &SocketEntry, addr: IpAddr, namespaces: &[NetnsFacts]) -> bool {
-    let Some(ns) = e.netns.as_ref().filter(|n| !n.host) else {
-        return false;
-    };
-    if !e.wildcard {
-        return e.local_address == addr;
-    }
-    let family_ok = addr.is_ipv6() == e.local_address.is_ipv6()
-        || (addr.is_ipv4() && e.dual_stack != Some(false));
-    family_ok
-        && namespaces
-            .iter()
-            .find(|n| n.inode == ns.inode)
-            .is_some_and(|n| n.interfaces.iter().any(|i| i.addr == addr))
 }
 
 /// The pids of the host namespace's `pasta` and `rootlessport` listeners: the processes whose

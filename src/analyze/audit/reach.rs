@@ -381,7 +381,7 @@ fn publication_finding(
                 Some(t) => {
                     e.local_address == t
                         || (target_local && covers(e, t))
-                        || super::netns::receives(e, t, cx.namespaces)
+                        || crate::analyze::exposure::receives(e, t, cx.namespaces)
                 }
                 None => covers(e, first_addr),
             }
