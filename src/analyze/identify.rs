@@ -290,8 +290,8 @@ mod tests {
 
     fn process(name: &str, exe: &str, cmdline: &[&str]) -> ProcessInfo {
         ProcessInfo {
-            name: Some(name.to_owned()),
-            exe: (!exe.is_empty()).then(|| exe.to_owned()),
+            name: Some(name.into()),
+            exe: (!exe.is_empty()).then(|| exe.into()),
             cmdline: cmdline.iter().map(|s| (*s).to_owned()).collect(),
             ..ProcessInfo::unknown(42)
         }

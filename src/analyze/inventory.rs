@@ -36,7 +36,7 @@ pub fn build(snapshot: &Snapshot, services: &ServiceDb) -> Vec<SocketEntry> {
 
 /// The entries of [`build`] one at a time, in the same order, for a caller that renders each
 /// row as it comes and need not hold every entry (the table of `--all` on a busy host: each
-/// entry carries copies of its owners' details).
+/// entry carries its owners, their details shared with the snapshot's, their fds its own).
 pub fn for_each_entry(
     snapshot: &Snapshot,
     services: &ServiceDb,
@@ -143,17 +143,28 @@ fn entry(
             }
             continue;
         }
-        let mut info = snapshot
-            .processes
-            .get(&holder.pid)
-            .cloned()
+        // The details are shared with every other row of the process (`Arc`s, no string
+        // copied); the descriptors and the user name are this row's.
+        let info = match snapshot.processes.get(&holder.pid) {
+            Some(details) => ProcessInfo {
+                pid: details.pid,
+                fds: None,
+                name: details.name.clone(),
+                cmdline: details.cmdline.clone(),
+                exe: details.exe.clone(),
+                uid: details.uid,
+                user: None,
+                ppid: details.ppid,
+                start_time: details.start_time,
+            },
             // The process exited between the fd scan and the details lookup.
-            .unwrap_or_else(|| ProcessInfo::unknown(holder.pid));
-        info.fds = holder.fd.map(|fd| vec![fd]);
-        info.user = info
-            .uid
-            .and_then(|uid| snapshot.users.get(&uid).cloned().flatten());
-        processes.push(info);
+            None => ProcessInfo::unknown(holder.pid),
+        };
+        processes.push(ProcessInfo {
+            fds: holder.fd.map(|fd| vec![fd]),
+            user: info.uid.and_then(|uid| user_name(snapshot, uid)),
+            ..info
+        });
     }
     processes.sort_by_key(|p| p.pid);
     let owner_unknown_reason = if processes.is_empty() {
@@ -194,9 +205,7 @@ fn entry(
         dual_stack,
         interface,
         uid: sock.uid,
-        user: sock
-            .uid
-            .and_then(|uid| snapshot.users.get(&uid).cloned().flatten()),
+        user: sock.uid.and_then(|uid| user_name(snapshot, uid)),
         inode: sock.inode,
         processes,
         owner_unknown_reason,
@@ -210,6 +219,11 @@ fn entry(
         wildcard: exposure.wildcard,
         netns,
     }
+}
+
+/// The name of `uid` in the snapshot's user table, `None` when it has none or was not looked up.
+fn user_name(snapshot: &Snapshot, uid: u32) -> Option<String> {
+    snapshot.users.get(&uid).and_then(Clone::clone)
 }
 
 /// Why no owner is shown for a socket that has none in the scan.
@@ -468,6 +482,51 @@ mod tests {
         assert_eq!(entries[0].processes[0].fds, Some(vec![4, 9]));
         assert_eq!(entries[0].user.as_deref(), Some("alice"));
         assert_eq!(entries[0].owner_unknown_reason, None);
+    }
+
+    #[test]
+    fn rows_of_one_process_share_its_details_and_own_their_fds() {
+        let mut owners = OwnerScan {
+            performed: true,
+            processes_scanned: 1,
+            ..OwnerScan::default()
+        };
+        for (inode, fd) in [(7, 3), (8, 4)] {
+            owners.by_inode.insert(
+                inode,
+                vec![FdRef {
+                    pid: 10,
+                    fd: Some(fd),
+                }],
+            );
+        }
+        let details = ProcessInfo {
+            cmdline: ["srv".to_owned(), "--port".to_owned()].into(),
+            exe: Some("/usr/bin/srv".into()),
+            uid: Some(1000),
+            ..ProcessInfo::test_process(10, "srv")
+        };
+        let snapshot = Snapshot {
+            sockets: vec![sock(7), sock(8)],
+            owners,
+            processes: [(10, details.clone())].into(),
+            users: HashMap::from([(1000, Some("alice".to_string()))]),
+            privileged: true,
+            ..Snapshot::default()
+        };
+        let entries = build(&snapshot, &ServiceDb::builtin());
+        let (a, b) = (&entries[0].processes[0], &entries[1].processes[0]);
+        assert!(std::sync::Arc::ptr_eq(&a.cmdline, &details.cmdline));
+        assert!(std::sync::Arc::ptr_eq(&a.cmdline, &b.cmdline));
+        assert_eq!(a.name.as_deref(), Some("srv"));
+        assert_eq!(a.exe.as_deref(), Some("/usr/bin/srv"));
+        // (entry, its descriptors)
+        assert_eq!(
+            (a.fds.clone(), b.fds.clone()),
+            (Some(vec![3]), Some(vec![4]))
+        );
+        assert_eq!(a.user.as_deref(), Some("alice"));
+        assert_eq!(details.user, None);
     }
 
     #[test]

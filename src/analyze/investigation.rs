@@ -45,9 +45,9 @@ pub fn owner_details(
     };
     OwnerDetails {
         pid: info.pid,
-        name: info.name.clone(),
-        cmdline: info.cmdline.clone(),
-        exe: info.exe.clone(),
+        name: info.name.as_deref().map(str::to_owned),
+        cmdline: info.cmdline.to_vec(),
+        exe: info.exe.as_deref().map(str::to_owned),
         uid: info.uid,
         user: info.user.clone(),
         start_time: info.start_time,

@@ -4,6 +4,7 @@
 //! It must not enumerate all processes: callers pass the few pids that own sockets.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
@@ -52,9 +53,9 @@ pub fn details(pids: &[u32]) -> Option<BTreeMap<u32, ProcessInfo>> {
             ProcessInfo {
                 pid,
                 fds: Some(Vec::new()),
-                name: Some(full_name(&comm, exe.as_deref(), &cmdline)),
-                cmdline,
-                exe,
+                name: Some(full_name(&comm, exe.as_deref(), &cmdline).into()),
+                cmdline: cmdline.into(),
+                exe: exe.map(Arc::from),
                 uid,
                 user: None,
                 ppid: p.parent().map(Pid::as_u32),

@@ -459,7 +459,7 @@ mod tests {
                     700,
                     ProcessInfo {
                         name: Some("app".into()),
-                        cmdline: vec!["/usr/bin/app".into(), "--serve".into()],
+                        cmdline: ["/usr/bin/app".into(), "--serve".into()].into(),
                         exe: Some("/usr/bin/app".into()),
                         uid: Some(1000),
                         ppid: Some(1),

@@ -280,9 +280,9 @@ impl From<&SocketEntry> for FindingSocket {
 #[must_use]
 pub fn process_names(processes: &[ProcessInfo]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for name in processes.iter().filter_map(|p| p.name.as_ref()) {
-        if !names.contains(name) {
-            names.push(name.clone());
+    for name in processes.iter().filter_map(|p| p.name.as_deref()) {
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
         }
     }
     names

@@ -4,10 +4,16 @@
 //! Plain data: nothing here touches the operating system.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 /// What is known about one process that owns a socket.
+///
+/// A process holding many sockets appears in the row of each: the details read once per process
+/// (`name`, `cmdline`, `exe`) are shared between those copies (`Arc`, so cloning a
+/// `ProcessInfo` copies pointers, not strings), while `fds` and `user` are filled per row.
+/// Serialized exactly as plain strings and a list of strings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessInfo {
     /// Process id.
@@ -16,11 +22,11 @@ pub struct ProcessInfo {
     /// does not say (the netstat2 backend: Windows' and macOS' socket tables name pids only).
     pub fds: Option<Vec<u32>>,
     /// Process name: the executable's file name when the kernel's 15-byte `comm` was truncated.
-    pub name: Option<String>,
+    pub name: Option<Arc<str>>,
     /// Command line, one string per argument; empty when unreadable.
-    pub cmdline: Vec<String>,
+    pub cmdline: Arc<[String]>,
     /// Executable path, `None` when unreadable (other users' processes without privileges).
-    pub exe: Option<String>,
+    pub exe: Option<Arc<str>>,
     /// Real uid of the process.
     pub uid: Option<u32>,
     /// User name of that uid, resolved through the system's user database (NSS).
@@ -39,7 +45,7 @@ impl ProcessInfo {
             pid,
             fds: Some(Vec::new()),
             name: None,
-            cmdline: Vec::new(),
+            cmdline: Arc::from([]),
             exe: None,
             uid: None,
             user: None,
@@ -149,7 +155,7 @@ impl ProcessInfo {
     /// A fixture for tests: process `pid` named `name`, everything else unknown.
     pub(crate) fn test_process(pid: u32, name: &str) -> ProcessInfo {
         ProcessInfo {
-            name: Some(name.to_owned()),
+            name: Some(name.into()),
             ..ProcessInfo::unknown(pid)
         }
     }

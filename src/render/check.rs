@@ -286,7 +286,7 @@ mod tests {
                 pid,
                 fds: Some(vec![3]),
                 name: Some(name.into()),
-                cmdline: Vec::new(),
+                cmdline: [].into(),
                 exe: None,
                 uid: None,
                 user: None,

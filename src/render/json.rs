@@ -248,10 +248,11 @@ mod tests {
         a.exposure = Some(AddrClass::Public);
         a.service = Some("ssh".into());
         a.processes = vec![ProcessInfo {
-            cmdline: vec![
+            cmdline: [
                 "sshd: \"quoted\"\nnew\tline 服务 \u{1b}[31m".into(),
                 "-D".into(),
-            ],
+            ]
+            .into(),
             ..ProcessInfo::unknown(812)
         }];
         let mut b = SocketEntry::test_listener("::", 8080);

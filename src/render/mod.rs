@@ -141,7 +141,7 @@ mod tests {
         let entries: Vec<SocketEntry> = (0..n)
             .map(|i| SocketEntry {
                 processes: vec![ProcessInfo {
-                    cmdline: vec![format!("server --port {i}")],
+                    cmdline: [format!("server --port {i}")].into(),
                     ..ProcessInfo::unknown(100 + i)
                 }],
                 ..SocketEntry::test_listener("127.0.0.1", u16::try_from(i % 60_000 + 1).unwrap())

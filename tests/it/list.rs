@@ -452,7 +452,7 @@ fn proc_root_fixture_is_used_for_owners() {
     assert_eq!(row.processes.len(), 1);
     assert_eq!(row.processes[0].pid, 4242);
     assert_eq!(row.processes[0].name.as_deref(), Some("fixture-daemon"));
-    assert_eq!(row.processes[0].cmdline, vec!["fixture-daemon", "--flag"]);
+    assert_eq!(*row.processes[0].cmdline, ["fixture-daemon", "--flag"]);
     assert_eq!(row.processes[0].fds, Some(vec![7]));
 }
 

@@ -289,8 +289,8 @@ mod tests {
         ProcessInfo {
             pid,
             fds: Some(vec![3]),
-            name: Some(name.to_owned()),
-            cmdline: vec![name.to_owned()],
+            name: Some(name.into()),
+            cmdline: [name.to_owned()].into(),
             exe: None,
             uid: Some(0),
             user: Some("root".to_owned()),

@@ -485,7 +485,7 @@ mod tests {
                     &port.to_string(),
                 ]
                 .map(String::from)
-                .to_vec(),
+                .into(),
                 ..ProcessInfo::unknown(77)
             }],
             ..SocketEntry::test_listener("0.0.0.0", host_port)

@@ -115,7 +115,7 @@ mod tests {
             "6379",
         ]
         .map(String::from)
-        .to_vec();
+        .into();
         let pid = f.socket.processes[0].pid;
         let cgroups = HashMap::from([(pid, parse_cgroup("0::/system.slice/docker.service\n"))]);
         let mut findings = vec![f];

@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::collect::PROC_ROOT;
 use crate::collect::files::{proc_bytes, proc_text};
@@ -66,8 +67,9 @@ fn from_live_thread(proc_root: &Path, info: &mut ProcessInfo) {
         info.exe = fs::read_link(dir.join("exe"))
             .ok()
             .map(|p| p.to_string_lossy().into_owned())
-            .filter(|e| !e.is_empty());
-        info.cmdline = cmdline;
+            .filter(|e| !e.is_empty())
+            .map(Arc::from);
+        info.cmdline = cmdline.into();
         return;
     }
 }
@@ -100,9 +102,9 @@ fn read_one(proc_root: &Path, pid: u32, clock: Option<(u64, u64)>) -> Option<Pro
     Some(ProcessInfo {
         pid,
         fds: Some(Vec::new()),
-        name: Some(full_name(&parsed.comm, exe.as_deref(), &cmdline)),
-        cmdline,
-        exe,
+        name: Some(full_name(&parsed.comm, exe.as_deref(), &cmdline).into()),
+        cmdline: cmdline.into(),
+        exe: exe.map(Arc::from),
         uid,
         user: None,
         ppid: Some(parsed.ppid).filter(|&p| p > 0),
