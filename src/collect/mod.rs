@@ -31,6 +31,8 @@ use crate::model::{
 };
 
 mod collector;
+#[cfg(any(target_os = "linux", windows))]
+pub(crate) mod command;
 pub mod connect;
 pub mod files;
 pub mod handshake;

@@ -2,10 +2,9 @@
 //! and `ip6tables-save`, each with a time limit and a bound on its output. The text is typed
 //! by `model::Ruleset::from_text`; evaluating it is `analyze::firewall`.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::collect::command;
 use crate::model::FirewallText;
 
 /// Longest output read (a ruleset with tens of thousands of rules stays far below).
@@ -47,53 +46,24 @@ enum RunError {
 }
 
 /// The standard output of `program args`, read bounded ([`OUTPUT_MAX`]) within
-/// [`TIME_LIMIT`].
+/// [`TIME_LIMIT`] (`collect::command`), or why not in words.
 fn run_bounded(program: &str, args: &[&str]) -> Result<String, RunError> {
-    let mut child = match Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
-        Ok(child) => child,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(RunError::Missing),
-        Err(e) => return Err(RunError::Failed(format!("cannot run {program}: {e}"))),
-    };
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(out) = stdout {
-            let _ = out.take(OUTPUT_MAX).read_to_string(&mut text);
+    let out = match command::run_bounded(program, args, TIME_LIMIT, OUTPUT_MAX) {
+        Ok(out) => out,
+        Err(command::RunError::Missing) => return Err(RunError::Missing),
+        Err(command::RunError::Spawn(e)) => {
+            return Err(RunError::Failed(format!("cannot run {program}: {e}")));
         }
-        let mut err = String::new();
-        if let Some(e) = stderr {
-            let _ = e.take(64 * 1024).read_to_string(&mut err);
-        }
-        (text, err)
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if start.elapsed() < TIME_LIMIT => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Ok(None) | Err(_) => {
-                // Our own child: stop it and reap it.
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(RunError::Failed(format!(
-                    "{program} did not answer within {} s",
-                    TIME_LIMIT.as_secs()
-                )));
-            }
+        Err(command::RunError::TimedOut) => {
+            return Err(RunError::Failed(format!(
+                "{program} did not answer within {} s",
+                TIME_LIMIT.as_secs()
+            )));
         }
     };
-    let (text, err) = reader.join().unwrap_or_default();
-    if status.success() {
-        Ok(text)
+    let err = &out.stderr;
+    if out.success {
+        Ok(out.stdout)
     } else if err.contains("Operation not permitted") || err.contains("Permission denied") {
         Err(RunError::Failed(format!(
             "{program} may not list the ruleset without CAP_NET_ADMIN: run portscope check as root"

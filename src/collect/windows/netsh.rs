@@ -6,10 +6,9 @@
 //! `netsh` prints its headings in the system's language; the parser reads only the data lines
 //! (two port numbers and an optional `*`), so any language works.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::collect::command;
 use crate::model::{ExcludedPortRange, Proto};
 
 /// Longest output read (a list of a few hundred ranges is a few KiB).
@@ -37,39 +36,9 @@ pub(crate) fn excluded_ranges() -> Option<Vec<ExcludedPortRange>> {
 }
 
 /// The standard output of `netsh ARGS`, `None` when it cannot be run, fails, or takes longer
-/// than [`TIME_LIMIT`].
+/// than [`TIME_LIMIT`] (`collect::command`). netsh writes the console's code page; the data
+/// lines are ASCII digits either way.
 fn run(args: &[&str]) -> Option<String> {
-    let mut child = Command::new("netsh")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let stdout = child.stdout.take();
-    let reader = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        if let Some(out) = stdout {
-            let _ = out.take(OUTPUT_MAX).read_to_end(&mut bytes);
-        }
-        // netsh writes the console's code page; the data lines are ASCII digits either way.
-        String::from_utf8_lossy(&bytes).into_owned()
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if start.elapsed() < TIME_LIMIT => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Ok(None) | Err(_) => {
-                // Our own child: stop it and reap it.
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
-    };
-    let text = reader.join().ok()?;
-    status.success().then_some(text)
+    let out = command::run_bounded("netsh", args, TIME_LIMIT, OUTPUT_MAX).ok()?;
+    out.success.then_some(out.stdout)
 }
