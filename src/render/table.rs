@@ -65,8 +65,10 @@ pub struct Table {
     cols: Columns,
     style: Style,
     rows: Rows,
-    /// Owning pid set → index of its shared owner cells in `rows`.
+    /// Owning pid set → index of its shared owner cells in `rows`; a single owner (most rows)
+    /// is looked up by its pid alone, without building a key.
     owner_index: HashMap<Vec<u32>, u32>,
+    single_owner_index: HashMap<u32, u32>,
     /// (reason, uid) of owner-less rows → index of their shared cells.
     unowned_index: HashMap<(Option<OwnerUnknown>, Option<u32>), u32>,
 }
@@ -88,6 +90,7 @@ impl Table {
             style,
             rows,
             owner_index: HashMap::new(),
+            single_owner_index: HashMap::new(),
             unowned_index: HashMap::new(),
         }
     }
@@ -137,11 +140,20 @@ impl Table {
                 rows.share([pid, process, cells::user_cell(e), String::new()])
             })
         } else {
-            let pids: Vec<u32> = e.processes.iter().map(|p| p.pid).collect();
-            *self.owner_index.entry(pids).or_insert_with(|| {
+            let share = |rows: &mut Rows| {
                 let (pid, process) = cells::owner_cells(e, style);
                 rows.share([pid, process, cells::user_cell(e), cells::command_cell(e)])
-            })
+            };
+            match e.processes.as_slice() {
+                [one] => *self
+                    .single_owner_index
+                    .entry(one.pid)
+                    .or_insert_with(|| share(rows)),
+                many => {
+                    let pids: Vec<u32> = many.iter().map(|p| p.pid).collect();
+                    *self.owner_index.entry(pids).or_insert_with(|| share(rows))
+                }
+            }
         };
         rows.end_row(Some(index));
     }

@@ -159,10 +159,13 @@ impl Rows {
 
     /// Finish the current row, followed by the shared group `shared` if any.
     pub(super) fn end_row(&mut self, shared: Option<u32>) {
+        // One exact-size copy per row; `current` keeps its capacity for the next row instead
+        // of growing again from empty (several reallocations per row on a busy host).
         self.lines.push(Line {
-            cells: std::mem::take(&mut self.current),
+            cells: self.current.as_str().to_owned(),
             shared,
         });
+        self.current.clear();
         self.column = 0;
     }
 
