@@ -207,7 +207,7 @@ fn load() -> Result<Loaded, String> {
             flags: map.map_flags(),
         };
         let fd = bpf_sys::map_create(name, spec)
-            .map_err(|e| format!("cannot create the BPF map {name}: {e}"))?;
+            .map_err(|e| format!("cannot create the BPF map {name}: {}", with_hint(&e)))?;
         maps.push((name.clone(), fd));
     }
     let text_sections: HashSet<usize> = obj.functions.keys().map(|(index, _)| *index).collect();
@@ -236,7 +236,12 @@ fn load() -> Result<Loaded, String> {
         license: &obj.license,
         attach_btf_id: slim.iter_func,
     })
-    .map_err(|e| format!("the kernel refused the task_file iterator: {e}"))?;
+    .map_err(|e| {
+        format!(
+            "the kernel refused the task_file iterator: {}",
+            with_hint(&e)
+        )
+    })?;
     let link = bpf_sys::link_create_iter(program.as_raw_fd())
         .map_err(|e| format!("cannot attach the iterator: {e}"))?;
     let mut take = |name: &str| {
@@ -316,6 +321,17 @@ fn instruction_bytes(insns: &[aya_obj::generated::bpf_insn]) -> &[u8] {
     // SAFETY: `bpf_insn` is a plain `repr(C)` struct of 8 bytes with no padding (asserted
     // above); viewing the slice's memory as bytes reads initialized memory only.
     unsafe { std::slice::from_raw_parts(insns.as_ptr().cast::<u8>(), std::mem::size_of_val(insns)) }
+}
+
+/// A `bpf(2)` error, with what a refusal usually means.
+fn with_hint(err: &std::io::Error) -> String {
+    match err.raw_os_error() {
+        Some(libc::EPERM | libc::EACCES) => format!(
+            "{err}: it needs root (or CAP_BPF and CAP_PERFMON), and no kernel lockdown or \
+             seccomp filter forbidding bpf(2)"
+        ),
+        _ => err.to_string(),
+    }
 }
 
 /// An error with its sources, `a: b: c`.
@@ -491,6 +507,14 @@ mod tests {
         // No wanted set: threads are always read.
         let scan = owner_scan(&records, None, 1);
         assert_eq!(scan.by_inode.get(&888), Some(&vec![at(200, 5)]));
+    }
+
+    #[test]
+    fn a_refusal_says_what_is_needed() {
+        let denied = with_hint(&std::io::Error::from_raw_os_error(libc::EPERM));
+        assert!(denied.contains("needs root (or CAP_BPF and CAP_PERFMON)"), "{denied}");
+        let other = with_hint(&std::io::Error::from_raw_os_error(libc::E2BIG));
+        assert!(!other.contains("root"), "{other}");
     }
 
     #[test]
