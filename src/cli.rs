@@ -13,8 +13,8 @@ use std::time::Duration;
 use crate::collect::{Backend, OwnerScanMode};
 use crate::model::Severity;
 use crate::model::{
-    AddrClass, PortRange, PortSpec, Signal, SocketState, UserSpec, parse_exposure, parse_port_list,
-    parse_port_spec, parse_state, parse_timeout,
+    AddrClass, PortRange, PortSpec, Proto, Signal, SocketQuery, SocketState, UserSpec,
+    parse_exposure, parse_port_list, parse_port_spec, parse_state, parse_timeout,
 };
 use crate::model::{CheckTarget, ExplainQuery, NetnsSelection, NetnsTarget, parse_connect_timeout};
 use crate::render::Format;
@@ -295,10 +295,10 @@ pub struct AuditArgs {
     pub identify: bool,
 }
 
-/// Arguments of `portscope watch`: the listing's filters, the interval, the output and the
-/// audit.
-#[derive(Debug, Args, Clone)]
-pub struct WatchArgs {
+/// The socket selection the listing and `watch` share (flattened into both, so their help
+/// lists these options in the same place).
+#[derive(Debug, Args, Clone, Default, PartialEq)]
+pub struct SocketSelect {
     /// Every state (established, time_wait, …) with remote ends, not only listeners.
     #[arg(short, long)]
     pub all: bool,
@@ -317,6 +317,56 @@ pub struct WatchArgs {
     /// Local ports, e.g. 22,80,8000-8100.
     #[arg(long, value_name = "PORTS", value_parser = parse_port_list, allow_hyphen_values = true)]
     pub port: Vec<Vec<PortRange>>,
+}
+
+impl SocketSelect {
+    /// The port ranges of every `--port` given.
+    #[must_use]
+    pub fn ports(&self) -> Vec<PortRange> {
+        self.port.iter().flatten().copied().collect()
+    }
+
+    /// The protocols of `-t`/`-u` for the filter (empty: both).
+    #[must_use]
+    pub fn protos(&self) -> Vec<Proto> {
+        match (self.tcp, self.udp) {
+            (true, false) => vec![Proto::Tcp],
+            (false, true) => vec![Proto::Udp],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The kernel request: the listening states (every state with `--all`), the protocols and
+    /// families asked, and one port range filtered by the kernel (several are filtered after
+    /// the dump, by `Filter::keep_raw`, which applies in every case).
+    #[must_use]
+    pub fn query(&self) -> SocketQuery {
+        let mut q = if self.all {
+            SocketQuery::all()
+        } else {
+            SocketQuery::listening()
+        };
+        match (self.tcp, self.udp) {
+            (true, false) => q.udp = false,
+            (false, true) => q.tcp = false,
+            _ => {}
+        }
+        if let [range] = self.ports().as_slice() {
+            q.local_ports = Some((range.start, range.end));
+        }
+        q.ipv4 &= !self.ipv6;
+        q.ipv6 &= !self.ipv4;
+        q
+    }
+}
+
+/// Arguments of `portscope watch`: the listing's filters, the interval, the output and the
+/// audit.
+#[derive(Debug, Args, Clone)]
+pub struct WatchArgs {
+    /// Which sockets: states, protocols, families and ports.
+    #[command(flatten)]
+    pub select: SocketSelect,
     /// Sockets held by a process of this name (exact or substring).
     #[arg(long, value_name = "NAME", value_parser = parse_process_name)]
     pub process: Vec<String>,
@@ -337,14 +387,6 @@ pub struct WatchArgs {
     /// are not reported.
     #[arg(long, value_name = "FILE", requires = "audit")]
     pub allow: Option<PathBuf>,
-}
-
-impl WatchArgs {
-    /// The port ranges of every `--port` given.
-    #[must_use]
-    pub fn ports(&self) -> Vec<PortRange> {
-        self.port.iter().flatten().copied().collect()
-    }
 }
 
 /// The shortest `watch --interval`: below it a poll would run back to back with the next.
@@ -481,24 +523,9 @@ pub enum ColorChoice {
 /// Arguments of the listing view.
 #[derive(Debug, Args, Clone, Default, PartialEq)]
 pub struct ListArgs {
-    /// Every state (established, time_wait, …) with remote ends, not only listeners.
-    #[arg(short, long)]
-    pub all: bool,
-    /// TCP only.
-    #[arg(short, long)]
-    pub tcp: bool,
-    /// UDP only.
-    #[arg(short, long)]
-    pub udp: bool,
-    /// IPv4 sockets only.
-    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
-    pub ipv4: bool,
-    /// IPv6 sockets only.
-    #[arg(short = '6', long = "ipv6")]
-    pub ipv6: bool,
-    /// Local ports, e.g. 22,80,8000-8100.
-    #[arg(long, value_name = "PORTS", value_parser = parse_port_list, allow_hyphen_values = true)]
-    pub port: Vec<Vec<PortRange>>,
+    /// Which sockets: states, protocols, families and ports.
+    #[command(flatten)]
+    pub select: SocketSelect,
     /// Sockets held by this pid (repeat or separate with commas).
     #[arg(long, value_name = "PID", value_delimiter = ',', value_parser = parse_pid)]
     pub pid: Vec<u32>,
@@ -548,12 +575,6 @@ pub struct ListArgs {
 }
 
 impl ListArgs {
-    /// The port ranges of every `--port` given.
-    #[must_use]
-    pub fn ports(&self) -> Vec<PortRange> {
-        self.port.iter().flatten().copied().collect()
-    }
-
     /// The output format of `--json` or `--format` ([`output_format`]).
     #[must_use]
     pub fn format(&self) -> Format {
@@ -708,8 +729,8 @@ mod tests {
     fn default_view_flags_parse_at_top_level() {
         let cli = Cli::try_parse_from(["portscope", "-t", "--port", "22,80", "--json"]).unwrap();
         assert!(cli.command.is_none());
-        assert!(cli.list.tcp && cli.list.json);
-        assert_eq!(cli.list.ports().len(), 2);
+        assert!(cli.list.select.tcp && cli.list.json);
+        assert_eq!(cli.list.select.ports().len(), 2);
     }
 
     #[test]
@@ -726,7 +747,7 @@ mod tests {
     #[test]
     fn ss_muscle_memory_parses() {
         let cli = Cli::try_parse_from(["portscope", "-tulpn"]).unwrap();
-        assert!(cli.list.tcp && cli.list.udp && cli.list.ss_processes);
+        assert!(cli.list.select.tcp && cli.list.select.udp && cli.list.ss_processes);
     }
 
     #[test]
@@ -928,7 +949,7 @@ mod tests {
         };
         let a = watch(&["portscope", "watch"]).unwrap();
         assert_eq!(a.interval, Duration::from_secs(1));
-        assert!(!a.json && !a.audit && !a.all && a.allow.is_none());
+        assert!(!a.json && !a.audit && !a.select.all && a.allow.is_none());
         let a = watch(&[
             "portscope",
             "watch",
@@ -948,8 +969,8 @@ mod tests {
             "a.toml",
         ])
         .unwrap();
-        assert!(a.tcp && a.ipv4 && a.json && a.audit);
-        assert_eq!(a.ports().len(), 2);
+        assert!(a.select.tcp && a.select.ipv4 && a.json && a.audit);
+        assert_eq!(a.select.ports().len(), 2);
         assert_eq!(a.interval, Duration::from_millis(200));
         // (interval, accepted)
         let cases = [

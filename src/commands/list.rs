@@ -14,12 +14,14 @@ use anyhow::Result;
 use crate::analyze::filter::{Filter, Sieve};
 use crate::analyze::inventory;
 use crate::cli::ListArgs;
+#[cfg(test)]
+use crate::cli::SocketSelect;
 use crate::collect::Platform;
 use crate::commands::{
     Env, Outcome, print_pid_namespace, print_timings, print_warnings, with_output,
 };
+use crate::model::UnixTime;
 use crate::model::UserSpec;
-use crate::model::{Proto, UnixTime};
 use crate::model::{Request, SocketQuery, StateSet};
 use crate::render::json::ListOrigin;
 use crate::render::table::Columns;
@@ -68,7 +70,7 @@ fn listing(
     let mut phases = snapshot.phases.clone();
     let services = phases.time("services table", || env.services());
     let cols = Columns {
-        states: args.all || !args.state.is_empty(),
+        states: args.select.all || !args.state.is_empty(),
         owners: !args.no_owners,
         netns: inventory::spans_namespaces(&snapshot.sockets),
     };
@@ -144,50 +146,23 @@ fn filter(args: &ListArgs, platform: &dyn Platform) -> Result<Filter> {
         });
     }
     Ok(Filter {
-        ports: args.ports(),
+        ports: args.select.ports(),
         pids: args.pid.clone(),
         processes: args.process.clone(),
         users,
         states: args.state.clone(),
         exposure: args.exposure.clone(),
-        protos: protos(args),
+        protos: args.select.protos(),
     })
 }
 
-fn protos(args: &ListArgs) -> Vec<Proto> {
-    match (args.tcp, args.udp) {
-        (true, false) => vec![Proto::Tcp],
-        (false, true) => vec![Proto::Udp],
-        _ => Vec::new(),
-    }
-}
-
-/// The kernel request: only the states the view needs, only the protocols and families asked.
+/// The kernel request: only the states the view needs, only the protocols and families asked
+/// (`SocketSelect::query`), with `--state`'s states.
 #[must_use]
 pub fn query(args: &ListArgs) -> SocketQuery {
-    let mut q = if args.all {
-        SocketQuery::all()
-    } else {
-        SocketQuery::listening()
-    };
+    let mut q = args.select.query();
     if !args.state.is_empty() {
         q.states = StateSet::of(&args.state);
-    }
-    match (args.tcp, args.udp) {
-        (true, false) => q.udp = false,
-        (false, true) => q.tcp = false,
-        _ => {}
-    }
-    // One port range (the usual `--port P`) is filtered by the kernel; several are filtered
-    // after the dump (Filter::keep_raw), which applies in every case.
-    if let [range] = args.ports().as_slice() {
-        q.local_ports = Some((range.start, range.end));
-    }
-    if args.ipv4 {
-        q.ipv6 = false;
-    }
-    if args.ipv6 {
-        q.ipv4 = false;
     }
     q
 }
@@ -195,6 +170,7 @@ pub fn query(args: &ListArgs) -> SocketQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Proto;
 
     #[test]
     fn the_query_asks_the_states_protocols_and_families_shown() {
@@ -209,8 +185,8 @@ mod tests {
             (args(&|_| {}), vec![Listen], vec![Unconnected], true, true),
             (
                 args(&|a| {
-                    a.tcp = true;
-                    a.ipv4 = true;
+                    a.select.tcp = true;
+                    a.select.ipv4 = true;
                 }),
                 vec![Listen],
                 vec![],
@@ -218,14 +194,14 @@ mod tests {
                 false,
             ),
             (
-                args(&|a| a.udp = true),
+                args(&|a| a.select.udp = true),
                 vec![],
                 vec![Unconnected],
                 true,
                 true,
             ),
             (
-                args(&|a| a.ipv6 = true),
+                args(&|a| a.select.ipv6 = true),
                 vec![Listen],
                 vec![Unconnected],
                 false,
@@ -249,7 +225,7 @@ mod tests {
             (
                 args(&|a| {
                     a.state = vec![Bound];
-                    a.all = true;
+                    a.select.all = true;
                 }),
                 vec![Bound],
                 vec![],
@@ -257,7 +233,7 @@ mod tests {
                 true,
             ),
             (
-                args(&|a| a.all = true),
+                args(&|a| a.select.all = true),
                 SocketState::ALL
                     .into_iter()
                     .filter(|&s| s != Unconnected)
@@ -275,7 +251,10 @@ mod tests {
         }
         assert!(
             query(&ListArgs {
-                all: true,
+                select: SocketSelect {
+                    all: true,
+                    ..SocketSelect::default()
+                },
                 ..ListArgs::default()
             })
             .states
@@ -287,8 +266,11 @@ mod tests {
     fn one_port_range_reaches_the_kernel() {
         let one = |ports: Vec<Vec<crate::model::PortRange>>| {
             query(&ListArgs {
-                all: true,
-                port: ports,
+                select: SocketSelect {
+                    all: true,
+                    port: ports,
+                    ..SocketSelect::default()
+                },
                 ..ListArgs::default()
             })
             .local_ports

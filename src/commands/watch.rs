@@ -31,7 +31,7 @@ use crate::collect::{ProcView, terminal_columns};
 use crate::commands::{Env, Outcome, print_warnings};
 use crate::model::{
     EventKind, FdRef, HostContext, InterfaceAddr, NetnsFacts, OwnerScan, Phases, ProcessInfo,
-    Proto, Request, Snapshot, SocketEntry, SocketQuery, UnixTime, WatchEvent,
+    Request, Snapshot, SocketEntry, SocketQuery, UnixTime, WatchEvent,
 };
 use crate::render::watch::{self as out_watch, WatchColumns};
 
@@ -56,15 +56,15 @@ pub fn run(
     pause::install_stop_handler().context("cannot handle SIGINT and SIGTERM")?;
     let started = Instant::now();
     let filter = Filter {
-        ports: args.ports(),
+        ports: args.select.ports(),
         processes: args.process.clone(),
         exposure: args.exposure.clone(),
-        protos: protos(args),
+        protos: args.select.protos(),
         ..Filter::default()
     };
     let show = |e: &SocketEntry| filter.keep_entry(e);
     let cols = WatchColumns {
-        connections: args.all,
+        connections: args.select.all,
     };
     // Host context of the audit, read once: route_localnet rarely changes while watching.
     let host = if args.audit {
@@ -76,7 +76,7 @@ pub fn run(
     };
     let width = || env.style.width.and_then(|_| terminal_columns());
 
-    let mut poller = Poller::new(env, query(args), &filter);
+    let mut poller = Poller::new(env, args.select.query(), &filter);
     let mut state = poller.poll(false)?;
     let now = UnixTime::from_system_time(SystemTime::now());
     if args.json {
@@ -329,36 +329,6 @@ impl<'a> Poller<'a> {
         self.context = context;
         Ok(rows)
     }
-}
-
-/// The protocols of `-t`/`-u` for the filter (empty: both).
-fn protos(args: &WatchArgs) -> Vec<Proto> {
-    match (args.tcp, args.udp) {
-        (true, false) => vec![Proto::Tcp],
-        (false, true) => vec![Proto::Udp],
-        _ => Vec::new(),
-    }
-}
-
-/// The kernel request: the listening states (every state with `--all`), the protocols and
-/// families asked, one port range filtered by the kernel.
-fn query(args: &WatchArgs) -> SocketQuery {
-    let mut q = if args.all {
-        SocketQuery::all()
-    } else {
-        SocketQuery::listening()
-    };
-    match (args.tcp, args.udp) {
-        (true, false) => q.udp = false,
-        (false, true) => q.tcp = false,
-        _ => {}
-    }
-    if let [range] = args.ports().as_slice() {
-        q.local_ports = Some((range.start, range.end));
-    }
-    q.ipv4 &= !args.ipv6;
-    q.ipv6 &= !args.ipv4;
-    q
 }
 
 /// The `--allow` file, read and parsed as `audit` does; an error names the file.
