@@ -512,7 +512,10 @@ mod tests {
     #[test]
     fn a_refusal_says_what_is_needed() {
         let denied = with_hint(&std::io::Error::from_raw_os_error(libc::EPERM));
-        assert!(denied.contains("needs root (or CAP_BPF and CAP_PERFMON)"), "{denied}");
+        assert!(
+            denied.contains("needs root (or CAP_BPF and CAP_PERFMON)"),
+            "{denied}"
+        );
         let other = with_hint(&std::io::Error::from_raw_os_error(libc::E2BIG));
         assert!(!other.contains("root"), "{other}");
     }
